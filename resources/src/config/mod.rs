@@ -1,0 +1,105 @@
+//! Machine config: the Talos `v1alpha1` shape and its multi-document form.
+//!
+//! [`parse`] reads every document, validates across fields, and returns the
+//! config with warnings (each naming an unsupported field), or every error
+//! found, each naming the field path and the reason.
+
+mod model;
+mod v1alpha1;
+mod validate;
+mod walk;
+
+pub use model::*;
+pub use walk::FieldError;
+
+use serde::Deserialize;
+use serde_yaml::Value;
+use walk::Diag;
+
+/// A config that passed validation.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub config: MachineConfig,
+    pub warnings: Vec<String>,
+}
+
+/// Every error of a rejected config.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("invalid machine config:\n  {}", .errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n  "))]
+pub struct ConfigErrors {
+    pub errors: Vec<FieldError>,
+    pub warnings: Vec<String>,
+}
+
+/// Parses and validates a machine config (one or several YAML documents).
+pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
+    let mut d = Diag::default();
+    let mut main: Option<MachineConfig> = None;
+    let mut seen_main = false;
+    let mut l2 = Vec::new();
+    let mut l2_docs = 0;
+
+    for (i, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let doc = match Value::deserialize(de) {
+            Ok(v) => v,
+            Err(e) => {
+                d.error(
+                    format!("document {}", i + 1),
+                    format!("is not valid YAML: {e}"),
+                );
+                break;
+            }
+        };
+        if doc.is_null() {
+            continue;
+        }
+        let kind = doc.get("kind").and_then(Value::as_str).map(str::to_string);
+        match kind.as_deref() {
+            None if doc.get("machine").is_some() || doc.get("version").is_some() => {
+                if seen_main {
+                    d.error(format!("document {}", i + 1), "a second v1alpha1 document");
+                    continue;
+                }
+                seen_main = true;
+                main = v1alpha1::machine_config(&doc, &mut d);
+            }
+            Some("Layer2VIPConfig") => {
+                let path = format!("Layer2VIPConfig[{l2_docs}]");
+                l2_docs += 1;
+                l2.extend(v1alpha1::layer2_vip(&doc, &path, &mut d));
+            }
+            Some(k) => d.warn(
+                &format!("document {} (kind {k})", i + 1),
+                "not supported by machined, ignored",
+            ),
+            None => d.error(
+                format!("document {}", i + 1),
+                "has neither a kind nor a machine section",
+            ),
+        }
+    }
+    if !seen_main && d.errors.is_empty() {
+        d.error(
+            "machine",
+            "no v1alpha1 document (version: v1alpha1, machine: ...) found",
+        );
+    }
+    let config = main.map(|mut config| {
+        config.layer2_vips = l2;
+        validate::check(&config, &mut d);
+        config
+    });
+    match config {
+        Some(config) if d.errors.is_empty() => Ok(Parsed {
+            config,
+            warnings: d.warnings,
+        }),
+        _ => Err(ConfigErrors {
+            errors: d.errors,
+            warnings: d.warnings,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

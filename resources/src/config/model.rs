@@ -1,0 +1,114 @@
+//! The parsed machine config: what machined supports of the Talos shape.
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MachineType {
+    /// `controlplane` (Talos's legacy `init` maps here too).
+    Controlplane,
+    Worker,
+}
+
+impl MachineType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MachineType::Controlplane => "controlplane",
+            MachineType::Worker => "worker",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MachineConfig {
+    pub machine_type: MachineType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub interfaces: Vec<InterfaceConfig>,
+    /// `kind: Layer2VIPConfig` documents.
+    #[serde(default)]
+    pub layer2_vips: Vec<Layer2Vip>,
+    #[serde(default)]
+    pub cluster: ClusterConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `cluster.controlPlane.endpoint`, e.g. `https://10.5.0.50:6443`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_plane_endpoint: Option<String>,
+}
+
+/// How an interface entry picks its link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum LinkSelector {
+    /// `interface: eth0`
+    Name(String),
+    /// `deviceSelector: {...}`
+    Device(DeviceSelector),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceSelector {
+    /// Glob over the MAC address, e.g. `52:54:00:*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware_addr: Option<String>,
+    /// Only physical devices (no virtual link kind) when true; only
+    /// virtual ones when false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub physical: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InterfaceConfig {
+    pub selector: LinkSelector,
+    #[serde(default)]
+    pub addresses: Vec<IpNet>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    #[serde(default)]
+    pub dhcp: bool,
+    /// `ignore: true`: machined leaves this link alone.
+    #[serde(default)]
+    pub ignore: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vip: Option<VipConfig>,
+    #[serde(default)]
+    pub vlans: Vec<VlanConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VlanConfig {
+    pub vlan_id: u16,
+    #[serde(default)]
+    pub addresses: Vec<IpNet>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vip: Option<VipConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VipConfig {
+    pub ip: IpAddr,
+}
+
+/// `kind: Layer2VIPConfig`, `name: <ip>`, `link: <name>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Layer2Vip {
+    pub ip: IpAddr,
+    pub link: String,
+}

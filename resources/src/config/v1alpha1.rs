@@ -1,0 +1,322 @@
+//! Reads the Talos `v1alpha1` document and the typed documents we support.
+
+use super::model::*;
+use super::walk::{Diag, Obj};
+use ipnet::IpNet;
+use serde_yaml::Value;
+use std::net::IpAddr;
+
+/// Keys of the top document that carry no meaning for machined but are part
+/// of every Talos config; accepting them silently keeps warnings useful.
+const HARMLESS_TOP: &[&str] = &["debug", "persist"];
+
+pub fn parse_ip(s: &str, path: &str, d: &mut Diag) -> Option<IpAddr> {
+    match s.trim().parse::<IpAddr>() {
+        Ok(ip) => Some(ip),
+        Err(_) => {
+            d.error(path, format!("{s:?} is not an IP address"));
+            None
+        }
+    }
+}
+
+/// `10.0.0.1/24`; a bare IP means a host address (/32 or /128), as in Talos.
+pub fn parse_cidr(s: &str, path: &str, d: &mut Diag) -> Option<IpNet> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<IpNet>() {
+        return Some(n);
+    }
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Some(IpNet::from(ip));
+    }
+    d.error(
+        path,
+        format!("{s:?} is not a valid CIDR (expected e.g. 10.5.0.11/24)"),
+    );
+    None
+}
+
+/// The main document. Returns `None` when a required field is missing
+/// (errors are in `d`).
+pub fn machine_config(doc: &Value, d: &mut Diag) -> Option<MachineConfig> {
+    let mut top = Obj::new(Some(doc), "", d);
+    top.accept(HARMLESS_TOP);
+    match top.string("version", d) {
+        Some(v) if v == "v1alpha1" => {}
+        Some(v) => d.error("version", format!("{v:?} is not supported (only v1alpha1)")),
+        None => d.error("version", "is required (v1alpha1)"),
+    }
+    let mut machine = top.child("machine", d);
+    let machine_type = match machine.string("type", d).as_deref() {
+        Some("controlplane") | Some("init") => Some(MachineType::Controlplane),
+        Some("worker") => Some(MachineType::Worker),
+        Some(other) => {
+            d.error(
+                "machine.type",
+                format!("unknown machine type {other:?} (expected controlplane or worker)"),
+            );
+            None
+        }
+        None => {
+            d.error("machine.type", "is required (controlplane or worker)");
+            None
+        }
+    };
+    let mut network = machine.child("network", d);
+    let hostname = network.string("hostname", d);
+    if let Some(h) = &hostname {
+        check_hostname(h, &network.path("hostname"), d);
+    }
+    let interfaces = network
+        .list("interfaces", d)
+        .into_iter()
+        .filter_map(|(path, v)| interface(v, &path, d))
+        .collect();
+    network.finish(d);
+    machine.finish(d);
+
+    let mut cluster = top.child("cluster", d);
+    let name = cluster.string("clusterName", d);
+    let mut cp = cluster.child("controlPlane", d);
+    let control_plane_endpoint = cp.string("endpoint", d);
+    if let Some(e) = &control_plane_endpoint {
+        check_endpoint(e, &cp.path("endpoint"), d);
+    }
+    cp.finish(d);
+    cluster.finish(d);
+    top.finish(d);
+
+    Some(MachineConfig {
+        machine_type: machine_type?,
+        hostname,
+        interfaces,
+        layer2_vips: Vec::new(),
+        cluster: ClusterConfig {
+            name,
+            control_plane_endpoint,
+        },
+    })
+}
+
+fn interface(v: &Value, path: &str, d: &mut Diag) -> Option<InterfaceConfig> {
+    let mut o = Obj::new(Some(v), path, d);
+    let name = o.string("interface", d);
+    let selector = if o.has("deviceSelector") {
+        let sel = device_selector(&mut o, d);
+        if name.is_some() {
+            d.error(path, "set either interface or deviceSelector, not both");
+        }
+        sel.map(LinkSelector::Device)
+    } else if let Some(n) = name {
+        check_link_name(&n, &o.path("interface"), d);
+        Some(LinkSelector::Name(n))
+    } else {
+        d.error(path, "one of interface or deviceSelector is required");
+        None
+    };
+    let addresses = addresses(&mut o, d);
+    let mtu = mtu(&mut o, d);
+    let dhcp = o.bool("dhcp", d).unwrap_or(false);
+    if dhcp {
+        d.warn(
+            &o.path("dhcp"),
+            "machined runs no DHCP client; configure static addresses",
+        );
+    }
+    let ignore = o.bool("ignore", d).unwrap_or(false);
+    let vip = vip(&mut o, d);
+    let vlans = o
+        .list("vlans", d)
+        .into_iter()
+        .filter_map(|(p, v)| vlan(v, &p, d))
+        .collect();
+    o.finish(d);
+    Some(InterfaceConfig {
+        selector: selector?,
+        addresses,
+        mtu,
+        dhcp,
+        ignore,
+        vip,
+        vlans,
+    })
+}
+
+fn device_selector(o: &mut Obj<'_>, d: &mut Diag) -> Option<DeviceSelector> {
+    let mut s = o.child("deviceSelector", d);
+    let hardware_addr = s.string("hardwareAddr", d);
+    let physical = s.bool("physical", d);
+    let unsupported: Vec<&str> = [
+        "driver",
+        "busPath",
+        "permanentAddr",
+        "pciID",
+        "kernelDriver",
+    ]
+    .into_iter()
+    .filter(|k| s.has(k))
+    .collect();
+    let path = s.path.clone();
+    s.finish(d);
+    if hardware_addr.is_none() && physical.is_none() {
+        let extra = if unsupported.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} not supported)", unsupported.join(", "))
+        };
+        d.error(path, format!("needs hardwareAddr or physical{extra}"));
+        return None;
+    }
+    Some(DeviceSelector {
+        hardware_addr: hardware_addr.map(|h| h.to_ascii_lowercase()),
+        physical,
+    })
+}
+
+fn addresses(o: &mut Obj<'_>, d: &mut Diag) -> Vec<IpNet> {
+    let mut out = Vec::new();
+    for (p, s) in o.strings("addresses", d) {
+        out.extend(parse_cidr(&s, &p, d));
+    }
+    out
+}
+
+fn mtu(o: &mut Obj<'_>, d: &mut Diag) -> Option<u32> {
+    let path = o.path("mtu");
+    let m = o.uint("mtu", 65_535, d)?;
+    if m < 68 {
+        d.error(path, format!("{m} is below the minimum MTU of 68"));
+        return None;
+    }
+    u32::try_from(m).ok()
+}
+
+fn vip(o: &mut Obj<'_>, d: &mut Diag) -> Option<VipConfig> {
+    if !o.has("vip") {
+        o.accept(&["vip"]);
+        return None;
+    }
+    let mut v = o.child("vip", d);
+    let ip = match v.string("ip", d) {
+        Some(s) => parse_ip(&s, &v.path("ip"), d),
+        None => {
+            d.error(v.path("ip"), "is required");
+            None
+        }
+    };
+    // Talos's provider-specific VIP modes: we only do layer 2.
+    for k in ["equinixMetal", "hcloud"] {
+        if v.has(k) {
+            d.error(
+                v.path(k),
+                "is not supported (machined does layer-2 VIPs only)",
+            );
+        }
+    }
+    v.accept(&["equinixMetal", "hcloud"]);
+    v.finish(d);
+    Some(VipConfig { ip: ip? })
+}
+
+fn vlan(v: &Value, path: &str, d: &mut Diag) -> Option<VlanConfig> {
+    let mut o = Obj::new(Some(v), path, d);
+    let vlan_id = match o.uint("vlanId", 4094, d) {
+        Some(0) => {
+            d.error(o.path("vlanId"), "must be between 1 and 4094");
+            None
+        }
+        Some(n) => u16::try_from(n).ok(),
+        None => {
+            if !o.has("vlanId") {
+                d.error(o.path("vlanId"), "is required");
+            }
+            None
+        }
+    };
+    let addresses = addresses(&mut o, d);
+    let mtu = mtu(&mut o, d);
+    if o.bool("dhcp", d).unwrap_or(false) {
+        d.warn(
+            &o.path("dhcp"),
+            "machined runs no DHCP client; configure static addresses",
+        );
+    }
+    let vip = vip(&mut o, d);
+    o.finish(d);
+    Some(VlanConfig {
+        vlan_id: vlan_id?,
+        addresses,
+        mtu,
+        vip,
+    })
+}
+
+/// `kind: Layer2VIPConfig` document.
+pub fn layer2_vip(doc: &Value, path: &str, d: &mut Diag) -> Option<Layer2Vip> {
+    let mut o = Obj::new(Some(doc), path, d);
+    o.accept(&["apiVersion", "kind"]);
+    let ip = match o.string("name", d) {
+        Some(s) => parse_ip(&s, &o.path("name"), d),
+        None => {
+            d.error(o.path("name"), "is required (the VIP address)");
+            None
+        }
+    };
+    let link = o.string("link", d);
+    match &link {
+        Some(l) => check_link_name(l, &o.path("link"), d),
+        None => d.error(o.path("link"), "is required (the link to hold the VIP on)"),
+    }
+    o.finish(d);
+    Some(Layer2Vip {
+        ip: ip?,
+        link: link?,
+    })
+}
+
+fn check_link_name(n: &str, path: &str, d: &mut Diag) {
+    let ok = !n.is_empty() && n.len() < 16 && !n.contains(['/', ' ', ':']) && n != "." && n != "..";
+    if !ok {
+        d.error(
+            path,
+            format!("{n:?} is not a valid link name (1-15 characters, no '/', ':' or spaces)"),
+        );
+    }
+}
+
+fn check_hostname(h: &str, path: &str, d: &mut Diag) {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if h.len() > 253 || !h.split('.').all(label_ok) {
+        d.error(path, format!("{h:?} is not a valid hostname"));
+    }
+}
+
+fn check_endpoint(e: &str, path: &str, d: &mut Diag) {
+    let rest = e
+        .strip_prefix("https://")
+        .or_else(|| e.strip_prefix("http://"));
+    let Some(rest) = rest else {
+        d.error(path, format!("{e:?} must be a URL starting with https://"));
+        return;
+    };
+    let hostport = rest.split('/').next().unwrap_or_default();
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, _)) if !h.ends_with(']') && h.contains(':') => (hostport, None), // bare IPv6
+        Some((h, p)) => (h, Some(p)),
+        None => (hostport, None),
+    };
+    if host.is_empty() {
+        d.error(path, format!("{e:?} has no host"));
+    }
+    if let Some(p) = port {
+        if p.parse::<u16>().map_or(true, |p| p == 0) {
+            d.error(path, format!("{e:?} has an invalid port {p:?}"));
+        }
+    }
+}

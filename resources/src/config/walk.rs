@@ -1,0 +1,198 @@
+//! Walks a YAML tree, recording every error with its field path and a
+//! warning for every key nobody asked for.
+
+use serde_yaml::{Mapping, Value};
+use std::fmt;
+
+/// One validation error: the field path and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub path: String,
+    pub reason: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.reason)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Diag {
+    pub errors: Vec<FieldError>,
+    pub warnings: Vec<String>,
+}
+
+impl Diag {
+    pub fn error(&mut self, path: impl AsRef<str>, reason: impl Into<String>) {
+        self.errors.push(FieldError {
+            path: path.as_ref().to_string(),
+            reason: reason.into(),
+        });
+    }
+
+    pub fn warn(&mut self, path: &str, reason: &str) {
+        self.warnings.push(format!("{path}: {reason}"));
+    }
+}
+
+pub fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
+/// A mapping being read. Keys taken with the accessors count as known;
+/// `finish` warns about the rest.
+pub struct Obj<'a> {
+    pub path: String,
+    map: Option<&'a Mapping>,
+    used: Vec<&'static str>,
+}
+
+impl<'a> Obj<'a> {
+    pub fn new(v: Option<&'a Value>, path: &str, d: &mut Diag) -> Self {
+        let map = match v {
+            None | Some(Value::Null) => None,
+            Some(Value::Mapping(m)) => Some(m),
+            Some(other) => {
+                d.error(path, format!("must be a mapping, not {}", kind(other)));
+                None
+            }
+        };
+        Obj {
+            path: path.to_string(),
+            map,
+            used: Vec::new(),
+        }
+    }
+
+    pub fn path(&self, key: &str) -> String {
+        join(&self.path, key)
+    }
+
+    /// The value under `key` (null counts as absent).
+    pub fn get(&mut self, key: &'static str) -> Option<&'a Value> {
+        self.used.push(key);
+        match self.map?.get(key)? {
+            Value::Null => None,
+            v => Some(v),
+        }
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.map
+            .and_then(|m| m.get(key))
+            .is_some_and(|v| !v.is_null())
+    }
+
+    pub fn child(&mut self, key: &'static str, d: &mut Diag) -> Obj<'a> {
+        let v = self.get(key);
+        Obj::new(v, &self.path(key), d)
+    }
+
+    pub fn string(&mut self, key: &'static str, d: &mut Diag) -> Option<String> {
+        let path = self.path(key);
+        match self.get(key)? {
+            Value::String(s) => Some(s.clone()),
+            // YAML reads `name: 1.2` as a number; take its text.
+            Value::Number(n) => Some(n.to_string()),
+            other => {
+                d.error(path, format!("must be a string, not {}", kind(other)));
+                None
+            }
+        }
+    }
+
+    pub fn bool(&mut self, key: &'static str, d: &mut Diag) -> Option<bool> {
+        let path = self.path(key);
+        match self.get(key)? {
+            Value::Bool(b) => Some(*b),
+            other => {
+                d.error(path, format!("must be true or false, not {}", kind(other)));
+                None
+            }
+        }
+    }
+
+    pub fn uint(&mut self, key: &'static str, max: u64, d: &mut Diag) -> Option<u64> {
+        let path = self.path(key);
+        let v = self.get(key)?;
+        match v.as_u64() {
+            Some(n) if n <= max => Some(n),
+            Some(n) => {
+                d.error(path, format!("{n} is out of range (at most {max})"));
+                None
+            }
+            None => {
+                d.error(path, format!("must be a whole number, not {}", kind(v)));
+                None
+            }
+        }
+    }
+
+    /// The items of a list under `key`, each with its path (`key[i]`).
+    pub fn list(&mut self, key: &'static str, d: &mut Diag) -> Vec<(String, &'a Value)> {
+        let path = self.path(key);
+        match self.get(key) {
+            None => Vec::new(),
+            Some(Value::Sequence(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (format!("{path}[{i}]"), v))
+                .collect(),
+            Some(other) => {
+                d.error(path, format!("must be a list, not {}", kind(other)));
+                Vec::new()
+            }
+        }
+    }
+
+    /// A list of strings under `key`.
+    pub fn strings(&mut self, key: &'static str, d: &mut Diag) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (path, v) in self.list(key, d) {
+            match v {
+                Value::String(s) => out.push((path, s.clone())),
+                other => d.error(path, format!("must be a string, not {}", kind(other))),
+            }
+        }
+        out
+    }
+
+    /// Marks keys as accepted without effect and without a warning.
+    pub fn accept(&mut self, keys: &[&'static str]) {
+        self.used.extend_from_slice(keys);
+    }
+
+    /// Warns about every key that was not read.
+    pub fn finish(self, d: &mut Diag) {
+        let Some(map) = self.map else { return };
+        for k in map.keys() {
+            let name = match k {
+                Value::String(s) => s.clone(),
+                other => format!("{other:?}"),
+            };
+            if !self.used.contains(&name.as_str()) {
+                d.warn(
+                    &join(&self.path, &name),
+                    "not supported by machined, ignored",
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Resource definitions: names, aliases, print columns, sensitivity.
+
+use crate::resource::ResourceSpec;
+use crate::types::*;
+
+/// A table column: header and a JSON pointer into the spec.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    pub pointer: &'static str,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Definition {
+    pub type_: &'static str,
+    pub namespace: &'static str,
+    pub aliases: &'static [&'static str],
+    pub columns: &'static [Column],
+    /// Readable by admins only.
+    pub sensitive: bool,
+}
+
+const fn col(name: &'static str, pointer: &'static str) -> Column {
+    Column { name, pointer }
+}
+
+const fn def<T: ResourceSpec>(
+    aliases: &'static [&'static str],
+    columns: &'static [Column],
+    sensitive: bool,
+) -> Definition {
+    Definition {
+        type_: T::TYPE,
+        namespace: T::NAMESPACE,
+        aliases,
+        columns,
+        sensitive,
+    }
+}
+
+static DEFINITIONS: &[Definition] = &[
+    def::<MachineConfigSpec>(
+        &["machineconfig", "machineconfigs", "mc"],
+        &[col("MACHINE TYPE", "/config/machineType")],
+        true,
+    ),
+    def::<LinkStatus>(
+        &["links", "link", "linkstatus", "linkstatuses"],
+        &[
+            col("TYPE", "/type"),
+            col("KIND", "/kind"),
+            col("HW ADDR", "/hardwareAddr"),
+            col("OPER STATE", "/operState"),
+            col("MTU", "/mtu"),
+        ],
+        false,
+    ),
+    def::<LinkSpec>(
+        &["linkspecs", "linkspec"],
+        &[col("UP", "/up"), col("MTU", "/mtu"), col("LAYER", "/layer")],
+        false,
+    ),
+    def::<AddressSpec>(
+        &["addressspecs", "addressspec"],
+        &[
+            col("ADDRESS", "/address"),
+            col("LINK", "/link"),
+            col("LAYER", "/layer"),
+            col("ANNOUNCE", "/announce"),
+        ],
+        false,
+    ),
+    def::<AddressStatus>(
+        &["addresses", "address", "addressstatus", "addressstatuses"],
+        &[
+            col("ADDRESS", "/address"),
+            col("LINK", "/link"),
+            col("SCOPE", "/scope"),
+            col("OURS", "/ours"),
+        ],
+        false,
+    ),
+];
+
+pub fn definitions() -> &'static [Definition] {
+    DEFINITIONS
+}
+
+/// Finds a definition by type name or alias, case-insensitively.
+pub fn lookup(name: &str) -> Option<&'static Definition> {
+    let n = name.to_ascii_lowercase();
+    DEFINITIONS
+        .iter()
+        .find(|d| d.type_.to_ascii_lowercase() == n || d.aliases.contains(&n.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_resolve() {
+        assert_eq!(lookup("addresses").map(|d| d.type_), Some("AddressStatus"));
+        assert_eq!(lookup("AddressSpecs").map(|d| d.type_), Some("AddressSpec"));
+        assert_eq!(lookup("links").map(|d| d.type_), Some("LinkStatus"));
+        assert!(lookup("machineconfig").is_some_and(|d| d.sensitive));
+        assert!(lookup("nosuch").is_none());
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for d in definitions() {
+            let own = d.type_.to_ascii_lowercase();
+            assert!(seen.insert(own.clone()), "{}", d.type_);
+            for a in d.aliases.iter().filter(|a| **a != own) {
+                assert!(seen.insert(a.to_string()), "alias {a} used twice");
+            }
+        }
+    }
+}

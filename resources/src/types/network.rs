@@ -1,0 +1,109 @@
+use crate::resource::ResourceSpec;
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// `IFA_PROTO` value that marks an address as added by machined, so we never
+/// remove an address we did not add (`ip addr` shows it as `proto 109`).
+pub const ADDRESS_PROTO_MACHINED: u8 = 109;
+
+/// Where a spec comes from; a higher layer wins for the same id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum ConfigLayer {
+    #[default]
+    Default,
+    Configuration,
+    Operator,
+}
+
+/// What the kernel reports about a link (`network/LinkStatus/<name>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkStatus {
+    pub index: u32,
+    /// `ether`, `loopback`, ... (the ARP hardware type).
+    #[serde(rename = "type")]
+    pub link_type: String,
+    /// `veth`, `bridge`, `vlan`, ... (empty for plain devices).
+    pub kind: String,
+    pub hardware_addr: String,
+    /// Administratively up (`IFF_UP`).
+    pub up: bool,
+    pub oper_state: String,
+    pub mtu: u32,
+    /// Index of the master device (bridge, bond), 0 if none.
+    #[serde(default)]
+    pub master_index: u32,
+}
+
+impl LinkStatus {
+    /// Usable for traffic: admin up and operationally up (or `unknown`, which
+    /// is what loopback and some virtual devices report).
+    pub fn is_operational(&self) -> bool {
+        self.up && matches!(self.oper_state.as_str(), "up" | "unknown")
+    }
+}
+
+impl ResourceSpec for LinkStatus {
+    const NAMESPACE: &'static str = super::NS_NETWORK;
+    const TYPE: &'static str = "LinkStatus";
+}
+
+/// A wanted link state (`network/LinkSpec/<name>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkSpec {
+    pub name: String,
+    pub up: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    pub layer: ConfigLayer,
+}
+
+impl ResourceSpec for LinkSpec {
+    const NAMESPACE: &'static str = super::NS_NETWORK;
+    const TYPE: &'static str = "LinkSpec";
+}
+
+/// A wanted address (`network/AddressSpec/<link>/<cidr>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddressSpec {
+    pub address: IpNet,
+    pub link: String,
+    pub layer: ConfigLayer,
+    /// Announce after adding (gratuitous ARP / unsolicited NA).
+    #[serde(default)]
+    pub announce: bool,
+}
+
+impl AddressSpec {
+    pub fn id(link: &str, address: &IpNet) -> String {
+        format!("{link}/{address}")
+    }
+}
+
+impl ResourceSpec for AddressSpec {
+    const NAMESPACE: &'static str = super::NS_NETWORK;
+    const TYPE: &'static str = "AddressSpec";
+}
+
+/// An address the kernel has (`network/AddressStatus/<link>/<cidr>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddressStatus {
+    pub address: IpNet,
+    pub link: String,
+    pub link_index: u32,
+    pub family: String,
+    pub scope: String,
+    /// `IFA_PROTO`; 0 when unset.
+    pub protocol: u8,
+    /// Added by machined (protocol == [`ADDRESS_PROTO_MACHINED`]).
+    pub ours: bool,
+}
+
+impl ResourceSpec for AddressStatus {
+    const NAMESPACE: &'static str = super::NS_NETWORK;
+    const TYPE: &'static str = "AddressStatus";
+}
