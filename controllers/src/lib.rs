@@ -1,1 +1,10 @@
+//! The controller runtime and machined's controllers.
+//!
+//! The runtime ([`runtime::Engine`]) owns watching, waking, backoff, tracing
+//! spans and shutdown; a controller owns only its reconcile logic.
 
+pub mod net;
+pub mod network;
+pub mod runtime;
+
+pub use runtime::{Controller, ControllerError, Ctx, Engine, Input, Output, Waker};

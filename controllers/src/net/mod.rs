@@ -1,0 +1,78 @@
+//! Small named kernel operations behind a trait, so network logic can be
+//! tested without the kernel. [`Rtnl`] is the real one (rtnetlink).
+
+mod rtnl;
+
+pub use rtnl::Rtnl;
+
+use crate::runtime::Waker;
+use async_trait::async_trait;
+use ipnet::IpNet;
+
+/// A link as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KernelLink {
+    pub index: u32,
+    pub name: String,
+    /// `ether`, `loopback`, ...
+    pub link_type: String,
+    /// `veth`, `bridge`, ... ; empty for physical devices.
+    pub kind: String,
+    pub mac: String,
+    pub up: bool,
+    pub oper_state: String,
+    pub mtu: u32,
+    pub master: u32,
+}
+
+/// An address as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelAddr {
+    pub link_index: u32,
+    pub addr: IpNet,
+    pub scope: String,
+    /// `IFA_PROTO`, 0 if unset.
+    pub protocol: u8,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{op}: {reason}")]
+pub struct NetError {
+    pub op: String,
+    pub reason: String,
+}
+
+impl NetError {
+    pub fn new(op: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        NetError {
+            op: op.into(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl From<NetError> for crate::ControllerError {
+    fn from(e: NetError) -> Self {
+        crate::ControllerError::Failed(e.to_string())
+    }
+}
+
+#[async_trait]
+pub trait NetDriver: Send + Sync + 'static {
+    async fn dump_links(&self) -> Result<Vec<KernelLink>, NetError>;
+    async fn dump_addrs(&self) -> Result<Vec<KernelAddr>, NetError>;
+    /// Adds `addr` marked with `protocol`; `nodad` skips IPv6 duplicate
+    /// address detection. An address already present is not an error.
+    async fn add_addr(
+        &self,
+        link_index: u32,
+        addr: IpNet,
+        protocol: u8,
+        nodad: bool,
+    ) -> Result<(), NetError>;
+    /// Removes `addr`; an address already gone is not an error.
+    async fn del_addr(&self, link_index: u32, addr: IpNet) -> Result<(), NetError>;
+    async fn set_link(&self, link_index: u32, up: bool, mtu: Option<u32>) -> Result<(), NetError>;
+    /// Wakes `waker` on every link or address change in the kernel.
+    fn subscribe(&self, waker: Waker);
+}

@@ -1,0 +1,227 @@
+//! [`NetDriver`] over rtnetlink, plus a multicast listener that wakes
+//! subscribers on link and address changes.
+
+use super::{KernelAddr, KernelLink, NetDriver, NetError};
+use crate::runtime::Waker;
+use async_trait::async_trait;
+use futures::TryStreamExt;
+use ipnet::IpNet;
+use rtnetlink::packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressProtocol,
+    AddressScope,
+};
+use rtnetlink::packet_route::link::{
+    LinkAttribute, LinkFlags, LinkInfo, LinkLayerType, LinkMessage,
+};
+use rtnetlink::{Handle, LinkUnspec, MulticastGroup};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+const EEXIST: i32 = 17;
+const ENOENT: i32 = 2;
+const EADDRNOTAVAIL: i32 = 99;
+
+pub struct Rtnl {
+    handle: Handle,
+    subscribers: Arc<Mutex<Vec<Waker>>>,
+}
+
+impl Rtnl {
+    /// Opens a request connection and a multicast listener (links, IPv4 and
+    /// IPv6 addresses). Must be called inside a tokio runtime.
+    pub fn new() -> Result<Self, NetError> {
+        let (conn, handle, _) =
+            rtnetlink::new_connection().map_err(|e| NetError::new("netlink connect", e))?;
+        tokio::spawn(conn);
+        let groups = [
+            MulticastGroup::Link,
+            MulticastGroup::Ipv4Ifaddr,
+            MulticastGroup::Ipv6Ifaddr,
+        ];
+        let (mconn, _, mut events) = rtnetlink::new_multicast_connection(&groups)
+            .map_err(|e| NetError::new("netlink subscribe", e))?;
+        tokio::spawn(mconn);
+        let subscribers: Arc<Mutex<Vec<Waker>>> = Arc::default();
+        let subs = subscribers.clone();
+        tokio::spawn(async move {
+            use futures::StreamExt;
+            while events.next().await.is_some() {
+                for w in subs.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                    w.wake();
+                }
+            }
+            tracing::error!("netlink event stream ended");
+        });
+        Ok(Rtnl {
+            handle,
+            subscribers,
+        })
+    }
+}
+
+fn errno(e: &rtnetlink::Error) -> Option<i32> {
+    match e {
+        rtnetlink::Error::NetlinkError(m) => Some(-m.raw_code()),
+        _ => None,
+    }
+}
+
+fn mac(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn link_from(m: LinkMessage) -> KernelLink {
+    let mut l = KernelLink {
+        index: m.header.index,
+        up: m.header.flags.contains(LinkFlags::Up),
+        link_type: match m.header.link_layer_type {
+            LinkLayerType::Ether => "ether".into(),
+            LinkLayerType::Loopback => "loopback".into(),
+            other => format!("{other:?}").to_ascii_lowercase(),
+        },
+        ..Default::default()
+    };
+    for a in m.attributes {
+        match a {
+            LinkAttribute::IfName(n) => l.name = n,
+            LinkAttribute::Address(b) => l.mac = mac(&b),
+            LinkAttribute::Mtu(v) => l.mtu = v,
+            LinkAttribute::OperState(s) => l.oper_state = format!("{s:?}").to_ascii_lowercase(),
+            LinkAttribute::Controller(i) => l.master = i,
+            LinkAttribute::LinkInfo(infos) => {
+                for i in infos {
+                    if let LinkInfo::Kind(k) = i {
+                        l.kind = k.to_string();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    l
+}
+
+fn addr_from(m: AddressMessage) -> Option<KernelAddr> {
+    let mut local = None;
+    let mut address = None;
+    let mut protocol = 0;
+    for a in m.attributes {
+        match a {
+            AddressAttribute::Local(ip) => local = Some(ip),
+            AddressAttribute::Address(ip) => address = Some(ip),
+            AddressAttribute::Protocol(p) => protocol = u8::from(p),
+            _ => {}
+        }
+    }
+    let ip: IpAddr = local.or(address)?;
+    Some(KernelAddr {
+        link_index: m.header.index,
+        addr: IpNet::new(ip, m.header.prefix_len).ok()?,
+        scope: match m.header.scope {
+            AddressScope::Universe => "global".into(),
+            AddressScope::Other(n) => n.to_string(),
+            s => format!("{s:?}").to_ascii_lowercase(),
+        },
+        protocol,
+    })
+}
+
+#[async_trait]
+impl NetDriver for Rtnl {
+    async fn dump_links(&self) -> Result<Vec<KernelLink>, NetError> {
+        let msgs: Vec<LinkMessage> = self
+            .handle
+            .link()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| NetError::new("dump links", e))?;
+        Ok(msgs.into_iter().map(link_from).collect())
+    }
+
+    async fn dump_addrs(&self) -> Result<Vec<KernelAddr>, NetError> {
+        let msgs: Vec<AddressMessage> = self
+            .handle
+            .address()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| NetError::new("dump addresses", e))?;
+        Ok(msgs.into_iter().filter_map(addr_from).collect())
+    }
+
+    async fn add_addr(
+        &self,
+        link_index: u32,
+        addr: IpNet,
+        protocol: u8,
+        nodad: bool,
+    ) -> Result<(), NetError> {
+        let mut req = self
+            .handle
+            .address()
+            .add(link_index, addr.addr(), addr.prefix_len());
+        let msg = req.message_mut();
+        msg.attributes
+            .push(AddressAttribute::Protocol(AddressProtocol::from(protocol)));
+        if nodad {
+            msg.header.flags |= AddressHeaderFlags::Nodad;
+            msg.attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+        match req.execute().await {
+            Err(e) if errno(&e) == Some(EEXIST) => Ok(()),
+            r => {
+                r.map_err(|e| NetError::new(format!("add address {addr} to link {link_index}"), e))
+            }
+        }
+    }
+
+    async fn del_addr(&self, link_index: u32, addr: IpNet) -> Result<(), NetError> {
+        let mut msg = AddressMessage::default();
+        msg.header.family = match addr {
+            IpNet::V4(_) => rtnetlink::packet_route::AddressFamily::Inet,
+            IpNet::V6(_) => rtnetlink::packet_route::AddressFamily::Inet6,
+        };
+        msg.header.prefix_len = addr.prefix_len();
+        msg.header.index = link_index;
+        msg.attributes.push(AddressAttribute::Local(addr.addr()));
+        if addr.addr().is_ipv6() {
+            msg.attributes.clear();
+            msg.attributes.push(AddressAttribute::Address(addr.addr()));
+        }
+        match self.handle.address().del(msg).execute().await {
+            Err(e) if matches!(errno(&e), Some(ENOENT) | Some(EADDRNOTAVAIL)) => Ok(()),
+            r => r.map_err(|e| {
+                NetError::new(format!("remove address {addr} from link {link_index}"), e)
+            }),
+        }
+    }
+
+    async fn set_link(&self, link_index: u32, up: bool, mtu: Option<u32>) -> Result<(), NetError> {
+        let mut b = LinkUnspec::new_with_index(link_index);
+        b = if up { b.up() } else { b.down() };
+        if let Some(m) = mtu {
+            b = b.mtu(m);
+        }
+        self.handle
+            .link()
+            .set(b.build())
+            .execute()
+            .await
+            .map_err(|e| NetError::new(format!("set link {link_index} up={up} mtu={mtu:?}"), e))
+    }
+
+    fn subscribe(&self, waker: Waker) {
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(waker);
+    }
+}
