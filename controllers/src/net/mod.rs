@@ -76,3 +76,6 @@ pub trait NetDriver: Send + Sync + 'static {
     /// Wakes `waker` on every link or address change in the kernel.
     fn subscribe(&self, waker: Waker);
 }
+
+#[cfg(test)]
+pub mod fake;

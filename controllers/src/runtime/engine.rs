@@ -95,18 +95,34 @@ impl Engine {
         Ok(())
     }
 
-    /// Starts every controller.
+    /// Starts every controller. A controller's first reconcile waits until
+    /// every controller registered before it that writes one of its inputs
+    /// has finished its first reconcile, so no one acts on a half-built
+    /// state at start-up (e.g. removing addresses whose specs are not
+    /// rendered yet).
     pub fn start(self) -> Running {
-        let tasks = self
-            .controllers
-            .into_iter()
-            .map(|c| {
-                let token = CancellationToken::new();
-                let name = c.name();
-                let handle = tokio::spawn(run(c, self.state.clone(), self.backoff, token.clone()));
-                (name, token, handle)
-            })
-            .collect();
+        let primed = Primed::default();
+        let mut earlier: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
+        let mut tasks = Vec::new();
+        for c in self.controllers {
+            let inputs: Vec<&str> = c.inputs().iter().map(|i| i.type_).collect();
+            let producers: Vec<&'static str> = earlier
+                .iter()
+                .filter(|(_, outs)| outs.iter().any(|o| inputs.contains(o)))
+                .map(|(n, _)| *n)
+                .collect();
+            earlier.push((c.name(), c.outputs().iter().map(|o| o.type_).collect()));
+            let token = CancellationToken::new();
+            let name = c.name();
+            let task = Task {
+                state: self.state.clone(),
+                backoff: self.backoff,
+                token: token.clone(),
+                primed: primed.clone(),
+                producers,
+            };
+            tasks.push((name, token, tokio::spawn(run(c, task))));
+        }
         Running { tasks }
     }
 }
@@ -129,8 +145,55 @@ impl Running {
     }
 }
 
-async fn run(mut c: Box<dyn Controller>, state: State, backoff: Backoff, token: CancellationToken) {
+/// Names of controllers that have finished a first reconcile.
+#[derive(Clone, Default)]
+struct Primed(std::sync::Arc<(std::sync::Mutex<Vec<&'static str>>, tokio::sync::Notify)>);
+
+impl Primed {
+    fn mark(&self, name: &'static str) {
+        self.0
+             .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(name);
+        self.0 .1.notify_waiters();
+    }
+
+    async fn wait_for(&self, names: &[&'static str]) {
+        loop {
+            let notified = self.0 .1.notified();
+            {
+                let done = self.0 .0.lock().unwrap_or_else(|e| e.into_inner());
+                if names.iter().all(|n| done.contains(n)) {
+                    return;
+                }
+            }
+            notified.await;
+        }
+    }
+}
+
+struct Task {
+    state: State,
+    backoff: Backoff,
+    token: CancellationToken,
+    primed: Primed,
+    producers: Vec<&'static str>,
+}
+
+async fn run(mut c: Box<dyn Controller>, t: Task) {
+    let Task {
+        state,
+        backoff,
+        token,
+        primed,
+        producers,
+    } = t;
     let name = c.name();
+    tokio::select! {
+        _ = token.cancelled() => return,
+        _ = primed.wait_for(&producers) => {}
+    }
     let waker = Waker::default();
     let mut inputs = futures::stream::select_all(c.inputs().into_iter().map(|i| {
         let watch = state.watch(i.namespace, i.type_);
@@ -140,6 +203,7 @@ async fn run(mut c: Box<dyn Controller>, state: State, backoff: Backoff, token: 
     let mut ctx = Ctx::new(state, name, c.outputs());
     let mut delay = backoff.initial;
     let mut started = false;
+    let mut primed_self = false;
     waker.wake();
 
     loop {
@@ -166,6 +230,9 @@ async fn run(mut c: Box<dyn Controller>, state: State, backoff: Backoff, token: 
         .catch_unwind()
         .await
         .unwrap_or_else(|panic| Err(ControllerError::Failed(panic_message(&panic))));
+        if started && !std::mem::replace(&mut primed_self, true) {
+            primed.mark(name);
+        }
         match result {
             Ok(()) => delay = backoff.initial,
             Err(e) => {

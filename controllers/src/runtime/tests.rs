@@ -296,3 +296,61 @@ async fn shutdown_runs_hooks_in_reverse_order() {
     running.shutdown().await;
     assert_eq!(&log.lock().unwrap()[3..], &["third", "second", "first"]);
 }
+
+/// Writes a LinkSpec only after a delay on its first run.
+struct SlowProducer;
+
+#[async_trait]
+impl Controller for SlowProducer {
+    fn name(&self) -> &'static str {
+        "test.SlowProducer"
+    }
+    fn inputs(&self) -> Vec<Input> {
+        vec![]
+    }
+    fn outputs(&self) -> Vec<Output> {
+        vec![Output::exclusive::<LinkSpec>()]
+    }
+    async fn reconcile(&mut self, ctx: &mut Ctx) -> Result<(), ControllerError> {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        ctx.put("eth0", &spec("eth0", true))
+    }
+}
+
+/// Records how many LinkSpecs it saw on each run.
+struct Consumer(Arc<Mutex<Vec<usize>>>);
+
+#[async_trait]
+impl Controller for Consumer {
+    fn name(&self) -> &'static str {
+        "test.Consumer"
+    }
+    fn inputs(&self) -> Vec<Input> {
+        vec![Input::of::<LinkSpec>()]
+    }
+    fn outputs(&self) -> Vec<Output> {
+        vec![]
+    }
+    async fn reconcile(&mut self, ctx: &mut Ctx) -> Result<(), ControllerError> {
+        let n = ctx.list::<LinkSpec>()?.len();
+        self.0.lock().unwrap().push(n);
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn consumers_first_run_waits_for_earlier_producers() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut e = Engine::new(State::new());
+    e.register(SlowProducer).unwrap();
+    e.register(Consumer(seen.clone())).unwrap();
+    let running = e.start();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen.first(),
+        Some(&1),
+        "first run must see the producer's output: {seen:?}"
+    );
+    running.shutdown().await;
+}

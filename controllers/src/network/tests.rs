@@ -1,0 +1,234 @@
+use super::*;
+use crate::net::fake::FakeKernel;
+use crate::net::KernelAddr;
+use crate::Engine;
+use machined_resources::config::{DeviceSelector, LinkSelector};
+use machined_resources::types::{
+    AddressSpec, ConfigLayer, LinkStatus, MachineConfigSpec, ADDRESS_PROTO_MACHINED,
+};
+use machined_resources::{Metadata, State, Typed};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn spec(link: &str, cidr: &str) -> AddressSpec {
+    AddressSpec {
+        address: cidr.parse().unwrap(),
+        link: link.into(),
+        layer: ConfigLayer::Configuration,
+        announce: false,
+    }
+}
+
+fn kaddr(idx: u32, cidr: &str, proto: u8) -> KernelAddr {
+    KernelAddr {
+        link_index: idx,
+        addr: cidr.parse().unwrap(),
+        scope: "global".into(),
+        protocol: proto,
+    }
+}
+
+const OURS: u8 = ADDRESS_PROTO_MACHINED;
+
+#[test]
+fn plan_table() {
+    let links: HashMap<String, u32> = [("eth0".to_string(), 2), ("eth1".to_string(), 3)].into();
+    let add = |i, c: &str| AddrOp::Add {
+        link_index: i,
+        addr: c.parse().unwrap(),
+        nodad: false,
+    };
+    let del = |i, c: &str| AddrOp::Del {
+        link_index: i,
+        addr: c.parse().unwrap(),
+    };
+    let mut vip6 = spec("eth0", "fd00::50/128");
+    vip6.announce = true;
+    let cases: Vec<(&str, Vec<AddressSpec>, Vec<KernelAddr>, Vec<AddrOp>)> = vec![
+        ("nothing to do", vec![], vec![], vec![]),
+        (
+            "add missing",
+            vec![spec("eth0", "10.0.0.1/24")],
+            vec![],
+            vec![add(2, "10.0.0.1/24")],
+        ),
+        (
+            "already there",
+            vec![spec("eth0", "10.0.0.1/24")],
+            vec![kaddr(2, "10.0.0.1/24", OURS)],
+            vec![],
+        ),
+        (
+            "present by hand counts as present",
+            vec![spec("eth0", "10.0.0.1/24")],
+            vec![kaddr(2, "10.0.0.1/24", 0)],
+            vec![],
+        ),
+        (
+            "remove ours no longer wanted",
+            vec![],
+            vec![kaddr(2, "10.0.0.1/24", OURS)],
+            vec![del(2, "10.0.0.1/24")],
+        ),
+        (
+            "never remove what is not ours",
+            vec![],
+            vec![kaddr(2, "10.0.0.9/24", 0), kaddr(2, "10.0.0.8/24", 4)],
+            vec![],
+        ),
+        (
+            "prefix change: remove old, add new",
+            vec![spec("eth0", "10.0.0.1/16")],
+            vec![kaddr(2, "10.0.0.1/24", OURS)],
+            vec![del(2, "10.0.0.1/24"), add(2, "10.0.0.1/16")],
+        ),
+        (
+            "moved to another link",
+            vec![spec("eth1", "10.0.0.1/24")],
+            vec![kaddr(2, "10.0.0.1/24", OURS)],
+            vec![del(2, "10.0.0.1/24"), add(3, "10.0.0.1/24")],
+        ),
+        (
+            "missing link is skipped",
+            vec![spec("eth9", "10.0.0.1/24")],
+            vec![],
+            vec![],
+        ),
+        (
+            "announced IPv6 skips DAD",
+            vec![vip6],
+            vec![],
+            vec![AddrOp::Add {
+                link_index: 2,
+                addr: "fd00::50/128".parse().unwrap(),
+                nodad: true,
+            }],
+        ),
+    ];
+    for (name, desired, observed, want) in cases {
+        assert_eq!(plan(&desired, &links, &observed), want, "case: {name}");
+    }
+}
+
+fn link(name: &str, mac: &str, kind: &str) -> Typed<LinkStatus> {
+    Typed {
+        metadata: Metadata::new("network", "LinkStatus", name, "t"),
+        spec: LinkStatus {
+            link_type: "ether".into(),
+            kind: kind.into(),
+            hardware_addr: mac.into(),
+            ..Default::default()
+        },
+    }
+}
+
+#[test]
+fn select_link_by_name_and_by_device() {
+    let links = vec![
+        link("eth1", "52:54:00:aa:00:02", ""),
+        link("eth0", "52:54:00:aa:00:01", ""),
+        link("veth0", "52:54:00:bb:00:01", "veth"),
+    ];
+    let by_mac = |g: &str, physical| {
+        LinkSelector::Device(DeviceSelector {
+            hardware_addr: Some(g.into()),
+            physical,
+        })
+    };
+    assert_eq!(
+        select_link(&LinkSelector::Name("eth7".into()), &links).as_deref(),
+        Some("eth7")
+    );
+    assert_eq!(
+        select_link(&by_mac("52:54:00:aa:*", None), &links).as_deref(),
+        Some("eth0")
+    );
+    assert_eq!(
+        select_link(&by_mac("52:54:00:bb:*", None), &links).as_deref(),
+        Some("veth0")
+    );
+    assert_eq!(
+        select_link(&by_mac("52:54:00:bb:*", Some(true)), &links),
+        None
+    );
+    assert_eq!(
+        select_link(&by_mac("*", Some(false)), &links).as_deref(),
+        Some("veth0")
+    );
+    assert_eq!(select_link(&by_mac("de:ad:*", None), &links), None);
+}
+
+async fn until(mut f: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("condition not reached");
+}
+
+fn apply(state: &State, yaml: &str) {
+    let parsed = machined_resources::config::parse(yaml).expect("valid config");
+    let spec = MachineConfigSpec {
+        config: parsed.config,
+        raw: yaml.into(),
+    };
+    state.put("api", MachineConfigSpec::ID, &spec).unwrap();
+}
+
+#[tokio::test]
+async fn config_flows_to_the_kernel_and_hand_made_changes_are_handled() {
+    let kernel = Arc::new(FakeKernel::default().with_link(2, "eth0", "52:54:00:00:00:01", ""));
+    kernel
+        .addrs
+        .lock()
+        .unwrap()
+        .push(kaddr(2, "192.0.2.9/24", 0)); // by hand
+    let state = State::new();
+    apply(
+        &state,
+        "version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - deviceSelector: {hardwareAddr: '52:54:00:*'}\n        addresses: [10.0.0.2/24]\n        mtu: 1400\n",
+    );
+    let mut e = Engine::new(state.clone());
+    let d: Arc<dyn crate::net::NetDriver> = kernel.clone();
+    e.register(LinkStatusController { driver: d.clone() })
+        .unwrap();
+    e.register(AddressConfigController).unwrap();
+    e.register(LinkSpecController { driver: d.clone() })
+        .unwrap();
+    e.register(AddressSpecController { driver: d.clone() })
+        .unwrap();
+    e.register(AddressStatusController { driver: d.clone() })
+        .unwrap();
+    let running = e.start();
+
+    until(|| kernel.has(2, "10.0.0.2/24")).await;
+    until(|| kernel.links.lock().unwrap()[0].up && kernel.links.lock().unwrap()[0].mtu == 1400)
+        .await;
+    until(|| {
+        state
+            .get("network", "AddressStatus", "eth0/10.0.0.2/24")
+            .is_some()
+    })
+    .await;
+    let st = state
+        .get_typed::<machined_resources::types::AddressStatus>("eth0/10.0.0.2/24")
+        .unwrap()
+        .unwrap();
+    assert!(st.spec.ours);
+
+    // Removed by hand: put back.
+    kernel.external_change(|a| a.retain(|x| x.addr.to_string() != "10.0.0.2/24"));
+    until(|| kernel.has(2, "10.0.0.2/24")).await;
+
+    // New config: old address goes, new one comes, the hand-made one stays.
+    apply(
+        &state,
+        "version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - interface: eth0\n        addresses: [10.0.0.3/24]\n",
+    );
+    until(|| kernel.has(2, "10.0.0.3/24") && !kernel.has(2, "10.0.0.2/24")).await;
+    assert!(kernel.has(2, "192.0.2.9/24"));
+    running.shutdown().await;
+}
