@@ -45,7 +45,8 @@ fn plan_table() {
     };
     let mut vip6 = spec("eth0", "fd00::50/128");
     vip6.announce = true;
-    let cases: Vec<(&str, Vec<AddressSpec>, Vec<KernelAddr>, Vec<AddrOp>)> = vec![
+    type Case = (&'static str, Vec<AddressSpec>, Vec<KernelAddr>, Vec<AddrOp>);
+    let cases: Vec<Case> = vec![
         ("nothing to do", vec![], vec![], vec![]),
         (
             "add missing",
