@@ -1,1 +1,15 @@
+//! The machine API: the gRPC services machined serves, and what mctl needs
+//! to reach them.
 
+pub mod client;
+pub mod convert;
+pub mod machine;
+pub mod resources;
+pub mod store;
+
+pub use machine::MachineApi;
+pub use resources::ResourceApi;
+pub use store::ConfigStore;
+
+/// Default port of the machine API.
+pub const DEFAULT_PORT: u16 = 50000;

@@ -1,1 +1,129 @@
-fn main() {}
+//! machined: starts the state, the controllers and the machine API; waits
+//! for SIGTERM or SIGINT; stops the API, then the controllers in order; exits.
+
+mod controllers;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use machined_api::{ConfigStore, MachineApi, ResourceApi};
+use machined_proto::machine_service_server::MachineServiceServer;
+use machined_proto::resource_service_server::ResourceServiceServer;
+use machined_resources::{config, State};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tokio::signal::unix::{signal, SignalKind};
+
+#[derive(Parser, Debug)]
+#[command(version, about = "The node daemon: resources, controllers and the machine API")]
+struct Args {
+    /// Where the applied config and other node state are kept.
+    #[arg(long, default_value = "/var/lib/machined")]
+    state_dir: PathBuf,
+    /// Address of the machine API.
+    #[arg(long, default_value = "0.0.0.0:50000")]
+    listen: SocketAddr,
+    /// A machine config to apply at start (validated; persisted like an apply).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+    log_format: String,
+}
+
+fn init_logs(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+/// The config to start with: `--config` if given (and persisted), else the
+/// persisted one. An invalid `--config` is fatal; an invalid persisted one
+/// (edited by hand?) leaves the node unconfigured, with an error logged.
+fn initial_config(args: &Args, store: &ConfigStore, state: &State) -> Result<()> {
+    let (text, from_flag) = match &args.config {
+        Some(p) => (
+            std::fs::read_to_string(p).with_context(|| format!("reading --config {}", p.display()))?,
+            true,
+        ),
+        None => match store.load().context("reading persisted config")? {
+            Some(t) => (t, false),
+            None => return Ok(()),
+        },
+    };
+    match config::parse(&text) {
+        Ok(parsed) => {
+            for w in &parsed.warnings {
+                tracing::warn!(warning = %w, "config");
+            }
+            if from_flag {
+                store.save(&text).context("persisting config")?;
+            }
+            MachineApi::publish(state, parsed, &text).map_err(|s| anyhow::anyhow!(s.message().to_string()))?;
+            tracing::info!(from_flag, "config loaded");
+            Ok(())
+        }
+        Err(e) if from_flag => Err(anyhow::anyhow!("{e}")),
+        Err(e) => {
+            tracing::error!(error = %e, path = %store.path().display(), "persisted config is invalid; starting unconfigured");
+            Ok(())
+        }
+    }
+}
+
+fn node_name() -> String {
+    nix_hostname().unwrap_or_else(|| "localhost".into())
+}
+
+fn nix_hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    init_logs(&args.log_format);
+    std::fs::create_dir_all(&args.state_dir)
+        .with_context(|| format!("creating state dir {}", args.state_dir.display()))?;
+
+    let state = State::new();
+    let store = ConfigStore::new(&args.state_dir);
+    initial_config(&args, &store, &state)?;
+
+    let engine = controllers::engine(state.clone())?.start();
+
+    let node = node_name();
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    tracing::info!(listen = %args.listen, node = %node, "machine API up");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tonic::transport::Server::builder()
+        .add_service(MachineServiceServer::new(MachineApi::new(state.clone(), store, node.clone())))
+        .add_service(ResourceServiceServer::new(ResourceApi::new(state.clone(), node)))
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async {
+            let _ = stop_rx.await;
+        });
+    let server = tokio::spawn(server);
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let sig = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    tracing::info!(signal = sig, "shutting down");
+    let _ = stop_tx.send(());
+    // Streams (watches) may hold the server open: bound the drain.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(3), server).await;
+    engine.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -23,6 +23,9 @@ const EADDRNOTAVAIL: i32 = 99;
 
 pub struct Rtnl {
     handle: Handle,
+    /// The kernel allows one dump at a time per netlink socket (EBUSY
+    /// otherwise); controllers dump concurrently, so take turns.
+    dump: tokio::sync::Mutex<()>,
     subscribers: Arc<Mutex<Vec<Waker>>>,
 }
 
@@ -54,6 +57,7 @@ impl Rtnl {
         });
         Ok(Rtnl {
             handle,
+            dump: Default::default(),
             subscribers,
         })
     }
@@ -133,6 +137,7 @@ fn addr_from(m: AddressMessage) -> Option<KernelAddr> {
 #[async_trait]
 impl NetDriver for Rtnl {
     async fn dump_links(&self) -> Result<Vec<KernelLink>, NetError> {
+        let _turn = self.dump.lock().await;
         let msgs: Vec<LinkMessage> = self
             .handle
             .link()
@@ -145,6 +150,7 @@ impl NetDriver for Rtnl {
     }
 
     async fn dump_addrs(&self) -> Result<Vec<KernelAddr>, NetError> {
+        let _turn = self.dump.lock().await;
         let msgs: Vec<AddressMessage> = self
             .handle
             .address()

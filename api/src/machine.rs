@@ -1,0 +1,83 @@
+//! MachineService: apply config, version.
+
+use crate::store::ConfigStore;
+use machined_proto as pb;
+use machined_resources::config;
+use machined_resources::types::MachineConfigSpec;
+use machined_resources::State;
+use tonic::{Request, Response, Status};
+
+/// Owner of the MachineConfig resource.
+pub const CONFIG_OWNER: &str = "machined.api";
+
+#[derive(Clone)]
+pub struct MachineApi {
+    state: State,
+    store: ConfigStore,
+    node: String,
+    /// Serialises applies: validate, persist and publish as one step.
+    apply_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+impl MachineApi {
+    pub fn new(state: State, store: ConfigStore, node: String) -> Self {
+        MachineApi {
+            state,
+            store,
+            node,
+            apply_lock: Default::default(),
+        }
+    }
+
+    /// Publishes a validated config into the state.
+    pub fn publish(state: &State, parsed: config::Parsed, raw: &str) -> Result<(), Status> {
+        let spec = MachineConfigSpec {
+            config: parsed.config,
+            raw: raw.to_string(),
+        };
+        state
+            .put(CONFIG_OWNER, MachineConfigSpec::ID, &spec)
+            .map(|_| ())
+            .map_err(|e| Status::internal(format!("storing config: {e}")))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::machine_service_server::MachineService for MachineApi {
+    async fn apply_configuration(
+        &self,
+        req: Request<pb::ApplyConfigurationRequest>,
+    ) -> Result<Response<pb::ApplyConfigurationResponse>, Status> {
+        let req = req.into_inner();
+        let text = String::from_utf8(req.data)
+            .map_err(|_| Status::invalid_argument("config: not valid UTF-8"))?;
+        let parsed = config::parse(&text).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let warnings = parsed.warnings.clone();
+        let _guard = self.apply_lock.lock().await;
+        let current = self.state.get_typed::<MachineConfigSpec>(MachineConfigSpec::ID).ok().flatten();
+        let unchanged = current.is_some_and(|c| c.spec.raw == text);
+        if !req.dry_run && !unchanged {
+            self.store
+                .save(&text)
+                .map_err(|e| Status::internal(format!("persisting config to {}: {e}", self.store.path().display())))?;
+            Self::publish(&self.state, parsed, &text)?;
+            tracing::info!(warnings = warnings.len(), "config applied");
+        }
+        Ok(Response::new(pb::ApplyConfigurationResponse {
+            warnings,
+            applied_live: !req.dry_run,
+            unchanged,
+            node: self.node.clone(),
+        }))
+    }
+
+    async fn version(&self, _req: Request<pb::VersionRequest>) -> Result<Response<pb::VersionResponse>, Status> {
+        Ok(Response::new(pb::VersionResponse {
+            tag: env!("CARGO_PKG_VERSION").to_string(),
+            node: self.node.clone(),
+            os: std::env::consts::OS.to_string(),
+            arch: std::env::consts::ARCH.to_string(),
+            configured: self.state.get("config", "MachineConfig", MachineConfigSpec::ID).is_some(),
+        }))
+    }
+}

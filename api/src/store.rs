@@ -1,0 +1,63 @@
+//! The applied config, persisted in the state directory so a restart keeps it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct ConfigStore {
+    path: PathBuf,
+}
+
+impl ConfigStore {
+    pub fn new(state_dir: &Path) -> Self {
+        ConfigStore {
+            path: state_dir.join("config.yaml"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn load(&self) -> std::io::Result<Option<String>> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes atomically (temp file, fsync, rename): a crash leaves either
+    /// the old config or the new one, never half of one.
+    pub fn save(&self, text: &str) -> std::io::Result<()> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let tmp = self.path.with_extension("yaml.tmp");
+        {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, &self.path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_then_load() {
+        let dir = std::env::temp_dir().join(format!("machined-store-{}", std::process::id()));
+        let s = ConfigStore::new(&dir);
+        assert_eq!(s.load().unwrap(), None);
+        s.save("a: 1\n").unwrap();
+        s.save("a: 2\n").unwrap();
+        assert_eq!(s.load().unwrap().as_deref(), Some("a: 2\n"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

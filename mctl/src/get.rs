@@ -1,0 +1,132 @@
+//! `mctl get TYPE [ID] [-o table|yaml|json] [-w]`.
+
+use crate::output::{self, Format, Row};
+use crate::Target;
+use anyhow::{anyhow, Result};
+use futures::StreamExt;
+use machined_api::{client, convert};
+use machined_proto as pb;
+use machined_resources::registry::{self, Definition};
+
+#[derive(clap::Args, Debug)]
+pub struct GetArgs {
+    /// Resource type or alias (addresses, addressspecs, links, linkspecs, machineconfig).
+    #[arg(name = "TYPE")]
+    type_: String,
+    /// A single resource.
+    #[arg(name = "ID")]
+    id: Option<String>,
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    output: Format,
+    /// Print changes as they happen.
+    #[arg(short = 'w', long)]
+    watch: bool,
+    /// Namespace, if not the type's own.
+    #[arg(long, default_value = "")]
+    namespace: String,
+}
+
+fn print(def: &Definition, fmt: Format, rows: &[Row], header: bool) {
+    let s = match fmt {
+        Format::Table => output::table(def, rows, header),
+        Format::Yaml => output::yaml(rows),
+        Format::Json => output::json_lines(rows),
+    };
+    print!("{s}");
+}
+
+fn decode(node: &str, r: Option<pb::Resource>, event: Option<&'static str>) -> Result<Row> {
+    let resource = r
+        .as_ref()
+        .and_then(convert::from_proto)
+        .ok_or_else(|| anyhow!("{node}: malformed resource in reply"))?;
+    Ok(Row {
+        node: node.to_string(),
+        event,
+        resource,
+    })
+}
+
+async fn fetch(node: &str, a: &GetArgs, def: &Definition) -> Result<Vec<Row>> {
+    let mut c = client::resources(client::connect(node).await?);
+    match &a.id {
+        Some(id) => {
+            let r = c
+                .get(pb::GetRequest {
+                    r#type: def.type_.into(),
+                    id: id.clone(),
+                    namespace: a.namespace.clone(),
+                })
+                .await
+                .map_err(output::status)?;
+            Ok(vec![decode(node, r.into_inner().resource, None)?])
+        }
+        None => {
+            let r = c
+                .list(pb::ListRequest {
+                    r#type: def.type_.into(),
+                    namespace: a.namespace.clone(),
+                })
+                .await
+                .map_err(output::status)?;
+            r.into_inner().resources.into_iter().map(|r| decode(node, Some(r), None)).collect()
+        }
+    }
+}
+
+async fn watch(node: String, a: &GetArgs, def: &'static Definition) -> Result<()> {
+    let mut c = client::resources(client::connect(&node).await?);
+    let mut stream = c
+        .watch(pb::WatchRequest {
+            r#type: def.type_.into(),
+            namespace: a.namespace.clone(),
+            id: a.id.clone().unwrap_or_default(),
+        })
+        .await
+        .map_err(output::status)?
+        .into_inner();
+    while let Some(ev) = stream.next().await {
+        let ev = ev.map_err(output::status)?;
+        let kind = match pb::EventType::try_from(ev.event) {
+            Ok(pb::EventType::Created) => "+",
+            Ok(pb::EventType::Updated) => "~",
+            Ok(pb::EventType::Destroyed) => "-",
+            _ => continue, // bootstrapped marker
+        };
+        let row = decode(&node, ev.resource, Some(kind))?;
+        print(def, a.output, &[row], false);
+    }
+    Err(anyhow!("{node}: watch ended by the node"))
+}
+
+pub async fn run(target: &Target, a: GetArgs) -> Result<bool> {
+    let def = registry::lookup(&a.type_).ok_or_else(|| {
+        let known: Vec<&str> = registry::definitions().iter().map(|d| d.aliases[0]).collect();
+        anyhow!("unknown resource type {:?} (known: {})", a.type_, known.join(", "))
+    })?;
+    let nodes = target.list()?;
+    if a.watch {
+        if a.output == Format::Table {
+            println!("{}", output::header(def, true).join("   "));
+        }
+        let all = futures::future::join_all(nodes.into_iter().map(|n| watch(n, &a, def))).await;
+        for r in all {
+            r?;
+        }
+        return Ok(true);
+    }
+    let mut rows = Vec::new();
+    let mut ok = true;
+    for n in &nodes {
+        match fetch(n, &a, def).await {
+            Ok(r) => rows.extend(r),
+            Err(e) if nodes.len() == 1 => return Err(e),
+            Err(e) => {
+                ok = false;
+                eprintln!("{n}: error: {e:#}");
+            }
+        }
+    }
+    print(def, a.output, &rows, true);
+    Ok(ok)
+}
