@@ -1,1 +1,40 @@
+//! Harness for kernel and system tests: network namespaces and processes
+//! that are always cleaned up (guards, also on panic), the real binaries,
+//! and polling waits.
 
+pub mod bins;
+pub mod netns;
+pub mod node;
+pub mod process;
+
+use std::time::{Duration, Instant};
+
+/// True when tests may touch the kernel. Not root: skip with a message, or
+/// fail when `CI=true` (CI must run them).
+pub fn require_root(test: &str) -> bool {
+    if nix::unistd::Uid::effective().is_root() {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: needs root, and CI=true forbids skipping");
+    }
+    eprintln!("SKIP {test}: needs root (network namespaces)");
+    false
+}
+
+/// Polls `f` until it returns `Some`, or panics after `deadline` naming `what`.
+pub fn wait_for<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() > deadline {
+            panic!("timed out after {deadline:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A generous deadline for waits: these machines are shared and slow.
+pub const PATIENCE: Duration = Duration::from_secs(30);

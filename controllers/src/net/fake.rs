@@ -11,6 +11,7 @@ pub struct FakeKernel {
     pub links: Mutex<Vec<KernelLink>>,
     pub addrs: Mutex<Vec<KernelAddr>>,
     wakers: Mutex<Vec<Waker>>,
+    pub promoted: Mutex<Vec<String>>,
 }
 
 impl FakeKernel {
@@ -109,6 +110,11 @@ impl NetDriver for FakeKernel {
             }
         }
         self.wake();
+        Ok(())
+    }
+
+    async fn promote_secondaries(&self, link: &str) -> Result<(), NetError> {
+        self.promoted.lock().unwrap().push(link.to_string());
         Ok(())
     }
 

@@ -73,6 +73,10 @@ pub trait NetDriver: Send + Sync + 'static {
     /// Removes `addr`; an address already gone is not an error.
     async fn del_addr(&self, link_index: u32, addr: IpNet) -> Result<(), NetError>;
     async fn set_link(&self, link_index: u32, up: bool, mtu: Option<u32>) -> Result<(), NetError>;
+    /// Keeps secondary IPv4 addresses when their primary is removed (the
+    /// kernel deletes them otherwise): removing an address of ours must
+    /// never take a hand-made one with it.
+    async fn promote_secondaries(&self, link: &str) -> Result<(), NetError>;
     /// Wakes `waker` on every link or address change in the kernel.
     fn subscribe(&self, waker: Waker);
 }

@@ -224,6 +224,16 @@ impl NetDriver for Rtnl {
             .map_err(|e| NetError::new(format!("set link {link_index} up={up} mtu={mtu:?}"), e))
     }
 
+    async fn promote_secondaries(&self, link: &str) -> Result<(), NetError> {
+        let path = format!("/proc/sys/net/ipv4/conf/{link}/promote_secondaries");
+        match tokio::fs::read_to_string(&path).await {
+            Ok(v) if v.trim() == "1" => Ok(()),
+            _ => tokio::fs::write(&path, "1")
+                .await
+                .map_err(|e| NetError::new(format!("write {path}"), e)),
+        }
+    }
+
     fn subscribe(&self, waker: Waker) {
         self.subscribers
             .lock()

@@ -37,6 +37,7 @@ impl Controller for LinkSpecController {
             let Some(link) = ctx.get::<LinkStatus>(&s.spec.name)? else {
                 continue; // not there (yet); a LinkStatus event wakes us
             };
+            self.driver.promote_secondaries(&s.spec.name).await?;
             let mtu = s.spec.mtu.filter(|m| *m != link.spec.mtu);
             if link.spec.up != s.spec.up || mtu.is_some() {
                 tracing::info!(link = %s.spec.name, up = s.spec.up, mtu = ?mtu, "setting link");

@@ -1,0 +1,173 @@
+//! Foundation acceptance: the real machined in a namespace, configured over
+//! a real network by the real mctl from a client namespace.
+//!
+//! Layout: node ns `mgmt0` 10.200.0.1/24 <-> client ns `mgmt1` 10.200.0.2/24
+//! (set by hand: the API path, and an address machined must leave alone);
+//! node ns `eth0` <-> client ns `eth1` 10.201.0.2/24 (eth0 is configured by
+//! machined).
+
+use machined_tests::netns::{veth, Netns};
+use machined_tests::node::{mctl, Machined, Run, TempDir};
+use machined_tests::{require_root, wait_for, PATIENCE};
+use serde_json::Value;
+
+const NODE: &str = "10.200.0.1";
+
+fn config(addr: &str) -> String {
+    format!(
+        "version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    hostname: node-1\n    interfaces:\n      - interface: eth0\n        addresses: [{addr}]\n        mtu: 1400\n      - interface: mgmt0\n        ignore: true\n"
+    )
+}
+
+fn write(dir: &TempDir, name: &str, text: &str) -> String {
+    let p = dir.0.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+fn addresses_json(client: &Netns) -> Vec<Value> {
+    let r = mctl(client, &["-n", NODE, "get", "addresses", "-o", "json"]);
+    assert!(r.ok, "mctl get addresses: {}", r.stderr);
+    r.stdout.lines().map(|l| serde_json::from_str(l).expect("json line")).collect()
+}
+
+fn has_status(client: &Netns, id: &str) -> bool {
+    addresses_json(client).iter().any(|v| v["metadata"]["id"] == id && v["spec"]["ours"] == true)
+}
+
+fn applied_raw(client: &Netns) -> String {
+    let r = mctl(client, &["-n", NODE, "get", "machineconfig", "-o", "json"]);
+    assert!(r.ok, "{}", r.stderr);
+    let v: Value = serde_json::from_str(r.stdout.trim()).expect("json");
+    v["spec"]["raw"].as_str().unwrap_or_default().to_string()
+}
+
+fn expect_failure(r: &Run, needles: &[&str]) {
+    assert!(!r.ok, "expected failure, got success: {}", r.stdout);
+    for n in needles {
+        assert!(r.stderr.contains(n), "stderr lacks {n:?}:\n{}", r.stderr);
+    }
+}
+
+#[test]
+fn static_addresses_through_mctl_survive_restart_and_hand_made_ones_are_left_alone() {
+    if !require_root("foundation") {
+        return;
+    }
+    let dir = TempDir::new("foundation");
+    let node = Netns::new("node");
+    let client = Netns::new("client");
+    veth(&node, "mgmt0", &client, "mgmt1");
+    veth(&node, "eth0", &client, "eth1");
+    node.ip(&["addr", "add", "10.200.0.1/24", "dev", "mgmt0"]);
+    node.ip(&["link", "set", "mgmt0", "up"]);
+    client.ip(&["addr", "add", "10.200.0.2/24", "dev", "mgmt1"]);
+    client.ip(&["link", "set", "mgmt1", "up"]);
+    client.ip(&["addr", "add", "10.201.0.2/24", "dev", "eth1"]);
+    client.ip(&["link", "set", "eth1", "up"]);
+
+    let mut m = Machined::start(&node, &dir);
+    m.wait_ready(&client, NODE);
+
+    // Apply: eth0 comes up with the address, reachable from the client.
+    let first = write(&dir, "first.yaml", &config("10.201.0.1/24"));
+    let r = mctl(&client, &["-n", NODE, "apply-config", "--insecure", "-f", &first]);
+    assert!(r.ok, "apply: {}", r.stderr);
+    assert!(r.stdout.contains("config applied"), "{}", r.stdout);
+    wait_for("10.201.0.1 on eth0", PATIENCE, || node.addrs("eth0").contains("10.201.0.1/24").then_some(()));
+    assert!(node.addrs("eth0").contains("mtu 1400"), "{}", node.addrs("eth0"));
+    wait_for("AddressStatus for eth0/10.201.0.1/24", PATIENCE, || {
+        has_status(&client, "eth0/10.201.0.1/24").then_some(())
+    });
+    wait_for("ping 10.201.0.1 from the client", PATIENCE, || client.ping("10.201.0.1").then_some(()));
+
+    // A hand-made address on the configured link stays through changes.
+    node.ip(&["addr", "add", "10.201.0.99/24", "dev", "eth0"]);
+
+    // Change: the old address goes, the new one comes.
+    let second = write(&dir, "second.yaml", &config("10.201.0.5/24"));
+    let r = mctl(&client, &["-n", NODE, "apply-config", "-f", &second]);
+    assert!(r.ok, "apply: {}", r.stderr);
+    wait_for("address swap", PATIENCE, || {
+        let a = node.addrs("eth0");
+        (a.contains("10.201.0.5/24") && !a.contains("10.201.0.1/24")).then_some(())
+    });
+    assert!(node.addrs("eth0").contains("10.201.0.99/24"), "hand-made address removed");
+    assert!(node.addrs("mgmt0").contains("10.200.0.1/24"), "mgmt address removed");
+    let st = addresses_json(&client);
+    assert!(
+        st.iter().any(|v| v["metadata"]["id"] == "eth0/10.201.0.99/24" && v["spec"]["ours"] == false),
+        "hand-made address must show as not ours"
+    );
+
+    // Removed by hand: machined puts it back.
+    node.ip(&["addr", "del", "10.201.0.5/24", "dev", "eth0"]);
+    wait_for("address re-added", PATIENCE, || node.addrs("eth0").contains("10.201.0.5/24").then_some(()));
+
+    // Restart: config and address survive.
+    assert!(m.restart(&node), "machined did not exit 0 on SIGTERM:\n{}", m.log());
+    m.wait_ready(&client, NODE);
+    assert!(applied_raw(&client).contains("10.201.0.5/24"));
+    wait_for("AddressStatus after restart", PATIENCE, || {
+        has_status(&client, "eth0/10.201.0.5/24").then_some(())
+    });
+    assert!(node.addrs("eth0").contains("10.201.0.5/24"));
+    assert!(node.addrs("eth0").contains("10.201.0.99/24"));
+    assert!(m.stop(), "machined did not exit 0 on SIGTERM:\n{}", m.log());
+}
+
+#[test]
+fn bad_configs_are_refused_with_field_named_errors_and_change_nothing() {
+    if !require_root("bad configs") {
+        return;
+    }
+    let dir = TempDir::new("badconfig");
+    let node = Netns::new("node");
+    let client = Netns::new("client");
+    veth(&node, "mgmt0", &client, "mgmt1");
+    veth(&node, "eth0", &client, "eth1");
+    node.ip(&["addr", "add", "10.200.0.1/24", "dev", "mgmt0"]);
+    node.ip(&["link", "set", "mgmt0", "up"]);
+    client.ip(&["addr", "add", "10.200.0.2/24", "dev", "mgmt1"]);
+    client.ip(&["link", "set", "mgmt1", "up"]);
+    let mut m = Machined::start(&node, &dir);
+    m.wait_ready(&client, NODE);
+
+    let good = write(&dir, "good.yaml", &config("10.201.0.1/24"));
+    assert!(mctl(&client, &["-n", NODE, "apply-config", "-f", &good]).ok);
+    wait_for("address", PATIENCE, || node.addrs("eth0").contains("10.201.0.1/24").then_some(()));
+    let before_raw = applied_raw(&client);
+    let before_addrs = node.addrs("eth0");
+
+    let bad = write(
+        &dir,
+        "bad.yaml",
+        "version: v1alpha1\nmachine:\n  type: worker\n  network:\n    interfaces:\n      - interface: eth0\n        addresses: [10.201.0.300/24, 10.201.0.7/24]\n        vip:\n          ip: 10.201.0.50\n",
+    );
+    let want = [
+        "machine.network.interfaces[0].addresses[0]",
+        "not a valid CIDR",
+        "machine.network.interfaces[0].vip.ip",
+        "control-plane",
+    ];
+    expect_failure(&mctl(&client, &["-n", NODE, "apply-config", "-f", &bad]), &want);
+    let v = mctl(&client, &["validate", "-f", &bad]);
+    expect_failure(&v, &want);
+    assert_eq!(v.code, Some(1));
+    assert!(mctl(&client, &["validate", "-f", &good]).ok);
+
+    // Nothing changed on the node.
+    assert_eq!(applied_raw(&client), before_raw);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(node.addrs("eth0"), before_addrs);
+    assert!(!node.addrs("eth0").contains("10.201.0.7"));
+
+    // Other bad input: unknown type, unreachable node. One line, exit != 0.
+    let r = mctl(&client, &["-n", NODE, "get", "nosuchthing"]);
+    expect_failure(&r, &["unknown resource type \"nosuchthing\""]);
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    let r = mctl(&client, &["-n", "10.200.0.3", "get", "links"]);
+    expect_failure(&r, &["cannot connect"]);
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    assert!(m.stop());
+}
