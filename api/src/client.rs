@@ -34,7 +34,10 @@ pub fn endpoint_uri(target: &str) -> Result<String, ConnectError> {
     // host or host:port
     match t.rsplit_once(':') {
         Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => Ok(format!("http://{t}")),
-        Some(_) => Err(ConnectError::Invalid(target.into(), "expected HOST or HOST:PORT".into())),
+        Some(_) => Err(ConnectError::Invalid(
+            target.into(),
+            "expected HOST or HOST:PORT".into(),
+        )),
         None => Ok(format!("http://{t}:{}", crate::DEFAULT_PORT)),
     }
 }
@@ -73,7 +76,10 @@ mod tests {
     #[test]
     fn endpoints() {
         assert_eq!(endpoint_uri("10.5.0.11").unwrap(), "http://10.5.0.11:50000");
-        assert_eq!(endpoint_uri("10.5.0.11:1234").unwrap(), "http://10.5.0.11:1234");
+        assert_eq!(
+            endpoint_uri("10.5.0.11:1234").unwrap(),
+            "http://10.5.0.11:1234"
+        );
         assert_eq!(endpoint_uri("fd00::1").unwrap(), "http://[fd00::1]:50000");
         assert_eq!(endpoint_uri("[fd00::1]:7").unwrap(), "http://[fd00::1]:7");
         assert_eq!(endpoint_uri("node1").unwrap(), "http://node1:50000");

@@ -64,7 +64,8 @@ mod tests {
         assert_eq!(back.spec, r.spec);
         assert_eq!(back.metadata.version, 3);
         assert_eq!(back.metadata.labels, r.metadata.labels);
-        let ms = |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+        let ms =
+            |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
         assert_eq!(ms(back.metadata.created), ms(r.metadata.created));
     }
 }

@@ -54,12 +54,19 @@ impl pb::machine_service_server::MachineService for MachineApi {
         let parsed = config::parse(&text).map_err(|e| Status::invalid_argument(e.to_string()))?;
         let warnings = parsed.warnings.clone();
         let _guard = self.apply_lock.lock().await;
-        let current = self.state.get_typed::<MachineConfigSpec>(MachineConfigSpec::ID).ok().flatten();
+        let current = self
+            .state
+            .get_typed::<MachineConfigSpec>(MachineConfigSpec::ID)
+            .ok()
+            .flatten();
         let unchanged = current.is_some_and(|c| c.spec.raw == text);
         if !req.dry_run && !unchanged {
-            self.store
-                .save(&text)
-                .map_err(|e| Status::internal(format!("persisting config to {}: {e}", self.store.path().display())))?;
+            self.store.save(&text).map_err(|e| {
+                Status::internal(format!(
+                    "persisting config to {}: {e}",
+                    self.store.path().display()
+                ))
+            })?;
             Self::publish(&self.state, parsed, &text)?;
             tracing::info!(warnings = warnings.len(), "config applied");
         }
@@ -71,13 +78,19 @@ impl pb::machine_service_server::MachineService for MachineApi {
         }))
     }
 
-    async fn version(&self, _req: Request<pb::VersionRequest>) -> Result<Response<pb::VersionResponse>, Status> {
+    async fn version(
+        &self,
+        _req: Request<pb::VersionRequest>,
+    ) -> Result<Response<pb::VersionResponse>, Status> {
         Ok(Response::new(pb::VersionResponse {
             tag: env!("CARGO_PKG_VERSION").to_string(),
             node: self.node.clone(),
             os: std::env::consts::OS.to_string(),
             arch: std::env::consts::ARCH.to_string(),
-            configured: self.state.get("config", "MachineConfig", MachineConfigSpec::ID).is_some(),
+            configured: self
+                .state
+                .get("config", "MachineConfig", MachineConfigSpec::ID)
+                .is_some(),
         }))
     }
 }

@@ -22,10 +22,20 @@ impl ResourceApi {
 
 fn resolve(type_: &str, namespace: &str) -> Result<(&'static Definition, String), Status> {
     let def = registry::lookup(type_).ok_or_else(|| {
-        let known: Vec<&str> = registry::definitions().iter().map(|d| d.aliases[0]).collect();
-        Status::invalid_argument(format!("unknown resource type {type_:?} (known: {})", known.join(", ")))
+        let known: Vec<&str> = registry::definitions()
+            .iter()
+            .map(|d| d.aliases[0])
+            .collect();
+        Status::invalid_argument(format!(
+            "unknown resource type {type_:?} (known: {})",
+            known.join(", ")
+        ))
     })?;
-    let ns = if namespace.is_empty() { def.namespace } else { namespace };
+    let ns = if namespace.is_empty() {
+        def.namespace
+    } else {
+        namespace
+    };
     Ok((def, ns.to_string()))
 }
 
@@ -46,11 +56,19 @@ impl pb::resource_service_server::ResourceService for ResourceApi {
         }))
     }
 
-    async fn list(&self, req: Request<pb::ListRequest>) -> Result<Response<pb::ListResponse>, Status> {
+    async fn list(
+        &self,
+        req: Request<pb::ListRequest>,
+    ) -> Result<Response<pb::ListResponse>, Status> {
         let req = req.into_inner();
         let (def, ns) = resolve(&req.r#type, &req.namespace)?;
         Ok(Response::new(pb::ListResponse {
-            resources: self.state.list(&ns, def.type_).iter().map(to_proto).collect(),
+            resources: self
+                .state
+                .list(&ns, def.type_)
+                .iter()
+                .map(to_proto)
+                .collect(),
             node: self.node.clone(),
         }))
     }
@@ -62,27 +80,28 @@ impl pb::resource_service_server::ResourceService for ResourceApi {
         let (def, ns) = resolve(&req.r#type, &req.namespace)?;
         let watch = self.state.watch(&ns, def.type_);
         let (id, node) = (req.id, self.node.clone());
-        let stream = futures::stream::unfold(watch, |mut w| async move { w.next().await.map(|e| (e, w)) })
-            .filter_map(move |e| {
-                let keep = id.is_empty()
-                    || e.kind == EventKind::Bootstrapped
-                    || e.resource.as_ref().is_some_and(|r| r.metadata.id == id);
-                let node = node.clone();
-                async move {
-                    keep.then(|| {
-                        Ok(pb::WatchResponse {
-                            event: match e.kind {
-                                EventKind::Created => pb::EventType::Created,
-                                EventKind::Updated => pb::EventType::Updated,
-                                EventKind::Destroyed => pb::EventType::Destroyed,
-                                EventKind::Bootstrapped => pb::EventType::Bootstrapped,
-                            } as i32,
-                            resource: e.resource.as_ref().map(to_proto),
-                            node,
+        let stream =
+            futures::stream::unfold(watch, |mut w| async move { w.next().await.map(|e| (e, w)) })
+                .filter_map(move |e| {
+                    let keep = id.is_empty()
+                        || e.kind == EventKind::Bootstrapped
+                        || e.resource.as_ref().is_some_and(|r| r.metadata.id == id);
+                    let node = node.clone();
+                    async move {
+                        keep.then(|| {
+                            Ok(pb::WatchResponse {
+                                event: match e.kind {
+                                    EventKind::Created => pb::EventType::Created,
+                                    EventKind::Updated => pb::EventType::Updated,
+                                    EventKind::Destroyed => pb::EventType::Destroyed,
+                                    EventKind::Bootstrapped => pb::EventType::Bootstrapped,
+                                } as i32,
+                                resource: e.resource.as_ref().map(to_proto),
+                                node,
+                            })
                         })
-                    })
-                }
-            });
+                    }
+                });
         Ok(Response::new(Box::pin(stream)))
     }
 }

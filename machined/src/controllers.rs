@@ -10,10 +10,16 @@ use std::sync::Arc;
 pub fn engine(state: State) -> Result<Engine> {
     let driver: Arc<dyn NetDriver> = Arc::new(Rtnl::new()?);
     let mut e = Engine::new(state);
-    e.register(LinkStatusController { driver: driver.clone() })?;
+    e.register(LinkStatusController {
+        driver: driver.clone(),
+    })?;
     e.register(AddressConfigController)?;
-    e.register(LinkSpecController { driver: driver.clone() })?;
-    e.register(AddressSpecController { driver: driver.clone() })?;
+    e.register(LinkSpecController {
+        driver: driver.clone(),
+    })?;
+    e.register(AddressSpecController {
+        driver: driver.clone(),
+    })?;
     e.register(AddressStatusController { driver })?;
     Ok(e)
 }

@@ -14,7 +14,10 @@ use std::path::PathBuf;
 use tokio::signal::unix::{signal, SignalKind};
 
 #[derive(Parser, Debug)]
-#[command(version, about = "The node daemon: resources, controllers and the machine API")]
+#[command(
+    version,
+    about = "The node daemon: resources, controllers and the machine API"
+)]
 struct Args {
     /// Where the applied config and other node state are kept.
     #[arg(long, default_value = "/var/lib/machined")]
@@ -33,7 +36,9 @@ struct Args {
 fn init_logs(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == "json" {
         b.json().init();
     } else {
@@ -47,7 +52,8 @@ fn init_logs(format: &str) {
 fn initial_config(args: &Args, store: &ConfigStore, state: &State) -> Result<()> {
     let (text, from_flag) = match &args.config {
         Some(p) => (
-            std::fs::read_to_string(p).with_context(|| format!("reading --config {}", p.display()))?,
+            std::fs::read_to_string(p)
+                .with_context(|| format!("reading --config {}", p.display()))?,
             true,
         ),
         None => match store.load().context("reading persisted config")? {
@@ -63,7 +69,8 @@ fn initial_config(args: &Args, store: &ConfigStore, state: &State) -> Result<()>
             if from_flag {
                 store.save(&text).context("persisting config")?;
             }
-            MachineApi::publish(state, parsed, &text).map_err(|s| anyhow::anyhow!(s.message().to_string()))?;
+            MachineApi::publish(state, parsed, &text)
+                .map_err(|s| anyhow::anyhow!(s.message().to_string()))?;
             tracing::info!(from_flag, "config loaded");
             Ok(())
         }
@@ -106,11 +113,21 @@ async fn main() -> Result<()> {
     tracing::info!(listen = %args.listen, node = %node, "machine API up");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tonic::transport::Server::builder()
-        .add_service(MachineServiceServer::new(MachineApi::new(state.clone(), store, node.clone())))
-        .add_service(ResourceServiceServer::new(ResourceApi::new(state.clone(), node)))
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async {
-            let _ = stop_rx.await;
-        });
+        .add_service(MachineServiceServer::new(MachineApi::new(
+            state.clone(),
+            store,
+            node.clone(),
+        )))
+        .add_service(ResourceServiceServer::new(ResourceApi::new(
+            state.clone(),
+            node,
+        )))
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            async {
+                let _ = stop_rx.await;
+            },
+        );
     let server = tokio::spawn(server);
 
     let mut term = signal(SignalKind::terminate())?;

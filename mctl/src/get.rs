@@ -69,7 +69,11 @@ async fn fetch(node: &str, a: &GetArgs, def: &Definition) -> Result<Vec<Row>> {
                 })
                 .await
                 .map_err(output::status)?;
-            r.into_inner().resources.into_iter().map(|r| decode(node, Some(r), None)).collect()
+            r.into_inner()
+                .resources
+                .into_iter()
+                .map(|r| decode(node, Some(r), None))
+                .collect()
         }
     }
 }
@@ -101,8 +105,15 @@ async fn watch(node: String, a: &GetArgs, def: &'static Definition) -> Result<()
 
 pub async fn run(target: &Target, a: GetArgs) -> Result<bool> {
     let def = registry::lookup(&a.type_).ok_or_else(|| {
-        let known: Vec<&str> = registry::definitions().iter().map(|d| d.aliases[0]).collect();
-        anyhow!("unknown resource type {:?} (known: {})", a.type_, known.join(", "))
+        let known: Vec<&str> = registry::definitions()
+            .iter()
+            .map(|d| d.aliases[0])
+            .collect();
+        anyhow!(
+            "unknown resource type {:?} (known: {})",
+            a.type_,
+            known.join(", ")
+        )
     })?;
     let nodes = target.list()?;
     if a.watch {

@@ -29,7 +29,11 @@ pub struct Target {
 
 impl Target {
     pub fn list(&self) -> Result<Vec<String>> {
-        let t = if self.nodes.is_empty() { &self.endpoints } else { &self.nodes };
+        let t = if self.nodes.is_empty() {
+            &self.endpoints
+        } else {
+            &self.nodes
+        };
         if t.is_empty() {
             bail!("no node given: use -n/--nodes or -e/--endpoints");
         }
@@ -143,7 +147,12 @@ async fn version(target: &Target, client_only: bool) -> Result<bool> {
     for node in target.list()? {
         let res = async {
             let mut c = client::machine(client::connect(&node).await?);
-            anyhow::Ok(c.version(pb::VersionRequest {}).await.map_err(output::status)?.into_inner())
+            anyhow::Ok(
+                c.version(pb::VersionRequest {})
+                    .await
+                    .map_err(output::status)?
+                    .into_inner(),
+            )
         }
         .await;
         match res {
@@ -163,7 +172,11 @@ async fn version(target: &Target, client_only: bool) -> Result<bool> {
 async fn run(cli: Cli) -> Result<bool> {
     match cli.cmd {
         Cmd::Validate { file } => validate(&file),
-        Cmd::ApplyConfig { file, insecure: _, dry_run } => apply(&cli.target, &file, dry_run).await,
+        Cmd::ApplyConfig {
+            file,
+            insecure: _,
+            dry_run,
+        } => apply(&cli.target, &file, dry_run).await,
         Cmd::Get(args) => get::run(&cli.target, args).await,
         Cmd::Version { client } => version(&cli.target, client).await,
     }

@@ -27,7 +27,11 @@ fn cell(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(a)) => a.iter().map(|x| cell(Some(x))).collect::<Vec<_>>().join(","),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| cell(Some(x)))
+            .collect::<Vec<_>>()
+            .join(","),
         Some(other) => other.to_string(),
     }
 }
@@ -55,16 +59,36 @@ pub fn table(def: &Definition, rows: &[Row], header: bool) -> String {
         if watch {
             l.push(r.event.unwrap_or("").to_string());
         }
-        l.extend([r.node.clone(), m.namespace.clone(), m.type_.clone(), m.id.clone(), m.version.to_string()]);
-        l.extend(def.columns.iter().map(|c| cell(r.resource.spec.pointer(c.pointer))));
+        l.extend([
+            r.node.clone(),
+            m.namespace.clone(),
+            m.type_.clone(),
+            m.id.clone(),
+            m.version.to_string(),
+        ]);
+        l.extend(
+            def.columns
+                .iter()
+                .map(|c| cell(r.resource.spec.pointer(c.pointer))),
+        );
         lines.push(l);
     }
     let widths: Vec<usize> = (0..lines.first().map_or(0, Vec::len))
-        .map(|i| lines.iter().map(|l| l.get(i).map_or(0, String::len)).max().unwrap_or(0))
+        .map(|i| {
+            lines
+                .iter()
+                .map(|l| l.get(i).map_or(0, String::len))
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for l in lines {
-        let cells: Vec<String> = l.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
+        let cells: Vec<String> = l
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
         out.push_str(cells.join("   ").trim_end());
         out.push('\n');
     }
@@ -91,7 +115,12 @@ pub fn json_lines(rows: &[Row]) -> String {
 /// YAML documents separated by `---`.
 pub fn yaml(rows: &[Row]) -> String {
     rows.iter()
-        .map(|r| format!("---\n{}", serde_yaml::to_string(&document(r)).unwrap_or_default()))
+        .map(|r| {
+            format!(
+                "---\n{}",
+                serde_yaml::to_string(&document(r)).unwrap_or_default()
+            )
+        })
         .collect()
 }
 
@@ -120,7 +149,20 @@ mod tests {
         assert_eq!(head[..5], ["NODE", "NAMESPACE", "TYPE", "ID", "VERSION"]);
         assert!(head.contains(&"ADDRESS") && head.contains(&"OURS"));
         let cells: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-        assert_eq!(cells, ["10.5.0.11", "network", "AddressStatus", "eth0/10.5.0.11/24", "0", "10.5.0.11/24", "eth0", "global", "true"]);
+        assert_eq!(
+            cells,
+            [
+                "10.5.0.11",
+                "network",
+                "AddressStatus",
+                "eth0/10.5.0.11/24",
+                "0",
+                "10.5.0.11/24",
+                "eth0",
+                "global",
+                "true"
+            ]
+        );
     }
 
     #[test]
@@ -130,6 +172,9 @@ mod tests {
         assert_eq!(j["spec"]["link"], "eth0");
         assert_eq!(j["node"], "10.5.0.11");
         let y = yaml(&[row()]);
-        assert!(y.starts_with("---\n") && y.contains("spec:") && y.contains("metadata:"), "{y}");
+        assert!(
+            y.starts_with("---\n") && y.contains("spec:") && y.contains("metadata:"),
+            "{y}"
+        );
     }
 }

@@ -7,7 +7,10 @@ use std::sync::OnceLock;
 fn target_dir() -> PathBuf {
     // tests run from target/<profile>/deps/<test-binary>
     let exe = std::env::current_exe().expect("current exe");
-    exe.parent().and_then(|p| p.parent()).expect("target dir").to_path_buf()
+    exe.parent()
+        .and_then(|p| p.parent())
+        .expect("target dir")
+        .to_path_buf()
 }
 
 /// Builds the binaries (debug, like the tests) if `cargo` is available, so

@@ -25,7 +25,11 @@ pub struct Netns {
 impl Netns {
     /// `tag` makes names readable in `ip netns list` if something leaks.
     pub fn new(tag: &str) -> Self {
-        let name = format!("mt{}-{}-{tag}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst));
+        let name = format!(
+            "mt{}-{}-{tag}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
         ip(&["netns", "add", &name]);
         let ns = Netns { name };
         ns.ip(&["link", "set", "lo", "up"]);
@@ -55,18 +59,24 @@ impl Netns {
 
     /// True if one ping to `addr` is answered within a second.
     pub fn ping(&self, addr: &str) -> bool {
-        self.exec("ping", &["-c", "1", "-W", "1", addr]).status.success()
+        self.exec("ping", &["-c", "1", "-W", "1", addr])
+            .status
+            .success()
     }
 }
 
 impl Drop for Netns {
     fn drop(&mut self) {
         // Deleting the namespace removes its veth ends (and their peers).
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
 /// A veth pair between two namespaces, with the given names.
 pub fn veth(a: &Netns, a_name: &str, b: &Netns, b_name: &str) {
-    a.ip(&["link", "add", a_name, "type", "veth", "peer", "name", b_name, "netns", &b.name]);
+    a.ip(&[
+        "link", "add", a_name, "type", "veth", "peer", "name", b_name, "netns", &b.name,
+    ]);
 }

@@ -81,12 +81,17 @@ impl Machined {
 
     /// Waits until the API answers `mctl version` from `client` at `addr`.
     pub fn wait_ready(&self, client: &Netns, addr: &str) {
-        wait_for("machined API", PATIENCE, || mctl(client, &["-n", addr, "version"]).ok.then_some(()));
+        wait_for("machined API", PATIENCE, || {
+            mctl(client, &["-n", addr, "version"]).ok.then_some(())
+        });
     }
 
     /// SIGTERM; returns whether it exited 0 within the grace period.
     pub fn stop(&mut self) -> bool {
-        let st = self.proc.as_mut().and_then(|p| p.stop(Duration::from_secs(20)));
+        let st = self
+            .proc
+            .as_mut()
+            .and_then(|p| p.stop(Duration::from_secs(20)));
         st.is_some_and(|s| s.success())
     }
 

@@ -28,11 +28,16 @@ fn write(dir: &TempDir, name: &str, text: &str) -> String {
 fn addresses_json(client: &Netns) -> Vec<Value> {
     let r = mctl(client, &["-n", NODE, "get", "addresses", "-o", "json"]);
     assert!(r.ok, "mctl get addresses: {}", r.stderr);
-    r.stdout.lines().map(|l| serde_json::from_str(l).expect("json line")).collect()
+    r.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
 }
 
 fn has_status(client: &Netns, id: &str) -> bool {
-    addresses_json(client).iter().any(|v| v["metadata"]["id"] == id && v["spec"]["ours"] == true)
+    addresses_json(client)
+        .iter()
+        .any(|v| v["metadata"]["id"] == id && v["spec"]["ours"] == true)
 }
 
 fn applied_raw(client: &Netns) -> String {
@@ -71,15 +76,26 @@ fn static_addresses_through_mctl_survive_restart_and_hand_made_ones_are_left_alo
 
     // Apply: eth0 comes up with the address, reachable from the client.
     let first = write(&dir, "first.yaml", &config("10.201.0.1/24"));
-    let r = mctl(&client, &["-n", NODE, "apply-config", "--insecure", "-f", &first]);
+    let r = mctl(
+        &client,
+        &["-n", NODE, "apply-config", "--insecure", "-f", &first],
+    );
     assert!(r.ok, "apply: {}", r.stderr);
     assert!(r.stdout.contains("config applied"), "{}", r.stdout);
-    wait_for("10.201.0.1 on eth0", PATIENCE, || node.addrs("eth0").contains("10.201.0.1/24").then_some(()));
-    assert!(node.addrs("eth0").contains("mtu 1400"), "{}", node.addrs("eth0"));
+    wait_for("10.201.0.1 on eth0", PATIENCE, || {
+        node.addrs("eth0").contains("10.201.0.1/24").then_some(())
+    });
+    assert!(
+        node.addrs("eth0").contains("mtu 1400"),
+        "{}",
+        node.addrs("eth0")
+    );
     wait_for("AddressStatus for eth0/10.201.0.1/24", PATIENCE, || {
         has_status(&client, "eth0/10.201.0.1/24").then_some(())
     });
-    wait_for("ping 10.201.0.1 from the client", PATIENCE, || client.ping("10.201.0.1").then_some(()));
+    wait_for("ping 10.201.0.1 from the client", PATIENCE, || {
+        client.ping("10.201.0.1").then_some(())
+    });
 
     // A hand-made address on the configured link stays through changes.
     node.ip(&["addr", "add", "10.201.0.99/24", "dev", "eth0"]);
@@ -92,20 +108,33 @@ fn static_addresses_through_mctl_survive_restart_and_hand_made_ones_are_left_alo
         let a = node.addrs("eth0");
         (a.contains("10.201.0.5/24") && !a.contains("10.201.0.1/24")).then_some(())
     });
-    assert!(node.addrs("eth0").contains("10.201.0.99/24"), "hand-made address removed");
-    assert!(node.addrs("mgmt0").contains("10.200.0.1/24"), "mgmt address removed");
+    assert!(
+        node.addrs("eth0").contains("10.201.0.99/24"),
+        "hand-made address removed"
+    );
+    assert!(
+        node.addrs("mgmt0").contains("10.200.0.1/24"),
+        "mgmt address removed"
+    );
     let st = addresses_json(&client);
     assert!(
-        st.iter().any(|v| v["metadata"]["id"] == "eth0/10.201.0.99/24" && v["spec"]["ours"] == false),
+        st.iter()
+            .any(|v| v["metadata"]["id"] == "eth0/10.201.0.99/24" && v["spec"]["ours"] == false),
         "hand-made address must show as not ours"
     );
 
     // Removed by hand: machined puts it back.
     node.ip(&["addr", "del", "10.201.0.5/24", "dev", "eth0"]);
-    wait_for("address re-added", PATIENCE, || node.addrs("eth0").contains("10.201.0.5/24").then_some(()));
+    wait_for("address re-added", PATIENCE, || {
+        node.addrs("eth0").contains("10.201.0.5/24").then_some(())
+    });
 
     // Restart: config and address survive.
-    assert!(m.restart(&node), "machined did not exit 0 on SIGTERM:\n{}", m.log());
+    assert!(
+        m.restart(&node),
+        "machined did not exit 0 on SIGTERM:\n{}",
+        m.log()
+    );
     m.wait_ready(&client, NODE);
     assert!(applied_raw(&client).contains("10.201.0.5/24"));
     wait_for("AddressStatus after restart", PATIENCE, || {
@@ -135,7 +164,9 @@ fn bad_configs_are_refused_with_field_named_errors_and_change_nothing() {
 
     let good = write(&dir, "good.yaml", &config("10.201.0.1/24"));
     assert!(mctl(&client, &["-n", NODE, "apply-config", "-f", &good]).ok);
-    wait_for("address", PATIENCE, || node.addrs("eth0").contains("10.201.0.1/24").then_some(()));
+    wait_for("address", PATIENCE, || {
+        node.addrs("eth0").contains("10.201.0.1/24").then_some(())
+    });
     let before_raw = applied_raw(&client);
     let before_addrs = node.addrs("eth0");
 
@@ -150,7 +181,10 @@ fn bad_configs_are_refused_with_field_named_errors_and_change_nothing() {
         "machine.network.interfaces[0].vip.ip",
         "control-plane",
     ];
-    expect_failure(&mctl(&client, &["-n", NODE, "apply-config", "-f", &bad]), &want);
+    expect_failure(
+        &mctl(&client, &["-n", NODE, "apply-config", "-f", &bad]),
+        &want,
+    );
     let v = mctl(&client, &["validate", "-f", &bad]);
     expect_failure(&v, &want);
     assert_eq!(v.code, Some(1));
