@@ -9,7 +9,7 @@ pub mod store;
 
 pub use machine::MachineApi;
 pub use resources::ResourceApi;
-pub use store::ConfigStore;
+pub use store::NodeStore;
 
 /// Default port of the machine API.
 pub const DEFAULT_PORT: u16 = 50000;

@@ -1,9 +1,10 @@
 //! MachineService: apply config, version.
 
-use crate::store::ConfigStore;
+use crate::store::NodeStore;
 use machined_proto as pb;
 use machined_resources::config;
-use machined_resources::types::MachineConfigSpec;
+use machined_resources::config::MachineType;
+use machined_resources::types::{EtcdBootstrap, EtcdPhase, EtcdStatus, MachineConfigSpec};
 use machined_resources::State;
 use tonic::{Request, Response, Status};
 
@@ -13,14 +14,14 @@ pub const CONFIG_OWNER: &str = "machined.api";
 #[derive(Clone)]
 pub struct MachineApi {
     state: State,
-    store: ConfigStore,
+    store: NodeStore,
     node: String,
     /// Serialises applies: validate, persist and publish as one step.
     apply_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl MachineApi {
-    pub fn new(state: State, store: ConfigStore, node: String) -> Self {
+    pub fn new(state: State, store: NodeStore, node: String) -> Self {
         MachineApi {
             state,
             store,
@@ -74,6 +75,85 @@ impl pb::machine_service_server::MachineService for MachineApi {
             warnings,
             applied_live: !req.dry_run,
             unchanged,
+            node: self.node.clone(),
+        }))
+    }
+
+    async fn bootstrap(
+        &self,
+        _req: Request<pb::BootstrapRequest>,
+    ) -> Result<Response<pb::BootstrapResponse>, Status> {
+        let _guard = self.apply_lock.lock().await;
+        let cfg = self
+            .state
+            .get_typed::<MachineConfigSpec>(MachineConfigSpec::ID)
+            .ok()
+            .flatten()
+            .ok_or_else(|| {
+                Status::failed_precondition(
+                    "no machine config applied yet: apply one first (mctl apply-config)",
+                )
+            })?;
+        let c = &cfg.spec.config;
+        if c.machine_type == MachineType::Worker {
+            return Err(Status::failed_precondition(
+                "this node is a worker: bootstrap a control-plane node",
+            ));
+        }
+        if !c.cluster.etcd.external_endpoints.is_empty() {
+            return Err(Status::failed_precondition(
+                "etcd is external (cluster.etcd.externalEndpoints): there is nothing to bootstrap",
+            ));
+        }
+        if self.store.bootstrap_requested() {
+            return Err(Status::already_exists(
+                "etcd on this node is already bootstrapped",
+            ));
+        }
+        if self.store.bootstrapped() {
+            return Err(Status::already_exists(
+                "this node is already a member of an etcd cluster: the cluster is bootstrapped",
+            ));
+        }
+        let phase = self
+            .state
+            .get_typed::<EtcdStatus>(EtcdStatus::ID)
+            .ok()
+            .flatten()
+            .map(|s| (s.spec.phase, s.spec.last_error));
+        match phase {
+            Some((EtcdPhase::WaitingForBootstrap, _)) => {}
+            Some((
+                p @ (EtcdPhase::Running
+                | EtcdPhase::Joining
+                | EtcdPhase::Starting
+                | EtcdPhase::Unhealthy),
+                _,
+            )) => {
+                return Err(Status::already_exists(format!(
+                    "the cluster is already bootstrapped: this node's etcd is {}",
+                    p.as_str()
+                )));
+            }
+            Some((_, err)) => {
+                return Err(Status::unavailable(format!(
+                    "etcd is not ready to bootstrap yet: {err}"
+                )));
+            }
+            None => {
+                return Err(Status::unavailable(
+                    "etcd is not ready to bootstrap yet: no status",
+                ))
+            }
+        }
+        self.store
+            .mark_bootstrapped()
+            .map_err(|e| Status::internal(format!("persisting bootstrap: {e}")))?;
+        self.state
+            .put(CONFIG_OWNER, "etcd", &EtcdBootstrap { requested: true })
+            .map_err(|e| Status::internal(e.to_string()))?;
+        tracing::info!("bootstrap accepted");
+        Ok(Response::new(pb::BootstrapResponse {
             node: self.node.clone(),
         }))
     }

@@ -1,18 +1,40 @@
-//! The applied config, persisted in the state directory so a restart keeps it.
+//! What a node keeps on disk in its state directory: the applied config (so
+//! a restart keeps it) and the fact that it was bootstrapped.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
-pub struct ConfigStore {
+pub struct NodeStore {
+    dir: PathBuf,
     path: PathBuf,
 }
 
-impl ConfigStore {
+impl NodeStore {
     pub fn new(state_dir: &Path) -> Self {
-        ConfigStore {
+        NodeStore {
+            dir: state_dir.to_path_buf(),
             path: state_dir.join("config.yaml"),
         }
+    }
+
+    fn marker(&self) -> PathBuf {
+        self.dir.join("etcd").join("bootstrapped")
+    }
+
+    /// `bootstrap` was accepted here once, or etcd has data here.
+    pub fn bootstrapped(&self) -> bool {
+        self.marker().exists() || self.dir.join("etcd").join("data").join("member").is_dir()
+    }
+
+    pub fn bootstrap_requested(&self) -> bool {
+        self.marker().exists()
+    }
+
+    pub fn mark_bootstrapped(&self) -> std::io::Result<()> {
+        let m = self.marker();
+        std::fs::create_dir_all(m.parent().unwrap_or(&self.dir))?;
+        std::fs::write(m, b"")
     }
 
     pub fn path(&self) -> &Path {
@@ -53,7 +75,10 @@ mod tests {
     #[test]
     fn save_then_load() {
         let dir = std::env::temp_dir().join(format!("machined-store-{}", std::process::id()));
-        let s = ConfigStore::new(&dir);
+        let s = NodeStore::new(&dir);
+        assert!(!s.bootstrapped());
+        s.mark_bootstrapped().unwrap();
+        assert!(s.bootstrapped());
         assert_eq!(s.load().unwrap(), None);
         s.save("a: 1\n").unwrap();
         s.save("a: 2\n").unwrap();

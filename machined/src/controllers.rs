@@ -1,13 +1,15 @@
 //! Which controllers run, in which order (shutdown is the reverse).
 
 use anyhow::Result;
+use machined_controllers::etcd::{EtcdServiceController, EtcdSpecController};
 use machined_controllers::net::{NetDriver, Rtnl};
 use machined_controllers::network::*;
 use machined_controllers::Engine;
 use machined_resources::State;
+use std::path::Path;
 use std::sync::Arc;
 
-pub fn engine(state: State) -> Result<Engine> {
+pub fn engine(state: State, state_dir: &Path, etcd_binary: &Path) -> Result<Engine> {
     let driver: Arc<dyn NetDriver> = Arc::new(Rtnl::new()?);
     let mut e = Engine::new(state);
     e.register(LinkStatusController {
@@ -21,5 +23,10 @@ pub fn engine(state: State) -> Result<Engine> {
         driver: driver.clone(),
     })?;
     e.register(AddressStatusController { driver })?;
+    e.register(EtcdSpecController)?;
+    e.register(EtcdServiceController::new(
+        state_dir.to_path_buf(),
+        etcd_binary.to_path_buf(),
+    ))?;
     Ok(e)
 }

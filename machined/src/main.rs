@@ -5,9 +5,10 @@ mod controllers;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use machined_api::{ConfigStore, MachineApi, ResourceApi};
+use machined_api::{machine, MachineApi, NodeStore, ResourceApi};
 use machined_proto::machine_service_server::MachineServiceServer;
 use machined_proto::resource_service_server::ResourceServiceServer;
+use machined_resources::types::EtcdBootstrap;
 use machined_resources::{config, State};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,6 +29,9 @@ struct Args {
     /// A machine config to apply at start (validated; persisted like an apply).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// The etcd binary (control planes run it); found on PATH by default.
+    #[arg(long, default_value = "etcd")]
+    etcd_binary: PathBuf,
     /// Log format.
     #[arg(long, value_parser = ["text", "json"], default_value = "text")]
     log_format: String,
@@ -49,7 +53,7 @@ fn init_logs(format: &str) {
 /// The config to start with: `--config` if given (and persisted), else the
 /// persisted one. An invalid `--config` is fatal; an invalid persisted one
 /// (edited by hand?) leaves the node unconfigured, with an error logged.
-fn initial_config(args: &Args, store: &ConfigStore, state: &State) -> Result<()> {
+fn initial_config(args: &Args, store: &NodeStore, state: &State) -> Result<()> {
     let (text, from_flag) = match &args.config {
         Some(p) => (
             std::fs::read_to_string(p)
@@ -101,10 +105,17 @@ async fn main() -> Result<()> {
         .with_context(|| format!("creating state dir {}", args.state_dir.display()))?;
 
     let state = State::new();
-    let store = ConfigStore::new(&args.state_dir);
+    let store = NodeStore::new(&args.state_dir);
     initial_config(&args, &store, &state)?;
+    if store.bootstrap_requested() {
+        state.put(
+            machine::CONFIG_OWNER,
+            "etcd",
+            &EtcdBootstrap { requested: true },
+        )?;
+    }
 
-    let engine = controllers::engine(state.clone())?.start();
+    let engine = controllers::engine(state.clone(), &args.state_dir, &args.etcd_binary)?.start();
 
     let node = node_name();
     let listener = tokio::net::TcpListener::bind(args.listen)

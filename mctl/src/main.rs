@@ -1,5 +1,6 @@
 //! mctl: the command-line client of machined.
 
+mod cluster;
 mod get;
 mod output;
 
@@ -13,6 +14,9 @@ use machined_proto as pb;
 struct Cli {
     #[command(flatten)]
     target: Target,
+    /// Run inside this network namespace (e.g. a local cluster's `NAME-lan`).
+    #[arg(long, global = true)]
+    netns: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -55,6 +59,9 @@ enum Cmd {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Start a new etcd cluster on one control-plane node (use its own
+    /// address, never the VIP: the VIP needs etcd).
+    Bootstrap,
     /// Get or watch resources.
     Get(get::GetArgs),
     /// Check a machine config locally: warnings and exit 0, or every error and exit 1.
@@ -62,6 +69,9 @@ enum Cmd {
         #[arg(short = 'f', long = "file")]
         file: std::path::PathBuf,
     },
+    /// Local clusters in network namespaces.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCmd),
     /// Print client and node versions.
     Version {
         /// Client version only.
@@ -138,6 +148,23 @@ async fn apply(target: &Target, file: &std::path::Path, dry_run: bool) -> Result
     Ok(ok)
 }
 
+async fn bootstrap(target: &Target) -> Result<bool> {
+    let nodes = target.list()?;
+    if nodes.len() != 1 {
+        bail!(
+            "bootstrap exactly one node (got {}): the others join by themselves",
+            nodes.len()
+        );
+    }
+    let node = &nodes[0];
+    let mut c = client::machine(client::connect(node).await?);
+    c.bootstrap(pb::BootstrapRequest {})
+        .await
+        .map_err(output::status)?;
+    println!("{node}: bootstrap accepted; watch it with: mctl -n {node} get etcdstatus -w");
+    Ok(true)
+}
+
 async fn version(target: &Target, client_only: bool) -> Result<bool> {
     println!("Client:\n\tTag: {}", env!("CARGO_PKG_VERSION"));
     if client_only {
@@ -178,14 +205,35 @@ async fn run(cli: Cli) -> Result<bool> {
             dry_run,
         } => apply(&cli.target, &file, dry_run).await,
         Cmd::Get(args) => get::run(&cli.target, args).await,
+        Cmd::Bootstrap => bootstrap(&cli.target).await,
+        Cmd::Cluster(c) => tokio::task::spawn_blocking(move || cluster::run(&c)).await?,
         Cmd::Version { client } => version(&cli.target, client).await,
     }
 }
 
-#[tokio::main]
-async fn main() {
+/// Enters `/run/netns/NAME` before any thread exists, so every thread the
+/// runtime starts later lives there too.
+fn enter_netns(name: &str) -> Result<()> {
+    let path = std::path::Path::new("/run/netns").join(name);
+    let f = std::fs::File::open(&path)
+        .with_context(|| format!("--netns {name}: opening {}", path.display()))?;
+    nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
+        .with_context(|| format!("--netns {name}: entering"))?;
+    Ok(())
+}
+
+fn main() {
     let cli = Cli::parse();
-    let code = match run(cli).await {
+    let result = cli
+        .netns
+        .as_deref()
+        .map_or(Ok(()), enter_netns)
+        .and_then(|_| {
+            Ok(tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?)
+        });
+    let code = match result.and_then(|rt| rt.block_on(run(cli))) {
         Ok(true) => 0,
         Ok(false) => 1,
         Err(e) => {

@@ -32,6 +32,8 @@ fn cell(v: Option<&Value>) -> String {
             .map(|x| cell(Some(x)))
             .collect::<Vec<_>>()
             .join(","),
+        // An object in a cell shows as its name (e.g. etcd members).
+        Some(Value::Object(o)) if o.contains_key("name") => cell(o.get("name")),
         Some(other) => other.to_string(),
     }
 }

@@ -80,6 +80,28 @@ static DEFINITIONS: &[Definition] = &[
         ],
         false,
     ),
+    def::<EtcdSpec>(
+        &["etcdspec", "etcdspecs"],
+        &[
+            col("NAME", "/name"),
+            col("ADVERTISE", "/advertiseIp"),
+            col("EXTERNAL", "/externalEndpoints"),
+        ],
+        false,
+    ),
+    def::<EtcdStatus>(
+        &["etcdstatus", "etcdstatuses", "etcd"],
+        &[
+            col("PHASE", "/phase"),
+            col("MEMBER ID", "/memberId"),
+            col("LEADER", "/leaderName"),
+            col("MEMBERS", "/members"),
+            col("RESTARTS", "/restarts"),
+            col("LAST ERROR", "/lastError"),
+        ],
+        false,
+    ),
+    def::<EtcdBootstrap>(&["etcdbootstrap"], &[col("REQUESTED", "/requested")], false),
 ];
 
 pub fn definitions() -> &'static [Definition] {

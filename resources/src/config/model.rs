@@ -36,6 +36,19 @@ pub struct MachineConfig {
     pub cluster: ClusterConfig,
 }
 
+impl MachineConfig {
+    /// Every configured VIP address (interfaces, VLANs, Layer2VIPConfig).
+    pub fn vip_ips(&self) -> Vec<IpAddr> {
+        let mut out = Vec::new();
+        for i in &self.interfaces {
+            out.extend(i.vip.as_ref().map(|v| v.ip));
+            out.extend(i.vlans.iter().filter_map(|v| v.vip.as_ref().map(|v| v.ip)));
+        }
+        out.extend(self.layer2_vips.iter().map(|v| v.ip));
+        out
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterConfig {
@@ -44,6 +57,28 @@ pub struct ClusterConfig {
     /// `cluster.controlPlane.endpoint`, e.g. `https://10.5.0.50:6443`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control_plane_endpoint: Option<String>,
+    #[serde(default)]
+    pub etcd: EtcdConfig,
+}
+
+/// `cluster.etcd`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EtcdConfig {
+    /// Subnets to pick the advertised address from; `!CIDR` excludes.
+    #[serde(default)]
+    pub advertised_subnets: Vec<String>,
+    /// Extra `--key=value` flags for etcd.
+    #[serde(default)]
+    pub extra_args: std::collections::BTreeMap<String, String>,
+    /// (machined) Hosts of other control planes to join through, besides the
+    /// control-plane endpoint's host: `10.5.0.11` or `10.5.0.11:2379`.
+    #[serde(default)]
+    pub peers: Vec<String>,
+    /// (machined) An etcd cluster run by someone else: machined runs none and
+    /// reports this cluster's health. Client URLs, e.g. `http://10.0.0.5:2379`.
+    #[serde(default)]
+    pub external_endpoints: Vec<String>,
 }
 
 /// How an interface entry picks its link.

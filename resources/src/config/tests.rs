@@ -66,6 +66,32 @@ fn parses_supported_fields() {
 }
 
 #[test]
+fn etcd_section() {
+    let p = parse(
+        "version: v1alpha1\nmachine: {type: controlplane}\ncluster:\n  etcd:\n    advertisedSubnets: [10.5.0.0/24, \"!10.5.0.50/32\"]\n    extraArgs: {heartbeat-interval: 50, election-timeout: \"500\"}\n    peers: [10.5.0.11, \"10.5.0.12:2379\"]\n    image: gcr.io/etcd\n",
+    )
+    .expect("valid");
+    let e = &p.config.cluster.etcd;
+    assert_eq!(e.advertised_subnets, vec!["10.5.0.0/24", "!10.5.0.50/32"]);
+    assert_eq!(
+        e.extra_args.get("heartbeat-interval").map(String::as_str),
+        Some("50")
+    );
+    assert_eq!(
+        e.extra_args.get("election-timeout").map(String::as_str),
+        Some("500")
+    );
+    assert_eq!(e.peers, vec!["10.5.0.11", "10.5.0.12:2379"]);
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.starts_with("cluster.etcd.image:")),
+        "{:?}",
+        p.warnings
+    );
+}
+
+#[test]
 fn unknown_fields_warn_with_their_path() {
     let p = parse(
         "version: v1alpha1\nmachine:\n  type: worker\n  kubelet: {image: x}\n  network:\n    interfaces:\n      - interface: eth0\n        dhcp: true\n        bond: {}\nfoo: 1\n",
@@ -165,6 +191,18 @@ fn errors_name_the_field_and_reason() {
         ("version: v1alpha1\nmachine: {type: controlplane}\n---\nkind: Layer2VIPConfig\nname: nope\n", "Layer2VIPConfig[0].name: \"nope\" is not an IP address"),
         ("version: v1alpha1\nmachine: {type: controlplane}\n---\nkind: Layer2VIPConfig\nname: 10.0.0.9\n", "Layer2VIPConfig[0].link: is required"),
         ("machine: [\n", "document 1: is not valid YAML"),
+        (
+            "version: v1alpha1\nmachine: {type: controlplane}\ncluster:\n  etcd:\n    extraArgs: {name: x}\n",
+            "cluster.etcd.extraArgs.name: is set by machined",
+        ),
+        (
+            "version: v1alpha1\nmachine: {type: controlplane}\ncluster:\n  etcd:\n    advertisedSubnets: [\"!10.0.0.0/33\"]\n",
+            "cluster.etcd.advertisedSubnets[0]: \"10.0.0.0/33\" is not a valid CIDR",
+        ),
+        (
+            "version: v1alpha1\nmachine: {type: controlplane}\ncluster:\n  etcd:\n    externalEndpoints: [10.0.0.1:2379]\n",
+            "cluster.etcd.externalEndpoints[0]: \"10.0.0.1:2379\" must be a URL",
+        ),
         ("kind: SysctlConfig\n", "machine: no v1alpha1 document"),
     ];
     for (yaml, want) in table {

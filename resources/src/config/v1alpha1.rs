@@ -83,6 +83,7 @@ pub fn machine_config(doc: &Value, d: &mut Diag) -> Option<MachineConfig> {
         check_endpoint(e, &cp.path("endpoint"), d);
     }
     cp.finish(d);
+    let etcd = etcd(&mut cluster, d);
     cluster.finish(d);
     top.finish(d);
 
@@ -94,8 +95,69 @@ pub fn machine_config(doc: &Value, d: &mut Diag) -> Option<MachineConfig> {
         cluster: ClusterConfig {
             name,
             control_plane_endpoint,
+            etcd,
         },
     })
+}
+
+/// Flags machined sets itself; overriding them would break membership.
+const RESERVED_ETCD_ARGS: &[&str] = &[
+    "name",
+    "data-dir",
+    "initial-cluster",
+    "initial-cluster-state",
+    "initial-advertise-peer-urls",
+    "advertise-client-urls",
+    "listen-peer-urls",
+    "listen-client-urls",
+];
+
+fn etcd(cluster: &mut Obj<'_>, d: &mut Diag) -> EtcdConfig {
+    let mut o = cluster.child("etcd", d);
+    let mut cfg = EtcdConfig::default();
+    for (p, s) in o.strings("advertisedSubnets", d) {
+        if parse_cidr(s.trim_start_matches('!'), &p, d).is_some() {
+            cfg.advertised_subnets.push(s);
+        }
+    }
+    let args_path = o.path("extraArgs");
+    let mut args = o.child("extraArgs", d);
+    if let Some(Value::Mapping(m)) = args.raw() {
+        for (k, v) in m {
+            let key = k.as_str().unwrap_or_default().to_string();
+            let path = format!("{args_path}.{key}");
+            let val = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => {
+                    d.error(&path, "must be a string");
+                    continue;
+                }
+            };
+            if RESERVED_ETCD_ARGS.contains(&key.as_str()) {
+                d.error(&path, "is set by machined and cannot be overridden");
+                continue;
+            }
+            cfg.extra_args.insert(key, val);
+        }
+    }
+    args.accept_all();
+    args.finish(d);
+    for (p, s) in o.strings("peers", d) {
+        let host = s.rsplit_once(':').map_or(s.as_str(), |(h, _)| h);
+        if s.trim().is_empty() || host.is_empty() {
+            d.error(&p, format!("{s:?} is not a host or host:port"));
+        } else {
+            cfg.peers.push(s);
+        }
+    }
+    for (p, s) in o.strings("externalEndpoints", d) {
+        check_endpoint(&s, &p, d);
+        cfg.external_endpoints.push(s);
+    }
+    o.finish(d);
+    cfg
 }
 
 fn interface(v: &Value, path: &str, d: &mut Diag) -> Option<InterfaceConfig> {

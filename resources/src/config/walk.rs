@@ -61,7 +61,9 @@ fn kind(v: &Value) -> &'static str {
 pub struct Obj<'a> {
     pub path: String,
     map: Option<&'a Mapping>,
+    raw: Option<&'a Value>,
     used: Vec<&'static str>,
+    all: bool,
 }
 
 impl<'a> Obj<'a> {
@@ -77,7 +79,9 @@ impl<'a> Obj<'a> {
         Obj {
             path: path.to_string(),
             map,
+            raw: v.filter(|v| v.is_mapping()),
             used: Vec::new(),
+            all: false,
         }
     }
 
@@ -174,6 +178,16 @@ impl<'a> Obj<'a> {
         out
     }
 
+    /// The whole mapping, for free-form maps (e.g. extra args).
+    pub fn raw(&self) -> Option<&'a Value> {
+        self.raw
+    }
+
+    /// Marks every key as read.
+    pub fn accept_all(&mut self) {
+        self.all = true;
+    }
+
     /// Marks keys as accepted without effect and without a warning.
     pub fn accept(&mut self, keys: &[&'static str]) {
         self.used.extend_from_slice(keys);
@@ -181,7 +195,9 @@ impl<'a> Obj<'a> {
 
     /// Warns about every key that was not read.
     pub fn finish(self, d: &mut Diag) {
-        let Some(map) = self.map else { return };
+        let Some(map) = self.map.filter(|_| !self.all) else {
+            return;
+        };
         for k in map.keys() {
             let name = match k {
                 Value::String(s) => s.clone(),

@@ -1,8 +1,10 @@
 //! Typed specs of every resource machined keeps.
 
+mod etcd;
 mod machine;
 mod network;
 
+pub use etcd::{EtcdBootstrap, EtcdMember, EtcdPhase, EtcdSpec, EtcdStatus};
 pub use machine::MachineConfigSpec;
 pub use network::{
     AddressSpec, AddressStatus, ConfigLayer, LinkSpec, LinkStatus, ADDRESS_PROTO_MACHINED,
@@ -11,3 +13,4 @@ pub use network::{
 /// Namespaces.
 pub const NS_CONFIG: &str = "config";
 pub const NS_NETWORK: &str = "network";
+pub const NS_ETCD: &str = "etcd";

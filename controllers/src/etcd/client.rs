@@ -1,0 +1,105 @@
+//! Talking to etcd: connecting with bounded timeouts, members, health.
+
+use etcd_client::{Client, ConnectOptions, GetOptions};
+use machined_resources::types::EtcdMember;
+use std::time::Duration;
+
+/// Every call below is bounded by this.
+pub const RPC_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, thiserror::Error)]
+#[error("etcd at {endpoints}: {reason}")]
+pub struct EtcdError {
+    pub endpoints: String,
+    pub reason: String,
+}
+
+fn err(endpoints: &[String], e: impl std::fmt::Display) -> EtcdError {
+    EtcdError {
+        endpoints: endpoints.join(","),
+        reason: e.to_string(),
+    }
+}
+
+async fn bounded<T, E: std::fmt::Display>(
+    endpoints: &[String],
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, EtcdError> {
+    match tokio::time::timeout(RPC_TIMEOUT, f).await {
+        Ok(r) => r.map_err(|e| err(endpoints, e)),
+        Err(_) => Err(err(endpoints, format!("no answer within {RPC_TIMEOUT:?}"))),
+    }
+}
+
+pub async fn connect(endpoints: &[String]) -> Result<Client, EtcdError> {
+    let opts = ConnectOptions::new()
+        .with_connect_timeout(RPC_TIMEOUT)
+        .with_timeout(RPC_TIMEOUT)
+        .with_keep_alive(Duration::from_secs(2), Duration::from_secs(2));
+    bounded(endpoints, Client::connect(endpoints, Some(opts))).await
+}
+
+pub fn hex(id: u64) -> String {
+    format!("{id:x}")
+}
+
+pub async fn members(c: &mut Client, endpoints: &[String]) -> Result<Vec<EtcdMember>, EtcdError> {
+    let r = bounded(endpoints, c.member_list()).await?;
+    Ok(r.members()
+        .iter()
+        .map(|m| EtcdMember {
+            id: hex(m.id()),
+            name: m.name().to_string(),
+            peer_urls: m.peer_urls().to_vec(),
+            client_urls: m.client_urls().to_vec(),
+            learner: m.is_learner(),
+        })
+        .collect())
+}
+
+/// The first of `endpoints` with a member answering, and its client.
+pub async fn find_running(endpoints: &[String]) -> Option<(String, Client)> {
+    for e in endpoints {
+        let one = vec![e.clone()];
+        if let Ok(mut c) = connect(&one).await {
+            if members(&mut c, &one).await.is_ok() {
+                return Some((e.clone(), c));
+            }
+        }
+    }
+    None
+}
+
+/// What a health check learns.
+pub struct Health {
+    pub member_id: u64,
+    pub leader: u64,
+    pub members: Vec<EtcdMember>,
+}
+
+/// Healthy means: the member answers and the cluster has quorum (a
+/// linearizable read succeeds).
+pub async fn health(c: &mut Client, endpoints: &[String]) -> Result<Health, EtcdError> {
+    let st = bounded(endpoints, c.status()).await?;
+    let member_id = st.header().map(|h| h.member_id()).unwrap_or_default();
+    if st.leader() == 0 {
+        return Err(err(endpoints, "no leader (quorum lost?)"));
+    }
+    bounded(
+        endpoints,
+        c.get("machined/health", Some(GetOptions::new().with_count_only())),
+    )
+    .await?;
+    let members = members(c, endpoints).await?;
+    Ok(Health {
+        member_id,
+        leader: st.leader(),
+        members,
+    })
+}
+
+impl From<EtcdError> for crate::ControllerError {
+    fn from(e: EtcdError) -> Self {
+        crate::ControllerError::Failed(e.to_string())
+    }
+}

@@ -1,0 +1,15 @@
+//! etcd: which etcd to run (spec), running and supervising it (service),
+//! and talking to it (client helpers).
+
+mod args;
+pub mod client;
+mod service;
+mod spec;
+
+pub use args::{etcd_args, StartMode};
+pub use service::EtcdServiceController;
+pub use spec::{node_name, pick_advertise_ip, EtcdSpecController};
+
+/// etcd's standard ports.
+pub const CLIENT_PORT: u16 = 2379;
+pub const PEER_PORT: u16 = 2380;

@@ -1,0 +1,373 @@
+//! Runs and supervises the etcd process on control planes: waits for
+//! bootstrap, starts a new cluster or joins a running one, restarts etcd
+//! with backoff when it dies, checks health every second and reports it
+//! all in `EtcdStatus`.
+
+use super::args::{client_url, etcd_args, peer_url, StartMode};
+use super::client::{self, hex, Health};
+use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
+use async_trait::async_trait;
+use etcd_client::Client;
+use machined_resources::types::{EtcdBootstrap, EtcdPhase, EtcdSpec, EtcdStatus};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+const HEALTH_EVERY: Duration = Duration::from_secs(1);
+const JOIN_RETRY: Duration = Duration::from_secs(2);
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+struct EtcdProc {
+    pid: u32,
+    /// Set to the exit description when the process ends.
+    exited: watch::Receiver<Option<String>>,
+    ip: IpAddr,
+    spec: EtcdSpec,
+}
+
+pub struct EtcdServiceController {
+    state_dir: PathBuf,
+    binary: PathBuf,
+    waker: Waker,
+    proc: Option<EtcdProc>,
+    client: Option<(Vec<String>, Client)>,
+    restarts: u32,
+    next_start: Option<Instant>,
+    last_error: String,
+}
+
+impl EtcdServiceController {
+    pub fn new(state_dir: PathBuf, binary: PathBuf) -> Self {
+        EtcdServiceController {
+            state_dir,
+            binary,
+            waker: Waker::default(),
+            proc: None,
+            client: None,
+            restarts: 0,
+            next_start: None,
+            last_error: String::new(),
+        }
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.state_dir.join("etcd").join("data")
+    }
+
+    fn put_status(
+        &self,
+        ctx: &Ctx,
+        phase: EtcdPhase,
+        h: Option<&Health>,
+        external: bool,
+    ) -> Result<(), ControllerError> {
+        let mut st = EtcdStatus {
+            phase,
+            external,
+            restarts: self.restarts,
+            last_error: self.last_error.clone(),
+            ..Default::default()
+        };
+        if let Some(h) = h {
+            st.member_id = if external {
+                String::new()
+            } else {
+                hex(h.member_id)
+            };
+            st.leader = hex(h.leader);
+            st.leader_name = h
+                .members
+                .iter()
+                .find(|m| m.id == st.leader)
+                .map(|m| m.name.clone())
+                .unwrap_or_default();
+            st.members = h.members.clone();
+        }
+        ctx.put(EtcdStatus::ID, &st)
+    }
+
+    /// Notices a dead etcd: schedules a restart with exponential backoff.
+    fn reap(&mut self) {
+        let Some(p) = &self.proc else { return };
+        let Some(how) = p.exited.borrow().clone() else {
+            return;
+        };
+        self.restarts += 1;
+        let delay = Duration::from_millis(500) * 2u32.saturating_pow(self.restarts.min(6) - 1);
+        self.last_error = format!("etcd {how}; restarting in {delay:?}");
+        tracing::warn!(pid = p.pid, %how, restart_in_ms = delay.as_millis() as u64, "etcd died");
+        self.next_start = Some(Instant::now() + delay);
+        self.proc = None;
+        self.client = None;
+    }
+
+    async fn stop(&mut self) {
+        self.client = None;
+        let Some(mut p) = self.proc.take() else {
+            return;
+        };
+        tracing::info!(pid = p.pid, "stopping etcd");
+        let pid = Pid::from_raw(p.pid as i32);
+        let _ = kill(pid, Signal::SIGTERM);
+        let exited = tokio::time::timeout(STOP_GRACE, p.exited.wait_for(Option::is_some))
+            .await
+            .is_ok();
+        if !exited {
+            tracing::warn!(pid = p.pid, "etcd ignored SIGTERM; killing");
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = tokio::time::timeout(STOP_GRACE, p.exited.wait_for(Option::is_some)).await;
+        }
+    }
+
+    fn start(
+        &mut self,
+        spec: &EtcdSpec,
+        ip: IpAddr,
+        mode: &StartMode,
+    ) -> Result<(), ControllerError> {
+        let dir = self.state_dir.join("etcd");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ControllerError::failed(format!("creating {}: {e}", dir.display())))?;
+        let log_path = dir.join("etcd.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| ControllerError::failed(format!("opening {}: {e}", log_path.display())))?;
+        let args = etcd_args(spec, ip, &self.data_dir(), mode);
+        let mut cmd = tokio::process::Command::new(&self.binary);
+        cmd.args(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().map_err(ControllerError::failed)?)
+            .stderr(log);
+        // etcd dies with machined, even on SIGKILL: a machined restarted
+        // later must not find an orphan holding the ports.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| {
+            ControllerError::failed(format!("starting {}: {e}", self.binary.display()))
+        })?;
+        let pid = child.id().unwrap_or_default();
+        tracing::info!(pid, ?mode, "etcd started");
+        let (tx, rx) = watch::channel(None);
+        let waker = self.waker.clone();
+        tokio::spawn(async move {
+            let how = match child.wait().await {
+                Ok(st) => format!("exited: {st}"),
+                Err(e) => format!("wait failed: {e}"),
+            };
+            let _ = tx.send(Some(how));
+            waker.wake();
+        });
+        self.proc = Some(EtcdProc {
+            pid,
+            exited: rx,
+            ip,
+            spec: spec.clone(),
+        });
+        Ok(())
+    }
+
+    /// Finds a running member and adds this node; returns the
+    /// `--initial-cluster` to start with, or `None` if nobody answers yet.
+    async fn join(
+        &mut self,
+        spec: &EtcdSpec,
+        ip: IpAddr,
+    ) -> Result<Option<String>, ControllerError> {
+        let Some((ep, mut c)) = client::find_running(&spec.join_endpoints).await else {
+            return Ok(None);
+        };
+        let eps = vec![ep];
+        let mine = peer_url(spec, ip);
+        let mut members = client::members(&mut c, &eps).await?;
+        if let Some(m) = members.iter().find(|m| m.peer_urls.contains(&mine)) {
+            if !m.name.is_empty() {
+                // A member with our URL that once ran, but we have no data:
+                // an earlier life of this node. Replace it.
+                let id = u64::from_str_radix(&m.id, 16).unwrap_or_default();
+                tracing::info!(member = %m.id, "removing stale member with our peer URL");
+                client_call(c.member_remove(id).await)?;
+                members = Vec::new();
+            }
+        }
+        if !members.iter().any(|m| m.peer_urls.contains(&mine)) {
+            tracing::info!(peer_url = %mine, via = %eps[0], "adding this node as an etcd member");
+            client_call(c.member_add([mine.as_str()], None).await)?;
+            members = client::members(&mut c, &eps).await?;
+        }
+        let initial = members
+            .iter()
+            .filter_map(|m| {
+                let url = m.peer_urls.first()?;
+                let name = if url == &mine {
+                    spec.name.clone()
+                } else if m.name.is_empty() {
+                    format!("pending-{}", m.id)
+                } else {
+                    m.name.clone()
+                };
+                Some(format!("{name}={url}"))
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        Ok(Some(initial))
+    }
+
+    async fn check(&mut self, endpoints: Vec<String>) -> Result<Health, client::EtcdError> {
+        if self.client.as_ref().is_none_or(|(e, _)| *e != endpoints) {
+            let c = client::connect(&endpoints).await?;
+            self.client = Some((endpoints.clone(), c));
+        }
+        let (eps, c) = self.client.as_mut().expect("client set above");
+        let r = client::health(c, eps).await;
+        if r.is_err() {
+            self.client = None;
+        }
+        r
+    }
+
+    async fn external(&mut self, ctx: &mut Ctx, spec: &EtcdSpec) -> Result<(), ControllerError> {
+        ctx.requeue_after(HEALTH_EVERY);
+        match self.check(spec.external_endpoints.clone()).await {
+            Ok(h) => {
+                self.last_error.clear();
+                self.put_status(ctx, EtcdPhase::Running, Some(&h), true)
+            }
+            Err(e) => {
+                self.last_error = e.to_string();
+                self.put_status(ctx, EtcdPhase::Unhealthy, None, true)
+            }
+        }
+    }
+}
+
+fn client_call<T>(r: Result<T, etcd_client::Error>) -> Result<T, ControllerError> {
+    r.map_err(|e| ControllerError::failed(format!("etcd: {e}")))
+}
+
+fn loopback_url(spec: &EtcdSpec, ip: IpAddr) -> String {
+    let lo: IpAddr = if ip.is_ipv4() {
+        [127, 0, 0, 1].into()
+    } else {
+        std::net::Ipv6Addr::LOCALHOST.into()
+    };
+    client_url(spec, lo)
+}
+
+#[async_trait]
+impl Controller for EtcdServiceController {
+    fn name(&self) -> &'static str {
+        "etcd.ServiceController"
+    }
+
+    fn inputs(&self) -> Vec<Input> {
+        vec![Input::of::<EtcdSpec>(), Input::of::<EtcdBootstrap>()]
+    }
+
+    fn outputs(&self) -> Vec<Output> {
+        vec![Output::exclusive::<EtcdStatus>()]
+    }
+
+    async fn start(&mut self, waker: Waker) -> Result<(), ControllerError> {
+        self.waker = waker;
+        Ok(())
+    }
+
+    async fn reconcile(&mut self, ctx: &mut Ctx) -> Result<(), ControllerError> {
+        let Some(spec) = ctx.get::<EtcdSpec>(EtcdSpec::ID)?.map(|s| s.spec) else {
+            self.stop().await;
+            return ctx.destroy::<EtcdStatus>(EtcdStatus::ID);
+        };
+        if !spec.external_endpoints.is_empty() {
+            self.stop().await;
+            return self.external(ctx, &spec).await;
+        }
+        self.reap();
+        // Restart on a change that matters (name, address, flags).
+        if let Some(p) = &self.proc {
+            let changed = p.spec.name != spec.name
+                || p.spec.extra_args != spec.extra_args
+                || spec.advertise_ip.is_some_and(|ip| ip != p.ip);
+            if changed {
+                tracing::info!("etcd spec changed; restarting etcd");
+                self.stop().await;
+            }
+        }
+        if self.proc.is_none() {
+            if let Some(t) = self.next_start.filter(|t| *t > Instant::now()) {
+                ctx.requeue_after(t - Instant::now());
+                return self.put_status(ctx, EtcdPhase::Unhealthy, None, false);
+            }
+            let Some(ip) = spec.advertise_ip else {
+                self.last_error = "no node address to advertise yet".into();
+                return self.put_status(ctx, EtcdPhase::Stopped, None, false);
+            };
+            let bootstrapped = ctx
+                .get::<EtcdBootstrap>("etcd")?
+                .is_some_and(|b| b.spec.requested);
+            let mode = if self.data_dir().join("member").is_dir() {
+                StartMode::Restart
+            } else if bootstrapped {
+                StartMode::New
+            } else {
+                self.put_status(ctx, EtcdPhase::Joining, None, false)?;
+                match self.join(&spec, ip).await {
+                    Ok(Some(initial_cluster)) => StartMode::Join { initial_cluster },
+                    Ok(None) => {
+                        self.last_error =
+                            format!("no running member at {}", spec.join_endpoints.join(", "));
+                        ctx.requeue_after(JOIN_RETRY);
+                        return self.put_status(ctx, EtcdPhase::WaitingForBootstrap, None, false);
+                    }
+                    Err(e) => {
+                        self.last_error = format!("joining: {e}");
+                        ctx.requeue_after(JOIN_RETRY);
+                        return self.put_status(ctx, EtcdPhase::Joining, None, false);
+                    }
+                }
+            };
+            self.start(&spec, ip, &mode)?;
+            self.next_start = None;
+            self.put_status(ctx, EtcdPhase::Starting, None, false)?;
+        }
+        ctx.requeue_after(HEALTH_EVERY);
+        let Some(ip) = self.proc.as_ref().map(|p| p.ip) else {
+            return Ok(());
+        };
+        let was_running = ctx
+            .get::<EtcdStatus>(EtcdStatus::ID)?
+            .is_some_and(|s| s.spec.is_running());
+        match self.check(vec![loopback_url(&spec, ip)]).await {
+            Ok(h) => {
+                self.last_error.clear();
+                self.put_status(ctx, EtcdPhase::Running, Some(&h), false)
+            }
+            Err(e) => {
+                self.last_error = e.to_string();
+                let phase = if was_running {
+                    EtcdPhase::Unhealthy
+                } else {
+                    EtcdPhase::Starting
+                };
+                let phase = ctx
+                    .get::<EtcdStatus>(EtcdStatus::ID)?
+                    .filter(|s| s.spec.phase == EtcdPhase::Unhealthy)
+                    .map_or(phase, |_| EtcdPhase::Unhealthy);
+                self.put_status(ctx, phase, None, false)
+            }
+        }
+    }
+
+    async fn shutdown(&mut self, ctx: &mut Ctx) -> Result<(), ControllerError> {
+        self.stop().await;
+        self.last_error.clear();
+        self.put_status(ctx, EtcdPhase::Stopped, None, false)
+    }
+}

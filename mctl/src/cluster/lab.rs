@@ -1,0 +1,123 @@
+//! Namespaces, the bridge, veths and processes of a local cluster.
+
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn ip(args: &[&str]) -> Result<String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .context("running ip (iproute2)")?;
+    if !out.status.success() {
+        bail!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+pub fn netns_exists(name: &str) -> bool {
+    Path::new("/run/netns").join(name).exists()
+}
+
+pub fn add_netns(name: &str) -> Result<()> {
+    ip(&["netns", "add", name])?;
+    ip(&["-n", name, "link", "set", "lo", "up"])?;
+    Ok(())
+}
+
+/// The LAN: a bridge `br0` in its own namespace, with `gw` on it so tools
+/// run there can reach the nodes.
+pub fn add_lan(ns: &str, gw_cidr: &str) -> Result<()> {
+    ip(&["-n", ns, "link", "add", "br0", "type", "bridge"])?;
+    ip(&["-n", ns, "addr", "add", gw_cidr, "dev", "br0"])?;
+    ip(&["-n", ns, "link", "set", "br0", "up"])?;
+    Ok(())
+}
+
+/// `eth0` in the node's namespace, its peer (named after the node) on the bridge.
+pub fn plug(node_ns: &str, lan_ns: &str, port: &str) -> Result<()> {
+    ip(&[
+        "-n", node_ns, "link", "add", "eth0", "type", "veth", "peer", "name", port, "netns", lan_ns,
+    ])?;
+    ip(&["-n", lan_ns, "link", "set", port, "master", "br0"])?;
+    ip(&["-n", lan_ns, "link", "set", port, "up"])?;
+    Ok(())
+}
+
+/// Starts `bin args` in `ns`, detached (own session, no terminal), output to `log`.
+pub fn spawn_detached(ns: &str, bin: &Path, args: &[String], log: &Path) -> Result<u32> {
+    use std::os::unix::process::CommandExt;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("opening {}", log.display()))?;
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns])
+        .arg(bin)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(f.try_clone()?)
+        .stderr(f);
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(|_| ())
+                .map_err(std::io::Error::from)
+        });
+    }
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    Ok(child.id())
+}
+
+/// True if `pid` runs `machined` with a state dir under `dir`: we only ever
+/// signal processes we started.
+pub fn is_ours(pid: u32, dir: &Path) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&cmdline);
+    text.contains("machined") && text.contains(&*dir.to_string_lossy())
+}
+
+/// SIGTERM, then SIGKILL after `grace`; returns once the process is gone.
+pub fn stop_pid(pid: u32, grace: Duration) {
+    use nix::sys::signal::{kill, Signal};
+    let p = nix::unistd::Pid::from_raw(pid as i32);
+    let _ = kill(p, Signal::SIGTERM);
+    let start = Instant::now();
+    while kill(p, None).is_ok() && !is_zombie(pid) {
+        if start.elapsed() > grace {
+            let _ = kill(p, Signal::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        if start.elapsed() > grace * 2 {
+            break;
+        }
+    }
+}
+
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
+}
+
+/// PIDs of processes inside `ns`.
+pub fn pids_in(ns: &str) -> Vec<u32> {
+    ip(&["netns", "pids", ns])
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}

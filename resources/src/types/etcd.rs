@@ -1,0 +1,122 @@
+use crate::resource::ResourceSpec;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// What etcd this node should run (`etcd/EtcdSpec/etcd`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EtcdSpec {
+    /// Member name (the node name).
+    pub name: String,
+    /// The node address etcd advertises; `None` until the node has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advertise_ip: Option<IpAddr>,
+    pub client_port: u16,
+    pub peer_port: u16,
+    #[serde(default)]
+    pub extra_args: BTreeMap<String, String>,
+    /// Client URLs to look for a running member at, to join through.
+    #[serde(default)]
+    pub join_endpoints: Vec<String>,
+    /// External etcd: run none, watch these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_endpoints: Vec<String>,
+    pub cluster_token: String,
+}
+
+impl EtcdSpec {
+    pub const ID: &'static str = "etcd";
+}
+
+impl ResourceSpec for EtcdSpec {
+    const NAMESPACE: &'static str = super::NS_ETCD;
+    const TYPE: &'static str = "EtcdSpec";
+}
+
+/// A `bootstrap` was accepted for this node (`etcd/EtcdBootstrap/etcd`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EtcdBootstrap {
+    pub requested: bool,
+}
+
+impl ResourceSpec for EtcdBootstrap {
+    const NAMESPACE: &'static str = super::NS_ETCD;
+    const TYPE: &'static str = "EtcdBootstrap";
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum EtcdPhase {
+    WaitingForBootstrap,
+    Joining,
+    Starting,
+    Running,
+    Unhealthy,
+    #[default]
+    Stopped,
+}
+
+impl EtcdPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EtcdPhase::WaitingForBootstrap => "waiting-for-bootstrap",
+            EtcdPhase::Joining => "joining",
+            EtcdPhase::Starting => "starting",
+            EtcdPhase::Running => "running",
+            EtcdPhase::Unhealthy => "unhealthy",
+            EtcdPhase::Stopped => "stopped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EtcdMember {
+    /// Hex, as etcdctl prints it.
+    pub id: String,
+    pub name: String,
+    pub peer_urls: Vec<String>,
+    pub client_urls: Vec<String>,
+    #[serde(default)]
+    pub learner: bool,
+}
+
+/// How etcd is doing (`etcd/EtcdStatus/etcd`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EtcdStatus {
+    pub phase: EtcdPhase,
+    /// This node's member id (hex); empty if not a member.
+    #[serde(default)]
+    pub member_id: String,
+    #[serde(default)]
+    pub members: Vec<EtcdMember>,
+    /// Leader's member id (hex) and name.
+    #[serde(default)]
+    pub leader: String,
+    #[serde(default)]
+    pub leader_name: String,
+    /// etcd is external (not run by machined).
+    #[serde(default)]
+    pub external: bool,
+    /// Times machined restarted etcd after it died.
+    #[serde(default)]
+    pub restarts: u32,
+    #[serde(default)]
+    pub last_error: String,
+}
+
+impl EtcdStatus {
+    pub const ID: &'static str = "etcd";
+
+    pub fn is_running(&self) -> bool {
+        self.phase == EtcdPhase::Running
+    }
+}
+
+impl ResourceSpec for EtcdStatus {
+    const NAMESPACE: &'static str = super::NS_ETCD;
+    const TYPE: &'static str = "EtcdStatus";
+}
