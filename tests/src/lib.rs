@@ -3,6 +3,7 @@
 //! and polling waits.
 
 pub mod bins;
+pub mod cluster;
 pub mod netns;
 pub mod node;
 pub mod process;

@@ -20,6 +20,7 @@ pub fn ip(args: &[&str]) -> String {
 /// A network namespace with a unique name, deleted on drop.
 pub struct Netns {
     pub name: String,
+    owned: bool,
 }
 
 impl Netns {
@@ -31,9 +32,17 @@ impl Netns {
             SEQ.fetch_add(1, Ordering::SeqCst)
         );
         ip(&["netns", "add", &name]);
-        let ns = Netns { name };
+        let ns = Netns { name, owned: true };
         ns.ip(&["link", "set", "lo", "up"]);
         ns
+    }
+
+    /// A namespace someone else made and will remove (e.g. a cluster's).
+    pub fn borrowed(name: &str) -> Self {
+        Netns {
+            name: name.to_string(),
+            owned: false,
+        }
     }
 
     /// `ip -n NS ARGS`.
@@ -67,6 +76,9 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         // Deleting the namespace removes its veth ends (and their peers).
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])

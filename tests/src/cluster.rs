@@ -1,0 +1,138 @@
+//! A local cluster made by the real `mctl cluster create`, destroyed on drop.
+
+use crate::bins;
+use crate::node::{Run, TempDir};
+use serde_json::Value;
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+
+/// Multi-node tests take this: two cores cannot host several clusters at once.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub struct Cluster {
+    pub name: String,
+    pub dir: TempDir,
+    pub record: Value,
+}
+
+fn mctl_cmd(dir: &TempDir) -> Command {
+    let mut c = Command::new(bins::mctl());
+    c.env("MCTL_CLUSTERS_DIR", &dir.0);
+    c
+}
+
+impl Cluster {
+    /// `mctl cluster create --name <unique> ARGS`; panics (after cleaning
+    /// up) if it fails.
+    pub fn create(tag: &str, args: &[&str]) -> Cluster {
+        let name = format!("{tag}{}", std::process::id() % 100_000);
+        let dir = TempDir::new(&format!("cluster-{name}"));
+        bins::dir();
+        let out = mctl_cmd(&dir)
+            .args(["cluster", "create", "--name", &name, "--machined"])
+            .arg(bins::machined())
+            .args(args)
+            .output()
+            .expect("running mctl cluster create");
+        let mut c = Cluster {
+            name,
+            dir,
+            record: Value::Null,
+        };
+        c.reload();
+        assert!(
+            out.status.success(),
+            "cluster create failed:\n{}\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            c.logs()
+        );
+        c
+    }
+
+    pub fn reload(&mut self) {
+        let p = self.dir.0.join(&self.name).join("cluster.json");
+        self.record = std::fs::read(p)
+            .ok()
+            .and_then(|d| serde_json::from_slice(&d).ok())
+            .unwrap_or(Value::Null);
+    }
+
+    pub fn lan(&self) -> String {
+        format!("{}-lan", self.name)
+    }
+
+    pub fn node_dir(&self, short: &str) -> std::path::PathBuf {
+        self.dir.0.join(&self.name).join(short)
+    }
+
+    /// Every node's machined log, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut s = String::new();
+        for n in self.record["nodes"].as_array().into_iter().flatten() {
+            let short = n["name"].as_str().unwrap_or_default();
+            let log = std::fs::read_to_string(self.node_dir(short).join("machined.log"))
+                .unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            s.push_str(&format!("--- {short} (last lines)\n"));
+            for l in tail.into_iter().rev() {
+                s.push_str(l);
+                s.push('\n');
+            }
+        }
+        s
+    }
+
+    /// `mctl --netns NAME-lan ARGS`.
+    pub fn mctl(&self, args: &[&str]) -> Run {
+        mctl_cmd(&self.dir)
+            .args(["--netns", &self.lan()])
+            .args(args)
+            .output()
+            .expect("running mctl")
+            .into()
+    }
+
+    /// A resource as JSON from `node`, or `None` if the call failed.
+    pub fn get_json(&self, node: &str, type_: &str) -> Option<Value> {
+        let r = self.mctl(&["-n", node, "get", type_, "-o", "json"]);
+        if !r.ok {
+            return None;
+        }
+        serde_json::from_str(r.stdout.lines().next()?).ok()
+    }
+
+    pub fn destroy(&self) -> Run {
+        mctl_cmd(&self.dir)
+            .args(["cluster", "destroy", "--name", &self.name])
+            .output()
+            .expect("running mctl cluster destroy")
+            .into()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let netns = std::path::Path::new("/run/netns").join(self.lan());
+        if netns.exists() || self.dir.0.join(&self.name).exists() {
+            let _ = self.destroy();
+        }
+    }
+}
+
+/// PIDs of processes named `comm` inside namespace `ns`.
+pub fn pids_named(ns: &str, comm: &str) -> Vec<u32> {
+    let out = Command::new("ip").args(["netns", "pids", ns]).output();
+    let text = out
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    text.split_whitespace()
+        .filter_map(|p| p.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == comm)
+        })
+        .collect()
+}
