@@ -51,7 +51,7 @@ fn render(
             address: *a,
             link: link.to_string(),
             layer: ConfigLayer::Configuration,
-            announce: false,
+            announce: None,
         });
     }
     for v in &iface.vlans {
@@ -70,7 +70,7 @@ fn render(
                 address: *a,
                 link: name.clone(),
                 layer: ConfigLayer::Configuration,
-                announce: false,
+                announce: None,
             });
         }
     }

@@ -35,7 +35,7 @@ pub fn plan(
     let want: BTreeSet<(u32, IpNet, bool)> = desired
         .iter()
         .filter_map(|s| {
-            let nodad = s.announce && s.address.addr().is_ipv6();
+            let nodad = s.announce.is_some() && s.address.addr().is_ipv6();
             links.get(&s.link).map(|i| (*i, s.address, nodad))
         })
         .collect();

@@ -16,7 +16,7 @@ fn spec(link: &str, cidr: &str) -> AddressSpec {
         address: cidr.parse().unwrap(),
         link: link.into(),
         layer: ConfigLayer::Configuration,
-        announce: false,
+        announce: None,
     }
 }
 
@@ -44,7 +44,7 @@ fn plan_table() {
         addr: c.parse().unwrap(),
     };
     let mut vip6 = spec("eth0", "fd00::50/128");
-    vip6.announce = true;
+    vip6.announce = Some(machined_resources::types::VipOptions::default().announce);
     type Case = (&'static str, Vec<AddressSpec>, Vec<KernelAddr>, Vec<AddrOp>);
     let cases: Vec<Case> = vec![
         ("nothing to do", vec![], vec![], vec![]),

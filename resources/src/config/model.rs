@@ -138,6 +138,9 @@ pub struct VlanConfig {
 #[serde(rename_all = "camelCase")]
 pub struct VipConfig {
     pub ip: IpAddr,
+    /// `vip.machined`: our own options, defaults when absent.
+    #[serde(default)]
+    pub options: crate::types::VipOptions,
 }
 
 /// `kind: Layer2VIPConfig`, `name: <ip>`, `link: <name>`.
@@ -146,4 +149,6 @@ pub struct VipConfig {
 pub struct Layer2Vip {
     pub ip: IpAddr,
     pub link: String,
+    #[serde(default)]
+    pub options: crate::types::VipOptions,
 }

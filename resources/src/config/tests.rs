@@ -66,6 +66,31 @@ fn parses_supported_fields() {
 }
 
 #[test]
+fn vip_options_block() {
+    let p = parse(
+        "version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - interface: eth0\n        vip:\n          ip: 10.5.0.50\n          machined:\n            leaseTTL: 3s\n            announceCount: 5\n            announceInterval: 20ms\n            refreshInterval: 0\n            holderProbeInterval: 100ms\n            holderDeadAfter: 1s\n",
+    )
+    .expect("valid");
+    let o = p.config.interfaces[0].vip.as_ref().unwrap().options;
+    assert_eq!(o.lease_ttl_secs, 3);
+    assert_eq!((o.announce.count, o.announce.interval_ms, o.announce.refresh_ms), (5, 20, 0));
+    assert_eq!((o.holder_probe_ms, o.holder_dead_after_ms), (100, 1000));
+    let d = crate::types::VipOptions::default();
+    let p = parse("version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - interface: eth0\n        vip: {ip: 10.5.0.50}\n").unwrap();
+    assert_eq!(p.config.interfaces[0].vip.as_ref().unwrap().options, d);
+    for (opt, want) in [
+        ("leaseTTL: 1500ms", "leaseTTL: must be whole seconds"),
+        ("leaseTTL: soon", "leaseTTL: must be a duration"),
+        ("announceCount: 0", "announceCount: 0 is out of range"),
+        ("holderProbeInterval: 100ms\n            holderDeadAfter: 200ms", "holderDeadAfter: must be at least 3"),
+    ] {
+        let yaml = format!("version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - interface: eth0\n        vip:\n          ip: 10.5.0.50\n          machined:\n            {opt}\n");
+        let errs = errors_of(&yaml);
+        assert!(has(&errs, &format!("machine.network.interfaces[0].vip.machined.{want}")), "{opt}: {errs:?}");
+    }
+}
+
+#[test]
 fn etcd_section() {
     let p = parse(
         "version: v1alpha1\nmachine: {type: controlplane}\ncluster:\n  etcd:\n    advertisedSubnets: [10.5.0.0/24, \"!10.5.0.50/32\"]\n    extraArgs: {heartbeat-interval: 50, election-timeout: \"500\"}\n    peers: [10.5.0.11, \"10.5.0.12:2379\"]\n    image: gcr.io/etcd\n",
@@ -119,7 +144,8 @@ fn multi_document_layer2_vip() {
         p.config.layer2_vips,
         vec![Layer2Vip {
             ip: "10.5.0.60".parse().unwrap(),
-            link: "eth0".into()
+            link: "eth0".into(),
+            options: Default::default(),
         }]
     );
     assert!(

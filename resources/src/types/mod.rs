@@ -3,9 +3,11 @@
 mod etcd;
 mod machine;
 mod network;
+mod vip;
 
 pub use etcd::{EtcdBootstrap, EtcdMember, EtcdPhase, EtcdSpec, EtcdStatus};
 pub use machine::MachineConfigSpec;
+pub use vip::{Announce, VipOptions, VipSpec, VipStatus};
 pub use network::{
     AddressSpec, AddressStatus, ConfigLayer, LinkSpec, LinkStatus, ADDRESS_PROTO_MACHINED,
 };

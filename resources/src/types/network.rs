@@ -72,9 +72,9 @@ pub struct AddressSpec {
     pub address: IpNet,
     pub link: String,
     pub layer: ConfigLayer,
-    /// Announce after adding (gratuitous ARP / unsolicited NA).
-    #[serde(default)]
-    pub announce: bool,
+    /// Announce after adding (gratuitous ARP / unsolicited NA), and how.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announce: Option<super::Announce>,
 }
 
 impl AddressSpec {
