@@ -7,5 +7,6 @@ pub mod etcd;
 pub mod net;
 pub mod network;
 pub mod runtime;
+pub mod vip;
 
 pub use runtime::{Controller, ControllerError, Ctx, Engine, Input, Output, Waker};

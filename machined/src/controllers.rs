@@ -1,9 +1,12 @@
-//! Which controllers run, in which order (shutdown is the reverse).
+//! Which controllers run, in which order. Shutdown goes in reverse: the VIP
+//! controller stops first (releasing the VIP while etcd and the address
+//! controller still run), etcd next, the network last.
 
 use anyhow::Result;
 use machined_controllers::etcd::{EtcdServiceController, EtcdSpecController};
 use machined_controllers::net::{NetDriver, Rtnl};
 use machined_controllers::network::*;
+use machined_controllers::vip::{VipConfigController, VipController};
 use machined_controllers::Engine;
 use machined_resources::State;
 use std::path::Path;
@@ -16,17 +19,19 @@ pub fn engine(state: State, state_dir: &Path, etcd_binary: &Path) -> Result<Engi
         driver: driver.clone(),
     })?;
     e.register(AddressConfigController)?;
+    e.register(VipConfigController)?;
     e.register(LinkSpecController {
         driver: driver.clone(),
     })?;
-    e.register(AddressSpecController {
+    e.register(AddressSpecController::new(driver.clone()))?;
+    e.register(AddressStatusController {
         driver: driver.clone(),
     })?;
-    e.register(AddressStatusController { driver })?;
     e.register(EtcdSpecController)?;
     e.register(EtcdServiceController::new(
         state_dir.to_path_buf(),
         etcd_binary.to_path_buf(),
     ))?;
+    e.register(VipController::new(driver))?;
     Ok(e)
 }

@@ -148,10 +148,12 @@ async fn main() -> Result<()> {
         _ = int.recv() => "SIGINT",
     };
     tracing::info!(signal = sig, "shutting down");
+    // Controllers first: the VIP is released while etcd still runs, before
+    // anything else; the API stays up meanwhile so the node can be watched.
+    engine.shutdown().await;
     let _ = stop_tx.send(());
     // Streams (watches) may hold the server open: bound the drain.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(3), server).await;
-    engine.shutdown().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -80,9 +80,23 @@ static DEFINITIONS: &[Definition] = &[
         ],
         false,
     ),
+    def::<AnnounceStatus>(
+        &["announcestatus", "announcements"],
+        &[
+            col("IP", "/ip"),
+            col("LINK", "/link"),
+            col("LAST", "/last"),
+            col("FRAMES", "/frames"),
+        ],
+        false,
+    ),
     def::<VipSpec>(
         &["vipspecs", "vipspec"],
-        &[col("IP", "/ip"), col("LINK", "/link"), col("LEASE TTL", "/options/leaseTtlSecs")],
+        &[
+            col("IP", "/ip"),
+            col("LINK", "/link"),
+            col("LEASE TTL", "/options/leaseTtlSecs"),
+        ],
         false,
     ),
     def::<VipStatus>(

@@ -31,12 +31,23 @@ async fn bounded<T, E: std::fmt::Display>(
     }
 }
 
-pub async fn connect(endpoints: &[String]) -> Result<Client, EtcdError> {
-    let opts = ConnectOptions::new()
+fn options() -> ConnectOptions {
+    ConnectOptions::new()
         .with_connect_timeout(RPC_TIMEOUT)
-        .with_timeout(RPC_TIMEOUT)
-        .with_keep_alive(Duration::from_secs(2), Duration::from_secs(2));
+        .with_keep_alive(Duration::from_secs(1), Duration::from_secs(2))
+        .with_keep_alive_while_idle(true)
+}
+
+/// A client whose every request is bounded by [`RPC_TIMEOUT`].
+pub async fn connect(endpoints: &[String]) -> Result<Client, EtcdError> {
+    let opts = options().with_timeout(RPC_TIMEOUT);
     bounded(endpoints, Client::connect(endpoints, Some(opts))).await
+}
+
+/// A client for long calls (campaign, observe, watch, keep-alive streams):
+/// no per-request deadline; callers bound what must be bounded.
+pub async fn connect_streaming(endpoints: &[String]) -> Result<Client, EtcdError> {
+    bounded(endpoints, Client::connect(endpoints, Some(options()))).await
 }
 
 pub fn hex(id: u64) -> String {

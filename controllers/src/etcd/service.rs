@@ -37,6 +37,8 @@ pub struct EtcdServiceController {
     restarts: u32,
     next_start: Option<Instant>,
     last_error: String,
+    /// This member's id once known; stable for the data directory.
+    member_id: u64,
 }
 
 impl EtcdServiceController {
@@ -50,6 +52,7 @@ impl EtcdServiceController {
             restarts: 0,
             next_start: None,
             last_error: String::new(),
+            member_id: 0,
         }
     }
 
@@ -71,12 +74,10 @@ impl EtcdServiceController {
             last_error: self.last_error.clone(),
             ..Default::default()
         };
+        if !external && self.member_id != 0 {
+            st.member_id = hex(self.member_id);
+        }
         if let Some(h) = h {
-            st.member_id = if external {
-                String::new()
-            } else {
-                hex(h.member_id)
-            };
             st.leader = hex(h.leader);
             st.leader_name = h
                 .members
@@ -347,6 +348,7 @@ impl Controller for EtcdServiceController {
         match self.check(vec![loopback_url(&spec, ip)]).await {
             Ok(h) => {
                 self.last_error.clear();
+                self.member_id = h.member_id;
                 self.put_status(ctx, EtcdPhase::Running, Some(&h), false)
             }
             Err(e) => {

@@ -1,6 +1,7 @@
 //! Small named kernel operations behind a trait, so network logic can be
 //! tested without the kernel. [`Rtnl`] is the real one (rtnetlink).
 
+pub mod packet;
 mod rtnl;
 
 pub use rtnl::Rtnl;

@@ -3,12 +3,15 @@
 //! them. Addresses we add carry our `IFA_PROTO` mark; we only ever remove
 //! addresses with that mark.
 
+use super::announce::Announcer;
+use crate::net::packet::{parse_mac, Mac};
 use crate::net::{KernelAddr, NetDriver};
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
 use ipnet::IpNet;
-use machined_resources::types::{AddressSpec, LinkStatus, ADDRESS_PROTO_MACHINED};
-use std::collections::{BTreeSet, HashMap};
+use machined_resources::resource::rfc3339;
+use machined_resources::types::{AddressSpec, AnnounceStatus, LinkStatus, ADDRESS_PROTO_MACHINED};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +69,73 @@ pub fn plan(
 }
 
 pub struct AddressSpecController {
-    pub driver: Arc<dyn NetDriver>,
+    driver: Arc<dyn NetDriver>,
+    announcer: Announcer,
+    waker: Waker,
+}
+
+impl AddressSpecController {
+    pub fn new(driver: Arc<dyn NetDriver>) -> Self {
+        AddressSpecController {
+            driver,
+            announcer: Announcer::default(),
+            waker: Waker::default(),
+        }
+    }
+
+    /// Announces every desired announced address that is on its link;
+    /// restarts the burst for those just added. Writes `AnnounceStatus`.
+    fn announce(
+        &mut self,
+        ctx: &Ctx,
+        desired: &[AddressSpec],
+        added: &[(u32, IpNet)],
+    ) -> Result<(), ControllerError> {
+        let links: HashMap<String, (u32, Option<Mac>)> = ctx
+            .list::<LinkStatus>()?
+            .into_iter()
+            .map(|l| {
+                (
+                    l.metadata.id,
+                    (l.spec.index, parse_mac(&l.spec.hardware_addr)),
+                )
+            })
+            .collect();
+        let mut keep = Vec::new();
+        let mut names = HashMap::new();
+        for s in desired {
+            let (Some(a), Some((index, Some(mac)))) = (s.announce, links.get(&s.link)) else {
+                continue;
+            };
+            let ip = s.address.addr();
+            keep.push((*index, ip));
+            names.insert(ip, s.link.clone());
+            if added.contains(&(*index, s.address)) || !self.announcer.has(*index, ip) {
+                self.announcer
+                    .start(*index, *mac, ip, a, self.waker.clone());
+            }
+        }
+        self.announcer.retain(&keep);
+        let sent = self
+            .announcer
+            .sent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut ids = HashSet::new();
+        for (ip, (last, frames)) in sent {
+            let id = ip.to_string();
+            let status = AnnounceStatus {
+                ip,
+                link: names.get(&ip).cloned().unwrap_or_default(),
+                last: rfc3339::format(last),
+                frames,
+            };
+            ctx.put(&id, &status)?;
+            ids.insert(id);
+        }
+        ctx.retain::<AnnounceStatus>(&ids)
+    }
 }
 
 #[async_trait]
@@ -80,13 +149,14 @@ impl Controller for AddressSpecController {
     }
 
     fn outputs(&self) -> Vec<Output> {
-        vec![]
+        vec![Output::exclusive::<AnnounceStatus>()]
     }
 
     /// Kernel address events wake us too: an address of ours removed by
     /// hand is put back.
     async fn start(&mut self, waker: Waker) -> Result<(), ControllerError> {
-        self.driver.subscribe(waker);
+        self.driver.subscribe(waker.clone());
+        self.waker = waker;
         Ok(())
     }
 
@@ -102,6 +172,7 @@ impl Controller for AddressSpecController {
             .map(|l| (l.metadata.id, l.spec.index))
             .collect();
         let observed = self.driver.dump_addrs().await?;
+        let mut added: Vec<(u32, IpNet)> = Vec::new();
         for op in plan(&desired, &links, &observed) {
             match op {
                 AddrOp::Del { link_index, addr } => {
@@ -117,9 +188,10 @@ impl Controller for AddressSpecController {
                     self.driver
                         .add_addr(link_index, addr, ADDRESS_PROTO_MACHINED, nodad)
                         .await?;
+                    added.push((link_index, addr));
                 }
             }
         }
-        Ok(())
+        self.announce(ctx, &desired, &added)
     }
 }

@@ -199,8 +199,7 @@ async fn config_flows_to_the_kernel_and_hand_made_changes_are_handled() {
     e.register(AddressConfigController).unwrap();
     e.register(LinkSpecController { driver: d.clone() })
         .unwrap();
-    e.register(AddressSpecController { driver: d.clone() })
-        .unwrap();
+    e.register(AddressSpecController::new(d.clone())).unwrap();
     e.register(AddressStatusController { driver: d.clone() })
         .unwrap();
     let running = e.start();

@@ -268,6 +268,13 @@ fn create(a: &CreateArgs) -> Result<()> {
             Ok((v["spec"]["phase"] == "running" && members == cps.len()).then_some(()))
         })?;
     }
+    step(format!("waiting for the VIP {vip} to come up"));
+    let holder = wait_until("a VIP holder", deadline, || {
+        let out = self_in(&lan, &["-n", &first.ip, "get", "vipstatus", "-o", "json"])?;
+        let v: serde_json::Value = serde_json::from_str(out.trim())?;
+        let h = v["spec"]["holder"].as_str().unwrap_or_default().to_string();
+        Ok((!h.is_empty()).then_some(h))
+    })?;
     println!();
     println!(
         "cluster {:?} is up: {} control plane(s), {} worker(s)",
@@ -284,10 +291,12 @@ fn create(a: &CreateArgs) -> Result<()> {
             n.name, n.ip, role, n.netns
         );
     }
-    println!("  VIP  {vip}");
+    println!("  VIP  {vip} (held by {holder})");
     println!();
     println!("talk to it from the LAN namespace:");
+    println!("  mctl --netns {lan} -n {} get vipstatus", first.ip);
     println!("  mctl --netns {lan} -n {} get etcdstatus", first.ip);
+    println!("  ip netns exec {lan} ping {vip}");
     println!("  mctl --netns {lan} -n {} get addresses", first.ip);
     println!("remove it: mctl cluster destroy --name {}", a.name);
     Ok(())

@@ -73,7 +73,14 @@ fn vip_options_block() {
     .expect("valid");
     let o = p.config.interfaces[0].vip.as_ref().unwrap().options;
     assert_eq!(o.lease_ttl_secs, 3);
-    assert_eq!((o.announce.count, o.announce.interval_ms, o.announce.refresh_ms), (5, 20, 0));
+    assert_eq!(
+        (
+            o.announce.count,
+            o.announce.interval_ms,
+            o.announce.refresh_ms
+        ),
+        (5, 20, 0)
+    );
     assert_eq!((o.holder_probe_ms, o.holder_dead_after_ms), (100, 1000));
     let d = crate::types::VipOptions::default();
     let p = parse("version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - interface: eth0\n        vip: {ip: 10.5.0.50}\n").unwrap();
@@ -82,11 +89,20 @@ fn vip_options_block() {
         ("leaseTTL: 1500ms", "leaseTTL: must be whole seconds"),
         ("leaseTTL: soon", "leaseTTL: must be a duration"),
         ("announceCount: 0", "announceCount: 0 is out of range"),
-        ("holderProbeInterval: 100ms\n            holderDeadAfter: 200ms", "holderDeadAfter: must be at least 3"),
+        (
+            "holderProbeInterval: 100ms\n            holderDeadAfter: 200ms",
+            "holderDeadAfter: must be at least 3",
+        ),
     ] {
         let yaml = format!("version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - interface: eth0\n        vip:\n          ip: 10.5.0.50\n          machined:\n            {opt}\n");
         let errs = errors_of(&yaml);
-        assert!(has(&errs, &format!("machine.network.interfaces[0].vip.machined.{want}")), "{opt}: {errs:?}");
+        assert!(
+            has(
+                &errs,
+                &format!("machine.network.interfaces[0].vip.machined.{want}")
+            ),
+            "{opt}: {errs:?}"
+        );
     }
 }
 

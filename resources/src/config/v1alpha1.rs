@@ -298,7 +298,10 @@ fn duration_ms(o: &mut Obj<'_>, key: &'static str, d: &mut Diag) -> Option<u64> 
             } else {
                 (s, 1)
             };
-            num.trim().parse::<u64>().ok().and_then(|n| n.checked_mul(mult))
+            num.trim()
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| n.checked_mul(mult))
         }
         _ => None,
     };
@@ -311,7 +314,10 @@ fn duration_ms(o: &mut Obj<'_>, key: &'static str, d: &mut Diag) -> Option<u64> 
 fn in_range(path: String, v: u64, lo: u64, hi: u64, unit: &str, d: &mut Diag) -> bool {
     let ok = (lo..=hi).contains(&v);
     if !ok {
-        d.error(path, format!("{v}{unit} is out of range ({lo}{unit} to {hi}{unit})"));
+        d.error(
+            path,
+            format!("{v}{unit} is out of range ({lo}{unit} to {hi}{unit})"),
+        );
     }
     ok
 }
@@ -358,7 +364,10 @@ fn vip_options(v: &mut Obj<'_>, d: &mut Diag) -> crate::types::VipOptions {
         }
     }
     if opts.holder_probe_ms > 0 && opts.holder_dead_after_ms < 3 * opts.holder_probe_ms {
-        d.error(o.path("holderDeadAfter"), "must be at least 3 holder probe intervals");
+        d.error(
+            o.path("holderDeadAfter"),
+            "must be at least 3 holder probe intervals",
+        );
     }
     o.finish(d);
     opts

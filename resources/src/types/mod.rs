@@ -7,10 +7,11 @@ mod vip;
 
 pub use etcd::{EtcdBootstrap, EtcdMember, EtcdPhase, EtcdSpec, EtcdStatus};
 pub use machine::MachineConfigSpec;
-pub use vip::{Announce, VipOptions, VipSpec, VipStatus};
 pub use network::{
-    AddressSpec, AddressStatus, ConfigLayer, LinkSpec, LinkStatus, ADDRESS_PROTO_MACHINED,
+    AddressSpec, AddressStatus, AnnounceStatus, ConfigLayer, LinkSpec, LinkStatus,
+    ADDRESS_PROTO_MACHINED,
 };
+pub use vip::{Announce, VipOptions, VipSpec, VipStatus};
 
 /// Namespaces.
 pub const NS_CONFIG: &str = "config";

@@ -107,3 +107,20 @@ impl ResourceSpec for AddressStatus {
     const NAMESPACE: &'static str = super::NS_NETWORK;
     const TYPE: &'static str = "AddressStatus";
 }
+
+/// Announcements of an address (`network/AnnounceStatus/<ip>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnnounceStatus {
+    pub ip: std::net::IpAddr,
+    pub link: String,
+    /// Last announcement (RFC 3339).
+    pub last: String,
+    /// Frames sent since the address was added.
+    pub frames: u64,
+}
+
+impl ResourceSpec for AnnounceStatus {
+    const NAMESPACE: &'static str = super::NS_NETWORK;
+    const TYPE: &'static str = "AnnounceStatus";
+}

@@ -1,0 +1,288 @@
+//! Layer-2 frames: gratuitous ARP and unsolicited neighbour advertisements
+//! (built with pnet_packet), ARP probes and replies, and a raw `AF_PACKET`
+//! socket to send and receive them on one link.
+
+use pnet_base::MacAddr;
+use pnet_packet::arp::{
+    ArpHardwareTypes, ArpOperation, ArpOperations, ArpPacket, MutableArpPacket,
+};
+use pnet_packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
+use pnet_packet::icmpv6::ndp::{
+    MutableNeighborAdvertPacket, NdpOption, NdpOptionTypes, NeighborAdvertFlags,
+};
+use pnet_packet::icmpv6::{self, Icmpv6Packet, Icmpv6Types};
+use pnet_packet::ip::IpNextHeaderProtocols;
+use pnet_packet::ipv6::MutableIpv6Packet;
+use pnet_packet::Packet;
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use tokio::io::unix::AsyncFd;
+
+pub type Mac = [u8; 6];
+
+const ETH_HDR: usize = 14;
+const ARP_LEN: usize = 28;
+const ETH_P_ARP: u16 = 0x0806;
+const ETH_P_IPV6: u16 = 0x86dd;
+
+fn mac(m: Mac) -> MacAddr {
+    MacAddr::new(m[0], m[1], m[2], m[3], m[4], m[5])
+}
+
+/// Parses `aa:bb:cc:dd:ee:ff`.
+pub fn parse_mac(s: &str) -> Option<Mac> {
+    let mut out = [0u8; 6];
+    let mut parts = s.split(':');
+    for b in out.iter_mut() {
+        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+fn arp_frame(
+    src: Mac,
+    dst: Mac,
+    op: ArpOperation,
+    sha: Mac,
+    spa: Ipv4Addr,
+    tha: Mac,
+    tpa: Ipv4Addr,
+) -> Vec<u8> {
+    let mut buf = vec![0u8; ETH_HDR + ARP_LEN];
+    {
+        let mut eth = MutableEthernetPacket::new(&mut buf).expect("buffer fits ethernet");
+        eth.set_destination(mac(dst));
+        eth.set_source(mac(src));
+        eth.set_ethertype(EtherTypes::Arp);
+    }
+    let mut arp = MutableArpPacket::new(&mut buf[ETH_HDR..]).expect("buffer fits arp");
+    arp.set_hardware_type(ArpHardwareTypes::Ethernet);
+    arp.set_protocol_type(EtherTypes::Ipv4);
+    arp.set_hw_addr_len(6);
+    arp.set_proto_addr_len(4);
+    arp.set_operation(op);
+    arp.set_sender_hw_addr(mac(sha));
+    arp.set_sender_proto_addr(spa);
+    arp.set_target_hw_addr(mac(tha));
+    arp.set_target_proto_addr(tpa);
+    buf
+}
+
+const BROADCAST: Mac = [0xff; 6];
+
+/// Gratuitous ARP for `ip` at `src`: a broadcast request and a broadcast
+/// reply, both claiming `ip` (hosts update existing entries from either).
+pub fn gratuitous_arp(src: Mac, ip: Ipv4Addr) -> [Vec<u8>; 2] {
+    [
+        arp_frame(src, BROADCAST, ArpOperations::Request, src, ip, [0; 6], ip),
+        arp_frame(src, BROADCAST, ArpOperations::Reply, src, ip, BROADCAST, ip),
+    ]
+}
+
+/// An ARP probe for `target` (sender address 0.0.0.0, RFC 5227): asks who
+/// has it without touching anyone's neighbour cache.
+pub fn arp_probe(src: Mac, target: Ipv4Addr) -> Vec<u8> {
+    arp_frame(
+        src,
+        BROADCAST,
+        ArpOperations::Request,
+        src,
+        Ipv4Addr::UNSPECIFIED,
+        [0; 6],
+        target,
+    )
+}
+
+/// If `frame` is an ARP reply, the address it answers for.
+pub fn arp_reply_sender(frame: &[u8]) -> Option<Ipv4Addr> {
+    let eth = EthernetPacket::new(frame)?;
+    if eth.get_ethertype() != EtherTypes::Arp {
+        return None;
+    }
+    let arp = ArpPacket::new(eth.payload())?;
+    (arp.get_operation() == ArpOperations::Reply).then(|| arp.get_sender_proto_addr())
+}
+
+/// Unsolicited neighbour advertisement for `ip` at `src` (override flag set,
+/// to all nodes), so neighbours repoint their cache entries at once.
+pub fn unsolicited_na(src: Mac, ip: Ipv6Addr) -> Vec<u8> {
+    const IPV6_HDR: usize = 40;
+    const NA_LEN: usize = 24 + 8; // header + target link-layer address option
+    let all_nodes: Ipv6Addr = "ff02::1".parse().expect("valid literal");
+    let mut buf = vec![0u8; ETH_HDR + IPV6_HDR + NA_LEN];
+    {
+        let mut eth = MutableEthernetPacket::new(&mut buf).expect("fits");
+        eth.set_destination(MacAddr::new(0x33, 0x33, 0, 0, 0, 1));
+        eth.set_source(mac(src));
+        eth.set_ethertype(EtherTypes::Ipv6);
+    }
+    {
+        let mut na =
+            MutableNeighborAdvertPacket::new(&mut buf[ETH_HDR + IPV6_HDR..]).expect("fits");
+        na.set_icmpv6_type(Icmpv6Types::NeighborAdvert);
+        na.set_flags(NeighborAdvertFlags::Override);
+        na.set_target_addr(ip);
+        na.set_options(&[NdpOption {
+            option_type: NdpOptionTypes::TargetLLAddr,
+            length: 1,
+            data: src.to_vec(),
+        }]);
+    }
+    let sum = {
+        let icmp = Icmpv6Packet::new(&buf[ETH_HDR + IPV6_HDR..]).expect("fits");
+        icmpv6::checksum(&icmp, &ip, &all_nodes)
+    };
+    buf[ETH_HDR + IPV6_HDR + 2..ETH_HDR + IPV6_HDR + 4].copy_from_slice(&sum.to_be_bytes());
+    let mut v6 = MutableIpv6Packet::new(&mut buf[ETH_HDR..]).expect("fits");
+    v6.set_version(6);
+    v6.set_payload_length(NA_LEN as u16);
+    v6.set_next_header(IpNextHeaderProtocols::Icmpv6);
+    v6.set_hop_limit(255);
+    v6.set_source(ip);
+    v6.set_destination(all_nodes);
+    buf
+}
+
+/// A raw `AF_PACKET` socket bound to one link and one ethertype.
+pub struct PacketSocket {
+    fd: AsyncFd<OwnedFd>,
+    ifindex: i32,
+}
+
+impl PacketSocket {
+    fn open(ifindex: u32, proto: u16) -> io::Result<Self> {
+        let proto_be = proto.to_be();
+        // SAFETY: plain socket(2)/bind(2) calls; the fd is owned right away
+        // and the sockaddr is fully initialised.
+        unsafe {
+            let fd = libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                i32::from(proto_be),
+            );
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let fd = OwnedFd::from_raw_fd(fd);
+            let mut sll: libc::sockaddr_ll = std::mem::zeroed();
+            sll.sll_family = libc::AF_PACKET as u16;
+            sll.sll_protocol = proto_be;
+            sll.sll_ifindex = ifindex as i32;
+            let r = libc::bind(
+                fd.as_raw_fd(),
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            );
+            if r < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(PacketSocket {
+                fd: AsyncFd::register(fd).map_err(io::Error::from)?,
+                ifindex: ifindex as i32,
+            })
+        }
+    }
+
+    pub fn arp(ifindex: u32) -> io::Result<Self> {
+        Self::open(ifindex, ETH_P_ARP)
+    }
+
+    pub fn ipv6(ifindex: u32) -> io::Result<Self> {
+        Self::open(ifindex, ETH_P_IPV6)
+    }
+
+    /// Sends a whole Ethernet frame.
+    pub fn send(&self, frame: &[u8]) -> io::Result<()> {
+        // SAFETY: sendto(2) with a valid buffer and a fully initialised
+        // sockaddr_ll naming the link and the frame's destination.
+        unsafe {
+            let mut sll: libc::sockaddr_ll = std::mem::zeroed();
+            sll.sll_family = libc::AF_PACKET as u16;
+            sll.sll_ifindex = self.ifindex;
+            sll.sll_halen = 6;
+            sll.sll_addr[..6].copy_from_slice(&frame[..6]);
+            let n = libc::sendto(
+                self.fd.as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                0,
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            );
+            if n < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+
+    /// Receives one frame.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let mut guard = self.fd.readable().await?;
+            // SAFETY: recv(2) into a buffer we own, bounded by its length.
+            let r = guard.try_io(|fd| unsafe {
+                let n = libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0);
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
+                }
+            });
+            if let Ok(r) = r {
+                return r;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: Mac = [0x52, 0x54, 0, 0, 0, 1];
+
+    #[test]
+    fn garp_claims_the_ip_from_our_mac() {
+        let ip: Ipv4Addr = "10.5.0.50".parse().unwrap();
+        for f in gratuitous_arp(SRC, ip) {
+            let eth = EthernetPacket::new(&f).unwrap();
+            assert_eq!(eth.get_destination(), MacAddr::broadcast());
+            let arp = ArpPacket::new(eth.payload()).unwrap();
+            assert_eq!(arp.get_sender_proto_addr(), ip);
+            assert_eq!(arp.get_target_proto_addr(), ip);
+            assert_eq!(arp.get_sender_hw_addr(), mac(SRC));
+        }
+        let [_, reply] = gratuitous_arp(SRC, ip);
+        assert_eq!(arp_reply_sender(&reply), Some(ip));
+        assert_eq!(
+            arp_reply_sender(&arp_probe(SRC, ip)),
+            None,
+            "a probe is a request"
+        );
+    }
+
+    #[test]
+    fn na_has_override_and_a_valid_checksum() {
+        let ip: Ipv6Addr = "fd00::50".parse().unwrap();
+        let f = unsolicited_na(SRC, ip);
+        let icmp = Icmpv6Packet::new(&f[ETH_HDR + 40..]).unwrap();
+        assert_eq!(icmp.get_icmpv6_type(), Icmpv6Types::NeighborAdvert);
+        let all: Ipv6Addr = "ff02::1".parse().unwrap();
+        assert_eq!(icmp.get_checksum(), icmpv6::checksum(&icmp, &ip, &all));
+        assert_eq!(
+            f[ETH_HDR + 40 + 4] & NeighborAdvertFlags::Override,
+            NeighborAdvertFlags::Override
+        );
+        assert_eq!(f[ETH_HDR + 7], 255, "hop limit must be 255");
+        assert_eq!(&f[f.len() - 6..], &SRC);
+    }
+
+    #[test]
+    fn macs_parse() {
+        assert_eq!(parse_mac("52:54:00:00:00:01"), Some(SRC));
+        assert_eq!(parse_mac("52:54:00:00:00"), None);
+        assert_eq!(parse_mac("zz:54:00:00:00:01"), None);
+    }
+}

@@ -1,0 +1,117 @@
+//! The dead-holder fast path. Candidates ARP-probe the holder's node address
+//! and the VIP; when neither has answered for `dead_after`, the holder is
+//! gone from the segment (so it cannot serve the VIP either) and its lease
+//! is revoked: etcd deletes its key and the next candidate wins at once,
+//! instead of waiting for the lease to expire.
+//!
+//! A holder that still answers ARP (e.g. cut off from etcd only) is never
+//! revoked: it lets go by itself on its fence deadline, before its lease
+//! expires, so two nodes never hold the VIP at once.
+
+use super::observe::Holder;
+use crate::net::packet::{self, Mac, PacketSocket};
+use etcd_client::Client;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+pub struct Prober {
+    pub me: String,
+    pub vip: IpAddr,
+    pub link_index: u32,
+    pub mac: Mac,
+    pub every: Duration,
+    pub dead_after: Duration,
+}
+
+impl Prober {
+    /// Runs until dropped.
+    pub async fn run(self, mut client: Client, mut holder: watch::Receiver<Option<Holder>>) {
+        if self.every.is_zero() {
+            return std::future::pending().await;
+        }
+        loop {
+            let h = holder.borrow_and_update().clone();
+            let targets = match &h {
+                Some(h) if h.node != self.me => self.targets(h),
+                _ => Vec::new(),
+            };
+            if let (Some(h), false) = (h, targets.is_empty()) {
+                tokio::select! {
+                    _ = holder.changed() => continue,
+                    dead = self.watch(&targets) => if dead {
+                        tracing::warn!(vip = %self.vip, holder = %h.node, after_ms = self.dead_after.as_millis() as u64,
+                            "holder does not answer ARP; revoking its lease");
+                        let r = tokio::time::timeout(Duration::from_secs(2), client.lease_revoke(h.lease)).await;
+                        if let Ok(Err(e)) = r {
+                            tracing::debug!(error = %e, "revoke of the holder's lease failed (already gone?)");
+                        }
+                        // Give the election time to move before probing again.
+                        let _ = tokio::time::timeout(self.dead_after * 4, holder.changed()).await;
+                        continue;
+                    }
+                }
+            }
+            if holder.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
+    }
+
+    fn targets(&self, h: &Holder) -> Vec<Ipv4Addr> {
+        let mut t = Vec::new();
+        if let Some(IpAddr::V4(ip)) = h.ip {
+            t.push(ip);
+        }
+        if let IpAddr::V4(v) = self.vip {
+            t.push(v);
+        }
+        t
+    }
+
+    /// Probes until nobody among `targets` has answered for `dead_after`
+    /// (returns true), or the socket fails (returns false after a pause).
+    async fn watch(&self, targets: &[Ipv4Addr]) -> bool {
+        let sock = match PacketSocket::arp(self.link_index) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open ARP socket for holder probing");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                return false;
+            }
+        };
+        let probes: Vec<Vec<u8>> = targets
+            .iter()
+            .map(|t| packet::arp_probe(self.mac, *t))
+            .collect();
+        let mut last_seen = Instant::now();
+        let mut next = Instant::now();
+        let mut buf = [0u8; 128];
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(next) => {
+                    if last_seen.elapsed() > self.dead_after {
+                        return true;
+                    }
+                    for p in &probes {
+                        let _ = sock.send(p);
+                    }
+                    next += self.every;
+                }
+                r = sock.recv(&mut buf) => match r {
+                    Ok(n) => {
+                        if packet::arp_reply_sender(&buf[..n]).is_some_and(|s| targets.contains(&s)) {
+                            last_seen = Instant::now();
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "ARP receive failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        return false;
+                    }
+                },
+            }
+        }
+    }
+}
