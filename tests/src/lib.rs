@@ -4,9 +4,14 @@
 
 pub mod bins;
 pub mod cluster;
+pub mod faults;
+pub mod monitor;
 pub mod netns;
 pub mod node;
+pub mod ns;
+pub mod probe;
 pub mod process;
+pub mod trial;
 
 use std::time::{Duration, Instant};
 

@@ -108,7 +108,9 @@ fn three_control_planes_and_a_worker() {
     });
 
     // machined stopped and started on cp3: same member, still three.
-    wait_for("cp3 running", PATIENCE, || running_with(&c, CPS[2], 3).then_some(()));
+    wait_for("cp3 running", PATIENCE, || {
+        running_with(&c, CPS[2], 3).then_some(())
+    });
     let before = c.get_json(CPS[2], "etcdstatus").expect("status")["spec"]["memberId"].clone();
     assert_ne!(before, "", "a running member reports its id");
     let pid = c.record["nodes"][2]["pid"].as_u64().expect("cp3 pid") as i32;

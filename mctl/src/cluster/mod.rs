@@ -45,6 +45,10 @@ pub struct CreateArgs {
     /// etcd binary for the nodes.
     #[arg(long, default_value = "etcd")]
     etcd_binary: String,
+    /// Start and configure the nodes but do not bootstrap etcd (then: `mctl
+    /// --netns NAME-lan -n <cp1> bootstrap`).
+    #[arg(long)]
+    no_bootstrap: bool,
     /// How long to wait for the cluster to become healthy.
     #[arg(long, default_value = "180s", value_parser = parse_secs)]
     wait: Duration,

@@ -1,0 +1,190 @@
+//! Failover benchmark: builds a 3-control-plane lab with `mctl cluster
+//! create`, runs each scenario N times, prints per scenario the
+//! client-visible gap (min/median/max), probes lost, the longest double
+//! ownership, and machined's RSS and CPU time per node.
+//!
+//! Usage: bench-failover [--trials N] [--scenarios graceful,dead,cutoff,quorum]
+//!                       [--probe-ms 10] [--json]
+
+use machined_tests::cluster::Cluster;
+use machined_tests::trial::{self, Outcome, Scenario};
+use serde_json::json;
+use std::time::Duration;
+
+struct Opts {
+    trials: usize,
+    scenarios: Vec<Scenario>,
+    probe: Duration,
+    json: bool,
+}
+
+fn parse() -> Result<Opts, String> {
+    let mut o = Opts {
+        trials: 5,
+        scenarios: vec![
+            Scenario::Graceful,
+            Scenario::Dead,
+            Scenario::Cutoff,
+            Scenario::Quorum,
+        ],
+        probe: Duration::from_millis(10),
+        json: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match a.as_str() {
+            "--trials" => o.trials = val("--trials")?.parse().map_err(|_| "--trials: a number")?,
+            "--probe-ms" => o.probe = Duration::from_millis(val("--probe-ms")?.parse().map_err(|_| "--probe-ms: a number")?),
+            "--scenarios" => {
+                o.scenarios = val("--scenarios")?
+                    .split(',')
+                    .map(|s| Scenario::parse(s).ok_or(format!("unknown scenario {s:?}")))
+                    .collect::<Result<_, _>>()?
+            }
+            "--json" => o.json = true,
+            "-h" | "--help" => return Err("usage: bench-failover [--trials N] [--scenarios graceful,dead,cutoff,quorum] [--probe-ms 10] [--json]".into()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if o.trials == 0 {
+        return Err("--trials: at least 1".into());
+    }
+    Ok(o)
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+fn stats(mut v: Vec<f64>) -> Option<(f64, f64, f64)> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let median = if v.len() % 2 == 1 {
+        v[v.len() / 2]
+    } else {
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+    };
+    Some((v[0], median, v[v.len() - 1]))
+}
+
+fn fmt3(s: Option<(f64, f64, f64)>) -> String {
+    s.map_or("-".into(), |(a, b, c)| format!("{a:.0} / {b:.0} / {c:.0}"))
+}
+
+fn main() {
+    let o = match parse() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("bench-failover needs root (network namespaces)");
+        std::process::exit(1);
+    }
+    eprintln!("building the lab (mctl cluster create, 3 control planes)...");
+    let c = Cluster::create("bench", &["--controlplanes", "3"]);
+    let mut results: Vec<Outcome> = Vec::new();
+    for s in &o.scenarios {
+        for t in 1..=o.trials {
+            let r = trial::run(&c, *s, o.probe);
+            eprintln!(
+                "{:<8} trial {t}: gap {:>7.1} ms, lost {:>3}, double {:.1} ms, holder was etcd leader: {}{}",
+                s.name(),
+                ms(r.gap),
+                r.lost,
+                ms(r.double),
+                r.holder_was_etcd_leader,
+                r.released_after.map_or(String::new(), |d| format!(", released after {:.0} ms", ms(d)))
+            );
+            results.push(r);
+        }
+    }
+    let usage = c.usage();
+    let mut rows = Vec::new();
+    for s in &o.scenarios {
+        let rs: Vec<&Outcome> = results.iter().filter(|r| r.scenario == *s).collect();
+        let gaps = stats(rs.iter().map(|r| ms(r.gap)).collect());
+        let lead: Vec<&&Outcome> = rs.iter().filter(|r| r.holder_was_etcd_leader).collect();
+        rows.push(json!({
+            "scenario": s.name(),
+            "trials": rs.len(),
+            "gap_ms": gaps.map(|(a, b, c)| json!({"min": a, "median": b, "max": c})),
+            "probes_lost": rs.iter().map(|r| r.lost).sum::<usize>(),
+            "double_ownership_ms_max": rs.iter().map(|r| ms(r.double)).fold(0.0, f64::max),
+            "holder_was_etcd_leader": lead.len(),
+            "gap_ms_when_holder_was_etcd_leader": stats(lead.iter().map(|r| ms(r.gap)).collect()).map(|(a, b, c)| json!({"min": a, "median": b, "max": c})),
+            "released_after_ms": stats(rs.iter().filter_map(|r| r.released_after.map(ms)).collect()).map(|(a, b, c)| json!({"min": a, "median": b, "max": c})),
+            "back_after_restart_ms": stats(rs.iter().filter_map(|r| r.back_after.map(ms)).collect()).map(|(a, b, c)| json!({"min": a, "median": b, "max": c})),
+        }));
+    }
+    let usage_json: Vec<_> = usage
+        .iter()
+        .map(|(n, rss, cpu)| json!({"node": n, "rss_kib": rss, "cpu_ms": cpu}))
+        .collect();
+    if o.json {
+        println!(
+            "{}",
+            json!({"probe_ms": o.probe.as_millis() as u64, "scenarios": rows, "machined": usage_json})
+        );
+    } else {
+        println!(
+            "probe every {} ms from the LAN namespace; {} trial(s) per scenario",
+            o.probe.as_millis(),
+            o.trials
+        );
+        println!(
+            "{:<9} {:>6}  {:>24}  {:>6}  {:>10}  notes",
+            "scenario", "trials", "gap ms min / med / max", "lost", "double ms"
+        );
+        for (s, r) in o.scenarios.iter().zip(&rows) {
+            let rs: Vec<&Outcome> = results.iter().filter(|x| x.scenario == *s).collect();
+            let gaps = stats(rs.iter().map(|x| ms(x.gap)).collect());
+            let mut notes = Vec::new();
+            let lead: Vec<f64> = rs
+                .iter()
+                .filter(|x| x.holder_was_etcd_leader)
+                .map(|x| ms(x.gap))
+                .collect();
+            if !lead.is_empty() {
+                notes.push(format!(
+                    "holder was etcd leader in {}: gap {}",
+                    lead.len(),
+                    fmt3(stats(lead))
+                ));
+            }
+            if *s == Scenario::Quorum {
+                notes.push(format!(
+                    "released after {} ms; back {} ms after restart",
+                    fmt3(stats(
+                        rs.iter().filter_map(|x| x.released_after.map(ms)).collect()
+                    )),
+                    fmt3(stats(
+                        rs.iter().filter_map(|x| x.back_after.map(ms)).collect()
+                    ))
+                ));
+            }
+            println!(
+                "{:<9} {:>6}  {:>24}  {:>6}  {:>10.1}  {}",
+                s.name(),
+                rs.len(),
+                fmt3(gaps),
+                r["probes_lost"],
+                r["double_ownership_ms_max"].as_f64().unwrap_or_default(),
+                notes.join("; ")
+            );
+        }
+        println!(
+            "machined per node at the end: {}",
+            usage
+                .iter()
+                .map(|(n, rss, cpu)| format!("{n}: RSS {} MiB, CPU {} ms", rss / 1024, cpu))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+}

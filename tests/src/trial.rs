@@ -1,0 +1,164 @@
+//! One failover trial on a local cluster: probe the VIP from the LAN,
+//! watch who holds it, inject a fault into the holder (or the others), wait
+//! for the VIP to come back, measure, and put the cluster right again.
+
+use crate::cluster::Cluster;
+use crate::faults::VIP;
+use crate::monitor::{longest_double, Monitor};
+use crate::probe::{gap, Prober};
+use crate::wait_for;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// SIGTERM to the holder's machined.
+    Graceful,
+    /// The holder's machined and etcd SIGKILLed and its link set down.
+    Dead,
+    /// The holder cut off from etcd (peer and client ports), not from clients.
+    Cutoff,
+    /// The two other control planes stopped, then started again.
+    Quorum,
+}
+
+impl Scenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Graceful => "graceful",
+            Scenario::Dead => "dead",
+            Scenario::Cutoff => "cutoff",
+            Scenario::Quorum => "quorum",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Scenario::Graceful,
+            Scenario::Dead,
+            Scenario::Cutoff,
+            Scenario::Quorum,
+        ]
+        .into_iter()
+        .find(|x| x.name() == s)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub scenario: Scenario,
+    pub old_holder: usize,
+    pub new_holder: Option<usize>,
+    /// Client-visible gap (longest time between answered probes).
+    pub gap: Duration,
+    pub lost: usize,
+    /// Longest time two nodes held the VIP at once.
+    pub double: Duration,
+    pub holder_was_etcd_leader: bool,
+    /// Quorum: VIP gone after the fault, and back after the restart.
+    pub released_after: Option<Duration>,
+    pub back_after: Option<Duration>,
+}
+
+fn vip() -> Ipv4Addr {
+    VIP.parse().expect("literal")
+}
+
+pub fn run(c: &Cluster, s: Scenario, probe_every: Duration) -> Outcome {
+    let h = c.wait_healthy();
+    let cps = c.cps();
+    let n = cps.len();
+    let other = (h + 1) % n;
+    let leader = c.etcd_leader(&cps[other].2);
+    let holder_was_etcd_leader = leader.ends_with(&format!("-{}", cps[h].0));
+    let namespaces: Vec<String> = cps.iter().map(|c| c.1.clone()).collect();
+    let mon = Monitor::start(&namespaces, "eth0", IpAddr::V4(vip()));
+    let probe = Prober::start(&c.lan(), vip(), probe_every).expect("start prober");
+    let start = Instant::now();
+    wait_for(
+        "the VIP to answer before the fault",
+        Duration::from_secs(10),
+        || {
+            (probe.answered_after(start) && mon.holders(n).iter().filter(|x| **x).count() == 1)
+                .then_some(())
+        },
+    );
+
+    let t0 = Instant::now();
+    let (mut released_after, mut back_after) = (None, None);
+    match s {
+        Scenario::Graceful => c.stop_node(h),
+        Scenario::Dead => c.kill_node(h),
+        Scenario::Cutoff => c.cut_off(h),
+        Scenario::Quorum => {
+            for i in (0..n).filter(|i| *i != h) {
+                c.stop_node(i);
+            }
+            wait_for(
+                "the VIP to be released without quorum",
+                Duration::from_secs(30),
+                || (!mon.holders(n).iter().any(|x| *x)).then_some(()),
+            );
+            released_after = Some(t0.elapsed());
+            let t1 = Instant::now();
+            for i in (0..n).filter(|i| *i != h) {
+                c.start_node(i);
+            }
+            wait_for(
+                "the VIP back after quorum returns",
+                Duration::from_secs(60),
+                || probe.answered_after(t1).then_some(()),
+            );
+            back_after = Some(t1.elapsed());
+        }
+    }
+    if s != Scenario::Quorum {
+        wait_for("the VIP on another node", Duration::from_secs(60), || {
+            let holders = mon.holders(n);
+            let moved = holders.iter().filter(|x| **x).count() == 1 && !holders[h];
+            (moved && probe.answered_after(t0 + Duration::from_millis(20))).then_some(())
+        });
+    }
+    // A little more traffic after the move, so the gap is closed on both sides.
+    let settle = Instant::now();
+    wait_for("probes after the move", Duration::from_secs(10), || {
+        (settle.elapsed() > Duration::from_millis(200) && probe.answered_after(settle))
+            .then_some(())
+    });
+    let probes = probe.stop();
+    let holders = mon.holders(n);
+    let changes = mon.stop();
+    let (gap, lost) = gap(&probes);
+    let out = Outcome {
+        scenario: s,
+        old_holder: h,
+        new_holder: holders.iter().position(|x| *x),
+        gap,
+        lost,
+        double: longest_double(&changes, n),
+        holder_was_etcd_leader,
+        released_after,
+        back_after,
+    };
+    match s {
+        Scenario::Graceful | Scenario::Dead => {
+            // A machine that comes back has rebooted: no addresses left over.
+            let _ = std::process::Command::new("ip")
+                .args([
+                    "-n",
+                    &cps[h].1,
+                    "addr",
+                    "del",
+                    &format!("{VIP}/32"),
+                    "dev",
+                    "eth0",
+                ])
+                .output();
+            c.start_node(h)
+        }
+        Scenario::Cutoff => c.reconnect(h),
+        Scenario::Quorum => {}
+    }
+    c.wait_healthy();
+    out
+}
