@@ -249,6 +249,13 @@ fn create(a: &CreateArgs) -> Result<()> {
         .with_context(|| format!("applying config to {}", n.name))?;
     }
     let first = rec.nodes.first().ok_or_else(|| anyhow!("no nodes"))?;
+    if a.no_bootstrap {
+        println!(
+            "\nnodes are up and configured; etcd waits for: mctl --netns {lan} -n {} bootstrap",
+            first.ip
+        );
+        return Ok(());
+    }
     step(format!(
         "bootstrapping etcd on {} ({})",
         first.name, first.ip
