@@ -217,6 +217,20 @@ impl PacketSocket {
         Ok(())
     }
 
+    /// Receives one frame if one is queued, without waiting.
+    pub fn try_recv(&self, buf: &mut [u8]) -> Option<usize> {
+        // SAFETY: non-blocking recv(2) into a buffer we own.
+        let n = unsafe {
+            libc::recv(
+                self.fd.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        (n >= 0).then_some(n as usize)
+    }
+
     /// Receives one frame.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         loop {

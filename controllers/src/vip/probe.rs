@@ -91,6 +91,13 @@ impl Prober {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(next) => {
+                    // Replies already queued count, even if this task ran
+                    // late (a busy machine must not make a live holder dead).
+                    while let Some(n) = sock.try_recv(&mut buf) {
+                        if packet::arp_reply_sender(&buf[..n]).is_some_and(|s| targets.contains(&s)) {
+                            last_seen = Instant::now();
+                        }
+                    }
                     if last_seen.elapsed() > self.dead_after {
                         return true;
                     }
