@@ -42,14 +42,157 @@ pub fn endpoint_uri(target: &str) -> Result<String, ConnectError> {
     }
 }
 
-pub async fn connect(target: &str) -> Result<Channel, ConnectError> {
+/// How mctl authenticates.
+#[derive(Clone)]
+pub enum Creds {
+    /// Maintenance mode: TLS without verifying the node's self-signed
+    /// certificate, and no client certificate.
+    Insecure,
+    /// Verify the node against the machine CA and present a client certificate.
+    Mtls {
+        ca_pem: String,
+        cert_pem: String,
+        key_pem: String,
+    },
+}
+
+fn tls_config(creds: &Creds) -> Result<rustls::ClientConfig, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| e.to_string())?;
+    let mut cfg = match creds {
+        Creds::Insecure => builder
+            .dangerous()
+            .with_custom_certificate_verifier(std::sync::Arc::new(insecure::AnyServer(provider)))
+            .with_no_client_auth(),
+        Creds::Mtls {
+            ca_pem,
+            cert_pem,
+            key_pem,
+        } => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+                roots
+                    .add(c.map_err(|e| format!("CA: {e}"))?)
+                    .map_err(|e| format!("CA: {e}"))?;
+            }
+            let chain = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("client certificate: {e}"))?;
+            let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+                .map_err(|e| format!("client key: {e}"))?;
+            builder
+                .with_root_certificates(roots)
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("client certificate: {e}"))?
+        }
+    };
+    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(cfg)
+}
+
+/// Connects over TLS (always): verifying the node and presenting a client
+/// certificate, or, with [`Creds::Insecure`], neither.
+pub async fn connect(target: &str, creds: &Creds) -> Result<Channel, ConnectError> {
     let uri = endpoint_uri(target)?;
-    let ep = Endpoint::from_shared(uri.clone())
+    let parsed: http::Uri = uri
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| ConnectError::Invalid(target.into(), e.to_string()))?;
+    let host = parsed
+        .host()
+        .unwrap_or_default()
+        .trim_matches(['[', ']'])
+        .to_string();
+    let port = parsed.port_u16().unwrap_or(crate::DEFAULT_PORT);
+    let server_name = rustls_pki_types::ServerName::try_from(host.clone())
         .map_err(|e| ConnectError::Invalid(target.into(), e.to_string()))?
-        .connect_timeout(Duration::from_secs(5));
-    ep.connect()
-        .await
-        .map_err(|e| ConnectError::Unreachable(uri, source_chain(&e)))
+        .to_owned();
+    let cfg = std::sync::Arc::new(
+        tls_config(creds).map_err(|e| ConnectError::Invalid(target.into(), e))?,
+    );
+    let connector = tower::service_fn(move |_: http::Uri| {
+        let (cfg, server_name, host) = (cfg.clone(), server_name.clone(), host.clone());
+        async move {
+            let tcp = tokio::time::timeout(
+                Duration::from_secs(5),
+                tokio::net::TcpStream::connect((host.as_str(), port)),
+            )
+            .await
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
+            })??;
+            let tls = tokio_rustls::TlsConnector::from(cfg)
+                .connect(server_name, tcp)
+                .await?;
+            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tls))
+        }
+    });
+    let ep = Endpoint::from_shared(uri.clone())
+        .map_err(|e| ConnectError::Invalid(target.into(), e.to_string()))?;
+    ep.connect_with_connector(connector).await.map_err(|e| {
+        ConnectError::Unreachable(uri.replace("http://", "https://"), source_chain(&e))
+    })
+}
+
+mod insecure {
+    //! Accepts any server certificate (signatures still checked): only for
+    //! maintenance mode, where the node has nothing to prove itself with yet.
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::crypto::CryptoProvider;
+    use rustls::{DigitallySignedStruct, SignatureScheme};
+    use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+    use std::sync::Arc;
+
+    #[derive(Debug)]
+    pub struct AnyServer(pub Arc<CryptoProvider>);
+
+    impl ServerCertVerifier for AnyServer {
+        fn verify_server_cert(
+            &self,
+            _end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
 }
 
 pub fn machine(ch: Channel) -> MachineServiceClient<Channel> {

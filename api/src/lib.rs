@@ -1,11 +1,13 @@
 //! The machine API: the gRPC services machined serves, and what mctl needs
 //! to reach them.
 
+pub mod auth;
 pub mod client;
 pub mod convert;
 pub mod machine;
 pub mod resources;
 pub mod store;
+pub mod tls;
 
 pub use machine::MachineApi;
 pub use resources::ResourceApi;

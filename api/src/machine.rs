@@ -49,6 +49,7 @@ impl pb::machine_service_server::MachineService for MachineApi {
         &self,
         req: Request<pb::ApplyConfigurationRequest>,
     ) -> Result<Response<pb::ApplyConfigurationResponse>, Status> {
+        crate::auth::check(&req, &self.state, crate::auth::Need::Maintenance)?;
         let req = req.into_inner();
         let text = String::from_utf8(req.data)
             .map_err(|_| Status::invalid_argument("config: not valid UTF-8"))?;
@@ -81,8 +82,9 @@ impl pb::machine_service_server::MachineService for MachineApi {
 
     async fn bootstrap(
         &self,
-        _req: Request<pb::BootstrapRequest>,
+        req: Request<pb::BootstrapRequest>,
     ) -> Result<Response<pb::BootstrapResponse>, Status> {
+        crate::auth::check(&req, &self.state, crate::auth::Need::Admin)?;
         let _guard = self.apply_lock.lock().await;
         let cfg = self
             .state
@@ -158,10 +160,69 @@ impl pb::machine_service_server::MachineService for MachineApi {
         }))
     }
 
+    async fn generate_client_configuration(
+        &self,
+        req: Request<pb::GenerateClientConfigurationRequest>,
+    ) -> Result<Response<pb::GenerateClientConfigurationResponse>, Status> {
+        crate::auth::check(&req, &self.state, crate::auth::Need::Admin)?;
+        let req = req.into_inner();
+        if req.roles.is_empty() || req.roles.len() > 2 {
+            return Err(Status::invalid_argument(
+                "roles: give one or two of os:admin, os:reader",
+            ));
+        }
+        if let Some(bad) = req
+            .roles
+            .iter()
+            .find(|r| !machined_pki::ROLES.contains(&r.as_str()))
+        {
+            return Err(Status::invalid_argument(format!(
+                "roles: unknown role {bad:?} (known: os:admin, os:reader)"
+            )));
+        }
+        let days = if req.days == 0 {
+            365
+        } else {
+            req.days.min(3650)
+        };
+        let ca = self
+            .state
+            .get_typed::<MachineConfigSpec>(MachineConfigSpec::ID)
+            .ok()
+            .flatten()
+            .and_then(|c| c.spec.config.machine_ca)
+            .filter(|c| !c.key.is_empty())
+            .ok_or_else(|| {
+                Status::failed_precondition("no machine CA key in this node's config")
+            })?;
+        let issuer = machined_pki::CertKey {
+            cert_pem: ca.crt.clone(),
+            key_pem: ca.key,
+        };
+        let leaf = issuer
+            .issue(&machined_pki::Leaf {
+                common_name: req.roles.join(","),
+                orgs: req.roles.clone(),
+                client: true,
+                days,
+                ..Default::default()
+            })
+            .map_err(|e| Status::internal(e.to_string()))?;
+        tracing::info!(roles = ?req.roles, days, "issued a client certificate");
+        Ok(Response::new(pb::GenerateClientConfigurationResponse {
+            ca: ca.crt,
+            crt: leaf.cert_pem,
+            key: leaf.key_pem,
+        }))
+    }
+
     async fn version(
         &self,
-        _req: Request<pb::VersionRequest>,
+        req: Request<pb::VersionRequest>,
     ) -> Result<Response<pb::VersionResponse>, Status> {
+        if crate::auth::configured(&self.state) {
+            crate::auth::check(&req, &self.state, crate::auth::Need::Read)?;
+        }
         Ok(Response::new(pb::VersionResponse {
             tag: env!("CARGO_PKG_VERSION").to_string(),
             node: self.node.clone(),

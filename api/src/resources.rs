@@ -1,5 +1,6 @@
 //! ResourceService: get, list, watch.
 
+use crate::auth::{check, Need};
 use crate::convert::to_proto;
 use futures::Stream;
 use machined_proto as pb;
@@ -18,6 +19,22 @@ impl ResourceApi {
     pub fn new(state: State, node: String) -> Self {
         ResourceApi { state, node }
     }
+}
+
+fn resolve_for<T>(
+    req: &Request<T>,
+    state: &State,
+    type_: &str,
+    namespace: &str,
+) -> Result<(&'static Definition, String), Status> {
+    let (def, ns) = resolve(type_, namespace)?;
+    let need = if def.sensitive {
+        Need::Admin
+    } else {
+        Need::Read
+    };
+    check(req, state, need)?;
+    Ok((def, ns))
 }
 
 fn resolve(type_: &str, namespace: &str) -> Result<(&'static Definition, String), Status> {
@@ -44,8 +61,11 @@ type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchResponse, Status>> 
 #[tonic::async_trait]
 impl pb::resource_service_server::ResourceService for ResourceApi {
     async fn get(&self, req: Request<pb::GetRequest>) -> Result<Response<pb::GetResponse>, Status> {
+        let (def, ns) = {
+            let r = req.get_ref();
+            resolve_for(&req, &self.state, &r.r#type, &r.namespace)?
+        };
         let req = req.into_inner();
-        let (def, ns) = resolve(&req.r#type, &req.namespace)?;
         let r = self
             .state
             .get(&ns, def.type_, &req.id)
@@ -60,8 +80,10 @@ impl pb::resource_service_server::ResourceService for ResourceApi {
         &self,
         req: Request<pb::ListRequest>,
     ) -> Result<Response<pb::ListResponse>, Status> {
-        let req = req.into_inner();
-        let (def, ns) = resolve(&req.r#type, &req.namespace)?;
+        let (def, ns) = {
+            let r = req.get_ref();
+            resolve_for(&req, &self.state, &r.r#type, &r.namespace)?
+        };
         Ok(Response::new(pb::ListResponse {
             resources: self
                 .state
@@ -76,8 +98,11 @@ impl pb::resource_service_server::ResourceService for ResourceApi {
     type WatchStream = WatchStream;
 
     async fn watch(&self, req: Request<pb::WatchRequest>) -> Result<Response<WatchStream>, Status> {
+        let (def, ns) = {
+            let r = req.get_ref();
+            resolve_for(&req, &self.state, &r.r#type, &r.namespace)?
+        };
         let req = req.into_inner();
-        let (def, ns) = resolve(&req.r#type, &req.namespace)?;
         let watch = self.state.watch(&ns, def.type_);
         let (id, node) = (req.id, self.node.clone());
         let stream =

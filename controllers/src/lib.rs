@@ -7,6 +7,7 @@ pub mod etcd;
 pub mod net;
 pub mod network;
 pub mod runtime;
+pub mod secrets;
 pub mod vip;
 
 pub use runtime::{Controller, ControllerError, Ctx, Engine, Input, Output, Waker};

@@ -6,6 +6,7 @@ use anyhow::Result;
 use machined_controllers::etcd::{EtcdServiceController, EtcdSpecController};
 use machined_controllers::net::{NetDriver, Rtnl};
 use machined_controllers::network::*;
+use machined_controllers::secrets::{ApiCertsController, EtcdCertsController};
 use machined_controllers::vip::{VipConfigController, VipController};
 use machined_controllers::Engine;
 use machined_resources::State;
@@ -27,7 +28,9 @@ pub fn engine(state: State, state_dir: &Path, etcd_binary: &Path) -> Result<Engi
     e.register(AddressStatusController {
         driver: driver.clone(),
     })?;
+    e.register(ApiCertsController)?;
     e.register(EtcdSpecController)?;
+    e.register(EtcdCertsController)?;
     e.register(EtcdServiceController::new(
         state_dir.to_path_buf(),
         etcd_binary.to_path_buf(),

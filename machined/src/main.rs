@@ -5,10 +5,10 @@ mod controllers;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use machined_api::{machine, MachineApi, NodeStore, ResourceApi};
+use machined_api::{machine, tls, MachineApi, NodeStore, ResourceApi};
 use machined_proto::machine_service_server::MachineServiceServer;
 use machined_proto::resource_service_server::ResourceServiceServer;
-use machined_resources::types::EtcdBootstrap;
+use machined_resources::types::{ApiCerts, EtcdBootstrap};
 use machined_resources::{config, State};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -86,6 +86,34 @@ fn initial_config(args: &Args, store: &NodeStore, state: &State) -> Result<()> {
     }
 }
 
+/// Keeps the API's TLS in line with `ApiCerts`: secured (mTLS) once the
+/// node has its certificate, maintenance (self-signed, no client auth)
+/// while it has none.
+async fn track_tls(state: State, current: tls::Current) {
+    let mut w = state.watch("secrets", "ApiCerts");
+    while w.next().await.is_some() {
+        let certs = state.get_typed::<ApiCerts>("api").ok().flatten();
+        let cfg = match &certs {
+            Some(c) => tls::secured(&c.spec),
+            None => tls::maintenance(),
+        };
+        match cfg {
+            Ok(cfg) => {
+                current.set(cfg);
+                tracing::info!(
+                    mode = if certs.is_some() {
+                        "mtls"
+                    } else {
+                        "maintenance"
+                    },
+                    "API TLS updated"
+                );
+            }
+            Err(e) => tracing::error!(error = %e, "cannot build the API TLS config"),
+        }
+    }
+}
+
 fn node_name() -> String {
     nix_hostname().unwrap_or_else(|| "localhost".into())
 }
@@ -123,6 +151,8 @@ async fn main() -> Result<()> {
         .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(listen = %args.listen, node = %node, "machine API up");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let current = tls::Current::new(tls::maintenance()?);
+    tokio::spawn(track_tls(state.clone(), current.clone()));
     let server = tonic::transport::Server::builder()
         .add_service(MachineServiceServer::new(MachineApi::new(
             state.clone(),
@@ -133,12 +163,9 @@ async fn main() -> Result<()> {
             state.clone(),
             node,
         )))
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            async {
-                let _ = stop_rx.await;
-            },
-        );
+        .serve_with_incoming_shutdown(tls::incoming(listener, current), async {
+            let _ = stop_rx.await;
+        });
     let server = tokio::spawn(server);
 
     let mut term = signal(SignalKind::terminate())?;

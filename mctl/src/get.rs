@@ -1,7 +1,7 @@
 //! `mctl get TYPE [ID] [-o table|yaml|json] [-w]`.
 
 use crate::output::{self, Format, Row};
-use crate::Target;
+use crate::Session;
 use anyhow::{anyhow, Result};
 use futures::StreamExt;
 use machined_api::{client, convert};
@@ -47,8 +47,8 @@ fn decode(node: &str, r: Option<pb::Resource>, event: Option<&'static str>) -> R
     })
 }
 
-async fn fetch(node: &str, a: &GetArgs, def: &Definition) -> Result<Vec<Row>> {
-    let mut c = client::resources(client::connect(node).await?);
+async fn fetch(s: &Session, node: &str, a: &GetArgs, def: &Definition) -> Result<Vec<Row>> {
+    let mut c = client::resources(client::connect(node, &s.creds).await?);
     match &a.id {
         Some(id) => {
             let r = c
@@ -78,8 +78,8 @@ async fn fetch(node: &str, a: &GetArgs, def: &Definition) -> Result<Vec<Row>> {
     }
 }
 
-async fn watch(node: String, a: &GetArgs, def: &'static Definition) -> Result<()> {
-    let mut c = client::resources(client::connect(&node).await?);
+async fn watch(s: &Session, node: String, a: &GetArgs, def: &'static Definition) -> Result<()> {
+    let mut c = client::resources(client::connect(&node, &s.creds).await?);
     let mut stream = c
         .watch(pb::WatchRequest {
             r#type: def.type_.into(),
@@ -103,7 +103,7 @@ async fn watch(node: String, a: &GetArgs, def: &'static Definition) -> Result<()
     Err(anyhow!("{node}: watch ended by the node"))
 }
 
-pub async fn run(target: &Target, a: GetArgs) -> Result<bool> {
+pub async fn run(s: &Session, a: GetArgs) -> Result<bool> {
     let def = registry::lookup(&a.type_).ok_or_else(|| {
         let known: Vec<&str> = registry::definitions()
             .iter()
@@ -115,12 +115,12 @@ pub async fn run(target: &Target, a: GetArgs) -> Result<bool> {
             known.join(", ")
         )
     })?;
-    let nodes = target.list()?;
+    let nodes = s.targets.clone();
     if a.watch {
         if a.output == Format::Table {
             println!("{}", output::header(def, true).join("   "));
         }
-        let all = futures::future::join_all(nodes.into_iter().map(|n| watch(n, &a, def))).await;
+        let all = futures::future::join_all(nodes.into_iter().map(|n| watch(s, n, &a, def))).await;
         for r in all {
             r?;
         }
@@ -129,7 +129,7 @@ pub async fn run(target: &Target, a: GetArgs) -> Result<bool> {
     let mut rows = Vec::new();
     let mut ok = true;
     for n in &nodes {
-        match fetch(n, &a, def).await {
+        match fetch(s, n, &a, def).await {
             Ok(r) => rows.extend(r),
             Err(e) if nodes.len() == 1 => return Err(e),
             Err(e) => {

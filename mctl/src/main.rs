@@ -1,22 +1,23 @@
 //! mctl: the command-line client of machined.
 
 mod cluster;
+mod config_cmd;
+mod gen;
 mod get;
+mod mctlconfig;
 mod output;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args as ClapArgs, Parser, Subcommand};
-use machined_api::client;
+use machined_api::client::{self, Creds};
 use machined_proto as pb;
+use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
 #[command(name = "mctl", version, about = "Talk to machined nodes")]
 struct Cli {
     #[command(flatten)]
     target: Target,
-    /// Run inside this network namespace (e.g. a local cluster's `NAME-lan`).
-    #[arg(long, global = true)]
-    netns: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -29,19 +30,78 @@ pub struct Target {
     /// API endpoints, used when no --nodes are given.
     #[arg(short = 'e', long = "endpoints", global = true, value_delimiter = ',')]
     pub endpoints: Vec<String>,
+    /// Client config (default: $MCTLCONFIG, else ~/.mctl/config).
+    #[arg(long, global = true)]
+    pub mctlconfig: Option<PathBuf>,
+    /// Context of the client config to use (default: its current one).
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// Run inside this network namespace (default: the context's, if any).
+    #[arg(long, global = true)]
+    pub netns: Option<String>,
+    /// For a node in maintenance mode (no config yet): TLS without a client
+    /// certificate and without verifying the node.
+    #[arg(short = 'i', long, global = true)]
+    pub insecure: bool,
+}
+
+/// Where and how to talk to nodes, resolved once.
+pub struct Session {
+    pub targets: Vec<String>,
+    pub creds: Creds,
 }
 
 impl Target {
-    pub fn list(&self) -> Result<Vec<String>> {
-        let t = if self.nodes.is_empty() {
-            &self.endpoints
+    fn config(&self) -> Result<mctlconfig::MctlConfig> {
+        mctlconfig::MctlConfig::load(&mctlconfig::path(&self.mctlconfig))
+    }
+
+    /// Nodes to contact and credentials (none with `--insecure`).
+    pub fn session(&self) -> Result<Session> {
+        let insecure = self.insecure;
+        let cfg = self.config()?;
+        let ctx = cfg.current(&self.context)?;
+        let targets = if !self.nodes.is_empty() {
+            self.nodes.clone()
+        } else if !self.endpoints.is_empty() {
+            self.endpoints.clone()
+        } else if let Some((_, c)) =
+            ctx.filter(|(_, c)| !c.nodes.is_empty() || !c.endpoints.is_empty())
+        {
+            if c.nodes.is_empty() {
+                c.endpoints.clone()
+            } else {
+                c.nodes.clone()
+            }
         } else {
-            &self.nodes
+            bail!("no node given: use -n/--nodes or -e/--endpoints (or a context with endpoints)");
         };
-        if t.is_empty() {
-            bail!("no node given: use -n/--nodes or -e/--endpoints");
+        let creds = if insecure {
+            Creds::Insecure
+        } else {
+            match ctx {
+                Some((_, c)) => c.creds()?,
+                None => bail!(
+                    "no client credentials: no context in {} (create one with mctl gen config, or pass --mctlconfig); \
+                     a node in maintenance mode takes apply-config --insecure",
+                    mctlconfig::path(&self.mctlconfig).display()
+                ),
+            }
+        };
+        Ok(Session { targets, creds })
+    }
+
+    /// The namespace to enter: `--netns`, else the context's.
+    fn netns(&self) -> Result<Option<String>> {
+        if self.netns.is_some() {
+            return Ok(self.netns.clone());
         }
-        Ok(t.clone())
+        let cfg = self.config()?;
+        Ok(cfg
+            .current(&self.context)
+            .ok()
+            .flatten()
+            .and_then(|(_, c)| c.netns.clone()))
     }
 }
 
@@ -50,11 +110,7 @@ enum Cmd {
     /// Apply a machine config to nodes.
     ApplyConfig {
         #[arg(short = 'f', long = "file")]
-        file: std::path::PathBuf,
-        /// Connect without a client certificate (maintenance mode). The API
-        /// is not secured yet, so this changes nothing today.
-        #[arg(short = 'i', long)]
-        insecure: bool,
+        file: PathBuf,
         /// Validate on the node without applying.
         #[arg(long)]
         dry_run: bool,
@@ -67,8 +123,14 @@ enum Cmd {
     /// Check a machine config locally: warnings and exit 0, or every error and exit 1.
     Validate {
         #[arg(short = 'f', long = "file")]
-        file: std::path::PathBuf,
+        file: PathBuf,
     },
+    /// Generate cluster secrets and configs.
+    #[command(subcommand)]
+    Gen(GenCmd),
+    /// Client config: contexts, info, new client certificates.
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCmd),
     /// Local clusters in network namespaces.
     #[command(subcommand)]
     Cluster(cluster::ClusterCmd),
@@ -77,6 +139,22 @@ enum Cmd {
         /// Client version only.
         #[arg(long)]
         client: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum GenCmd {
+    /// Secrets, controlplane.yaml, worker.yaml and mctlconfig for a cluster.
+    Config {
+        /// Cluster name.
+        name: String,
+        /// Control-plane endpoint, e.g. https://10.5.0.50:6443 (the VIP).
+        endpoint: String,
+        #[arg(short = 'o', long = "output-dir", default_value = ".")]
+        output: PathBuf,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -107,12 +185,12 @@ fn validate(file: &std::path::Path) -> Result<bool> {
     }
 }
 
-async fn apply(target: &Target, file: &std::path::Path, dry_run: bool) -> Result<bool> {
+async fn apply(s: &Session, file: &std::path::Path, dry_run: bool) -> Result<bool> {
     let data = read(file)?.into_bytes();
     let mut ok = true;
-    for node in target.list()? {
+    for node in &s.targets {
         let res = async {
-            let mut c = client::machine(client::connect(&node).await?);
+            let mut c = client::machine(client::connect(node, &s.creds).await?);
             let r = c
                 .apply_configuration(pb::ApplyConfigurationRequest {
                     data: data.clone(),
@@ -141,23 +219,31 @@ async fn apply(target: &Target, file: &std::path::Path, dry_run: bool) -> Result
             }
             Err(e) => {
                 ok = false;
-                eprintln!("{node}: error: {e:#}");
+                eprintln!("{node}: error: {e:#}{}", insecure_hint(&s.creds));
             }
         }
     }
     Ok(ok)
 }
 
-async fn bootstrap(target: &Target) -> Result<bool> {
-    let nodes = target.list()?;
-    if nodes.len() != 1 {
+/// A connection without a client certificate that fails is most often a
+/// node that left maintenance mode.
+fn insecure_hint(c: &Creds) -> &'static str {
+    match c {
+        Creds::Insecure => " (a node that has a config only talks to clients with a certificate: use an mctlconfig instead of --insecure)",
+        Creds::Mtls { .. } => "",
+    }
+}
+
+async fn bootstrap(s: &Session) -> Result<bool> {
+    if s.targets.len() != 1 {
         bail!(
             "bootstrap exactly one node (got {}): the others join by themselves",
-            nodes.len()
+            s.targets.len()
         );
     }
-    let node = &nodes[0];
-    let mut c = client::machine(client::connect(node).await?);
+    let node = &s.targets[0];
+    let mut c = client::machine(client::connect(node, &s.creds).await?);
     c.bootstrap(pb::BootstrapRequest {})
         .await
         .map_err(output::status)?;
@@ -170,10 +256,11 @@ async fn version(target: &Target, client_only: bool) -> Result<bool> {
     if client_only {
         return Ok(true);
     }
+    let s = target.session()?;
     let mut ok = true;
-    for node in target.list()? {
+    for node in &s.targets {
         let res = async {
-            let mut c = client::machine(client::connect(&node).await?);
+            let mut c = client::machine(client::connect(node, &s.creds).await?);
             anyhow::Ok(
                 c.version(pb::VersionRequest {})
                     .await
@@ -189,7 +276,7 @@ async fn version(target: &Target, client_only: bool) -> Result<bool> {
             ),
             Err(e) => {
                 ok = false;
-                eprintln!("{node}: error: {e:#}");
+                eprintln!("{node}: error: {e:#}{}", insecure_hint(&s.creds));
             }
         }
     }
@@ -197,17 +284,29 @@ async fn version(target: &Target, client_only: bool) -> Result<bool> {
 }
 
 async fn run(cli: Cli) -> Result<bool> {
+    let t = &cli.target;
     match cli.cmd {
         Cmd::Validate { file } => validate(&file),
-        Cmd::ApplyConfig {
-            file,
-            insecure: _,
-            dry_run,
-        } => apply(&cli.target, &file, dry_run).await,
-        Cmd::Get(args) => get::run(&cli.target, args).await,
-        Cmd::Bootstrap => bootstrap(&cli.target).await,
+        Cmd::ApplyConfig { file, dry_run } => apply(&t.session()?, &file, dry_run).await,
+        Cmd::Get(args) => get::run(&t.session()?, args).await,
+        Cmd::Bootstrap => bootstrap(&t.session()?).await,
+        Cmd::Version { client } => version(t, client).await,
+        Cmd::Gen(GenCmd::Config {
+            name,
+            endpoint,
+            output,
+            force,
+        }) => {
+            let g = gen::generate(&name, &endpoint)?;
+            gen::write(&g, &output, force)?;
+            println!(
+                "wrote controlplane.yaml, worker.yaml and mctlconfig to {}",
+                output.display()
+            );
+            Ok(true)
+        }
+        Cmd::Config(c) => config_cmd::run(t, c).await,
         Cmd::Cluster(c) => tokio::task::spawn_blocking(move || cluster::run(&c)).await?,
-        Cmd::Version { client } => version(&cli.target, client).await,
     }
 }
 
@@ -216,18 +315,22 @@ async fn run(cli: Cli) -> Result<bool> {
 fn enter_netns(name: &str) -> Result<()> {
     let path = std::path::Path::new("/run/netns").join(name);
     let f = std::fs::File::open(&path)
-        .with_context(|| format!("--netns {name}: opening {}", path.display()))?;
+        .with_context(|| format!("netns {name}: opening {}", path.display()))?;
     nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
-        .with_context(|| format!("--netns {name}: entering"))?;
+        .with_context(|| format!("netns {name}: entering"))?;
     Ok(())
 }
 
 fn main() {
     let cli = Cli::parse();
-    let result = cli
-        .netns
-        .as_deref()
-        .map_or(Ok(()), enter_netns)
+    // `cluster` manages namespaces from the host; everything else may run
+    // inside the LAN namespace of a local cluster.
+    let netns = match &cli.cmd {
+        Cmd::Cluster(_) | Cmd::Gen(_) | Cmd::Validate { .. } => Ok(None),
+        _ => cli.target.netns(),
+    };
+    let result = netns
+        .and_then(|ns| ns.as_deref().map_or(Ok(()), enter_netns))
         .and_then(|_| {
             Ok(tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -14,7 +14,21 @@ pub enum Format {
 
 /// A gRPC status as one readable line.
 pub fn status(s: tonic::Status) -> anyhow::Error {
-    anyhow::anyhow!("{}", s.message())
+    // Transport failures carry their cause (e.g. a TLS alert) as a source.
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&s);
+    let mut last = None;
+    while let Some(c) = cause {
+        last = Some(c.to_string());
+        cause = c.source();
+    }
+    match last {
+        Some(c) if c.contains("CertificateRequired") || c.contains("certificate required") => anyhow::anyhow!(
+            "{}: the node requires a client certificate (it is not in maintenance mode; use an mctlconfig, not --insecure)",
+            s.message()
+        ),
+        Some(c) => anyhow::anyhow!("{}: {c}", s.message()),
+        None => anyhow::anyhow!("{}", s.message()),
+    }
 }
 
 pub struct Row {

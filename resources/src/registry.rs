@@ -133,6 +133,8 @@ static DEFINITIONS: &[Definition] = &[
         ],
         false,
     ),
+    def::<ApiCerts>(&["apicerts"], &[col("SANS", "/sans")], true),
+    def::<EtcdCerts>(&["etcdcerts"], &[col("SANS", "/sans")], true),
     def::<EtcdBootstrap>(&["etcdbootstrap"], &[col("REQUESTED", "/requested")], false),
 ];
 

@@ -21,6 +21,8 @@ pub struct Cluster {
 fn mctl_cmd(dir: &TempDir) -> Command {
     let mut c = Command::new(bins::mctl());
     c.env("MCTL_CLUSTERS_DIR", &dir.0);
+    // cluster create merges its context here, not into the user's config.
+    c.env("MCTLCONFIG", dir.0.join("mctlconfig"));
     c
 }
 

@@ -3,7 +3,7 @@
 use crate::netns::Netns;
 use crate::process::Proc;
 use crate::{bins, wait_for, PATIENCE};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
@@ -44,9 +44,62 @@ impl From<Output> for Run {
     }
 }
 
-/// Runs the real mctl inside `ns`.
+/// Runs the real mctl inside `ns`, with no client config.
 pub fn mctl(ns: &Netns, args: &[&str]) -> Run {
-    ns.exec(&bins::mctl().to_string_lossy(), args).into()
+    let mut a = vec!["--mctlconfig", "/nonexistent/mctlconfig"];
+    a.extend_from_slice(args);
+    ns.exec(&bins::mctl().to_string_lossy(), &a).into()
+}
+
+/// Runs the real mctl inside `ns` with client config `cfg`.
+pub fn mctl_as(ns: &Netns, cfg: &Path, args: &[&str]) -> Run {
+    let c = cfg.to_string_lossy();
+    let mut a = vec!["--mctlconfig", c.as_ref()];
+    a.extend_from_slice(args);
+    ns.exec(&bins::mctl().to_string_lossy(), &a).into()
+}
+
+/// Cluster secrets and base configs from the real `mctl gen config`.
+pub struct Secrets {
+    pub dir: PathBuf,
+}
+
+impl Secrets {
+    pub fn generate(dir: &TempDir, name: &str, endpoint: &str) -> Secrets {
+        let out = dir.0.join("secrets");
+        let r: Run = std::process::Command::new(bins::mctl())
+            .args(["gen", "config", name, endpoint, "-o"])
+            .arg(&out)
+            .output()
+            .expect("mctl gen config")
+            .into();
+        assert!(r.ok, "gen config: {}", r.stderr);
+        Secrets { dir: out }
+    }
+
+    /// The admin client config.
+    pub fn mctlconfig(&self) -> PathBuf {
+        self.dir.join("mctlconfig")
+    }
+
+    /// `controlplane.yaml` or `worker.yaml` with `machine.network` set to
+    /// `network` (YAML) and `etcd` (YAML) merged into `cluster.etcd`.
+    pub fn config(&self, kind: &str, network: &str, etcd: Option<&str>) -> String {
+        let text =
+            std::fs::read_to_string(self.dir.join(format!("{kind}.yaml"))).expect("base config");
+        let mut v: serde_yaml::Value = serde_yaml::from_str(&text).expect("yaml");
+        v["machine"]["network"] = serde_yaml::from_str(network).expect("network yaml");
+        if let Some(e) = etcd {
+            let extra: serde_yaml::Mapping = serde_yaml::from_str(e).expect("etcd yaml");
+            if !v["cluster"].get("etcd").is_some_and(|x| x.is_mapping()) {
+                v["cluster"]["etcd"] = serde_yaml::Value::Mapping(Default::default());
+            }
+            if let serde_yaml::Value::Mapping(m) = &mut v["cluster"]["etcd"] {
+                m.extend(extra);
+            }
+        }
+        serde_yaml::to_string(&v).expect("yaml")
+    }
 }
 
 pub struct Machined {
@@ -82,7 +135,18 @@ impl Machined {
     /// Waits until the API answers `mctl version` from `client` at `addr`.
     pub fn wait_ready(&self, client: &Netns, addr: &str) {
         wait_for("machined API", PATIENCE, || {
-            mctl(client, &["-n", addr, "version"]).ok.then_some(())
+            mctl(client, &["--insecure", "-n", addr, "version"])
+                .ok
+                .then_some(())
+        });
+    }
+
+    /// Waits until the API of a configured node answers to `cfg`'s client.
+    pub fn wait_ready_as(&self, client: &Netns, addr: &str, cfg: &Path) {
+        wait_for("machined API (mTLS)", PATIENCE, || {
+            mctl_as(client, cfg, &["-n", addr, "version"])
+                .ok
+                .then_some(())
         });
     }
 

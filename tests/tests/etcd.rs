@@ -4,7 +4,7 @@
 
 use machined_tests::cluster::{pids_named, serial, Cluster};
 use machined_tests::netns::{veth, Netns};
-use machined_tests::node::{mctl, Machined, TempDir};
+use machined_tests::node::{mctl, mctl_as, Machined, Secrets, TempDir};
 use machined_tests::process::Proc;
 use machined_tests::{require_root, wait_for, PATIENCE};
 use std::time::Duration;
@@ -186,9 +186,9 @@ fn bootstrap_is_refused_before_a_config_is_applied() {
     let (node, client) = two_namespaces("nc");
     let mut m = Machined::start(&node, &dir);
     m.wait_ready(&client, "10.6.0.11");
-    let r = mctl(&client, &["-n", "10.6.0.11", "bootstrap"]);
+    let r = mctl(&client, &["--insecure", "-n", "10.6.0.11", "bootstrap"]);
     assert!(
-        !r.ok && r.stderr.contains("no machine config applied"),
+        !r.ok && r.stderr.contains("maintenance mode"),
         "{}",
         r.stderr
     );
@@ -219,17 +219,21 @@ fn external_etcd_is_reported_and_none_is_run() {
         ],
         &dir.0.join("ext-etcd.log"),
     );
+    let secrets = Secrets::generate(&dir, "ext", "https://10.6.0.50:6443");
+    let admin = secrets.mctlconfig();
     let cfg = dir.0.join("cfg.yaml");
-    std::fs::write(
-        &cfg,
-        "version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    hostname: ext-user\n    interfaces:\n      - interface: eth0\n        addresses: [10.6.0.11/24]\ncluster:\n  etcd:\n    externalEndpoints: [http://10.6.0.2:2379]\n",
-    )
-    .unwrap();
+    let text = secrets.config(
+        "controlplane",
+        "hostname: ext-user\ninterfaces:\n  - interface: eth0\n    addresses: [10.6.0.11/24]\n",
+        Some("externalEndpoints: [http://10.6.0.2:2379]\n"),
+    );
+    std::fs::write(&cfg, text).unwrap();
     let mut m = Machined::start(&node, &dir);
     m.wait_ready(&node, "127.0.0.1");
     let r = mctl(
         &node,
         &[
+            "--insecure",
             "-n",
             "127.0.0.1",
             "apply-config",
@@ -238,9 +242,11 @@ fn external_etcd_is_reported_and_none_is_run() {
         ],
     );
     assert!(r.ok, "{}", r.stderr);
+    m.wait_ready_as(&node, "127.0.0.1", &admin);
     let status = |want: &str| {
-        let r = mctl(
+        let r = mctl_as(
             &node,
+            &admin,
             &["-n", "127.0.0.1", "get", "etcdstatus", "-o", "json"],
         );
         let v: serde_json::Value = serde_json::from_str(r.stdout.lines().next()?).ok()?;
@@ -252,7 +258,7 @@ fn external_etcd_is_reported_and_none_is_run() {
         pids_named(&node.name, "etcd").is_empty(),
         "machined ran an etcd of its own"
     );
-    let r = mctl(&node, &["-n", "127.0.0.1", "bootstrap"]);
+    let r = mctl_as(&node, &admin, &["-n", "127.0.0.1", "bootstrap"]);
     assert!(!r.ok && r.stderr.contains("external"), "{}", r.stderr);
     etcd.stop(Duration::from_secs(10));
     wait_for("external etcd unhealthy", PATIENCE, || status("unhealthy"));

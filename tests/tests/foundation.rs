@@ -1,5 +1,6 @@
 //! Foundation acceptance: the real machined in a namespace, configured over
-//! a real network by the real mctl from a client namespace.
+//! a real network by the real mctl from a client namespace (first apply in
+//! maintenance mode, then with the admin client certificate).
 //!
 //! Layout: node ns `mgmt0` 10.200.0.1/24 <-> client ns `mgmt1` 10.200.0.2/24
 //! (set by hand: the API path, and an address machined must leave alone);
@@ -7,16 +8,18 @@
 //! machined).
 
 use machined_tests::netns::{veth, Netns};
-use machined_tests::node::{mctl, Machined, Run, TempDir};
+use machined_tests::node::{mctl, mctl_as, Machined, Run, Secrets, TempDir};
 use machined_tests::{require_root, wait_for, PATIENCE};
 use serde_json::Value;
+use std::path::Path;
 
 const NODE: &str = "10.200.0.1";
 
-fn config(addr: &str) -> String {
-    format!(
-        "version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    hostname: node-1\n    interfaces:\n      - interface: eth0\n        addresses: [{addr}]\n        mtu: 1400\n      - interface: mgmt0\n        ignore: true\n"
-    )
+fn config(s: &Secrets, addr: &str) -> String {
+    let network = format!(
+        "hostname: node-1\ninterfaces:\n  - interface: eth0\n    addresses: [{addr}]\n    mtu: 1400\n  - interface: mgmt0\n    ignore: true\n"
+    );
+    s.config("controlplane", &network, None)
 }
 
 fn write(dir: &TempDir, name: &str, text: &str) -> String {
@@ -25,8 +28,8 @@ fn write(dir: &TempDir, name: &str, text: &str) -> String {
     p.to_string_lossy().into_owned()
 }
 
-fn addresses_json(client: &Netns) -> Vec<Value> {
-    let r = mctl(client, &["-n", NODE, "get", "addresses", "-o", "json"]);
+fn addresses_json(client: &Netns, cfg: &Path) -> Vec<Value> {
+    let r = mctl_as(client, cfg, &["-n", NODE, "get", "addresses", "-o", "json"]);
     assert!(r.ok, "mctl get addresses: {}", r.stderr);
     r.stdout
         .lines()
@@ -34,14 +37,18 @@ fn addresses_json(client: &Netns) -> Vec<Value> {
         .collect()
 }
 
-fn has_status(client: &Netns, id: &str) -> bool {
-    addresses_json(client)
+fn has_status(client: &Netns, cfg: &Path, id: &str) -> bool {
+    addresses_json(client, cfg)
         .iter()
         .any(|v| v["metadata"]["id"] == id && v["spec"]["ours"] == true)
 }
 
-fn applied_raw(client: &Netns) -> String {
-    let r = mctl(client, &["-n", NODE, "get", "machineconfig", "-o", "json"]);
+fn applied_raw(client: &Netns, cfg: &Path) -> String {
+    let r = mctl_as(
+        client,
+        cfg,
+        &["-n", NODE, "get", "machineconfig", "-o", "json"],
+    );
     assert!(r.ok, "{}", r.stderr);
     let v: Value = serde_json::from_str(r.stdout.trim()).expect("json");
     v["spec"]["raw"].as_str().unwrap_or_default().to_string()
@@ -54,12 +61,8 @@ fn expect_failure(r: &Run, needles: &[&str]) {
     }
 }
 
-#[test]
-fn static_addresses_through_mctl_survive_restart_and_hand_made_ones_are_left_alone() {
-    if !require_root("foundation") {
-        return;
-    }
-    let dir = TempDir::new("foundation");
+/// Node and client namespaces with the management and data links.
+fn lab() -> (Netns, Netns) {
     let node = Netns::new("node");
     let client = Netns::new("client");
     veth(&node, "mgmt0", &client, "mgmt1");
@@ -70,15 +73,27 @@ fn static_addresses_through_mctl_survive_restart_and_hand_made_ones_are_left_alo
     client.ip(&["link", "set", "mgmt1", "up"]);
     client.ip(&["addr", "add", "10.201.0.2/24", "dev", "eth1"]);
     client.ip(&["link", "set", "eth1", "up"]);
+    (node, client)
+}
 
+#[test]
+fn static_addresses_through_mctl_survive_restart_and_hand_made_ones_are_left_alone() {
+    if !require_root("foundation") {
+        return;
+    }
+    let dir = TempDir::new("foundation");
+    let (node, client) = lab();
+    let secrets = Secrets::generate(&dir, "foundation", "https://10.201.0.50:6443");
+    let cfg = secrets.mctlconfig();
     let mut m = Machined::start(&node, &dir);
     m.wait_ready(&client, NODE);
 
-    // Apply: eth0 comes up with the address, reachable from the client.
-    let first = write(&dir, "first.yaml", &config("10.201.0.1/24"));
+    // Apply in maintenance mode: eth0 comes up with the address, reachable
+    // from the client.
+    let first = write(&dir, "first.yaml", &config(&secrets, "10.201.0.1/24"));
     let r = mctl(
         &client,
-        &["-n", NODE, "apply-config", "--insecure", "-f", &first],
+        &["--insecure", "-n", NODE, "apply-config", "-f", &first],
     );
     assert!(r.ok, "apply: {}", r.stderr);
     assert!(r.stdout.contains("config applied"), "{}", r.stdout);
@@ -90,8 +105,9 @@ fn static_addresses_through_mctl_survive_restart_and_hand_made_ones_are_left_alo
         "{}",
         node.addrs("eth0")
     );
+    m.wait_ready_as(&client, NODE, &cfg);
     wait_for("AddressStatus for eth0/10.201.0.1/24", PATIENCE, || {
-        has_status(&client, "eth0/10.201.0.1/24").then_some(())
+        has_status(&client, &cfg, "eth0/10.201.0.1/24").then_some(())
     });
     wait_for("ping 10.201.0.1 from the client", PATIENCE, || {
         client.ping("10.201.0.1").then_some(())
@@ -101,8 +117,8 @@ fn static_addresses_through_mctl_survive_restart_and_hand_made_ones_are_left_alo
     node.ip(&["addr", "add", "10.201.0.99/24", "dev", "eth0"]);
 
     // Change: the old address goes, the new one comes.
-    let second = write(&dir, "second.yaml", &config("10.201.0.5/24"));
-    let r = mctl(&client, &["-n", NODE, "apply-config", "-f", &second]);
+    let second = write(&dir, "second.yaml", &config(&secrets, "10.201.0.5/24"));
+    let r = mctl_as(&client, &cfg, &["-n", NODE, "apply-config", "-f", &second]);
     assert!(r.ok, "apply: {}", r.stderr);
     wait_for("address swap", PATIENCE, || {
         let a = node.addrs("eth0");
@@ -116,7 +132,7 @@ fn static_addresses_through_mctl_survive_restart_and_hand_made_ones_are_left_alo
         node.addrs("mgmt0").contains("10.200.0.1/24"),
         "mgmt address removed"
     );
-    let st = addresses_json(&client);
+    let st = addresses_json(&client, &cfg);
     assert!(
         st.iter()
             .any(|v| v["metadata"]["id"] == "eth0/10.201.0.99/24" && v["spec"]["ours"] == false),
@@ -135,10 +151,10 @@ fn static_addresses_through_mctl_survive_restart_and_hand_made_ones_are_left_alo
         "machined did not exit 0 on SIGTERM:\n{}",
         m.log()
     );
-    m.wait_ready(&client, NODE);
-    assert!(applied_raw(&client).contains("10.201.0.5/24"));
+    m.wait_ready_as(&client, NODE, &cfg);
+    assert!(applied_raw(&client, &cfg).contains("10.201.0.5/24"));
     wait_for("AddressStatus after restart", PATIENCE, || {
-        has_status(&client, "eth0/10.201.0.5/24").then_some(())
+        has_status(&client, &cfg, "eth0/10.201.0.5/24").then_some(())
     });
     assert!(node.addrs("eth0").contains("10.201.0.5/24"));
     assert!(node.addrs("eth0").contains("10.201.0.99/24"));
@@ -151,25 +167,13 @@ fn bad_configs_are_refused_with_field_named_errors_and_change_nothing() {
         return;
     }
     let dir = TempDir::new("badconfig");
-    let node = Netns::new("node");
-    let client = Netns::new("client");
-    veth(&node, "mgmt0", &client, "mgmt1");
-    veth(&node, "eth0", &client, "eth1");
-    node.ip(&["addr", "add", "10.200.0.1/24", "dev", "mgmt0"]);
-    node.ip(&["link", "set", "mgmt0", "up"]);
-    client.ip(&["addr", "add", "10.200.0.2/24", "dev", "mgmt1"]);
-    client.ip(&["link", "set", "mgmt1", "up"]);
+    let (node, client) = lab();
+    let secrets = Secrets::generate(&dir, "foundation", "https://10.201.0.50:6443");
+    let cfg = secrets.mctlconfig();
     let mut m = Machined::start(&node, &dir);
     m.wait_ready(&client, NODE);
 
-    let good = write(&dir, "good.yaml", &config("10.201.0.1/24"));
-    assert!(mctl(&client, &["-n", NODE, "apply-config", "-f", &good]).ok);
-    wait_for("address", PATIENCE, || {
-        node.addrs("eth0").contains("10.201.0.1/24").then_some(())
-    });
-    let before_raw = applied_raw(&client);
-    let before_addrs = node.addrs("eth0");
-
+    // In maintenance mode too, a bad config is refused with every error.
     let bad = write(
         &dir,
         "bad.yaml",
@@ -182,7 +186,30 @@ fn bad_configs_are_refused_with_field_named_errors_and_change_nothing() {
         "control-plane",
     ];
     expect_failure(
-        &mctl(&client, &["-n", NODE, "apply-config", "-f", &bad]),
+        &mctl(
+            &client,
+            &["--insecure", "-n", NODE, "apply-config", "-f", &bad],
+        ),
+        &want,
+    );
+
+    let good = write(&dir, "good.yaml", &config(&secrets, "10.201.0.1/24"));
+    assert!(
+        mctl(
+            &client,
+            &["--insecure", "-n", NODE, "apply-config", "-f", &good]
+        )
+        .ok
+    );
+    wait_for("address", PATIENCE, || {
+        node.addrs("eth0").contains("10.201.0.1/24").then_some(())
+    });
+    m.wait_ready_as(&client, NODE, &cfg);
+    let before_raw = applied_raw(&client, &cfg);
+    let before_addrs = node.addrs("eth0");
+
+    expect_failure(
+        &mctl_as(&client, &cfg, &["-n", NODE, "apply-config", "-f", &bad]),
         &want,
     );
     let v = mctl(&client, &["validate", "-f", &bad]);
@@ -191,16 +218,16 @@ fn bad_configs_are_refused_with_field_named_errors_and_change_nothing() {
     assert!(mctl(&client, &["validate", "-f", &good]).ok);
 
     // Nothing changed on the node.
-    assert_eq!(applied_raw(&client), before_raw);
+    assert_eq!(applied_raw(&client, &cfg), before_raw);
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(node.addrs("eth0"), before_addrs);
     assert!(!node.addrs("eth0").contains("10.201.0.7"));
 
     // Other bad input: unknown type, unreachable node. One line, exit != 0.
-    let r = mctl(&client, &["-n", NODE, "get", "nosuchthing"]);
+    let r = mctl_as(&client, &cfg, &["-n", NODE, "get", "nosuchthing"]);
     expect_failure(&r, &["unknown resource type \"nosuchthing\""]);
     assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
-    let r = mctl(&client, &["-n", "10.200.0.3", "get", "links"]);
+    let r = mctl_as(&client, &cfg, &["-n", "10.200.0.3", "get", "links"]);
     expect_failure(&r, &["cannot connect"]);
     assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
     assert!(m.stop());

@@ -68,15 +68,24 @@ pub async fn members(c: &mut Client, endpoints: &[String]) -> Result<Vec<EtcdMem
         .collect())
 }
 
-/// The first of `endpoints` with a member answering, and its client.
+/// One of `endpoints` with a member answering, and its client. All are
+/// tried at once (an unreachable one costs a connect timeout).
 pub async fn find_running(endpoints: &[String]) -> Option<(String, Client)> {
-    for e in endpoints {
-        let one = vec![e.clone()];
-        if let Ok(mut c) = connect(&one).await {
-            if members(&mut c, &one).await.is_ok() {
-                return Some((e.clone(), c));
-            }
+    let tries = endpoints.iter().map(|e| {
+        Box::pin(async move {
+            let one = vec![e.clone()];
+            let mut c = connect(&one).await.ok()?;
+            members(&mut c, &one).await.ok()?;
+            Some((e.clone(), c))
+        })
+    });
+    let mut pending: Vec<_> = tries.collect();
+    while !pending.is_empty() {
+        let (r, _, rest) = futures::future::select_all(pending).await;
+        if r.is_some() {
+            return r;
         }
+        pending = rest;
     }
     None
 }

@@ -318,7 +318,7 @@ impl Controller for EtcdServiceController {
             } else if bootstrapped {
                 StartMode::New
             } else {
-                self.put_status(ctx, EtcdPhase::Joining, None, false)?;
+                // Still waiting for bootstrap while looking for a member.
                 match self.join(&spec, ip).await {
                     Ok(Some(initial_cluster)) => StartMode::Join { initial_cluster },
                     Ok(None) => {

@@ -1,57 +1,96 @@
-//! Machine configs for the nodes of a local cluster.
+//! Machine configs for the nodes of a local cluster: the generated
+//! `controlplane.yaml` / `worker.yaml` with each node's network filled in.
 
 use ipnet::Ipv4Net;
+use serde_yaml::{Mapping, Value};
 use std::net::Ipv4Addr;
 
-pub fn node(
-    cluster: &str,
-    short: &str,
-    ip: Ipv4Addr,
-    net: &Ipv4Net,
-    vip: Ipv4Addr,
-    cp: bool,
-    cp_ips: &[String],
-) -> String {
-    let prefix = net.prefix_len();
-    let mut s = format!(
-        "version: v1alpha1\nmachine:\n  type: {}\n  network:\n    hostname: {cluster}-{short}\n    interfaces:\n      - interface: eth0\n        addresses: [{ip}/{prefix}]\n",
-        if cp { "controlplane" } else { "worker" }
+fn set(v: &mut Value, path: &[&str], val: Value) {
+    let mut cur = v;
+    for k in &path[..path.len() - 1] {
+        if !cur.get(*k).is_some_and(Value::is_mapping) {
+            cur[*k] = Value::Mapping(Mapping::new());
+        }
+        cur = &mut cur[*k];
+    }
+    cur[path[path.len() - 1]] = val;
+}
+
+pub struct NodeNet<'a> {
+    pub cluster: &'a str,
+    pub short: &'a str,
+    pub ip: Ipv4Addr,
+    pub net: &'a Ipv4Net,
+    pub vip: Ipv4Addr,
+    pub cp_ips: &'a [String],
+}
+
+/// `base` (generated, with the cluster's secrets) for one node.
+pub fn node(base: &Value, n: &NodeNet<'_>, cp: bool) -> String {
+    let mut v = base.clone();
+    let mut iface = Mapping::new();
+    iface.insert("interface".into(), "eth0".into());
+    iface.insert(
+        "addresses".into(),
+        Value::Sequence(vec![format!("{}/{}", n.ip, n.net.prefix_len()).into()]),
     );
     if cp {
-        s.push_str(&format!("        vip:\n          ip: {vip}\n"));
+        let mut vip = Mapping::new();
+        vip.insert("ip".into(), n.vip.to_string().into());
+        iface.insert("vip".into(), Value::Mapping(vip));
     }
-    s.push_str(&format!(
-        "cluster:\n  clusterName: {cluster}\n  controlPlane:\n    endpoint: https://{vip}:6443\n"
-    ));
+    set(
+        &mut v,
+        &["machine", "network", "hostname"],
+        format!("{}-{}", n.cluster, n.short).into(),
+    );
+    set(
+        &mut v,
+        &["machine", "network", "interfaces"],
+        Value::Sequence(vec![Value::Mapping(iface)]),
+    );
     if cp {
-        s.push_str(&format!(
-            "  etcd:\n    advertisedSubnets: [{net}]\n    peers: [{}]\n",
-            cp_ips.join(", ")
-        ));
+        set(
+            &mut v,
+            &["cluster", "etcd", "advertisedSubnets"],
+            Value::Sequence(vec![n.net.to_string().into()]),
+        );
+        let peers = n.cp_ips.iter().map(|p| Value::from(p.as_str())).collect();
+        set(
+            &mut v,
+            &["cluster", "etcd", "peers"],
+            Value::Sequence(peers),
+        );
     }
-    s
+    serde_yaml::to_string(&v).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn configs_are_valid() {
+        let g = crate::gen::generate("demo", "https://10.5.0.50:6443").unwrap();
         let net = "10.5.0.0/24".parse().unwrap();
         let ips = vec!["10.5.0.11".to_string(), "10.5.0.12".to_string()];
-        for cp in [true, false] {
-            let text = super::node(
-                "demo",
-                "cp1",
-                "10.5.0.11".parse().unwrap(),
-                &net,
-                "10.5.0.50".parse().unwrap(),
-                cp,
-                &ips,
-            );
+        for (base, cp) in [(&g.controlplane, true), (&g.worker, false)] {
+            let n = NodeNet {
+                cluster: "demo",
+                short: "cp1",
+                ip: "10.5.0.11".parse().unwrap(),
+                net: &net,
+                vip: "10.5.0.50".parse().unwrap(),
+                cp_ips: &ips,
+            };
+            let text = node(base, &n, cp);
             let p =
                 machined_resources::config::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
             assert!(p.warnings.is_empty(), "{:?}", p.warnings);
             assert_eq!(p.config.vip_ips().len(), usize::from(cp));
+            assert_eq!(p.config.hostname.as_deref(), Some("demo-cp1"));
+            assert_eq!(p.config.cluster.etcd.peers.len(), if cp { 2 } else { 0 });
+            assert!(p.config.machine_ca.is_some());
         }
     }
 }

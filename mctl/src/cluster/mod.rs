@@ -2,6 +2,8 @@
 //! node in its own network namespace on a shared bridge.
 
 mod configs;
+
+use crate::mctlconfig::{self, MctlConfig};
 mod lab;
 mod record;
 
@@ -65,12 +67,15 @@ fn step(msg: impl std::fmt::Display) {
     println!("==> {msg}");
 }
 
-/// Runs this mctl again inside a namespace (`--netns`), returning stdout.
-fn self_in(ns: &str, args: &[&str]) -> Result<String> {
+/// Runs this mctl again inside a namespace (`--netns`) with the cluster's
+/// client config, returning stdout.
+fn self_in(dir: &Path, ns: &str, args: &[&str]) -> Result<String> {
     let exe = std::env::current_exe().context("locating mctl")?;
     let out = Command::new(exe)
         .arg("--netns")
         .arg(ns)
+        .arg("--mctlconfig")
+        .arg(dir.join("mctlconfig"))
         .args(args)
         .output()?;
     if !out.status.success() {
@@ -187,6 +192,14 @@ fn create(a: &CreateArgs) -> Result<()> {
     ));
     rec.namespaces.push(lan.clone());
     rec.save(&dir)?;
+    // The gen config flow: secrets, base configs and an admin mctlconfig
+    // whose context talks from the LAN namespace.
+    let mut secrets = crate::gen::generate(&a.name, &format!("https://{vip}:6443"))?;
+    if let Some(ctx) = secrets.mctlconfig.contexts.get_mut(&a.name) {
+        ctx.endpoints = vec![host(&net, 11)?.to_string()];
+        ctx.netns = Some(lan.clone());
+    }
+    crate::gen::write(&secrets, &dir, true)?;
     lab::add_netns(&lan)?;
     lab::add_lan(&lan, &format!("{}/{}", host(&net, 1)?, net.prefix_len()))?;
 
@@ -221,7 +234,20 @@ fn create(a: &CreateArgs) -> Result<()> {
             pid: Some(pid),
         });
         rec.save(&dir)?;
-        let cfg = configs::node(&a.name, short, *ip, &net, vip, *cp, &cp_ips);
+        let base = if *cp {
+            &secrets.controlplane
+        } else {
+            &secrets.worker
+        };
+        let nn = configs::NodeNet {
+            cluster: &a.name,
+            short,
+            ip: *ip,
+            net: &net,
+            vip,
+            cp_ips: &cp_ips,
+        };
+        let cfg = configs::node(base, &nn, *cp);
         let cfg_path = node_dir.join("config.yaml");
         std::fs::write(&cfg_path, cfg)?;
     }
@@ -229,13 +255,18 @@ fn create(a: &CreateArgs) -> Result<()> {
     let deadline = Instant::now() + a.wait;
     for n in &rec.nodes {
         wait_until(&format!("{}'s API", n.name), deadline, || {
-            Ok(self_in(&n.netns, &["-n", "127.0.0.1", "version"])
-                .ok()
-                .map(|_| ()))
+            Ok(self_in(
+                &dir,
+                &n.netns,
+                &["-n", "127.0.0.1", "version", "--insecure"],
+            )
+            .ok()
+            .map(|_| ()))
         })?;
         let cfg = dir.join(&n.name).join("config.yaml");
         step(format!("applying config to {} ({})", n.name, n.ip));
         self_in(
+            &dir,
             &n.netns,
             &[
                 "-n",
@@ -249,9 +280,18 @@ fn create(a: &CreateArgs) -> Result<()> {
         .with_context(|| format!("applying config to {}", n.name))?;
     }
     let first = rec.nodes.first().ok_or_else(|| anyhow!("no nodes"))?;
+    let user_config = mctlconfig::path(&None);
+    let mut merged = MctlConfig::load(&user_config)?;
+    merged.merge(secrets.mctlconfig.clone());
+    merged.save(&user_config)?;
+    step(format!(
+        "context {:?} merged into {}",
+        a.name,
+        user_config.display()
+    ));
     if a.no_bootstrap {
         println!(
-            "\nnodes are up and configured; etcd waits for: mctl --netns {lan} -n {} bootstrap",
+            "\nnodes are up and configured; etcd waits for: mctl -n {} bootstrap",
             first.ip
         );
         return Ok(());
@@ -263,7 +303,7 @@ fn create(a: &CreateArgs) -> Result<()> {
     wait_until(
         "the first control plane to be ready for bootstrap",
         deadline,
-        || match self_in(&lan, &["-n", &first.ip, "bootstrap"]) {
+        || match self_in(&dir, &lan, &["-n", &first.ip, "bootstrap"]) {
             Ok(_) => Ok(Some(())),
             Err(e) if e.to_string().contains("not ready") => Ok(None),
             Err(e) => Err(e),
@@ -273,7 +313,11 @@ fn create(a: &CreateArgs) -> Result<()> {
     for n in &cps {
         step(format!("waiting for etcd on {} ({})", n.name, n.ip));
         wait_until(&format!("etcd on {}", n.name), deadline, || {
-            let out = self_in(&lan, &["-n", &n.ip, "get", "etcdstatus", "-o", "json"])?;
+            let out = self_in(
+                &dir,
+                &lan,
+                &["-n", &n.ip, "get", "etcdstatus", "-o", "json"],
+            )?;
             let v: serde_json::Value = serde_json::from_str(out.trim())?;
             let members = v["spec"]["members"].as_array().map_or(0, Vec::len);
             Ok((v["spec"]["phase"] == "running" && members == cps.len()).then_some(()))
@@ -281,7 +325,11 @@ fn create(a: &CreateArgs) -> Result<()> {
     }
     step(format!("waiting for the VIP {vip} to come up"));
     let holder = wait_until("a VIP holder", deadline, || {
-        let out = self_in(&lan, &["-n", &first.ip, "get", "vipstatus", "-o", "json"])?;
+        let out = self_in(
+            &dir,
+            &lan,
+            &["-n", &first.ip, "get", "vipstatus", "-o", "json"],
+        )?;
         let v: serde_json::Value = serde_json::from_str(out.trim())?;
         let h = v["spec"]["holder"].as_str().unwrap_or_default().to_string();
         Ok((!h.is_empty()).then_some(h))
@@ -304,11 +352,14 @@ fn create(a: &CreateArgs) -> Result<()> {
     }
     println!("  VIP  {vip} (held by {holder})");
     println!();
-    println!("talk to it from the LAN namespace:");
-    println!("  mctl --netns {lan} -n {} get vipstatus", first.ip);
-    println!("  mctl --netns {lan} -n {} get etcdstatus", first.ip);
+    println!(
+        "talk to it (context {:?}, which runs mctl in {lan}):",
+        a.name
+    );
+    println!("  mctl -n {} get vipstatus", first.ip);
+    println!("  mctl -n {} get etcdstatus", first.ip);
+    println!("  mctl -n {} get addresses", first.ip);
     println!("  ip netns exec {lan} ping {vip}");
-    println!("  mctl --netns {lan} -n {} get addresses", first.ip);
     println!("remove it: mctl cluster destroy --name {}", a.name);
     Ok(())
 }
@@ -346,6 +397,22 @@ fn destroy(name: &str) -> Result<()> {
         lab::ip(&["netns", "del", ns])?;
     }
     remove_dir(&dir)?;
+    // Our context (it names our LAN namespace) leaves the client config too.
+    let user_config = mctlconfig::path(&None);
+    if let Ok(mut cfg) = MctlConfig::load(&user_config) {
+        let lan = format!("{name}-lan");
+        if cfg
+            .contexts
+            .get(name)
+            .is_some_and(|c| c.netns.as_deref() == Some(lan.as_str()))
+        {
+            cfg.contexts.remove(name);
+            if cfg.context == name {
+                cfg.context = cfg.contexts.keys().next().cloned().unwrap_or_default();
+            }
+            cfg.save(&user_config)?;
+        }
+    }
     println!("cluster {name:?} destroyed");
     Ok(())
 }

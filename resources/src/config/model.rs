@@ -34,6 +34,20 @@ pub struct MachineConfig {
     pub layer2_vips: Vec<Layer2Vip>,
     #[serde(default)]
     pub cluster: ClusterConfig,
+    /// `machine.ca`: issues the node's API certificate; verifies clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_ca: Option<CaPem>,
+    /// `machine.certSANs`: extra names in the API certificate.
+    #[serde(default)]
+    pub cert_sans: Vec<String>,
+}
+
+/// A CA certificate and key, PEM (decoded from the config's base64).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaPem {
+    pub crt: String,
+    pub key: String,
 }
 
 impl MachineConfig {
@@ -75,6 +89,9 @@ pub struct EtcdConfig {
     /// control-plane endpoint's host: `10.5.0.11` or `10.5.0.11:2379`.
     #[serde(default)]
     pub peers: Vec<String>,
+    /// `cluster.etcd.ca`: issues etcd's peer, server and client certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<CaPem>,
     /// (machined) An etcd cluster run by someone else: machined runs none and
     /// reports this cluster's health. Client URLs, e.g. `http://10.0.0.5:2379`.
     #[serde(default)]

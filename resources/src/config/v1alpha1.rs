@@ -73,6 +73,12 @@ pub fn machine_config(doc: &Value, d: &mut Diag) -> Option<MachineConfig> {
         .filter_map(|(path, v)| interface(v, &path, d))
         .collect();
     network.finish(d);
+    let machine_ca = ca(&mut machine, "ca", d);
+    let cert_sans = machine
+        .strings("certSANs", d)
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
     machine.finish(d);
 
     let mut cluster = top.child("cluster", d);
@@ -97,6 +103,8 @@ pub fn machine_config(doc: &Value, d: &mut Diag) -> Option<MachineConfig> {
             control_plane_endpoint,
             etcd,
         },
+        machine_ca,
+        cert_sans,
     })
 }
 
@@ -114,7 +122,10 @@ const RESERVED_ETCD_ARGS: &[&str] = &[
 
 fn etcd(cluster: &mut Obj<'_>, d: &mut Diag) -> EtcdConfig {
     let mut o = cluster.child("etcd", d);
-    let mut cfg = EtcdConfig::default();
+    let mut cfg = EtcdConfig {
+        ca: ca(&mut o, "ca", d),
+        ..Default::default()
+    };
     for (p, s) in o.strings("advertisedSubnets", d) {
         if parse_cidr(s.trim_start_matches('!'), &p, d).is_some() {
             cfg.advertised_subnets.push(s);
@@ -279,6 +290,66 @@ fn vip(o: &mut Obj<'_>, d: &mut Diag) -> Option<VipConfig> {
     let options = vip_options(&mut v, d);
     v.finish(d);
     Some(VipConfig { ip: ip?, options })
+}
+
+/// A base64 PEM field of a CA block.
+fn pem_field(c: &mut Obj<'_>, name: &'static str, d: &mut Diag) -> Option<String> {
+    let path = c.path(name);
+    match c.string(name, d) {
+        None => {
+            d.error(&path, "is required (base64 PEM)");
+            None
+        }
+        Some(s) => match machined_pki::unb64(&s) {
+            Ok(pem) if pem.contains("-----BEGIN ") => Some(pem),
+            Ok(_) => {
+                d.error(&path, "is not base64 of a PEM block");
+                None
+            }
+            Err(e) => {
+                d.error(&path, format!("is not valid base64 ({e})"));
+                None
+            }
+        },
+    }
+}
+
+/// A `{crt, key}` CA block (base64 PEM, as Talos writes it). machined
+/// issues certificates from it, so the key matters; Talos writes `key: ""`
+/// on workers (they get certificates from trustd): accepted with a warning.
+fn ca(o: &mut Obj<'_>, key: &'static str, d: &mut Diag) -> Option<CaPem> {
+    if !o.has(key) {
+        o.accept(&[key]);
+        return None;
+    }
+    let mut c = o.child(key, d);
+    let crt = pem_field(&mut c, "crt", d);
+    let k = if c.get_str_is_empty("key") {
+        d.warn(
+            &c.path("key"),
+            "is empty: without the CA key machined cannot issue this node's certificates",
+        );
+        Some(String::new())
+    } else {
+        pem_field(&mut c, "key", d)
+    };
+    let path = c.path.clone();
+    c.finish(d);
+    let pair = CaPem { crt: crt?, key: k? };
+    let loaded = if pair.key.is_empty() {
+        machined_pki::not_after(&pair.crt).map(|_| ())
+    } else {
+        machined_pki::CertKey {
+            cert_pem: pair.crt.clone(),
+            key_pem: pair.key.clone(),
+        }
+        .validate()
+    };
+    if let Err(e) = loaded {
+        d.error(path, format!("does not load: {e}"));
+        return None;
+    }
+    Some(pair)
 }
 
 /// `500ms`, `2s`, `1m`, or a bare number of milliseconds.

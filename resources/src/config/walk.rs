@@ -98,6 +98,14 @@ impl<'a> Obj<'a> {
         }
     }
 
+    /// The key holds an empty string (and counts as read).
+    pub fn get_str_is_empty(&mut self, key: &'static str) -> bool {
+        self.used.push(key);
+        self.map
+            .and_then(|m| m.get(key))
+            .is_some_and(|v| v.as_str() == Some(""))
+    }
+
     pub fn has(&self, key: &str) -> bool {
         self.map
             .and_then(|m| m.get(key))

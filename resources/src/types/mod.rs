@@ -3,6 +3,7 @@
 mod etcd;
 mod machine;
 mod network;
+mod secrets;
 mod vip;
 
 pub use etcd::{EtcdBootstrap, EtcdMember, EtcdPhase, EtcdSpec, EtcdStatus};
@@ -11,9 +12,11 @@ pub use network::{
     AddressSpec, AddressStatus, AnnounceStatus, ConfigLayer, LinkSpec, LinkStatus,
     ADDRESS_PROTO_MACHINED,
 };
+pub use secrets::{ApiCerts, EtcdCerts};
 pub use vip::{Announce, VipOptions, VipSpec, VipStatus};
 
 /// Namespaces.
 pub const NS_CONFIG: &str = "config";
 pub const NS_NETWORK: &str = "network";
 pub const NS_ETCD: &str = "etcd";
+pub const NS_SECRETS: &str = "secrets";

@@ -1,0 +1,73 @@
+//! Who may do what. Maintenance mode (no config yet): only applying a config
+//! and reading the version. Configured: a client certificate from the
+//! machine CA is required (TLS checks the signature); its organisation
+//! carries the role: `os:admin` may do everything, `os:reader` may only
+//! read, and never sensitive resources.
+
+use machined_pki::{ROLE_ADMIN, ROLE_READER};
+use machined_resources::types::MachineConfigSpec;
+use machined_resources::State;
+use tonic::{Request, Status};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Allowed in maintenance mode too (apply-config, version).
+    Maintenance,
+    /// Read non-sensitive resources.
+    Read,
+    /// Change things, read sensitive resources.
+    Admin,
+}
+
+pub fn configured(state: &State) -> bool {
+    state
+        .get("config", "MachineConfig", MachineConfigSpec::ID)
+        .is_some()
+}
+
+/// The roles of the caller's client certificate (none without one).
+pub fn roles<T>(req: &Request<T>) -> Vec<String> {
+    req.peer_certs()
+        .and_then(|c| c.first().and_then(|der| machined_pki::roles(der).ok()))
+        .unwrap_or_default()
+}
+
+pub fn check<T>(req: &Request<T>, state: &State, need: Need) -> Result<(), Status> {
+    if !configured(state) {
+        return match need {
+            Need::Maintenance => Ok(()),
+            _ => Err(Status::permission_denied(
+                "the node is in maintenance mode: it serves only apply-config (mctl apply-config --insecure) and version",
+            )),
+        };
+    }
+    let roles = roles(req);
+    if req.peer_certs().is_none() {
+        return Err(Status::unauthenticated(
+            "a client certificate signed by the machine CA is required",
+        ));
+    }
+    let admin = roles.iter().any(|r| r == ROLE_ADMIN);
+    let reader = admin || roles.iter().any(|r| r == ROLE_READER);
+    let ok = match need {
+        Need::Maintenance | Need::Admin => admin,
+        Need::Read => reader,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Status::permission_denied(format!(
+            "role {} may not do this (needs {})",
+            if roles.is_empty() {
+                "(none)".to_string()
+            } else {
+                roles.join(",")
+            },
+            if need == Need::Read {
+                "os:reader or os:admin"
+            } else {
+                "os:admin"
+            }
+        )))
+    }
+}

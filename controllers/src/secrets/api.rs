@@ -1,0 +1,81 @@
+//! Machine config + addresses → `ApiCerts` (the API's server certificate).
+
+use super::node_sans;
+use crate::{Controller, ControllerError, Ctx, Input, Output};
+use async_trait::async_trait;
+use machined_pki::{CertKey, Leaf};
+use machined_resources::types::{AddressStatus, ApiCerts, MachineConfigSpec};
+
+pub struct ApiCertsController;
+
+const ID: &str = "api";
+
+#[async_trait]
+impl Controller for ApiCertsController {
+    fn name(&self) -> &'static str {
+        "secrets.ApiCertsController"
+    }
+
+    fn inputs(&self) -> Vec<Input> {
+        vec![
+            Input::of::<MachineConfigSpec>(),
+            Input::of::<AddressStatus>(),
+        ]
+    }
+
+    fn outputs(&self) -> Vec<Output> {
+        vec![Output::exclusive::<ApiCerts>()]
+    }
+
+    async fn reconcile(&mut self, ctx: &mut Ctx) -> Result<(), ControllerError> {
+        let Some(mc) = ctx.get::<MachineConfigSpec>(MachineConfigSpec::ID)? else {
+            return ctx.destroy::<ApiCerts>(ID);
+        };
+        let Some(ca) = mc
+            .spec
+            .config
+            .machine_ca
+            .clone()
+            .filter(|c| !c.key.is_empty())
+        else {
+            tracing::error!(
+                "no machine CA key in the config (machine.ca.key): the API cannot be secured"
+            );
+            return ctx.destroy::<ApiCerts>(ID);
+        };
+        let addrs: Vec<AddressStatus> = ctx
+            .list::<AddressStatus>()?
+            .into_iter()
+            .map(|a| a.spec)
+            .collect();
+        let sans = node_sans(&mc.spec, &addrs, &mc.spec.config.cert_sans);
+        if let Some(cur) = ctx.get::<ApiCerts>(ID)? {
+            if cur.spec.sans == sans && cur.spec.ca_pem == ca.crt {
+                return Ok(());
+            }
+        }
+        let issuer = CertKey {
+            cert_pem: ca.crt.clone(),
+            key_pem: ca.key.clone(),
+        };
+        let leaf = issuer
+            .issue(&Leaf {
+                common_name: crate::etcd::node_name(&mc.spec.config),
+                sans: sans.clone(),
+                server: true,
+                days: 365,
+                ..Default::default()
+            })
+            .map_err(ControllerError::failed)?;
+        tracing::info!(sans = ?sans, "issued the API server certificate");
+        ctx.put(
+            ID,
+            &ApiCerts {
+                ca_pem: ca.crt,
+                cert_pem: leaf.cert_pem,
+                key_pem: leaf.key_pem,
+                sans,
+            },
+        )
+    }
+}

@@ -1,0 +1,203 @@
+//! Certificates for the machine API and etcd, on rcgen (generation and
+//! signing) and x509-parser (reading roles and expiry back): a CA, leaf
+//! certificates issued from it, keys in the PEM forms Talos configs carry,
+//! and the roles a client certificate grants.
+
+mod der;
+
+use base64::Engine;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
+};
+use std::time::{Duration, SystemTime};
+use time::OffsetDateTime;
+
+/// Roles, carried in the client certificate's organisation (as in Talos).
+pub const ROLE_ADMIN: &str = "os:admin";
+pub const ROLE_READER: &str = "os:reader";
+pub const ROLES: &[&str] = &[ROLE_ADMIN, ROLE_READER];
+
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    #[error("private key: {0}")]
+    Key(String),
+    #[error("certificate: {0}")]
+    Cert(String),
+    #[error("base64: {0}")]
+    Base64(String),
+}
+
+type Result<T> = std::result::Result<T, PkiError>;
+
+/// A certificate and its private key, PEM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertKey {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+/// What to put in a leaf certificate.
+#[derive(Debug, Clone, Default)]
+pub struct Leaf {
+    pub common_name: String,
+    /// Organisations (roles for client certificates); at most two.
+    pub orgs: Vec<String>,
+    /// DNS names and IP addresses.
+    pub sans: Vec<String>,
+    pub server: bool,
+    pub client: bool,
+    pub days: u32,
+}
+
+/// Reads a private key: PKCS#8 (`PRIVATE KEY`, also Talos's `ED25519 PRIVATE
+/// KEY` label) or SEC1 P-256 (`EC PRIVATE KEY`).
+pub fn key_from_pem(pem: &str) -> Result<KeyPair> {
+    if pem.contains("BEGIN EC PRIVATE KEY") {
+        let sec1 = der::pem_body(pem).map_err(PkiError::Key)?;
+        let pkcs8 = der::sec1_p256_to_pkcs8(&sec1).map_err(PkiError::Key)?;
+        return KeyPair::try_from(pkcs8.as_slice()).map_err(|e| PkiError::Key(e.to_string()));
+    }
+    let body = der::pem_body(pem).map_err(PkiError::Key)?;
+    KeyPair::try_from(body.as_slice()).map_err(|e| PkiError::Key(e.to_string()))
+}
+
+fn validity(p: &mut CertificateParams, days: u32) {
+    let now = OffsetDateTime::now_utc();
+    p.not_before = now - time::Duration::hours(1);
+    p.not_after = now + time::Duration::days(i64::from(days));
+}
+
+impl CertKey {
+    /// A new CA (ECDSA P-256) named `org`, valid `days`.
+    pub fn new_ca(org: &str, days: u32) -> Result<CertKey> {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
+            .map_err(|e| PkiError::Key(e.to_string()))?;
+        let mut p = CertificateParams::default();
+        p.distinguished_name.push(DnType::OrganizationName, org);
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        validity(&mut p, days);
+        let cert = p
+            .self_signed(&key)
+            .map_err(|e| PkiError::Cert(e.to_string()))?;
+        Ok(CertKey {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+
+    /// Checks that the pair loads (certificate parses, key is usable).
+    pub fn validate(&self) -> Result<()> {
+        key_from_pem(&self.key_pem)?;
+        not_after(&self.cert_pem)?;
+        Ok(())
+    }
+
+    /// Issues a leaf certificate from this CA.
+    pub fn issue(&self, leaf: &Leaf) -> Result<CertKey> {
+        let ca_key = key_from_pem(&self.key_pem)?;
+        let issuer = Issuer::from_ca_cert_pem(&self.cert_pem, ca_key)
+            .map_err(|e| PkiError::Cert(e.to_string()))?;
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
+            .map_err(|e| PkiError::Key(e.to_string()))?;
+        let mut p =
+            CertificateParams::new(leaf.sans.clone()).map_err(|e| PkiError::Cert(e.to_string()))?;
+        p.distinguished_name
+            .push(DnType::CommonName, leaf.common_name.as_str());
+        let mut orgs = leaf.orgs.iter();
+        if let Some(o) = orgs.next() {
+            p.distinguished_name
+                .push(DnType::OrganizationName, o.as_str());
+        }
+        if let Some(o) = orgs.next() {
+            // A second O attribute (rcgen keeps one value per type).
+            p.distinguished_name
+                .push(DnType::CustomDnType(vec![2, 5, 4, 10]), o.as_str());
+        }
+        if orgs.next().is_some() {
+            return Err(PkiError::Cert("at most two organisations".into()));
+        }
+        p.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        if leaf.server {
+            p.extended_key_usages
+                .push(ExtendedKeyUsagePurpose::ServerAuth);
+        }
+        if leaf.client {
+            p.extended_key_usages
+                .push(ExtendedKeyUsagePurpose::ClientAuth);
+        }
+        validity(&mut p, leaf.days);
+        let cert = p
+            .signed_by(&key, &issuer)
+            .map_err(|e| PkiError::Cert(e.to_string()))?;
+        Ok(CertKey {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+}
+
+/// A self-signed server certificate (maintenance mode).
+pub fn self_signed(sans: &[String], days: u32) -> Result<CertKey> {
+    let key =
+        KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|e| PkiError::Key(e.to_string()))?;
+    let mut p = CertificateParams::new(sans.to_vec()).map_err(|e| PkiError::Cert(e.to_string()))?;
+    p.distinguished_name
+        .push(DnType::CommonName, "machined maintenance");
+    p.extended_key_usages
+        .push(ExtendedKeyUsagePurpose::ServerAuth);
+    validity(&mut p, days);
+    let cert = p
+        .self_signed(&key)
+        .map_err(|e| PkiError::Cert(e.to_string()))?;
+    Ok(CertKey {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    })
+}
+
+/// The organisations (roles) of a DER certificate.
+pub fn roles(cert_der: &[u8]) -> Result<Vec<String>> {
+    let (_, c) =
+        x509_parser::parse_x509_certificate(cert_der).map_err(|e| PkiError::Cert(e.to_string()))?;
+    Ok(c.subject()
+        .iter_organization()
+        .filter_map(|a| a.as_str().ok().map(String::from))
+        .collect())
+}
+
+/// When a PEM certificate expires.
+pub fn not_after(cert_pem: &str) -> Result<SystemTime> {
+    let der = der::pem_body(cert_pem).map_err(PkiError::Cert)?;
+    let (_, c) =
+        x509_parser::parse_x509_certificate(&der).map_err(|e| PkiError::Cert(e.to_string()))?;
+    let secs = c.validity().not_after.timestamp();
+    Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0)))
+}
+
+/// The DER body of the first PEM block.
+pub fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
+    der::pem_body(pem).map_err(PkiError::Cert)
+}
+
+pub fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+pub fn unb64(s: &str) -> Result<String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .map_err(|e| PkiError::Base64(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| PkiError::Base64(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests;
