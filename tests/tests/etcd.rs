@@ -12,20 +12,39 @@ use std::time::Duration;
 const CPS: [&str; 3] = ["10.5.0.11", "10.5.0.12", "10.5.0.13"];
 const WORKER: &str = "10.5.0.21";
 
-fn member_names(c: &Cluster) -> Vec<String> {
-    let out = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &c.lan(),
-            "etcdctl",
-            "--endpoints",
-            "http://10.5.0.11:2379",
-            "member",
-            "list",
-        ])
+/// `etcdctl` from the LAN against cp1's etcd, with cp1's certificate (or none).
+fn etcdctl(c: &Cluster, with_cert: bool, args: &[&str]) -> std::process::Output {
+    let pki = c.node_dir("cp1").join("state/etcd/pki");
+    let p = |f: &str| pki.join(f).to_string_lossy().into_owned();
+    let mut a = vec![
+        "netns".to_string(),
+        "exec".into(),
+        c.lan(),
+        "etcdctl".into(),
+        "--endpoints".into(),
+        "https://10.5.0.11:2379".into(),
+        "--cacert".into(),
+        p("ca.pem"),
+        "--dial-timeout".into(),
+        "3s".into(),
+    ];
+    if with_cert {
+        a.extend([
+            "--cert".into(),
+            p("server.pem"),
+            "--key".into(),
+            p("server-key.pem"),
+        ]);
+    }
+    a.extend(args.iter().map(|s| s.to_string()));
+    std::process::Command::new("ip")
+        .args(&a)
         .output()
-        .expect("etcdctl");
+        .expect("etcdctl")
+}
+
+fn member_names(c: &Cluster) -> Vec<String> {
+    let out = etcdctl(c, true, &["member", "list"]);
     assert!(
         out.status.success(),
         "etcdctl: {}",
@@ -56,6 +75,12 @@ fn three_control_planes_and_a_worker() {
     let c = Cluster::create("e", &["--controlplanes", "3", "--workers", "1"]);
     let n = &c.name;
 
+    // etcd speaks TLS only, and refuses a client without a certificate.
+    let r = etcdctl(&c, false, &["member", "list"]);
+    assert!(
+        !r.status.success(),
+        "etcd answered a client without a certificate"
+    );
     // All three are started members, seen by etcdctl and by each node.
     assert_eq!(
         member_names(&c),

@@ -14,31 +14,56 @@ pub enum StartMode {
     Join { initial_cluster: String },
 }
 
-fn url(ip: IpAddr, port: u16) -> String {
+fn url(scheme: &str, ip: IpAddr, port: u16) -> String {
     match ip {
-        IpAddr::V4(v4) => format!("http://{v4}:{port}"),
-        IpAddr::V6(v6) => format!("http://[{v6}]:{port}"),
+        IpAddr::V4(v4) => format!("{scheme}://{v4}:{port}"),
+        IpAddr::V6(v6) => format!("{scheme}://[{v6}]:{port}"),
     }
 }
 
 pub fn peer_url(spec: &EtcdSpec, ip: IpAddr) -> String {
-    url(ip, spec.peer_port)
+    url(spec.scheme(), ip, spec.peer_port)
 }
 
 pub fn client_url(spec: &EtcdSpec, ip: IpAddr) -> String {
-    url(ip, spec.client_port)
+    url(spec.scheme(), ip, spec.client_port)
+}
+
+/// Where the etcd certificates are written for the etcd process.
+pub struct PkiFiles {
+    pub ca: std::path::PathBuf,
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
+impl PkiFiles {
+    pub fn in_dir(dir: &Path) -> Self {
+        PkiFiles {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("server.pem"),
+            key: dir.join("server-key.pem"),
+        }
+    }
 }
 
 /// Arguments for etcd. Clients are served on every address (so the
 /// control-plane endpoint, e.g. the VIP, reaches etcd for joins) and
-/// loopback; peers only on the advertised address.
-pub fn etcd_args(spec: &EtcdSpec, ip: IpAddr, data_dir: &Path, mode: &StartMode) -> Vec<String> {
+/// loopback; peers only on the advertised address. With TLS, peers and
+/// clients must present certificates from the etcd CA.
+pub fn etcd_args(
+    spec: &EtcdSpec,
+    ip: IpAddr,
+    data_dir: &Path,
+    pki: &PkiFiles,
+    mode: &StartMode,
+) -> Vec<String> {
     let any = if ip.is_ipv4() { "0.0.0.0" } else { "[::]" };
+    let scheme = spec.scheme();
     let mut a = vec![
         format!("--name={}", spec.name),
         format!("--data-dir={}", data_dir.display()),
         format!("--listen-peer-urls={}", peer_url(spec, ip)),
-        format!("--listen-client-urls=http://{any}:{}", spec.client_port),
+        format!("--listen-client-urls={scheme}://{any}:{}", spec.client_port),
         format!("--advertise-client-urls={}", client_url(spec, ip)),
         format!("--initial-advertise-peer-urls={}", peer_url(spec, ip)),
         format!("--initial-cluster-token={}", spec.cluster_token),
@@ -57,6 +82,19 @@ pub fn etcd_args(spec: &EtcdSpec, ip: IpAddr, data_dir: &Path, mode: &StartMode)
             a.push(format!("--initial-cluster={initial_cluster}"));
             a.push("--initial-cluster-state=existing".into());
         }
+    }
+    if spec.tls {
+        let (ca, cert, key) = (pki.ca.display(), pki.cert.display(), pki.key.display());
+        a.extend([
+            format!("--trusted-ca-file={ca}"),
+            format!("--cert-file={cert}"),
+            format!("--key-file={key}"),
+            "--client-cert-auth=true".into(),
+            format!("--peer-trusted-ca-file={ca}"),
+            format!("--peer-cert-file={cert}"),
+            format!("--peer-key-file={key}"),
+            "--peer-client-cert-auth=true".into(),
+        ]);
     }
     a.extend(spec.extra_args.iter().map(|(k, v)| format!("--{k}={v}")));
     a
@@ -79,7 +117,8 @@ mod tests {
             .insert("heartbeat-interval".into(), "50".into());
         let ip: IpAddr = "10.5.0.11".parse().unwrap();
         let d = Path::new("/var/lib/machined/etcd/data");
-        let new = etcd_args(&spec, ip, d, &StartMode::New);
+        let pki = PkiFiles::in_dir(Path::new("/var/lib/machined/etcd/pki"));
+        let new = etcd_args(&spec, ip, d, &pki, &StartMode::New);
         assert!(new.contains(&"--initial-cluster=cp-1=http://10.5.0.11:2380".to_string()));
         assert!(new.contains(&"--initial-cluster-state=new".to_string()));
         assert!(new.contains(&"--advertise-client-urls=http://10.5.0.11:2379".to_string()));
@@ -92,16 +131,25 @@ mod tests {
             &spec,
             ip,
             d,
+            &pki,
             &StartMode::Join {
                 initial_cluster: "a=x,cp-1=y".into(),
             },
         );
         assert!(join.contains(&"--initial-cluster-state=existing".to_string()));
         assert!(join.contains(&"--initial-cluster=a=x,cp-1=y".to_string()));
-        let restart = etcd_args(&spec, ip, d, &StartMode::Restart);
+        let restart = etcd_args(&spec, ip, d, &pki, &StartMode::Restart);
         assert!(!restart.iter().any(|a| a.starts_with("--initial-cluster=")));
-        let v6 = etcd_args(&spec, "fd00::11".parse().unwrap(), d, &StartMode::New);
+        let v6 = etcd_args(&spec, "fd00::11".parse().unwrap(), d, &pki, &StartMode::New);
         assert!(v6.contains(&"--listen-peer-urls=http://[fd00::11]:2380".to_string()));
         assert!(v6.contains(&"--listen-client-urls=http://[::]:2379".to_string()));
+        assert!(!new.iter().any(|a| a.starts_with("--cert-file")));
+        spec.tls = true;
+        let tls = etcd_args(&spec, ip, d, &pki, &StartMode::New);
+        assert!(tls.contains(&"--initial-cluster=cp-1=https://10.5.0.11:2380".to_string()));
+        assert!(tls.contains(&"--listen-client-urls=https://0.0.0.0:2379".to_string()));
+        assert!(tls.contains(&"--client-cert-auth=true".to_string()));
+        assert!(tls.contains(&"--peer-client-cert-auth=true".to_string()));
+        assert!(tls.contains(&"--peer-cert-file=/var/lib/machined/etcd/pki/server.pem".to_string()));
     }
 }

@@ -1,6 +1,6 @@
 //! Talking to etcd: connecting with bounded timeouts, members, health.
 
-use etcd_client::{Client, ConnectOptions, GetOptions};
+use etcd_client::{Certificate, Client, ConnectOptions, GetOptions, Identity, TlsOptions};
 use machined_resources::types::EtcdMember;
 use std::time::Duration;
 
@@ -31,23 +31,52 @@ async fn bounded<T, E: std::fmt::Display>(
     }
 }
 
-fn options() -> ConnectOptions {
-    ConnectOptions::new()
+/// Client TLS material for etcd: its CA and our client certificate (PEM).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
+}
+
+impl Tls {
+    pub fn client(c: &machined_resources::types::EtcdCerts) -> Tls {
+        Tls {
+            ca: c.ca_pem.clone(),
+            cert: c.client_cert_pem.clone(),
+            key: c.client_key_pem.clone(),
+        }
+    }
+}
+
+fn options(tls: Option<&Tls>) -> ConnectOptions {
+    let o = ConnectOptions::new()
         .with_connect_timeout(RPC_TIMEOUT)
         .with_keep_alive(Duration::from_secs(1), Duration::from_secs(2))
-        .with_keep_alive_while_idle(true)
+        .with_keep_alive_while_idle(true);
+    match tls {
+        Some(t) => o.with_tls(
+            TlsOptions::new()
+                .ca_certificate(Certificate::from_pem(&t.ca))
+                .identity(Identity::from_pem(&t.cert, &t.key)),
+        ),
+        None => o,
+    }
 }
 
 /// A client whose every request is bounded by [`RPC_TIMEOUT`].
-pub async fn connect(endpoints: &[String]) -> Result<Client, EtcdError> {
-    let opts = options().with_timeout(RPC_TIMEOUT);
+pub async fn connect(endpoints: &[String], tls: Option<&Tls>) -> Result<Client, EtcdError> {
+    let opts = options(tls).with_timeout(RPC_TIMEOUT);
     bounded(endpoints, Client::connect(endpoints, Some(opts))).await
 }
 
 /// A client for long calls (campaign, observe, watch, keep-alive streams):
 /// no per-request deadline; callers bound what must be bounded.
-pub async fn connect_streaming(endpoints: &[String]) -> Result<Client, EtcdError> {
-    bounded(endpoints, Client::connect(endpoints, Some(options()))).await
+pub async fn connect_streaming(
+    endpoints: &[String],
+    tls: Option<&Tls>,
+) -> Result<Client, EtcdError> {
+    bounded(endpoints, Client::connect(endpoints, Some(options(tls)))).await
 }
 
 pub fn hex(id: u64) -> String {
@@ -70,11 +99,11 @@ pub async fn members(c: &mut Client, endpoints: &[String]) -> Result<Vec<EtcdMem
 
 /// One of `endpoints` with a member answering, and its client. All are
 /// tried at once (an unreachable one costs a connect timeout).
-pub async fn find_running(endpoints: &[String]) -> Option<(String, Client)> {
+pub async fn find_running(endpoints: &[String], tls: Option<&Tls>) -> Option<(String, Client)> {
     let tries = endpoints.iter().map(|e| {
         Box::pin(async move {
             let one = vec![e.clone()];
-            let mut c = connect(&one).await.ok()?;
+            let mut c = connect(&one, tls).await.ok()?;
             members(&mut c, &one).await.ok()?;
             Some((e.clone(), c))
         })

@@ -6,7 +6,8 @@ pub mod client;
 mod service;
 mod spec;
 
-pub use args::{etcd_args, StartMode};
+pub use args::{etcd_args, PkiFiles, StartMode};
+pub use client::Tls;
 pub use service::EtcdServiceController;
 pub use spec::{node_name, pick_advertise_ip, EtcdSpecController};
 

@@ -3,12 +3,12 @@
 //! with backoff when it dies, checks health every second and reports it
 //! all in `EtcdStatus`.
 
-use super::args::{client_url, etcd_args, peer_url, StartMode};
-use super::client::{self, hex, Health};
+use super::args::{client_url, etcd_args, peer_url, PkiFiles, StartMode};
+use super::client::{self, hex, Health, Tls};
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
 use etcd_client::Client;
-use machined_resources::types::{EtcdBootstrap, EtcdPhase, EtcdSpec, EtcdStatus};
+use machined_resources::types::{EtcdBootstrap, EtcdCerts, EtcdPhase, EtcdSpec, EtcdStatus};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::net::IpAddr;
@@ -58,6 +58,40 @@ impl EtcdServiceController {
 
     fn data_dir(&self) -> PathBuf {
         self.state_dir.join("etcd").join("data")
+    }
+
+    fn pki(&self) -> PkiFiles {
+        PkiFiles::in_dir(&self.state_dir.join("etcd").join("pki"))
+    }
+
+    /// Writes the certificates etcd reads (it reloads them on new
+    /// connections, so a re-issued certificate needs no restart).
+    fn write_pki(&self, c: &EtcdCerts) -> Result<(), ControllerError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let p = self.pki();
+        let dir = p.ca.parent().unwrap_or(&self.state_dir).to_path_buf();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ControllerError::failed(format!("creating {}: {e}", dir.display())))?;
+        for (path, body) in [
+            (&p.ca, &c.ca_pem),
+            (&p.cert, &c.server_cert_pem),
+            (&p.key, &c.server_key_pem),
+        ] {
+            if std::fs::read_to_string(path).is_ok_and(|cur| cur == *body) {
+                continue;
+            }
+            let tmp = path.with_extension("tmp");
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(|e| ControllerError::failed(format!("writing {}: {e}", tmp.display())))?;
+            std::io::Write::write_all(&mut f, body.as_bytes()).map_err(ControllerError::failed)?;
+            std::fs::rename(&tmp, path).map_err(ControllerError::failed)?;
+        }
+        Ok(())
     }
 
     fn put_status(
@@ -138,7 +172,7 @@ impl EtcdServiceController {
             .append(true)
             .open(&log_path)
             .map_err(|e| ControllerError::failed(format!("opening {}: {e}", log_path.display())))?;
-        let args = etcd_args(spec, ip, &self.data_dir(), mode);
+        let args = etcd_args(spec, ip, &self.data_dir(), &self.pki(), mode);
         let mut cmd = tokio::process::Command::new(&self.binary);
         cmd.args(&args)
             .stdin(std::process::Stdio::null())
@@ -181,8 +215,9 @@ impl EtcdServiceController {
         &mut self,
         spec: &EtcdSpec,
         ip: IpAddr,
+        tls: Option<&Tls>,
     ) -> Result<Option<String>, ControllerError> {
-        let Some((ep, mut c)) = client::find_running(&spec.join_endpoints).await else {
+        let Some((ep, mut c)) = client::find_running(&spec.join_endpoints, tls).await else {
             return Ok(None);
         };
         let eps = vec![ep];
@@ -221,9 +256,13 @@ impl EtcdServiceController {
         Ok(Some(initial))
     }
 
-    async fn check(&mut self, endpoints: Vec<String>) -> Result<Health, client::EtcdError> {
+    async fn check(
+        &mut self,
+        endpoints: Vec<String>,
+        tls: Option<&Tls>,
+    ) -> Result<Health, client::EtcdError> {
         if self.client.as_ref().is_none_or(|(e, _)| *e != endpoints) {
-            let c = client::connect(&endpoints).await?;
+            let c = client::connect(&endpoints, tls).await?;
             self.client = Some((endpoints.clone(), c));
         }
         let (eps, c) = self.client.as_mut().expect("client set above");
@@ -234,9 +273,14 @@ impl EtcdServiceController {
         r
     }
 
-    async fn external(&mut self, ctx: &mut Ctx, spec: &EtcdSpec) -> Result<(), ControllerError> {
+    async fn external(
+        &mut self,
+        ctx: &mut Ctx,
+        spec: &EtcdSpec,
+        tls: Option<&Tls>,
+    ) -> Result<(), ControllerError> {
         ctx.requeue_after(HEALTH_EVERY);
-        match self.check(spec.external_endpoints.clone()).await {
+        match self.check(spec.external_endpoints.clone(), tls).await {
             Ok(h) => {
                 self.last_error.clear();
                 self.put_status(ctx, EtcdPhase::Running, Some(&h), true)
@@ -269,7 +313,11 @@ impl Controller for EtcdServiceController {
     }
 
     fn inputs(&self) -> Vec<Input> {
-        vec![Input::of::<EtcdSpec>(), Input::of::<EtcdBootstrap>()]
+        vec![
+            Input::of::<EtcdSpec>(),
+            Input::of::<EtcdBootstrap>(),
+            Input::of::<EtcdCerts>(),
+        ]
     }
 
     fn outputs(&self) -> Vec<Output> {
@@ -286,9 +334,26 @@ impl Controller for EtcdServiceController {
             self.stop().await;
             return ctx.destroy::<EtcdStatus>(EtcdStatus::ID);
         };
+        let certs = ctx
+            .get::<EtcdCerts>("etcd")?
+            .map(|c| c.spec)
+            .filter(|_| spec.tls);
+        if spec.tls && certs.is_none() {
+            self.last_error = "waiting for etcd certificates".into();
+            return self.put_status(
+                ctx,
+                EtcdPhase::Stopped,
+                None,
+                !spec.external_endpoints.is_empty(),
+            );
+        }
+        let tls = certs.as_ref().map(Tls::client);
         if !spec.external_endpoints.is_empty() {
             self.stop().await;
-            return self.external(ctx, &spec).await;
+            return self.external(ctx, &spec, tls.as_ref()).await;
+        }
+        if let Some(c) = &certs {
+            self.write_pki(c)?;
         }
         self.reap();
         // Restart on a change that matters (name, address, flags).
@@ -319,7 +384,7 @@ impl Controller for EtcdServiceController {
                 StartMode::New
             } else {
                 // Still waiting for bootstrap while looking for a member.
-                match self.join(&spec, ip).await {
+                match self.join(&spec, ip, tls.as_ref()).await {
                     Ok(Some(initial_cluster)) => StartMode::Join { initial_cluster },
                     Ok(None) => {
                         self.last_error =
@@ -345,7 +410,10 @@ impl Controller for EtcdServiceController {
         let was_running = ctx
             .get::<EtcdStatus>(EtcdStatus::ID)?
             .is_some_and(|s| s.spec.is_running());
-        match self.check(vec![loopback_url(&spec, ip)]).await {
+        match self
+            .check(vec![loopback_url(&spec, ip)], tls.as_ref())
+            .await
+        {
             Ok(h) => {
                 self.last_error.clear();
                 self.member_id = h.member_id;

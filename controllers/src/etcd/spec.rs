@@ -47,7 +47,7 @@ pub fn pick_advertise_ip(
 }
 
 /// `http://HOST:2379` for a host, `host:port`, or a URL's host.
-fn client_url(host: &str) -> String {
+fn client_url(scheme: &str, host: &str) -> String {
     let h = host
         .trim_start_matches("https://")
         .trim_start_matches("http://")
@@ -55,26 +55,32 @@ fn client_url(host: &str) -> String {
         .next()
         .unwrap_or_default();
     if h.parse::<std::net::SocketAddr>().is_ok() {
-        return format!("http://{h}");
+        return format!("{scheme}://{h}");
     }
     if let Ok(ip) = h.trim_matches(['[', ']']).parse::<IpAddr>() {
         return match ip {
-            IpAddr::V4(v4) => format!("http://{v4}:{}", super::CLIENT_PORT),
-            IpAddr::V6(v6) => format!("http://[{v6}]:{}", super::CLIENT_PORT),
+            IpAddr::V4(v4) => format!("{scheme}://{v4}:{}", super::CLIENT_PORT),
+            IpAddr::V6(v6) => format!("{scheme}://[{v6}]:{}", super::CLIENT_PORT),
         };
     }
     match h.rsplit_once(':') {
         Some((name, port)) if port.parse::<u16>().is_ok() && !name.is_empty() => {
-            format!("http://{h}")
+            format!("{scheme}://{h}")
         }
-        _ => format!("http://{h}:{}", super::CLIENT_PORT),
+        _ => format!("{scheme}://{h}:{}", super::CLIENT_PORT),
     }
 }
 
 /// Where a joining node looks for a running member: the listed peers, then
 /// the control-plane endpoint's host (its API port is not etcd's).
-pub fn join_endpoints(c: &MachineConfig, own: Option<IpAddr>) -> Vec<String> {
-    let mut out: Vec<String> = c.cluster.etcd.peers.iter().map(|p| client_url(p)).collect();
+pub fn join_endpoints(c: &MachineConfig, own: Option<IpAddr>, scheme: &str) -> Vec<String> {
+    let mut out: Vec<String> = c
+        .cluster
+        .etcd
+        .peers
+        .iter()
+        .map(|p| client_url(scheme, p))
+        .collect();
     if let Some(e) = &c.cluster.control_plane_endpoint {
         let hostport = e
             .trim_start_matches("https://")
@@ -84,10 +90,10 @@ pub fn join_endpoints(c: &MachineConfig, own: Option<IpAddr>) -> Vec<String> {
             Some((h, p)) if p.parse::<u16>().is_ok() && !h.ends_with(':') => h,
             _ => host,
         };
-        out.push(client_url(host));
+        out.push(client_url(scheme, host));
     }
     if let Some(ip) = own {
-        let mine = client_url(&ip.to_string());
+        let mine = client_url(scheme, &ip.to_string());
         out.retain(|u| *u != mine);
     }
     out.dedup();
@@ -126,15 +132,27 @@ impl Controller for EtcdSpecController {
             .collect();
         let advertise_ip =
             pick_advertise_ip(&addrs, &c.vip_ips(), &c.cluster.etcd.advertised_subnets);
+        // TLS with certificates from the etcd CA; an external cluster
+        // decides by its URLs (`https://` needs our client certificate).
+        let external = &c.cluster.etcd.external_endpoints;
+        let tls = c
+            .cluster
+            .etcd
+            .ca
+            .as_ref()
+            .is_some_and(|ca| !ca.key.is_empty())
+            && external.iter().all(|e| e.starts_with("https://"));
+        let scheme = if tls { "https" } else { "http" };
         let spec = EtcdSpec {
             name: node_name(c),
             advertise_ip,
             client_port: super::CLIENT_PORT,
             peer_port: super::PEER_PORT,
             extra_args: c.cluster.etcd.extra_args.clone(),
-            join_endpoints: join_endpoints(c, advertise_ip),
+            join_endpoints: join_endpoints(c, advertise_ip, scheme),
             external_endpoints: c.cluster.etcd.external_endpoints.clone(),
             cluster_token: c.cluster.name.clone().unwrap_or_else(|| "machined".into()),
+            tls,
         };
         ctx.put(EtcdSpec::ID, &spec)
     }
@@ -201,11 +219,14 @@ mod tests {
         .config;
         let own = "10.5.0.11".parse().ok();
         assert_eq!(
-            join_endpoints(&c, own),
+            join_endpoints(&c, own, "http"),
             vec!["http://10.5.0.12:3379", "http://10.5.0.50:2379"]
         );
         c.cluster.control_plane_endpoint = Some("https://cp.example.com:6443".into());
         c.cluster.etcd.peers.clear();
-        assert_eq!(join_endpoints(&c, None), vec!["http://cp.example.com:2379"]);
+        assert_eq!(
+            join_endpoints(&c, None, "https"),
+            vec!["https://cp.example.com:2379"]
+        );
     }
 }

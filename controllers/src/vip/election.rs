@@ -30,6 +30,8 @@ pub struct Desire {
     pub node_ip: Option<IpAddr>,
     pub link_index: u32,
     pub mac: Option<Mac>,
+    /// etcd client TLS, when etcd runs with it.
+    pub tls: Option<etcd::Tls>,
 }
 
 /// What a runner tells the controller.
@@ -159,7 +161,7 @@ async fn session(
     shared: &Shared,
 ) -> Result<(), String> {
     let name = super::election_name(&spec.ip);
-    let mut client = etcd::connect_streaming(&d.endpoints)
+    let mut client = etcd::connect_streaming(&d.endpoints, d.tls.as_ref())
         .await
         .map_err(|e| e.to_string())?;
     let ttl = Duration::from_secs(u64::from(spec.options.lease_ttl_secs));

@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use ipnet::IpNet;
 use machined_resources::resource::rfc3339;
 use machined_resources::types::{
-    AddressSpec, AnnounceStatus, ConfigLayer, EtcdSpec, EtcdStatus, LinkStatus, VipSpec, VipStatus,
+    AddressSpec, AnnounceStatus, ConfigLayer, EtcdCerts, EtcdSpec, EtcdStatus, LinkStatus, VipSpec,
+    VipStatus,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -90,13 +91,17 @@ fn desire(ctx: &Ctx, spec: &VipSpec, stopping: bool) -> Result<Desire, Controlle
     if let Some(es) = &etcd_spec {
         d.node = es.name.clone();
         d.node_ip = es.advertise_ip;
+        d.tls = ctx
+            .get::<EtcdCerts>("etcd")?
+            .filter(|_| es.tls)
+            .map(|c| crate::etcd::Tls::client(&c.spec));
         d.endpoints = if es.external_endpoints.is_empty() {
             let lo = if es.advertise_ip.is_some_and(|ip| ip.is_ipv6()) {
                 "[::1]"
             } else {
                 "127.0.0.1"
             };
-            vec![format!("http://{lo}:{}", es.client_port)]
+            vec![format!("{}://{lo}:{}", es.scheme(), es.client_port)]
         } else {
             es.external_endpoints.clone()
         };
@@ -128,6 +133,7 @@ impl Controller for VipController {
             Input::of::<LinkStatus>(),
             Input::of::<EtcdSpec>(),
             Input::of::<EtcdStatus>(),
+            Input::of::<EtcdCerts>(),
             Input::of::<AnnounceStatus>(),
         ]
     }

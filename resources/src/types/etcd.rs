@@ -23,9 +23,21 @@ pub struct EtcdSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub external_endpoints: Vec<String>,
     pub cluster_token: String,
+    /// Peer and client traffic over TLS with certificates from
+    /// `cluster.etcd.ca` (`EtcdCerts`).
+    #[serde(default)]
+    pub tls: bool,
 }
 
 impl EtcdSpec {
+    pub fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     pub const ID: &'static str = "etcd";
 }
 
