@@ -82,13 +82,7 @@ impl CertKey {
             KeyUsagePurpose::DigitalSignature,
         ];
         validity(&mut p, days);
-        let cert = p
-            .self_signed(&key)
-            .map_err(|e| PkiError::Cert(e.to_string()))?;
-        Ok(CertKey {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        })
+        finish_self_signed(&p, key)
     }
 
     /// Checks that the pair loads (certificate parses, key is usable).
@@ -155,6 +149,10 @@ pub fn self_signed(sans: &[String], days: u32) -> Result<CertKey> {
     p.extended_key_usages
         .push(ExtendedKeyUsagePurpose::ServerAuth);
     validity(&mut p, days);
+    finish_self_signed(&p, key)
+}
+
+fn finish_self_signed(p: &CertificateParams, key: KeyPair) -> Result<CertKey> {
     let cert = p
         .self_signed(&key)
         .map_err(|e| PkiError::Cert(e.to_string()))?;

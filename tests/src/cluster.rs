@@ -118,6 +118,15 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        // MACHINED_KEEP_LOGS=DIR keeps every node's log for a post-mortem.
+        if let Some(keep) = std::env::var_os("MACHINED_KEEP_LOGS") {
+            for n in self.record["nodes"].as_array().into_iter().flatten() {
+                let short = n["name"].as_str().unwrap_or_default();
+                let dst = std::path::Path::new(&keep).join(format!("{}-{short}.log", self.name));
+                let _ = std::fs::create_dir_all(&keep);
+                let _ = std::fs::copy(self.node_dir(short).join("machined.log"), dst);
+            }
+        }
         let netns = std::path::Path::new("/run/netns").join(self.lan());
         if netns.exists() || self.dir.0.join(&self.name).exists() {
             let _ = self.destroy();

@@ -226,16 +226,7 @@ impl Controller for VipController {
             keep_status.insert(r.spec.ip.to_string());
         }
         // Addresses of VIPs we no longer lead go before anyone resigns.
-        let ours: Vec<String> = ctx
-            .state()
-            .list("network", "AddressSpec")
-            .into_iter()
-            .filter(|r| r.metadata.owner == self.name())
-            .map(|r| r.metadata.id)
-            .collect();
-        for id in ours.iter().filter(|id| !keep.contains(*id)) {
-            ctx.destroy::<AddressSpec>(id)?;
-        }
+        ctx.retain::<AddressSpec>(&keep)?;
         ctx.retain::<VipStatus>(&keep_status)?;
         for r in self.runners.values().chain(self.stopping.iter()) {
             if r.shared.view().release_pending {
@@ -263,16 +254,7 @@ impl Controller for VipController {
             d.reason = "shutting down".into();
             let _ = r.desire.send(d);
         }
-        let ours: Vec<String> = ctx
-            .state()
-            .list("network", "AddressSpec")
-            .into_iter()
-            .filter(|r| r.metadata.owner == self.name())
-            .map(|r| r.metadata.id)
-            .collect();
-        for id in &ours {
-            ctx.destroy::<AddressSpec>(id)?;
-        }
+        ctx.retain::<AddressSpec>(&HashSet::new())?;
         for r in &all {
             self.remove_now(ctx, r).await;
         }
