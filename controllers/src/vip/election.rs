@@ -234,8 +234,20 @@ async fn session(
         client.resign(Some(ResignOptions::new().with_leader(key))),
     )
     .await;
-    let r2 = bounded("lease revoke", client.lease_revoke(lease)).await;
+    let mut r2 = bounded("lease revoke", client.lease_revoke(lease))
+        .await
+        .map(|_| ());
     drop(tasks);
+    if let (Err(e1), Err(e2)) = (&r1, &r2) {
+        // The session's connection may be what failed: one more try on a
+        // fresh one, so the next node need not wait for the lease to expire.
+        tracing::warn!(vip = %spec.ip, resign = %e1, revoke = %e2, "release failed; retrying the revoke");
+        if let Ok(mut fresh) = etcd::connect_streaming(&d.endpoints, d.tls.as_ref()).await {
+            r2 = bounded("lease revoke (retry)", fresh.lease_revoke(lease))
+                .await
+                .map(|_| ());
+        }
+    }
     match (r1, r2) {
         (Ok(_), _) | (_, Ok(_)) => Ok(()),
         (Err(e), _) => Err(format!("{why}; {e}")),

@@ -8,6 +8,8 @@ mod keepalive;
 mod observe;
 mod operator;
 mod probe;
+#[cfg(test)]
+mod tests;
 
 pub use config::VipConfigController;
 pub use operator::VipController;

@@ -79,7 +79,7 @@ impl VipController {
 }
 
 /// Whether and how a runner may campaign.
-fn desire(ctx: &Ctx, spec: &VipSpec, stopping: bool) -> Result<Desire, ControllerError> {
+pub(super) fn desire(ctx: &Ctx, spec: &VipSpec, stopping: bool) -> Result<Desire, ControllerError> {
     let mut d = Desire::default();
     let etcd_spec = ctx.get::<EtcdSpec>(EtcdSpec::ID)?.map(|s| s.spec);
     let etcd = ctx.get::<EtcdStatus>(EtcdStatus::ID)?.map(|s| s.spec);
