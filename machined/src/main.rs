@@ -114,15 +114,13 @@ async fn track_tls(state: State, current: tls::Current) {
     }
 }
 
+/// The kernel's hostname, for API replies.
 fn node_name() -> String {
-    nix_hostname().unwrap_or_else(|| "localhost".into())
-}
-
-fn nix_hostname() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 #[tokio::main]

@@ -289,3 +289,62 @@ fn external_etcd_is_reported_and_none_is_run() {
     wait_for("external etcd unhealthy", PATIENCE, || status("unhealthy"));
     assert!(m.stop());
 }
+
+#[test]
+fn destroy_cleans_up_after_a_failed_create() {
+    if !require_root("half-failed create") {
+        return;
+    }
+    let _serial = serial();
+    let dir = TempDir::new("halfdone");
+    let name = format!("x{}", std::process::id() % 100_000);
+    // A machined that exits at once: create gets as far as waiting for the
+    // first API, then gives up.
+    let out = std::process::Command::new(machined_tests::bins::mctl())
+        .env("MCTL_CLUSTERS_DIR", &dir.0)
+        .env("MCTLCONFIG", dir.0.join("mctlconfig"))
+        .args([
+            "cluster",
+            "create",
+            "--name",
+            &name,
+            "--controlplanes",
+            "2",
+            "--machined",
+            "/bin/false",
+            "--wait",
+            "3s",
+        ])
+        .output()
+        .expect("mctl cluster create");
+    assert!(
+        !out.status.success(),
+        "create with a broken machined succeeded"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cluster destroy"),
+        "no clean-up hint"
+    );
+    let listed = |prefix: &str| {
+        let l = std::process::Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&l.stdout)
+            .lines()
+            .any(|l| l.starts_with(prefix))
+    };
+    assert!(
+        listed(&format!("{name}-")),
+        "create failed before making namespaces"
+    );
+    let r = std::process::Command::new(machined_tests::bins::mctl())
+        .env("MCTL_CLUSTERS_DIR", &dir.0)
+        .env("MCTLCONFIG", dir.0.join("mctlconfig"))
+        .args(["cluster", "destroy", "--name", &name])
+        .output()
+        .expect("mctl cluster destroy");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(!listed(&format!("{name}-")), "namespaces left behind");
+    assert!(!dir.0.join(&name).exists(), "cluster directory left behind");
+}

@@ -97,6 +97,15 @@ fn no_vip_before_bootstrap_then_exactly_one_holder() {
     // The client reaches the VIP, at the holder's MAC.
     assert!(ping(&c, VIP), "the LAN cannot ping the VIP");
     assert_eq!(lan_neigh(&c, VIP), mac_of(&cps[h].1));
+    // The API answers on the VIP too, with mTLS: the holder's certificate
+    // covers the VIP.
+    let r = c.mctl(&["-n", VIP, "get", "vipstatus", "-o", "json"]);
+    assert!(
+        r.ok && r.stdout.contains("\"holding\":true"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
     let changes = mon.stop();
     assert_eq!(longest_double(&changes, 3), Duration::ZERO);
 }
