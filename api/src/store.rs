@@ -1,7 +1,6 @@
 //! What a node keeps on disk in its state directory: the applied config (so
 //! a restart keeps it) and the fact that it was bootstrapped.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -49,22 +48,10 @@ impl NodeStore {
         }
     }
 
-    /// Writes atomically (temp file, fsync, rename): a crash leaves either
-    /// the old config or the new one, never half of one.
+    /// Writes atomically (a crash leaves the old config or the new one,
+    /// never half of one), owner-only: the config holds the CA keys.
     pub fn save(&self, text: &str) -> std::io::Result<()> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let tmp = self.path.with_extension("yaml.tmp");
-        {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, &self.path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        machined_pki::write_private(&self.path, text.as_bytes())
     }
 }
 
@@ -83,6 +70,9 @@ mod tests {
         s.save("a: 1\n").unwrap();
         s.save("a: 2\n").unwrap();
         assert_eq!(s.load().unwrap().as_deref(), Some("a: 2\n"));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(s.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the config holds keys: owner-only");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -121,7 +121,8 @@ pub fn write(g: &Generated, dir: &Path, force: bool) -> Result<()> {
         ("worker.yaml", &g.worker),
     ] {
         let p = dir.join(f);
-        std::fs::write(&p, serde_yaml::to_string(v)?)
+        // They hold the CA keys: owner-only.
+        machined_pki::write_private(&p, serde_yaml::to_string(v)?.as_bytes())
             .with_context(|| format!("writing {}", p.display()))?;
     }
     g.mctlconfig.save(&dir.join("mctlconfig"))

@@ -55,22 +55,9 @@ impl MctlConfig {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        if let Some(d) = path.parent() {
-            std::fs::create_dir_all(d)?;
-        }
         let text = serde_yaml::to_string(self)?;
-        let tmp = path.with_extension("tmp");
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(true)
-                .write(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            std::io::Write::write_all(&mut f, text.as_bytes())?;
-        }
-        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+        machined_pki::write_private(path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))
     }
 
     /// The context named by `--context`, else the current one.

@@ -67,7 +67,6 @@ impl EtcdServiceController {
     /// Writes the certificates etcd reads (it reloads them on new
     /// connections, so a re-issued certificate needs no restart).
     fn write_pki(&self, c: &EtcdCerts) -> Result<(), ControllerError> {
-        use std::os::unix::fs::OpenOptionsExt;
         let p = self.pki();
         let dir = p.ca.parent().unwrap_or(&self.state_dir).to_path_buf();
         std::fs::create_dir_all(&dir)
@@ -80,16 +79,8 @@ impl EtcdServiceController {
             if std::fs::read_to_string(path).is_ok_and(|cur| cur == *body) {
                 continue;
             }
-            let tmp = path.with_extension("tmp");
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(true)
-                .write(true)
-                .mode(0o600)
-                .open(&tmp)
-                .map_err(|e| ControllerError::failed(format!("writing {}: {e}", tmp.display())))?;
-            std::io::Write::write_all(&mut f, body.as_bytes()).map_err(ControllerError::failed)?;
-            std::fs::rename(&tmp, path).map_err(ControllerError::failed)?;
+            machined_pki::write_private(path, body.as_bytes())
+                .map_err(|e| ControllerError::failed(format!("writing {}: {e}", path.display())))?;
         }
         Ok(())
     }
