@@ -1,6 +1,7 @@
 //! etcd's command line, as a pure function.
 
-use machined_resources::types::EtcdSpec;
+use crate::ControllerError;
+use machined_resources::types::{EtcdCerts, EtcdSpec};
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -43,6 +44,27 @@ impl PkiFiles {
             cert: dir.join("server.pem"),
             key: dir.join("server-key.pem"),
         }
+    }
+
+    /// Writes the certificates etcd reads (it reloads them on new
+    /// connections, so a re-issued certificate needs no restart).
+    pub fn write(&self, c: &EtcdCerts) -> Result<(), ControllerError> {
+        let p = self;
+        let dir = p.ca.parent().unwrap_or(Path::new(".")).to_path_buf();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ControllerError::failed(format!("creating {}: {e}", dir.display())))?;
+        for (path, body) in [
+            (&p.ca, &c.ca_pem),
+            (&p.cert, &c.server_cert_pem),
+            (&p.key, &c.server_key_pem),
+        ] {
+            if std::fs::read_to_string(path).is_ok_and(|cur| cur == *body) {
+                continue;
+            }
+            machined_pki::write_private(path, body.as_bytes())
+                .map_err(|e| ControllerError::failed(format!("writing {}: {e}", path.display())))?;
+        }
+        Ok(())
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod args;
 pub mod client;
+mod join;
 mod service;
 mod spec;
 

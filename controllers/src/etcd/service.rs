@@ -3,7 +3,7 @@
 //! with backoff when it dies, checks health every second and reports it
 //! all in `EtcdStatus`.
 
-use super::args::{client_url, etcd_args, peer_url, PkiFiles, StartMode};
+use super::args::{client_url, etcd_args, PkiFiles, StartMode};
 use super::client::{self, hex, Health, Tls};
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
@@ -62,27 +62,6 @@ impl EtcdServiceController {
 
     fn pki(&self) -> PkiFiles {
         PkiFiles::in_dir(&self.state_dir.join("etcd").join("pki"))
-    }
-
-    /// Writes the certificates etcd reads (it reloads them on new
-    /// connections, so a re-issued certificate needs no restart).
-    fn write_pki(&self, c: &EtcdCerts) -> Result<(), ControllerError> {
-        let p = self.pki();
-        let dir = p.ca.parent().unwrap_or(&self.state_dir).to_path_buf();
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| ControllerError::failed(format!("creating {}: {e}", dir.display())))?;
-        for (path, body) in [
-            (&p.ca, &c.ca_pem),
-            (&p.cert, &c.server_cert_pem),
-            (&p.key, &c.server_key_pem),
-        ] {
-            if std::fs::read_to_string(path).is_ok_and(|cur| cur == *body) {
-                continue;
-            }
-            machined_pki::write_private(path, body.as_bytes())
-                .map_err(|e| ControllerError::failed(format!("writing {}: {e}", path.display())))?;
-        }
-        Ok(())
     }
 
     fn put_status(
@@ -200,53 +179,6 @@ impl EtcdServiceController {
         Ok(())
     }
 
-    /// Finds a running member and adds this node; returns the
-    /// `--initial-cluster` to start with, or `None` if nobody answers yet.
-    async fn join(
-        &mut self,
-        spec: &EtcdSpec,
-        ip: IpAddr,
-        tls: Option<&Tls>,
-    ) -> Result<Option<String>, ControllerError> {
-        let Some((ep, mut c)) = client::find_running(&spec.join_endpoints, tls).await else {
-            return Ok(None);
-        };
-        let eps = vec![ep];
-        let mine = peer_url(spec, ip);
-        let mut members = client::members(&mut c, &eps).await?;
-        if let Some(m) = members.iter().find(|m| m.peer_urls.contains(&mine)) {
-            if !m.name.is_empty() {
-                // A member with our URL that once ran, but we have no data:
-                // an earlier life of this node. Replace it.
-                let id = u64::from_str_radix(&m.id, 16).unwrap_or_default();
-                tracing::info!(member = %m.id, "removing stale member with our peer URL");
-                client_call(c.member_remove(id).await)?;
-                members = Vec::new();
-            }
-        }
-        if !members.iter().any(|m| m.peer_urls.contains(&mine)) {
-            tracing::info!(peer_url = %mine, via = %eps[0], "adding this node as an etcd member");
-            client_call(c.member_add([mine.as_str()], None).await)?;
-            members = client::members(&mut c, &eps).await?;
-        }
-        let initial = members
-            .iter()
-            .filter_map(|m| {
-                let url = m.peer_urls.first()?;
-                let name = if url == &mine {
-                    spec.name.clone()
-                } else if m.name.is_empty() {
-                    format!("pending-{}", m.id)
-                } else {
-                    m.name.clone()
-                };
-                Some(format!("{name}={url}"))
-            })
-            .collect::<Vec<_>>()
-            .join(",");
-        Ok(Some(initial))
-    }
-
     async fn check(
         &mut self,
         endpoints: Vec<String>,
@@ -282,10 +214,6 @@ impl EtcdServiceController {
             }
         }
     }
-}
-
-fn client_call<T>(r: Result<T, etcd_client::Error>) -> Result<T, ControllerError> {
-    r.map_err(|e| ControllerError::failed(format!("etcd: {e}")))
 }
 
 fn loopback_url(spec: &EtcdSpec, ip: IpAddr) -> String {
@@ -344,7 +272,7 @@ impl Controller for EtcdServiceController {
             return self.external(ctx, &spec, tls.as_ref()).await;
         }
         if let Some(c) = &certs {
-            self.write_pki(c)?;
+            self.pki().write(c)?;
         }
         self.reap();
         // Restart on a change that matters (name, address, flags).
@@ -375,7 +303,7 @@ impl Controller for EtcdServiceController {
                 StartMode::New
             } else {
                 // Still waiting for bootstrap while looking for a member.
-                match self.join(&spec, ip, tls.as_ref()).await {
+                match super::join::join(&spec, ip, tls.as_ref()).await {
                     Ok(Some(initial_cluster)) => StartMode::Join { initial_cluster },
                     Ok(None) => {
                         self.last_error =

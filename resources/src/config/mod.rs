@@ -4,9 +4,11 @@
 //! config with warnings (each naming an unsupported field), or every error
 //! found, each naming the field path and the reason.
 
+mod cluster;
 mod model;
 mod v1alpha1;
 mod validate;
+mod vip_options;
 mod walk;
 
 pub use model::*;

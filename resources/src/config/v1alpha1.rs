@@ -1,6 +1,8 @@
 //! Reads the Talos `v1alpha1` document and the typed documents we support.
 
+use super::cluster::{ca, etcd};
 use super::model::*;
+use super::vip_options::vip_options;
 use super::walk::{Diag, Obj};
 use ipnet::IpNet;
 use serde_yaml::Value;
@@ -106,69 +108,6 @@ pub fn machine_config(doc: &Value, d: &mut Diag) -> Option<MachineConfig> {
         machine_ca,
         cert_sans,
     })
-}
-
-/// Flags machined sets itself; overriding them would break membership.
-const RESERVED_ETCD_ARGS: &[&str] = &[
-    "name",
-    "data-dir",
-    "initial-cluster",
-    "initial-cluster-state",
-    "initial-advertise-peer-urls",
-    "advertise-client-urls",
-    "listen-peer-urls",
-    "listen-client-urls",
-];
-
-fn etcd(cluster: &mut Obj<'_>, d: &mut Diag) -> EtcdConfig {
-    let mut o = cluster.child("etcd", d);
-    let mut cfg = EtcdConfig {
-        ca: ca(&mut o, "ca", d),
-        ..Default::default()
-    };
-    for (p, s) in o.strings("advertisedSubnets", d) {
-        if parse_cidr(s.trim_start_matches('!'), &p, d).is_some() {
-            cfg.advertised_subnets.push(s);
-        }
-    }
-    let args_path = o.path("extraArgs");
-    let mut args = o.child("extraArgs", d);
-    if let Some(Value::Mapping(m)) = args.raw() {
-        for (k, v) in m {
-            let key = k.as_str().unwrap_or_default().to_string();
-            let path = format!("{args_path}.{key}");
-            let val = match v {
-                Value::String(s) => s.clone(),
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                _ => {
-                    d.error(&path, "must be a string");
-                    continue;
-                }
-            };
-            if RESERVED_ETCD_ARGS.contains(&key.as_str()) {
-                d.error(&path, "is set by machined and cannot be overridden");
-                continue;
-            }
-            cfg.extra_args.insert(key, val);
-        }
-    }
-    args.accept_all();
-    args.finish(d);
-    for (p, s) in o.strings("peers", d) {
-        let host = s.rsplit_once(':').map_or(s.as_str(), |(h, _)| h);
-        if s.trim().is_empty() || host.is_empty() {
-            d.error(&p, format!("{s:?} is not a host or host:port"));
-        } else {
-            cfg.peers.push(s);
-        }
-    }
-    for (p, s) in o.strings("externalEndpoints", d) {
-        check_endpoint(&s, &p, d);
-        cfg.external_endpoints.push(s);
-    }
-    o.finish(d);
-    cfg
 }
 
 fn interface(v: &Value, path: &str, d: &mut Diag) -> Option<InterfaceConfig> {
@@ -292,158 +231,6 @@ fn vip(o: &mut Obj<'_>, d: &mut Diag) -> Option<VipConfig> {
     Some(VipConfig { ip: ip?, options })
 }
 
-/// A base64 PEM field of a CA block.
-fn pem_field(c: &mut Obj<'_>, name: &'static str, d: &mut Diag) -> Option<String> {
-    let path = c.path(name);
-    match c.string(name, d) {
-        None => {
-            d.error(&path, "is required (base64 PEM)");
-            None
-        }
-        Some(s) => match machined_pki::unb64(&s) {
-            Ok(pem) if pem.contains("-----BEGIN ") => Some(pem),
-            Ok(_) => {
-                d.error(&path, "is not base64 of a PEM block");
-                None
-            }
-            Err(e) => {
-                d.error(&path, format!("is not valid base64 ({e})"));
-                None
-            }
-        },
-    }
-}
-
-/// A `{crt, key}` CA block (base64 PEM, as Talos writes it). machined
-/// issues certificates from it, so the key matters; Talos writes `key: ""`
-/// on workers (they get certificates from trustd): accepted with a warning.
-fn ca(o: &mut Obj<'_>, key: &'static str, d: &mut Diag) -> Option<CaPem> {
-    if !o.has(key) {
-        o.accept(&[key]);
-        return None;
-    }
-    let mut c = o.child(key, d);
-    let crt = pem_field(&mut c, "crt", d);
-    let k = if c.get_str_is_empty("key") {
-        d.warn(
-            &c.path("key"),
-            "is empty: without the CA key machined cannot issue this node's certificates",
-        );
-        Some(String::new())
-    } else {
-        pem_field(&mut c, "key", d)
-    };
-    let path = c.path.clone();
-    c.finish(d);
-    let pair = CaPem { crt: crt?, key: k? };
-    let loaded = if pair.key.is_empty() {
-        machined_pki::not_after(&pair.crt).map(|_| ())
-    } else {
-        machined_pki::CertKey {
-            cert_pem: pair.crt.clone(),
-            key_pem: pair.key.clone(),
-        }
-        .validate()
-    };
-    if let Err(e) = loaded {
-        d.error(path, format!("does not load: {e}"));
-        return None;
-    }
-    Some(pair)
-}
-
-/// `500ms`, `2s`, `1m`, or a bare number of milliseconds.
-fn duration_ms(o: &mut Obj<'_>, key: &'static str, d: &mut Diag) -> Option<u64> {
-    let path = o.path(key);
-    let v = o.get(key)?;
-    let parsed = match v {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => {
-            let s = s.trim();
-            let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
-                (n, 1)
-            } else if let Some(n) = s.strip_suffix('s') {
-                (n, 1000)
-            } else if let Some(n) = s.strip_suffix('m') {
-                (n, 60_000)
-            } else {
-                (s, 1)
-            };
-            num.trim()
-                .parse::<u64>()
-                .ok()
-                .and_then(|n| n.checked_mul(mult))
-        }
-        _ => None,
-    };
-    if parsed.is_none() {
-        d.error(path, "must be a duration such as 500ms, 2s or 1m");
-    }
-    parsed
-}
-
-fn in_range(path: String, v: u64, lo: u64, hi: u64, unit: &str, d: &mut Diag) -> bool {
-    let ok = (lo..=hi).contains(&v);
-    if !ok {
-        d.error(
-            path,
-            format!("{v}{unit} is out of range ({lo}{unit} to {hi}{unit})"),
-        );
-    }
-    ok
-}
-
-/// The `machined` block of a VIP: lease, announcements, holder probing.
-fn vip_options(v: &mut Obj<'_>, d: &mut Diag) -> crate::types::VipOptions {
-    let mut opts = crate::types::VipOptions::default();
-    if !v.has("machined") {
-        v.accept(&["machined"]);
-        return opts;
-    }
-    let mut o = v.child("machined", d);
-    if let Some(ms) = duration_ms(&mut o, "leaseTTL", d) {
-        let p = o.path("leaseTTL");
-        if ms % 1000 != 0 {
-            d.error(&p, "must be whole seconds (etcd leases count in seconds)");
-        } else if in_range(p, ms / 1000, 1, 600, "s", d) {
-            opts.lease_ttl_secs = (ms / 1000) as u32;
-        }
-    }
-    if let Some(n) = o.uint("announceCount", 100, d) {
-        if in_range(o.path("announceCount"), n, 1, 100, "", d) {
-            opts.announce.count = n as u32;
-        }
-    }
-    if let Some(ms) = duration_ms(&mut o, "announceInterval", d) {
-        if in_range(o.path("announceInterval"), ms, 10, 10_000, "ms", d) {
-            opts.announce.interval_ms = ms;
-        }
-    }
-    if let Some(ms) = duration_ms(&mut o, "refreshInterval", d) {
-        if ms == 0 || in_range(o.path("refreshInterval"), ms, 1000, 3_600_000, "ms", d) {
-            opts.announce.refresh_ms = ms;
-        }
-    }
-    if let Some(ms) = duration_ms(&mut o, "holderProbeInterval", d) {
-        if ms == 0 || in_range(o.path("holderProbeInterval"), ms, 10, 5000, "ms", d) {
-            opts.holder_probe_ms = ms;
-        }
-    }
-    if let Some(ms) = duration_ms(&mut o, "holderDeadAfter", d) {
-        if in_range(o.path("holderDeadAfter"), ms, 30, 60_000, "ms", d) {
-            opts.holder_dead_after_ms = ms;
-        }
-    }
-    if opts.holder_probe_ms > 0 && opts.holder_dead_after_ms < 3 * opts.holder_probe_ms {
-        d.error(
-            o.path("holderDeadAfter"),
-            "must be at least 3 holder probe intervals",
-        );
-    }
-    o.finish(d);
-    opts
-}
-
 fn vlan(v: &Value, path: &str, d: &mut Diag) -> Option<VlanConfig> {
     let mut o = Obj::new(Some(v), path, d);
     let vlan_id = match o.uint("vlanId", 4094, d) {
@@ -525,7 +312,7 @@ fn check_hostname(h: &str, path: &str, d: &mut Diag) {
     }
 }
 
-fn check_endpoint(e: &str, path: &str, d: &mut Diag) {
+pub(super) fn check_endpoint(e: &str, path: &str, d: &mut Diag) {
     let rest = e
         .strip_prefix("https://")
         .or_else(|| e.strip_prefix("http://"));

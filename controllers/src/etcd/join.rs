@@ -1,0 +1,59 @@
+//! Joining a running cluster: find a member, add this node with the member
+//! API (replacing a stale member of an earlier life), and tell etcd whom it
+//! starts with.
+
+use super::args::peer_url;
+use super::client::{self, Tls};
+use crate::ControllerError;
+use machined_resources::types::EtcdSpec;
+use std::net::IpAddr;
+
+/// Finds a running member and adds this node; returns the
+/// `--initial-cluster` to start with, or `None` if nobody answers yet.
+pub async fn join(
+    spec: &EtcdSpec,
+    ip: IpAddr,
+    tls: Option<&Tls>,
+) -> Result<Option<String>, ControllerError> {
+    let Some((ep, mut c)) = client::find_running(&spec.join_endpoints, tls).await else {
+        return Ok(None);
+    };
+    let eps = vec![ep];
+    let mine = peer_url(spec, ip);
+    let mut members = client::members(&mut c, &eps).await?;
+    if let Some(m) = members.iter().find(|m| m.peer_urls.contains(&mine)) {
+        if !m.name.is_empty() {
+            // A member with our URL that once ran, but we have no data:
+            // an earlier life of this node. Replace it.
+            let id = u64::from_str_radix(&m.id, 16).unwrap_or_default();
+            tracing::info!(member = %m.id, "removing stale member with our peer URL");
+            client_call(c.member_remove(id).await)?;
+            members = Vec::new();
+        }
+    }
+    if !members.iter().any(|m| m.peer_urls.contains(&mine)) {
+        tracing::info!(peer_url = %mine, via = %eps[0], "adding this node as an etcd member");
+        client_call(c.member_add([mine.as_str()], None).await)?;
+        members = client::members(&mut c, &eps).await?;
+    }
+    let initial = members
+        .iter()
+        .filter_map(|m| {
+            let url = m.peer_urls.first()?;
+            let name = if url == &mine {
+                spec.name.clone()
+            } else if m.name.is_empty() {
+                format!("pending-{}", m.id)
+            } else {
+                m.name.clone()
+            };
+            Some(format!("{name}={url}"))
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    Ok(Some(initial))
+}
+
+fn client_call<T>(r: Result<T, etcd_client::Error>) -> Result<T, ControllerError> {
+    r.map_err(|e| ControllerError::failed(format!("etcd: {e}")))
+}
