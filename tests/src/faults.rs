@@ -175,6 +175,51 @@ impl Cluster {
             .status();
     }
 
+    /// Moves etcd leadership to node `i` (with etcdctl, from the LAN, with
+    /// node `i`'s certificate). The VIP holder moves it away again within
+    /// seconds, so a fault must follow at once.
+    pub fn make_etcd_leader(&self, i: usize) -> bool {
+        let cps = self.cps();
+        let Some(st) = self.get_json(&cps[i].2, "etcdstatus") else {
+            return false;
+        };
+        let target = st["spec"]["memberId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let leader = st["spec"]["leader"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if target.is_empty() || target == leader {
+            return !target.is_empty();
+        }
+        let Some(url) = st["spec"]["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["id"] == leader.as_str())
+            .and_then(|m| m["clientUrls"][0].as_str().map(String::from))
+        else {
+            return false;
+        };
+        let pki = self.node_dir(&cps[i].0).join("state/etcd/pki");
+        let p = |f: &str| pki.join(f).to_string_lossy().into_owned();
+        Command::new("ip")
+            .args(["netns", "exec", &self.lan(), "etcdctl", "--endpoints", &url])
+            .args([
+                "--cacert",
+                &p("ca.pem"),
+                "--cert",
+                &p("server.pem"),
+                "--key",
+                &p("server-key.pem"),
+            ])
+            .args(["move-leader", &target])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
     /// machined's resident memory (KiB) and CPU time (ms) per control plane.
     pub fn usage(&self) -> Vec<(String, u64, u64)> {
         let tick = 100; // USER_HZ on Linux

@@ -16,6 +16,10 @@ pub enum Scenario {
     Graceful,
     /// The holder's machined and etcd SIGKILLed and its link set down.
     Dead,
+    /// As `Dead`, with etcd leadership moved to the holder just before (it
+    /// moves it away by itself otherwise): the takeover also waits for an
+    /// etcd leader election.
+    DeadEtcdLeader,
     /// The holder cut off from etcd (peer and client ports), not from clients.
     Cutoff,
     /// The two other control planes stopped, then started again.
@@ -27,6 +31,7 @@ impl Scenario {
         match self {
             Scenario::Graceful => "graceful",
             Scenario::Dead => "dead",
+            Scenario::DeadEtcdLeader => "dead-etcd-leader",
             Scenario::Cutoff => "cutoff",
             Scenario::Quorum => "quorum",
         }
@@ -36,6 +41,7 @@ impl Scenario {
         [
             Scenario::Graceful,
             Scenario::Dead,
+            Scenario::DeadEtcdLeader,
             Scenario::Cutoff,
             Scenario::Quorum,
         ]
@@ -84,11 +90,15 @@ pub fn run(c: &Cluster, s: Scenario, probe_every: Duration) -> Outcome {
         },
     );
 
+    let mut holder_was_etcd_leader = holder_was_etcd_leader;
+    if s == Scenario::DeadEtcdLeader {
+        holder_was_etcd_leader = c.make_etcd_leader(h);
+    }
     let t0 = Instant::now();
     let (mut released_after, mut back_after) = (None, None);
     match s {
         Scenario::Graceful => c.stop_node(h),
-        Scenario::Dead => c.kill_node(h),
+        Scenario::Dead | Scenario::DeadEtcdLeader => c.kill_node(h),
         Scenario::Cutoff => c.cut_off(h),
         Scenario::Quorum => {
             for i in (0..n).filter(|i| *i != h) {
@@ -141,7 +151,7 @@ pub fn run(c: &Cluster, s: Scenario, probe_every: Duration) -> Outcome {
         back_after,
     };
     match s {
-        Scenario::Graceful | Scenario::Dead => {
+        Scenario::Graceful | Scenario::Dead | Scenario::DeadEtcdLeader => {
             // A machine that comes back has rebooted: no addresses left over.
             let _ = std::process::Command::new("ip")
                 .args([

@@ -43,12 +43,26 @@ impl Prober {
                     dead = self.watch(&targets) => if dead {
                         tracing::warn!(vip = %self.vip, holder = %h.node, after_ms = self.dead_after.as_millis() as u64,
                             "holder does not answer ARP; revoking its lease");
-                        let r = tokio::time::timeout(Duration::from_secs(2), client.lease_revoke(h.lease)).await;
-                        if let Ok(Err(e)) = r {
-                            tracing::debug!(error = %e, "revoke of the holder's lease failed (already gone?)");
+                                                // Until it works or the holder changes: when the dead
+                        // holder was also etcd's leader, revokes fail until
+                        // etcd has elected a new one.
+                        let revoke = async {
+                            loop {
+                                match tokio::time::timeout(Duration::from_secs(2), client.lease_revoke(h.lease)).await {
+                                    Ok(Ok(_)) => return,
+                                    Ok(Err(e)) if e.to_string().contains("not found") => return,
+                                    r => tracing::debug!(error = ?r.err(), "revoke of the holder's lease failed; retrying"),
+                                }
+                                tokio::time::sleep(self.every.max(Duration::from_millis(50))).await;
+                            }
+                        };
+                        tokio::select! {
+                            _ = revoke => {
+                                // Give the election time to move before probing again.
+                                let _ = tokio::time::timeout(self.dead_after * 4, holder.changed()).await;
+                            }
+                            _ = holder.changed() => {}
                         }
-                        // Give the election time to move before probing again.
-                        let _ = tokio::time::timeout(self.dead_after * 4, holder.changed()).await;
                         continue;
                     }
                 }

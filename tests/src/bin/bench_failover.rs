@@ -3,7 +3,7 @@
 //! client-visible gap (min/median/max), probes lost, the longest double
 //! ownership, and machined's RSS and CPU time per node.
 //!
-//! Usage: bench-failover [--trials N] [--scenarios graceful,dead,cutoff,quorum]
+//! Usage: bench-failover [--trials N] [--scenarios graceful,dead,dead-etcd-leader,cutoff,quorum]
 //!                       [--probe-ms 10] [--json]
 
 use machined_tests::cluster::Cluster;
@@ -24,6 +24,7 @@ fn parse() -> Result<Opts, String> {
         scenarios: vec![
             Scenario::Graceful,
             Scenario::Dead,
+            Scenario::DeadEtcdLeader,
             Scenario::Cutoff,
             Scenario::Quorum,
         ],
@@ -43,7 +44,7 @@ fn parse() -> Result<Opts, String> {
                     .collect::<Result<_, _>>()?
             }
             "--json" => o.json = true,
-            "-h" | "--help" => return Err("usage: bench-failover [--trials N] [--scenarios graceful,dead,cutoff,quorum] [--probe-ms 10] [--json]".into()),
+            "-h" | "--help" => return Err("usage: bench-failover [--trials N] [--scenarios graceful,dead,dead-etcd-leader,cutoff,quorum] [--probe-ms 10] [--json]".into()),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
