@@ -25,6 +25,14 @@ pub struct Prober {
     pub dead_after: Duration,
 }
 
+/// Waits until someone other than the holder of `lease` holds the VIP.
+async fn other_holder(rx: &mut watch::Receiver<Option<Holder>>, lease: i64) {
+    let _ = rx
+        .wait_for(|h| h.as_ref().is_some_and(|h| h.lease != lease))
+        .await
+        .map(|_| ());
+}
+
 impl Prober {
     /// Runs until dropped.
     pub async fn run(self, mut client: Client, mut holder: watch::Receiver<Option<Holder>>) {
@@ -48,20 +56,32 @@ impl Prober {
                         // etcd has elected a new one.
                         let revoke = async {
                             loop {
-                                match tokio::time::timeout(Duration::from_secs(2), client.lease_revoke(h.lease)).await {
-                                    Ok(Ok(_)) => return,
-                                    Ok(Err(e)) if e.to_string().contains("not found") => return,
-                                    r => tracing::debug!(error = ?r.err(), "revoke of the holder's lease failed; retrying"),
+                                                                match tokio::time::timeout(Duration::from_secs(2), client.lease_revoke(h.lease)).await {
+                                    Ok(Ok(_)) => {
+                                        tracing::info!(lease = h.lease, "revoked the dead holder's lease");
+                                        return;
+                                    }
+                                    Ok(Err(e)) if e.to_string().contains("not found") => {
+                                        tracing::info!(lease = h.lease, "the dead holder's lease is already gone");
+                                        return;
+                                    }
+                                    Ok(Err(e)) => tracing::info!(error = %e, "revoking the dead holder's lease failed; retrying"),
+                                    Err(_) => tracing::info!("revoking the dead holder's lease timed out; retrying"),
                                 }
                                 tokio::time::sleep(self.every.max(Duration::from_millis(50))).await;
                             }
                         };
-                        tokio::select! {
-                            _ = revoke => {
-                                // Give the election time to move before probing again.
-                                let _ = tokio::time::timeout(self.dead_after * 4, holder.changed()).await;
-                            }
-                            _ = holder.changed() => {}
+                                                // Only another holder ends this: when the dead holder
+                        // was etcd's leader, the observe stream breaks and
+                        // comes back with the same holder, which must not
+                        // restart the probing from scratch.
+                                                let revoked = tokio::select! {
+                            _ = revoke => true,
+                            _ = other_holder(&mut holder, h.lease) => false,
+                        };
+                        if revoked {
+                            // Give the election time to move before probing again.
+                            let _ = tokio::time::timeout(self.dead_after * 4, other_holder(&mut holder, h.lease)).await;
                         }
                         continue;
                     }
