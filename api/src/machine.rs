@@ -185,20 +185,17 @@ impl pb::machine_service_server::MachineService for MachineApi {
         } else {
             req.days.min(3650)
         };
-        let ca = self
+        let issuer = self
             .state
             .get_typed::<MachineConfigSpec>(MachineConfigSpec::ID)
             .ok()
             .flatten()
             .and_then(|c| c.spec.config.machine_ca)
-            .filter(|c| !c.key.is_empty())
+            .and_then(|c| c.issuer())
             .ok_or_else(|| {
                 Status::failed_precondition("no machine CA key in this node's config")
             })?;
-        let issuer = machined_pki::CertKey {
-            cert_pem: ca.crt.clone(),
-            key_pem: ca.key,
-        };
+
         let leaf = issuer
             .issue(&machined_pki::Leaf {
                 common_name: req.roles.join(","),
@@ -210,7 +207,7 @@ impl pb::machine_service_server::MachineService for MachineApi {
             .map_err(|e| Status::internal(e.to_string()))?;
         tracing::info!(roles = ?req.roles, days, "issued a client certificate");
         Ok(Response::new(pb::GenerateClientConfigurationResponse {
-            ca: ca.crt,
+            ca: issuer.cert_pem,
             crt: leaf.cert_pem,
             key: leaf.key_pem,
         }))

@@ -22,10 +22,6 @@ pub fn status(s: tonic::Status) -> anyhow::Error {
         cause = c.source();
     }
     match last {
-        Some(c) if c.contains("CertificateRequired") || c.contains("certificate required") => anyhow::anyhow!(
-            "{}: the node requires a client certificate (it is not in maintenance mode; use an mctlconfig, not --insecure)",
-            s.message()
-        ),
         Some(c) => anyhow::anyhow!("{}: {c}", s.message()),
         None => anyhow::anyhow!("{}", s.message()),
     }

@@ -60,10 +60,6 @@ impl Proc {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
 }
 
 impl Drop for Proc {

@@ -206,7 +206,7 @@ fn maintenance_mode_then_mtls_with_roles() {
             "new",
             "--roles",
             "os:admin",
-            "/tmp/never",
+            &dir.0.join("never.yaml").to_string_lossy(),
         ],
     );
     refused(&r, "reader issuing an admin certificate");

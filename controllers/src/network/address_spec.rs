@@ -89,18 +89,9 @@ impl AddressSpecController {
         &mut self,
         ctx: &Ctx,
         desired: &[AddressSpec],
+        links: &HashMap<String, (u32, Option<Mac>)>,
         added: &[(u32, IpNet)],
     ) -> Result<(), ControllerError> {
-        let links: HashMap<String, (u32, Option<Mac>)> = ctx
-            .list::<LinkStatus>()?
-            .into_iter()
-            .map(|l| {
-                (
-                    l.metadata.id,
-                    (l.spec.index, parse_mac(&l.spec.hardware_addr)),
-                )
-            })
-            .collect();
         let mut keep = Vec::new();
         let mut names = HashMap::new();
         for s in desired {
@@ -166,14 +157,21 @@ impl Controller for AddressSpecController {
             .into_iter()
             .map(|s| s.spec)
             .collect();
-        let links: HashMap<String, u32> = ctx
+        // One listing serves the plan (indexes) and the announcer (MACs).
+        let links: HashMap<String, (u32, Option<Mac>)> = ctx
             .list::<LinkStatus>()?
             .into_iter()
-            .map(|l| (l.metadata.id, l.spec.index))
+            .map(|l| {
+                (
+                    l.metadata.id,
+                    (l.spec.index, parse_mac(&l.spec.hardware_addr)),
+                )
+            })
             .collect();
+        let indexes: HashMap<String, u32> = links.iter().map(|(k, v)| (k.clone(), v.0)).collect();
         let observed = self.driver.dump_addrs().await?;
         let mut added: Vec<(u32, IpNet)> = Vec::new();
-        for op in plan(&desired, &links, &observed) {
+        for op in plan(&desired, &indexes, &observed) {
             match op {
                 AddrOp::Del { link_index, addr } => {
                     tracing::info!(%addr, link_index, "removing address");
@@ -192,6 +190,6 @@ impl Controller for AddressSpecController {
                 }
             }
         }
-        self.announce(ctx, &desired, &added)
+        self.announce(ctx, &desired, &links, &added)
     }
 }

@@ -58,11 +58,6 @@ impl Engine {
         }
     }
 
-    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
-        self
-    }
-
     /// Adds a controller. Refused if its name is taken, or if it declares an
     /// output another controller owns exclusively (or claims exclusively an
     /// output someone else already writes).

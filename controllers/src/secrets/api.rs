@@ -3,7 +3,7 @@
 use super::node_sans;
 use crate::{Controller, ControllerError, Ctx, Input, Output};
 use async_trait::async_trait;
-use machined_pki::{CertKey, Leaf};
+use machined_pki::Leaf;
 use machined_resources::types::{AddressStatus, ApiCerts, MachineConfigSpec};
 
 pub struct ApiCertsController;
@@ -31,13 +31,7 @@ impl Controller for ApiCertsController {
         let Some(mc) = ctx.get::<MachineConfigSpec>(MachineConfigSpec::ID)? else {
             return ctx.destroy::<ApiCerts>(ID);
         };
-        let Some(ca) = mc
-            .spec
-            .config
-            .machine_ca
-            .clone()
-            .filter(|c| !c.key.is_empty())
-        else {
+        let Some(issuer) = mc.spec.config.machine_ca.as_ref().and_then(|c| c.issuer()) else {
             tracing::error!(
                 "no machine CA key in the config (machine.ca.key): the API cannot be secured"
             );
@@ -50,14 +44,11 @@ impl Controller for ApiCertsController {
             .collect();
         let sans = node_sans(&mc.spec, &addrs, &mc.spec.config.cert_sans);
         if let Some(cur) = ctx.get::<ApiCerts>(ID)? {
-            if cur.spec.sans == sans && cur.spec.ca_pem == ca.crt {
+            if cur.spec.sans == sans && cur.spec.ca_pem == issuer.cert_pem {
                 return Ok(());
             }
         }
-        let issuer = CertKey {
-            cert_pem: ca.crt.clone(),
-            key_pem: ca.key.clone(),
-        };
+
         let leaf = issuer
             .issue(&Leaf {
                 common_name: crate::etcd::node_name(&mc.spec.config),
@@ -71,7 +62,7 @@ impl Controller for ApiCertsController {
         ctx.put(
             ID,
             &ApiCerts {
-                ca_pem: ca.crt,
+                ca_pem: issuer.cert_pem,
                 cert_pem: leaf.cert_pem,
                 key_pem: leaf.key_pem,
                 sans,

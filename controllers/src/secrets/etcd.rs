@@ -4,7 +4,7 @@
 use super::node_sans;
 use crate::{Controller, ControllerError, Ctx, Input, Output};
 use async_trait::async_trait;
-use machined_pki::{CertKey, Leaf};
+use machined_pki::Leaf;
 use machined_resources::types::{AddressStatus, EtcdCerts, EtcdSpec, MachineConfigSpec};
 
 pub struct EtcdCertsController;
@@ -35,14 +35,14 @@ impl Controller for EtcdCertsController {
         let (Some(mc), Some(_)) = (mc, spec) else {
             return ctx.destroy::<EtcdCerts>(ID);
         };
-        let Some(ca) = mc
+        let Some(issuer) = mc
             .spec
             .config
             .cluster
             .etcd
             .ca
-            .clone()
-            .filter(|c| !c.key.is_empty())
+            .as_ref()
+            .and_then(|c| c.issuer())
         else {
             return ctx.destroy::<EtcdCerts>(ID);
         };
@@ -53,14 +53,11 @@ impl Controller for EtcdCertsController {
             .collect();
         let sans = node_sans(&mc.spec, &addrs, &[]);
         if let Some(cur) = ctx.get::<EtcdCerts>(ID)? {
-            if cur.spec.sans == sans && cur.spec.ca_pem == ca.crt {
+            if cur.spec.sans == sans && cur.spec.ca_pem == issuer.cert_pem {
                 return Ok(());
             }
         }
-        let issuer = CertKey {
-            cert_pem: ca.crt.clone(),
-            key_pem: ca.key.clone(),
-        };
+
         let name = crate::etcd::node_name(&mc.spec.config);
         let server = issuer
             .issue(&Leaf {
@@ -84,7 +81,7 @@ impl Controller for EtcdCertsController {
         ctx.put(
             ID,
             &EtcdCerts {
-                ca_pem: ca.crt,
+                ca_pem: issuer.cert_pem,
                 server_cert_pem: server.cert_pem,
                 server_key_pem: server.key_pem,
                 client_cert_pem: client.cert_pem,

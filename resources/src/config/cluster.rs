@@ -112,14 +112,9 @@ pub(super) fn ca(o: &mut Obj<'_>, key: &'static str, d: &mut Diag) -> Option<CaP
     let path = c.path.clone();
     c.finish(d);
     let pair = CaPem { crt: crt?, key: k? };
-    let loaded = if pair.key.is_empty() {
-        machined_pki::not_after(&pair.crt).map(|_| ())
-    } else {
-        machined_pki::CertKey {
-            cert_pem: pair.crt.clone(),
-            key_pem: pair.key.clone(),
-        }
-        .validate()
+    let loaded = match pair.issuer() {
+        Some(ck) => ck.validate(),
+        None => machined_pki::not_after(&pair.crt).map(|_| ()),
     };
     if let Err(e) = loaded {
         d.error(path, format!("does not load: {e}"));

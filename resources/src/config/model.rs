@@ -50,6 +50,16 @@ pub struct CaPem {
     pub key: String,
 }
 
+impl CaPem {
+    /// The pair as an issuer; `None` without the key (Talos workers).
+    pub fn issuer(&self) -> Option<machined_pki::CertKey> {
+        (!self.key.is_empty()).then(|| machined_pki::CertKey {
+            cert_pem: self.crt.clone(),
+            key_pem: self.key.clone(),
+        })
+    }
+}
+
 impl MachineConfig {
     /// Every configured VIP address (interfaces, VLANs, Layer2VIPConfig).
     pub fn vip_ips(&self) -> Vec<IpAddr> {
