@@ -100,11 +100,10 @@ fn static_addresses_through_mctl_survive_restart_and_hand_made_ones_are_left_alo
     wait_for("10.201.0.1 on eth0", PATIENCE, || {
         node.addrs("eth0").contains("10.201.0.1/24").then_some(())
     });
-    assert!(
-        node.addrs("eth0").contains("mtu 1400"),
-        "{}",
-        node.addrs("eth0")
-    );
+    // The MTU is set by another controller than the address: wait for it too.
+    wait_for("mtu 1400 on eth0", PATIENCE, || {
+        node.addrs("eth0").contains("mtu 1400").then_some(())
+    });
     m.wait_ready_as(&client, NODE, &cfg);
     wait_for("AddressStatus for eth0/10.201.0.1/24", PATIENCE, || {
         has_status(&client, &cfg, "eth0/10.201.0.1/24").then_some(())
