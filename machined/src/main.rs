@@ -2,6 +2,7 @@
 //! for SIGTERM or SIGINT; stops the API, then the controllers in order; exits.
 
 mod controllers;
+mod lock;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -129,6 +130,7 @@ async fn main() -> Result<()> {
     init_logs(&args.log_format);
     std::fs::create_dir_all(&args.state_dir)
         .with_context(|| format!("creating state dir {}", args.state_dir.display()))?;
+    let _lock = lock::take(&args.state_dir)?;
 
     let state = State::new();
     let store = NodeStore::new(&args.state_dir);
@@ -141,12 +143,13 @@ async fn main() -> Result<()> {
         )?;
     }
 
-    let engine = controllers::engine(state.clone(), &args.state_dir, &args.etcd_binary)?.start();
-
+    // The API's port is taken before any controller runs: a second machined
+    // in the same network namespace stops here, before touching the kernel.
     let node = node_name();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
+    let engine = controllers::engine(state.clone(), &args.state_dir, &args.etcd_binary)?.start();
     tracing::info!(listen = %args.listen, node = %node, "machine API up");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let current = tls::Current::new(tls::maintenance()?);
