@@ -4,10 +4,11 @@
 
 use anyhow::Result;
 use machined_controllers::etcd::{EtcdServiceController, EtcdSpecController};
+use machined_controllers::net::vip_addr::VipNetlink;
 use machined_controllers::net::{NetDriver, Rtnl};
 use machined_controllers::network::*;
 use machined_controllers::secrets::{ApiCertsController, EtcdCertsController};
-use machined_controllers::vip::{VipConfigController, VipController};
+use machined_controllers::vip::{L2Wires, VipConfigController, VipController};
 use machined_controllers::Engine;
 use machined_resources::State;
 use std::path::Path;
@@ -35,6 +36,9 @@ pub fn engine(state: State, state_dir: &Path, etcd_binary: &Path) -> Result<Engi
         state_dir.to_path_buf(),
         etcd_binary.to_path_buf(),
     ))?;
-    e.register(VipController::new(driver))?;
+    e.register(VipController::new(
+        Arc::new(VipNetlink::open()?),
+        Arc::new(L2Wires),
+    ))?;
     Ok(e)
 }

@@ -110,6 +110,67 @@ impl Cluster {
         ip(&["-n", ns, "link", "set", "eth0", "down"]);
     }
 
+    /// machined alone SIGKILLed (kernel, link and etcd stay up); nothing is
+    /// cleaned up after it.
+    pub fn crash_machined(&self, i: usize) {
+        let (_, ns, _) = &self.cps()[i];
+        for p in pids_named(ns, "machined") {
+            let _ = kill(Pid::from_raw(p as i32), Signal::SIGKILL);
+        }
+    }
+
+    /// SIGSTOP (`stop`) or SIGCONT to machined alone.
+    pub fn freeze_machined(&self, i: usize, stop: bool) {
+        let (_, ns, _) = &self.cps()[i];
+        let sig = if stop {
+            Signal::SIGSTOP
+        } else {
+            Signal::SIGCONT
+        };
+        for p in pids_named(ns, "machined") {
+            let _ = kill(Pid::from_raw(p as i32), sig);
+        }
+    }
+
+    /// The node's etcd member SIGKILLed (machined restarts it).
+    pub fn kill_etcd(&self, i: usize) {
+        let (_, ns, _) = &self.cps()[i];
+        for p in pids_named(ns, "etcd") {
+            let _ = kill(Pid::from_raw(p as i32), Signal::SIGKILL);
+        }
+    }
+
+    /// Candidate `i` stops receiving anything node `from` sends (a bridge
+    /// rule in the LAN namespace); `false` lifts it.
+    pub fn deafen(&self, i: usize, from: usize, on: bool) {
+        let cps = self.cps();
+        let lan = self.lan();
+        if !on {
+            let _ = Command::new("ip")
+                .args([
+                    "netns", "exec", &lan, "nft", "delete", "table", "bridge", "deaf",
+                ])
+                .status();
+            return;
+        }
+        let rules = format!(
+            "table bridge deaf {{\n chain fwd {{ type filter hook forward priority 0; iifname \"{}\" oifname \"{}\" drop; }}\n}}\n",
+            cps[from].0, cps[i].0
+        );
+        let path = self.dir.0.join("deaf.nft");
+        std::fs::write(&path, rules).expect("write rules");
+        let out = Command::new("ip")
+            .args(["netns", "exec", &lan, "nft", "-f"])
+            .arg(&path)
+            .output()
+            .expect("nft");
+        assert!(
+            out.status.success(),
+            "nft: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Starts machined again on a node (link up first).
     pub fn start_node(&self, i: usize) {
         let (short, ns, _) = &self.cps()[i];

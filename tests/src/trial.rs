@@ -24,7 +24,28 @@ pub enum Scenario {
     Cutoff,
     /// The two other control planes stopped, then started again.
     Quorum,
+    /// machined alone SIGKILLed on the holder (kernel, link, etcd up);
+    /// nothing removed by hand, machined restarted afterwards.
+    Crash,
+    /// machined SIGSTOPped on the holder for 5 s, then SIGCONTed.
+    Pause,
+    /// The holder's etcd member SIGKILLed (machined alive).
+    EtcdDown,
+    /// One candidate stops hearing the holder (bridge rule): no failover.
+    DeafCandidate,
 }
+
+const ALL: [Scenario; 9] = [
+    Scenario::Graceful,
+    Scenario::Dead,
+    Scenario::DeadEtcdLeader,
+    Scenario::Cutoff,
+    Scenario::Quorum,
+    Scenario::Crash,
+    Scenario::Pause,
+    Scenario::EtcdDown,
+    Scenario::DeafCandidate,
+];
 
 impl Scenario {
     pub fn name(self) -> &'static str {
@@ -34,19 +55,24 @@ impl Scenario {
             Scenario::DeadEtcdLeader => "dead-etcd-leader",
             Scenario::Cutoff => "cutoff",
             Scenario::Quorum => "quorum",
+            Scenario::Crash => "crash",
+            Scenario::Pause => "pause",
+            Scenario::EtcdDown => "etcd-down",
+            Scenario::DeafCandidate => "deaf-candidate",
         }
     }
 
+    pub fn all() -> [Scenario; 9] {
+        ALL
+    }
+
+    /// Whether the VIP is meant to move to another node.
+    pub fn moves(self) -> bool {
+        !matches!(self, Scenario::Quorum | Scenario::DeafCandidate)
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Scenario::Graceful,
-            Scenario::Dead,
-            Scenario::DeadEtcdLeader,
-            Scenario::Cutoff,
-            Scenario::Quorum,
-        ]
-        .into_iter()
-        .find(|x| x.name() == s)
+        ALL.into_iter().find(|x| x.name() == s)
     }
 }
 
@@ -100,6 +126,18 @@ pub fn run(c: &Cluster, s: Scenario, probe_every: Duration) -> Outcome {
         Scenario::Graceful => c.stop_node(h),
         Scenario::Dead | Scenario::DeadEtcdLeader => c.kill_node(h),
         Scenario::Cutoff => c.cut_off(h),
+        Scenario::Crash => c.crash_machined(h),
+        Scenario::Pause => c.freeze_machined(h, true),
+        Scenario::EtcdDown => c.kill_etcd(h),
+        Scenario::DeafCandidate => {
+            c.deafen(other, h, true);
+            // Long enough for the deaf candidate to decide the holder is
+            // dead many times over; the VIP must stay where it is.
+            wait_for("the deaf period", Duration::from_secs(10), || {
+                (t0.elapsed() > Duration::from_secs(3)).then_some(())
+            });
+            c.deafen(other, h, false);
+        }
         Scenario::Quorum => {
             for i in (0..n).filter(|i| *i != h) {
                 c.stop_node(i);
@@ -122,11 +160,24 @@ pub fn run(c: &Cluster, s: Scenario, probe_every: Duration) -> Outcome {
             back_after = Some(t1.elapsed());
         }
     }
-    if s != Scenario::Quorum {
+    if s.moves() {
         wait_for("the VIP on another node", Duration::from_secs(60), || {
             let holders = mon.holders(n);
             let moved = holders.iter().filter(|x| **x).count() == 1 && !holders[h];
             (moved && probe.answered_after(t0 + Duration::from_millis(20))).then_some(())
+        });
+    }
+    if s == Scenario::Pause {
+        // Frozen for 5 s, then woken: watch what it does when it wakes,
+        // until it says it does not hold the VIP.
+        wait_for("the 5 s pause", Duration::from_secs(10), || {
+            (t0.elapsed() >= Duration::from_secs(5)).then_some(())
+        });
+        c.freeze_machined(h, false);
+        let woke = Instant::now();
+        wait_for("the woken node to let go", Duration::from_secs(30), || {
+            let st = c.vip_status(&cps[h].2)?;
+            (st["holding"] == false && woke.elapsed() > Duration::from_secs(1)).then_some(())
         });
     }
     // A little more traffic after the move, so the gap is closed on both sides.
@@ -150,24 +201,14 @@ pub fn run(c: &Cluster, s: Scenario, probe_every: Duration) -> Outcome {
         released_after,
         back_after,
     };
+    // Nothing is removed by hand: whatever the old holder left is a finding
+    // the monitor has seen already.
     match s {
-        Scenario::Graceful | Scenario::Dead | Scenario::DeadEtcdLeader => {
-            // A machine that comes back has rebooted: no addresses left over.
-            let _ = std::process::Command::new("ip")
-                .args([
-                    "-n",
-                    &cps[h].1,
-                    "addr",
-                    "del",
-                    &format!("{VIP}/32"),
-                    "dev",
-                    "eth0",
-                ])
-                .output();
+        Scenario::Graceful | Scenario::Dead | Scenario::DeadEtcdLeader | Scenario::Crash => {
             c.start_node(h)
         }
         Scenario::Cutoff => c.reconnect(h),
-        Scenario::Quorum => {}
+        Scenario::Quorum | Scenario::Pause | Scenario::EtcdDown | Scenario::DeafCandidate => {}
     }
     c.wait_healthy();
     out

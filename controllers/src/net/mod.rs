@@ -3,6 +3,7 @@
 
 pub mod packet;
 mod rtnl;
+pub mod vip_addr;
 
 pub use rtnl::Rtnl;
 
@@ -41,6 +42,8 @@ pub struct KernelAddr {
 pub struct NetError {
     pub op: String,
     pub reason: String,
+    /// The kernel's error number, when it refused.
+    pub errno: Option<i32>,
 }
 
 impl NetError {
@@ -48,7 +51,20 @@ impl NetError {
         NetError {
             op: op.into(),
             reason: reason.to_string(),
+            errno: None,
         }
+    }
+
+    pub fn io(op: impl Into<String>, e: std::io::Error) -> Self {
+        NetError {
+            op: op.into(),
+            errno: e.raw_os_error(),
+            reason: e.to_string(),
+        }
+    }
+
+    pub fn errno(op: impl Into<String>, errno: i32) -> Self {
+        Self::io(op, std::io::Error::from_raw_os_error(errno))
     }
 }
 
@@ -62,15 +78,9 @@ impl From<NetError> for crate::ControllerError {
 pub trait NetDriver: Send + Sync + 'static {
     async fn dump_links(&self) -> Result<Vec<KernelLink>, NetError>;
     async fn dump_addrs(&self) -> Result<Vec<KernelAddr>, NetError>;
-    /// Adds `addr` marked with `protocol`; `nodad` skips IPv6 duplicate
-    /// address detection. An address already present is not an error.
-    async fn add_addr(
-        &self,
-        link_index: u32,
-        addr: IpNet,
-        protocol: u8,
-        nodad: bool,
-    ) -> Result<(), NetError>;
+    /// Adds `addr` marked with `protocol`. An address already present is
+    /// not an error.
+    async fn add_addr(&self, link_index: u32, addr: IpNet, protocol: u8) -> Result<(), NetError>;
     /// Removes `addr`; an address already gone is not an error.
     async fn del_addr(&self, link_index: u32, addr: IpNet) -> Result<(), NetError>;
     async fn set_link(&self, link_index: u32, up: bool, mtu: Option<u32>) -> Result<(), NetError>;

@@ -8,11 +8,12 @@ use pnet_packet::arp::{
 };
 use pnet_packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
 use pnet_packet::icmpv6::ndp::{
-    MutableNeighborAdvertPacket, NdpOption, NdpOptionTypes, NeighborAdvertFlags,
+    MutableNeighborAdvertPacket, MutableNeighborSolicitPacket, NdpOption, NdpOptionTypes,
+    NeighborAdvertFlags, NeighborAdvertPacket,
 };
 use pnet_packet::icmpv6::{self, Icmpv6Packet, Icmpv6Types};
 use pnet_packet::ip::IpNextHeaderProtocols;
-use pnet_packet::ipv6::MutableIpv6Packet;
+use pnet_packet::ipv6::{Ipv6Packet, MutableIpv6Packet};
 use pnet_packet::Packet;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -102,6 +103,77 @@ pub fn arp_reply_sender(frame: &[u8]) -> Option<Ipv4Addr> {
     }
     let arp = ArpPacket::new(eth.payload())?;
     (arp.get_operation() == ArpOperations::Reply).then(|| arp.get_sender_proto_addr())
+}
+
+/// The MAC of whoever `frame` shows using `ip`: an ARP reply from it, or a
+/// request it sent (e.g. a gratuitous one). Probes (sender 0.0.0.0) are not.
+pub fn arp_claimant(frame: &[u8], ip: Ipv4Addr) -> Option<Mac> {
+    let eth = EthernetPacket::new(frame)?;
+    if eth.get_ethertype() != EtherTypes::Arp {
+        return None;
+    }
+    let arp = ArpPacket::new(eth.payload())?;
+    (arp.get_sender_proto_addr() == ip).then(|| arp.get_sender_hw_addr().octets())
+}
+
+/// A neighbour solicitation for `target` from the unspecified address, as
+/// duplicate address detection sends it (RFC 4862): whoever has `target`
+/// answers to all nodes, and nobody's neighbour cache is touched.
+pub fn dad_solicit(src: Mac, target: Ipv6Addr) -> Vec<u8> {
+    const IPV6_HDR: usize = 40;
+    const NS_LEN: usize = 24;
+    let t = target.octets();
+    let group = Ipv6Addr::new(
+        0xff02,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0xff00 | u16::from(t[13]),
+        u16::from_be_bytes([t[14], t[15]]),
+    );
+    let mut buf = vec![0u8; ETH_HDR + IPV6_HDR + NS_LEN];
+    {
+        let mut eth = MutableEthernetPacket::new(&mut buf).expect("fits");
+        eth.set_destination(MacAddr::new(0x33, 0x33, 0xff, t[13], t[14], t[15]));
+        eth.set_source(mac(src));
+        eth.set_ethertype(EtherTypes::Ipv6);
+    }
+    {
+        let mut ns =
+            MutableNeighborSolicitPacket::new(&mut buf[ETH_HDR + IPV6_HDR..]).expect("fits");
+        ns.set_icmpv6_type(Icmpv6Types::NeighborSolicit);
+        ns.set_target_addr(target);
+    }
+    let sum = {
+        let icmp = Icmpv6Packet::new(&buf[ETH_HDR + IPV6_HDR..]).expect("fits");
+        icmpv6::checksum(&icmp, &Ipv6Addr::UNSPECIFIED, &group)
+    };
+    buf[ETH_HDR + IPV6_HDR + 2..ETH_HDR + IPV6_HDR + 4].copy_from_slice(&sum.to_be_bytes());
+    let mut v6 = MutableIpv6Packet::new(&mut buf[ETH_HDR..]).expect("fits");
+    v6.set_version(6);
+    v6.set_payload_length(NS_LEN as u16);
+    v6.set_next_header(IpNextHeaderProtocols::Icmpv6);
+    v6.set_hop_limit(255);
+    v6.set_source(Ipv6Addr::UNSPECIFIED);
+    v6.set_destination(group);
+    buf
+}
+
+/// The MAC that sent `frame` if it is a neighbour advertisement for `target`.
+pub fn na_claimant(frame: &[u8], target: Ipv6Addr) -> Option<Mac> {
+    let eth = EthernetPacket::new(frame)?;
+    if eth.get_ethertype() != EtherTypes::Ipv6 {
+        return None;
+    }
+    let v6 = Ipv6Packet::new(eth.payload())?;
+    if v6.get_next_header() != IpNextHeaderProtocols::Icmpv6 {
+        return None;
+    }
+    let na = NeighborAdvertPacket::new(v6.payload())?;
+    (na.get_icmpv6_type() == Icmpv6Types::NeighborAdvert && na.get_target_addr() == target)
+        .then(|| eth.get_source().octets())
 }
 
 /// Unsolicited neighbour advertisement for `ip` at `src` (override flag set,
@@ -291,6 +363,54 @@ mod tests {
         );
         assert_eq!(f[ETH_HDR + 7], 255, "hop limit must be 255");
         assert_eq!(&f[f.len() - 6..], &SRC);
+    }
+
+    #[test]
+    fn claimants_are_found_and_probes_are_not_claims() {
+        let ip: Ipv4Addr = "10.5.0.50".parse().unwrap();
+        let [req, reply] = gratuitous_arp(SRC, ip);
+        assert_eq!(arp_claimant(&reply, ip), Some(SRC));
+        assert_eq!(arp_claimant(&req, ip), Some(SRC));
+        assert_eq!(arp_claimant(&reply, "10.5.0.51".parse().unwrap()), None);
+        assert_eq!(arp_claimant(&arp_probe(SRC, ip), ip), None);
+        assert_eq!(
+            arp_claimant(&[0u8; 10], ip),
+            None,
+            "short frames are ignored"
+        );
+
+        let v6: Ipv6Addr = "fd00::50".parse().unwrap();
+        assert_eq!(na_claimant(&unsolicited_na(SRC, v6), v6), Some(SRC));
+        assert_eq!(
+            na_claimant(&unsolicited_na(SRC, v6), "fd00::51".parse().unwrap()),
+            None
+        );
+        assert_eq!(
+            na_claimant(&dad_solicit(SRC, v6), v6),
+            None,
+            "a solicitation is no claim"
+        );
+        assert_eq!(na_claimant(&[0u8; 60], v6), None);
+    }
+
+    #[test]
+    fn dad_solicit_goes_to_the_solicited_node_group_from_nowhere() {
+        let v6: Ipv6Addr = "fd00::12:3456".parse().unwrap();
+        let f = dad_solicit(SRC, v6);
+        assert_eq!(&f[..6], &[0x33, 0x33, 0xff, 0x12, 0x34, 0x56]);
+        let ip = Ipv6Packet::new(&f[ETH_HDR..]).unwrap();
+        assert_eq!(ip.get_source(), Ipv6Addr::UNSPECIFIED);
+        assert_eq!(
+            ip.get_destination(),
+            "ff02::1:ff12:3456".parse::<Ipv6Addr>().unwrap()
+        );
+        assert_eq!(ip.get_hop_limit(), 255);
+        let icmp = Icmpv6Packet::new(&f[ETH_HDR + 40..]).unwrap();
+        assert_eq!(icmp.get_icmpv6_type(), Icmpv6Types::NeighborSolicit);
+        assert_eq!(
+            icmp.get_checksum(),
+            icmpv6::checksum(&icmp, &Ipv6Addr::UNSPECIFIED, &ip.get_destination())
+        );
     }
 
     #[test]

@@ -7,8 +7,7 @@ use async_trait::async_trait;
 use futures::TryStreamExt;
 use ipnet::IpNet;
 use rtnetlink::packet_route::address::{
-    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressProtocol,
-    AddressScope,
+    AddressAttribute, AddressMessage, AddressProtocol, AddressScope,
 };
 use rtnetlink::packet_route::link::{
     LinkAttribute, LinkFlags, LinkInfo, LinkLayerType, LinkMessage,
@@ -162,13 +161,7 @@ impl NetDriver for Rtnl {
         Ok(msgs.into_iter().filter_map(addr_from).collect())
     }
 
-    async fn add_addr(
-        &self,
-        link_index: u32,
-        addr: IpNet,
-        protocol: u8,
-        nodad: bool,
-    ) -> Result<(), NetError> {
+    async fn add_addr(&self, link_index: u32, addr: IpNet, protocol: u8) -> Result<(), NetError> {
         let mut req = self
             .handle
             .address()
@@ -176,11 +169,6 @@ impl NetDriver for Rtnl {
         let msg = req.message_mut();
         msg.attributes
             .push(AddressAttribute::Protocol(AddressProtocol::from(protocol)));
-        if nodad {
-            msg.header.flags |= AddressHeaderFlags::Nodad;
-            msg.attributes
-                .push(AddressAttribute::Flags(AddressFlags::Nodad));
-        }
         match req.execute().await {
             Err(e) if errno(&e) == Some(EEXIST) => Ok(()),
             r => {

@@ -51,7 +51,6 @@ fn render(
             address: *a,
             link: link.to_string(),
             layer: ConfigLayer::Configuration,
-            announce: None,
         });
     }
     for v in &iface.vlans {
@@ -70,7 +69,6 @@ fn render(
                 address: *a,
                 link: name.clone(),
                 layer: ConfigLayer::Configuration,
-                announce: None,
             });
         }
     }

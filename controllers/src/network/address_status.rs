@@ -3,7 +3,9 @@
 use crate::net::NetDriver;
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
-use machined_resources::types::{AddressSpec, AddressStatus, LinkStatus, ADDRESS_PROTO_MACHINED};
+use machined_resources::types::{
+    AddressSpec, AddressStatus, LinkStatus, ADDRESS_PROTO_MACHINED, ADDRESS_PROTO_VIP,
+};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -55,7 +57,7 @@ impl Controller for AddressStatusController {
                 .into(),
                 scope: a.scope,
                 protocol: a.protocol,
-                ours: a.protocol == ADDRESS_PROTO_MACHINED,
+                ours: matches!(a.protocol, ADDRESS_PROTO_MACHINED | ADDRESS_PROTO_VIP),
             };
             ctx.put(&id, &status)?;
             keep.insert(id);

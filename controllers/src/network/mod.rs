@@ -3,7 +3,6 @@
 mod address_config;
 mod address_spec;
 mod address_status;
-mod announce;
 mod link_spec;
 mod link_status;
 #[cfg(test)]

@@ -16,7 +16,6 @@ fn spec(link: &str, cidr: &str) -> AddressSpec {
         address: cidr.parse().unwrap(),
         link: link.into(),
         layer: ConfigLayer::Configuration,
-        announce: None,
     }
 }
 
@@ -37,14 +36,11 @@ fn plan_table() {
     let add = |i, c: &str| AddrOp::Add {
         link_index: i,
         addr: c.parse().unwrap(),
-        nodad: false,
     };
     let del = |i, c: &str| AddrOp::Del {
         link_index: i,
         addr: c.parse().unwrap(),
     };
-    let mut vip6 = spec("eth0", "fd00::50/128");
-    vip6.announce = Some(machined_resources::types::VipOptions::default().announce);
     type Case = (&'static str, Vec<AddressSpec>, Vec<KernelAddr>, Vec<AddrOp>);
     let cases: Vec<Case> = vec![
         ("nothing to do", vec![], vec![], vec![]),
@@ -97,14 +93,14 @@ fn plan_table() {
             vec![],
         ),
         (
-            "announced IPv6 skips DAD",
-            vec![vip6],
+            "never remove a VIP (its holder owns it)",
             vec![],
-            vec![AddrOp::Add {
-                link_index: 2,
-                addr: "fd00::50/128".parse().unwrap(),
-                nodad: true,
-            }],
+            vec![kaddr(
+                2,
+                "10.0.0.50/32",
+                machined_resources::types::ADDRESS_PROTO_VIP,
+            )],
+            vec![],
         ),
     ];
     for (name, desired, observed, want) in cases {

@@ -205,7 +205,6 @@ impl Controller for Rogue {
             address: "10.0.0.1/24".parse().unwrap(),
             link: "eth0".into(),
             layer: Default::default(),
-            announce: None,
         };
         let r = ctx.put("eth0/10.0.0.1/24", &spec);
         *self.result.lock().unwrap() = Some(format!("{r:?}"));

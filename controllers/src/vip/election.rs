@@ -1,23 +1,25 @@
 //! One VIP's election, run as a task per VIP. While eligible it holds a
-//! lease, campaigns, and (while waiting) probes the holder. Having won it
-//! asks the controller to put the address up, and keeps it until the lease
-//! cannot be renewed in time (fence), its key is deleted, or it is no longer
-//! eligible. Giving up: address removed first (by the controller, which
-//! then signals `released`), then resign, then revoke the lease, each step
-//! bounded.
+//! lease, campaigns, and (while waiting) probes the holder. Having won, it
+//! hands the address to a [`Holder`], which claims, adds, renews and
+//! announces it until a reason to let go. Giving up: the address removed and
+//! confirmed gone first (the lease still kept alive), then resign, then
+//! revoke the lease, each etcd step bounded and sent through any member.
 
-use super::keepalive::{self, fence_deadline, LeaseState};
-use super::observe::{self, Holder};
+use super::holder::{Holder, LetGo};
+use super::keepalive::{self, LeaseState};
+use super::observe::{self, Holder as Observed};
 use super::probe::Prober;
+use super::wire::Wires;
 use crate::etcd::client as etcd;
 use crate::net::packet::Mac;
+use crate::net::vip_addr::VipAddrs;
 use crate::Waker;
 use etcd_client::{Client, EventType, LeaderKey, ResignOptions};
 use machined_resources::types::VipSpec;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// What the controller wants of a runner.
@@ -25,7 +27,10 @@ use tokio::time::Instant;
 pub struct Desire {
     pub eligible: bool,
     pub reason: String,
+    /// Client URLs of every etcd member, this node's first.
     pub endpoints: Vec<String>,
+    /// This node's own member (empty with an external etcd).
+    pub local_endpoint: Option<String>,
     pub node: String,
     pub node_ip: Option<IpAddr>,
     pub link_index: u32,
@@ -37,16 +42,19 @@ pub struct Desire {
 /// What a runner tells the controller.
 #[derive(Debug, Clone)]
 pub struct View {
+    /// The address is (meant to be) on the link.
     pub leading: bool,
     /// The last holder seen (kept while the holder is unknown), to count
     /// transitions once per real change.
     pub last_holder: Option<String>,
-    /// The runner gave up and waits for the address to be removed.
-    pub release_pending: bool,
     pub holder: Option<String>,
     pub since: SystemTime,
     pub transitions: u64,
     pub error: String,
+    /// Won, but not claiming yet: why.
+    pub waiting: String,
+    /// Last announcement and frames sent since the address was added.
+    pub announced: Option<(SystemTime, u64)>,
 }
 
 impl Default for View {
@@ -54,11 +62,12 @@ impl Default for View {
         View {
             leading: false,
             last_holder: None,
-            release_pending: false,
             holder: None,
             since: SystemTime::now(),
             transitions: 0,
             error: String::new(),
+            waiting: String::new(),
+            announced: None,
         }
     }
 }
@@ -80,8 +89,6 @@ impl View {
 
 pub struct Shared {
     pub view: Mutex<View>,
-    /// Signalled by the controller once the address is off the link.
-    pub released: Notify,
     pub waker: Waker,
 }
 
@@ -89,7 +96,6 @@ impl Shared {
     pub fn new(waker: Waker) -> Arc<Self> {
         Arc::new(Shared {
             view: Mutex::new(View::default()),
-            released: Notify::new(),
             waker,
         })
     }
@@ -98,25 +104,37 @@ impl Shared {
         self.view.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn update(&self, f: impl FnOnce(&mut View)) {
+    pub fn update(&self, f: impl FnOnce(&mut View)) {
         f(&mut self.view());
         self.waker.wake();
     }
 }
 
+/// The kernel and the link, as the runner reaches them.
+#[derive(Clone)]
+pub struct Deps {
+    pub addrs: Arc<dyn VipAddrs>,
+    pub wires: Arc<dyn Wires>,
+}
+
 const STEP: Duration = Duration::from_secs(1);
 
 /// Runs until the desire channel closes.
-pub async fn run(spec: VipSpec, mut desire: watch::Receiver<Desire>, shared: Arc<Shared>) {
+pub async fn run(
+    spec: VipSpec,
+    mut desire: watch::Receiver<Desire>,
+    shared: Arc<Shared>,
+    deps: Deps,
+) {
     loop {
         let d = match desire.wait_for(|d| d.eligible).await {
             Ok(d) => d.clone(),
             Err(_) => return,
         };
-        match session(&spec, &d, &mut desire, &shared).await {
+        match session(&spec, &d, &mut desire, &shared, &deps).await {
             Ok(()) => shared.update(|v| v.error.clear()),
             Err(e) => {
-                tracing::warn!(vip = %spec.ip, error = %e, "VIP election session ended");
+                tracing::warn!(error = %e, "VIP election session ended");
                 shared.update(|v| v.error = e.clone());
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
@@ -159,6 +177,7 @@ async fn session(
     d: &Desire,
     desire: &mut watch::Receiver<Desire>,
     shared: &Shared,
+    deps: &Deps,
 ) -> Result<(), String> {
     let name = super::election_name(&spec.ip);
     let mut client = etcd::connect_streaming(&d.endpoints, d.tls.as_ref())
@@ -173,7 +192,7 @@ async fn session(
     .await?
     .id();
     let (lease_tx, mut lease_rx) = watch::channel(LeaseState::Acked(granted_at));
-    let (holder_tx, holder_rx) = watch::channel::<Option<Holder>>(None);
+    let (holder_tx, holder_rx) = watch::channel::<Option<Observed>>(None);
     let mut tasks = Tasks(vec![
         tokio::spawn(keepalive::keep_alive(
             client.clone(),
@@ -217,18 +236,37 @@ async fn session(
     let Some(key) = won.leader().cloned() else {
         return Err("campaign returned no leader key".into());
     };
-    tracing::info!(vip = %spec.ip, node = %d.node, "won the VIP election");
-    shared.update(|v| {
-        v.leading = true;
-        v.set_holder(Some(d.node.clone()));
-    });
-    tasks
-        .0
-        .push(tokio::spawn(keep_etcd_leadership_away(client.clone())));
-
-    let why = hold(&mut client, &key, ttl, &mut lease_rx, desire).await;
-    tracing::warn!(vip = %spec.ip, reason = why, "giving up the VIP");
-    release(shared).await;
+    tracing::info!(node = %d.node, "won the VIP election");
+    shared.update(|v| v.set_holder(Some(d.node.clone())));
+    if let Some(local) = &d.local_endpoint {
+        tasks.0.push(tokio::spawn(keep_etcd_leadership_away(
+            vec![local.clone()],
+            d.tls.clone(),
+        )));
+    }
+    let Some(mac) = d.mac else {
+        return Err(format!("link {} has no MAC address", spec.link));
+    };
+    let wire = deps
+        .wires
+        .open(d.link_index, mac, spec.ip)
+        .map_err(|e| format!("opening the link for the VIP: {e}"))?;
+    let holder = Holder {
+        link: d.link_index,
+        ip: spec.ip,
+        ttl,
+        announce: spec.options.announce,
+        claim_window: Duration::from_millis(spec.options.claim_window_ms),
+        addrs: deps.addrs.clone(),
+        wire,
+    };
+    let stop = until_let_go(client.clone(), key.clone(), desire.clone());
+    let why = holder.hold(&mut lease_rx, stop, shared).await;
+    tracing::warn!(reason = why.as_str(), "giving up the VIP");
+    // Fail closed: the keep-alive goes on until the kernel confirms the
+    // address is gone; only then does anyone else get a chance.
+    holder.remove_confirmed(shared).await;
+    shared.update(|v| v.set_holder(None));
     let r1 = bounded(
         "resign",
         client.resign(Some(ResignOptions::new().with_leader(key))),
@@ -241,7 +279,7 @@ async fn session(
     if let (Err(e1), Err(e2)) = (&r1, &r2) {
         // The session's connection may be what failed: one more try on a
         // fresh one, so the next node need not wait for the lease to expire.
-        tracing::warn!(vip = %spec.ip, resign = %e1, revoke = %e2, "release failed; retrying the revoke");
+        tracing::warn!(resign = %e1, revoke = %e2, "release failed; retrying the revoke");
         if let Ok(mut fresh) = etcd::connect_streaming(&d.endpoints, d.tls.as_ref()).await {
             r2 = bounded("lease revoke (retry)", fresh.lease_revoke(lease))
                 .await
@@ -250,60 +288,38 @@ async fn session(
     }
     match (r1, r2) {
         (Ok(_), _) | (_, Ok(_)) => Ok(()),
-        (Err(e), _) => Err(format!("{why}; {e}")),
+        (Err(e), _) => Err(format!("{}; {e}", why.as_str())),
     }
 }
 
-/// Holds until a reason to let go; returns it.
-async fn hold(
-    client: &mut Client,
-    key: &LeaderKey,
-    ttl: Duration,
-    lease_rx: &mut watch::Receiver<LeaseState>,
-    desire: &mut watch::Receiver<Desire>,
-) -> &'static str {
+/// Resolves with the first reason to let go that etcd or the controller
+/// gives: ineligible, or our election key deleted or unwatchable.
+async fn until_let_go(
+    mut client: Client,
+    key: LeaderKey,
+    mut desire: watch::Receiver<Desire>,
+) -> LetGo {
     let mut events = match client.watch(key.key(), None).await {
         Ok(w) => w,
-        Err(_) => return "cannot watch the election key",
+        Err(_) => return LetGo::KeyWatchEnded,
     };
     loop {
-        let deadline = match *lease_rx.borrow() {
-            LeaseState::Acked(at) => fence_deadline(at, ttl),
-            LeaseState::Lost => return "lease lost",
-        };
         tokio::select! {
-            _ = tokio::time::sleep_until(deadline) => return "lease not renewed in time (fence)",
-            r = lease_rx.changed() => if r.is_err() { return "lease keeper stopped" },
-            _ = ineligible(desire) => return "no longer eligible",
+            _ = ineligible(&mut desire) => return LetGo::Ineligible,
             ev = events.message() => match ev {
                 Ok(Some(resp)) => {
                     if resp.events().iter().any(|e| e.event_type() == EventType::Delete) {
-                        return "election key deleted";
+                        return LetGo::KeyDeleted;
                     }
                 }
-                Ok(None) | Err(_) => return "watch on the election key ended",
+                Ok(None) | Err(_) => return LetGo::KeyWatchEnded,
             },
         }
     }
 }
 
-/// Asks the controller to remove the address and waits (bounded) until it has.
-async fn release(shared: &Shared) {
-    shared.update(|v| {
-        v.leading = false;
-        v.release_pending = true;
-        v.set_holder(None);
-    });
-    if tokio::time::timeout(Duration::from_secs(2), shared.released.notified())
-        .await
-        .is_err()
-    {
-        tracing::error!("address removal not confirmed in time; resigning anyway");
-    }
-}
-
 /// Reports the observed holder into the view until dropped.
-async fn report_holder(mut rx: watch::Receiver<Option<Holder>>, shared: &Shared) {
+async fn report_holder(mut rx: watch::Receiver<Option<Observed>>, shared: &Shared) {
     loop {
         let h = rx.borrow_and_update().as_ref().map(|h| h.node.clone());
         shared.update(|v| v.set_holder(h));
@@ -316,7 +332,14 @@ async fn report_holder(mut rx: watch::Receiver<Option<Holder>>, shared: &Shared)
 /// When the VIP holder is also the etcd leader, its death costs an etcd
 /// election before anyone can take over; so move etcd leadership to another
 /// member, now and whenever it comes back.
-async fn keep_etcd_leadership_away(mut client: Client) {
+async fn keep_etcd_leadership_away(local: Vec<String>, tls: Option<etcd::Tls>) {
+    // Asks this node's own member: "am I the leader" must be about it.
+    let mut client = loop {
+        match etcd::connect(&local, tls.as_ref()).await {
+            Ok(c) => break c,
+            Err(_) => tokio::time::sleep(Duration::from_secs(5)).await,
+        }
+    };
     loop {
         if let Ok(Ok(st)) = tokio::time::timeout(STEP, client.status()).await {
             let me = st.header().map(|h| h.member_id()).unwrap_or_default();

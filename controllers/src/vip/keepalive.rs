@@ -1,10 +1,6 @@
-//! Keeps a lease alive and tells, for fencing, the latest moment the lease
-//! is certainly still alive on the server.
-//!
-//! A keep-alive acknowledged by etcd extends the lease to (time etcd handled
-//! it + TTL), which is later than (time we *sent* it + TTL). So the send
-//! time of the newest acknowledged keep-alive, plus the TTL, is a lower
-//! bound of the server's expiry; the holder lets go a margin before it.
+//! Keeps a lease alive and publishes the send time of every acknowledged
+//! keep-alive: what `lifetime::Validity` derives the holder's fence and the
+//! address's kernel lifetime from.
 
 use etcd_client::Client;
 use std::collections::VecDeque;
@@ -19,16 +15,6 @@ pub enum LeaseState {
     Acked(Instant),
     /// etcd says the lease is gone.
     Lost,
-}
-
-/// How long before the certain expiry the holder must have let go.
-pub fn margin(ttl: Duration) -> Duration {
-    (ttl / 4).max(Duration::from_millis(500))
-}
-
-/// The moment the holder must drop the address by.
-pub fn fence_deadline(acked_at: Instant, ttl: Duration) -> Instant {
-    acked_at + ttl - margin(ttl)
 }
 
 /// Sends keep-alives every `ttl / 6` until the task is dropped, publishing
@@ -79,24 +65,5 @@ pub async fn keep_alive(
             }
         }
         tokio::time::sleep(period).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deadline_is_well_before_expiry() {
-        let t = Instant::now();
-        assert_eq!(
-            fence_deadline(t, Duration::from_secs(2)),
-            t + Duration::from_millis(1500)
-        );
-        assert_eq!(
-            fence_deadline(t, Duration::from_secs(10)),
-            t + Duration::from_millis(7500)
-        );
-        assert!(margin(Duration::from_secs(1)) >= Duration::from_millis(500));
     }
 }

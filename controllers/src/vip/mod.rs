@@ -1,18 +1,32 @@
-//! The shared IP: config → `VIPSpec`; one etcd election per VIP; while this
-//! node leads, an `AddressSpec` (operator layer, announced); `VIPStatus`
+//! The shared IP: config → `VIPSpec`; one etcd election per VIP; `VIPStatus`
 //! on every node.
+//!
+//! Who writes the kernel: the VIP's address is not an `AddressSpec`. The
+//! election's winner puts it on the link itself ([`holder`]), through a
+//! synchronous netlink socket (`net::vip_addr`), with a kernel lifetime that
+//! only an acknowledged etcd keep-alive renews ([`lifetime`]), and removes it
+//! itself before resigning. The address controller never touches it: it
+//! carries its own `IFA_PROTO` mark (110). At start-up the VIP controller
+//! removes every address with that mark (this node leads nothing yet).
 
 mod config;
 mod election;
+mod holder;
+#[cfg(test)]
+mod holder_tests;
 mod keepalive;
+mod lifetime;
 mod observe;
 mod operator;
 mod probe;
 #[cfg(test)]
 mod tests;
+mod wire;
 
 pub use config::VipConfigController;
+pub use lifetime::KERNEL_EXPIRY_SLACK;
 pub use operator::VipController;
+pub use wire::{L2Wires, Wires};
 
 /// etcd election name (key prefix) of a VIP.
 pub fn election_name(ip: &std::net::IpAddr) -> String {

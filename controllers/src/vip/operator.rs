@@ -1,17 +1,16 @@
 //! The VIP controller: one election runner per `VIPSpec`; campaigns only on
-//! a control plane whose link is up and whose etcd is running; outputs the
-//! VIP's `AddressSpec` while this node leads and `VIPStatus` always.
+//! a control plane whose link is up and whose etcd is running; outputs
+//! `VIPStatus` (and `AnnounceStatus` while holding). The runners put the
+//! address on the link themselves (see the module docs).
 
-use super::election::{self, Desire, Shared};
+use super::election::{self, Deps, Desire, Shared};
 use crate::net::packet::parse_mac;
-use crate::net::NetDriver;
+use crate::net::vip_addr::VipAddrs;
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
-use ipnet::IpNet;
 use machined_resources::resource::rfc3339;
 use machined_resources::types::{
-    AddressSpec, AnnounceStatus, ConfigLayer, EtcdCerts, EtcdSpec, EtcdStatus, LinkStatus, VipSpec,
-    VipStatus,
+    AnnounceStatus, EtcdCerts, EtcdSpec, EtcdStatus, LinkStatus, VipSpec, VipStatus,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -27,7 +26,7 @@ struct Runner {
 }
 
 pub struct VipController {
-    driver: Arc<dyn NetDriver>,
+    deps: Deps,
     waker: Waker,
     runners: HashMap<String, Runner>,
     /// Runners whose spec went away, kept until their release is done.
@@ -35,9 +34,9 @@ pub struct VipController {
 }
 
 impl VipController {
-    pub fn new(driver: Arc<dyn NetDriver>) -> Self {
+    pub fn new(addrs: Arc<dyn VipAddrs>, wires: Arc<dyn super::Wires>) -> Self {
         VipController {
-            driver,
+            deps: Deps { addrs, wires },
             waker: Waker::default(),
             runners: HashMap::new(),
             stopping: Vec::new(),
@@ -45,36 +44,19 @@ impl VipController {
     }
 
     fn spawn(&self, spec: &VipSpec) -> Runner {
+        use tracing::Instrument;
         let (tx, rx) = watch::channel(Desire::default());
         let shared = Shared::new(self.waker.clone());
-        let task = tokio::spawn(election::run(spec.clone(), rx, shared.clone()));
+        let span = tracing::info_span!("vip", vip = %spec.ip, link = %spec.link);
+        let task = tokio::spawn(
+            election::run(spec.clone(), rx, shared.clone(), self.deps.clone()).instrument(span),
+        );
         Runner {
             spec: spec.clone(),
             desire: tx,
             shared,
             task,
         }
-    }
-
-    fn address(spec: &VipSpec) -> IpNet {
-        IpNet::from(spec.ip)
-    }
-
-    /// Removes the VIP from the link now (the spec is already gone), then
-    /// lets the runner resign.
-    async fn remove_now(&self, ctx: &Ctx, r: &Runner) {
-        let addr = Self::address(&r.spec);
-        if let Ok(Some(link)) = ctx.get::<LinkStatus>(&r.spec.link) {
-            let del = self.driver.del_addr(link.spec.index, addr);
-            if let Err(e) = tokio::time::timeout(Duration::from_secs(1), del)
-                .await
-                .unwrap_or(Ok(()))
-            {
-                tracing::error!(vip = %r.spec.ip, error = %e, "removing the VIP failed");
-            }
-        }
-        r.shared.view().release_pending = false;
-        r.shared.released.notify_one();
     }
 }
 
@@ -101,7 +83,17 @@ pub(super) fn desire(ctx: &Ctx, spec: &VipSpec, stopping: bool) -> Result<Desire
             } else {
                 "127.0.0.1"
             };
-            vec![format!("{}://{lo}:{}", es.scheme(), es.client_port)]
+            let local = format!("{}://{lo}:{}", es.scheme(), es.client_port);
+            d.local_endpoint = Some(local.clone());
+            // Every other member too, so a dead local member stalls nothing.
+            let mine: Option<&str> = etcd.as_ref().map(|e| e.member_id.as_str());
+            let mut all = vec![local];
+            for m in etcd.iter().flat_map(|e| e.members.iter()) {
+                if Some(m.id.as_str()) != mine && !m.learner {
+                    all.extend(m.client_urls.iter().cloned());
+                }
+            }
+            all
         } else {
             es.external_endpoints.clone()
         };
@@ -134,19 +126,26 @@ impl Controller for VipController {
             Input::of::<EtcdSpec>(),
             Input::of::<EtcdStatus>(),
             Input::of::<EtcdCerts>(),
-            Input::of::<AnnounceStatus>(),
         ]
     }
 
     fn outputs(&self) -> Vec<Output> {
         vec![
-            Output::shared::<AddressSpec>(),
             Output::exclusive::<VipStatus>(),
+            Output::exclusive::<AnnounceStatus>(),
         ]
     }
 
+    /// This node leads nothing yet: any VIP left on a link by an earlier
+    /// life (its kernel lifetime not yet run out) goes now.
     async fn start(&mut self, waker: Waker) -> Result<(), ControllerError> {
         self.waker = waker;
+        let addrs = self.deps.addrs.clone();
+        let left = addrs.marked()?;
+        for (link, ip) in left {
+            tracing::warn!(%ip, link, "removing a VIP this node does not hold (left from before)");
+            addrs.remove(link, ip)?;
+        }
         Ok(())
     }
 
@@ -182,65 +181,57 @@ impl Controller for VipController {
                 .send_if_modified(|cur| std::mem::replace(cur, d.clone()) != d);
         }
 
-        // Outputs: the address of every VIP this node leads; status of each.
-        let mut keep = HashSet::new();
         let mut keep_status = HashSet::new();
-        for r in self.runners.values().chain(self.stopping.iter()) {
-            let view = r.shared.view().clone();
-            if view.leading {
-                let addr = Self::address(&r.spec);
-                let id = AddressSpec::id(&r.spec.link, &addr);
-                let spec = AddressSpec {
-                    address: addr,
-                    link: r.spec.link.clone(),
-                    layer: ConfigLayer::Operator,
-                    announce: Some(r.spec.options.announce),
-                };
-                ctx.put(&id, &spec)?;
-                keep.insert(id);
-            }
-        }
+        let mut keep_announce = HashSet::new();
         for r in self.runners.values() {
             let view = r.shared.view().clone();
             let d = r.desire.borrow().clone();
-            let last = ctx.get::<AnnounceStatus>(&r.spec.ip.to_string())?;
+            let ip = r.spec.ip.to_string();
+            let reason = if !d.eligible {
+                d.reason.clone()
+            } else if !view.waiting.is_empty() {
+                view.waiting.clone()
+            } else {
+                view.error.clone()
+            };
             let status = VipStatus {
-                ip: r.spec.ip.to_string(),
+                ip: ip.clone(),
                 link: r.spec.link.clone(),
                 holder: view.holder.clone().unwrap_or_default(),
                 holding: view.leading,
                 campaigning: d.eligible,
-                reason: if d.eligible {
-                    view.error.clone()
-                } else {
-                    d.reason.clone()
-                },
+                reason,
                 since: rfc3339::format(view.since),
                 transitions: view.transitions,
-                last_announce: last
-                    .filter(|_| view.leading)
-                    .map(|a| a.spec.last)
+                last_announce: view
+                    .announced
+                    .map(|a| rfc3339::format(a.0))
                     .unwrap_or_default(),
+                announced_frames: view.announced.map_or(0, |a| a.1),
             };
-            ctx.put(&r.spec.ip.to_string(), &status)?;
-            keep_status.insert(r.spec.ip.to_string());
-        }
-        // Addresses of VIPs we no longer lead go before anyone resigns.
-        ctx.retain::<AddressSpec>(&keep)?;
-        ctx.retain::<VipStatus>(&keep_status)?;
-        for r in self.runners.values().chain(self.stopping.iter()) {
-            if r.shared.view().release_pending {
-                self.remove_now(ctx, r).await;
+            ctx.put(&ip, &status)?;
+            keep_status.insert(ip.clone());
+            if let Some((last, frames)) = view.announced {
+                let a = AnnounceStatus {
+                    ip: r.spec.ip,
+                    link: r.spec.link.clone(),
+                    last: rfc3339::format(last),
+                    frames,
+                };
+                ctx.put(&ip, &a)?;
+                keep_announce.insert(ip);
             }
         }
-        self.stopping.retain(|r| {
-            !r.task.is_finished() && (r.shared.view().leading || r.shared.view().release_pending)
-        });
+        ctx.retain::<VipStatus>(&keep_status)?;
+        ctx.retain::<AnnounceStatus>(&keep_announce)?;
+        // A stopping runner is done once it has let go (address removed and
+        // confirmed, resigned).
+        self.stopping.retain(|r| !r.task.is_finished());
         Ok(())
     }
 
-    /// SIGTERM: every VIP this node holds is removed first, then its runner
-    /// resigns and revokes, so the next node takes over at once.
+    /// SIGTERM: every runner lets go (address removed and confirmed, then
+    /// resign and revoke), so the next node takes over at once.
     async fn shutdown(&mut self, ctx: &mut Ctx) -> Result<(), ControllerError> {
         let all: Vec<Runner> = self
             .runners
@@ -254,19 +245,17 @@ impl Controller for VipController {
             d.reason = "shutting down".into();
             let _ = r.desire.send(d);
         }
-        ctx.retain::<AddressSpec>(&HashSet::new())?;
-        for r in &all {
-            self.remove_now(ctx, r).await;
-        }
         for r in all {
+            let ip = r.spec.ip;
             drop(r.desire);
-            if tokio::time::timeout(Duration::from_secs(3), r.task)
+            if tokio::time::timeout(Duration::from_secs(5), r.task)
                 .await
                 .is_err()
             {
-                tracing::warn!(vip = %r.spec.ip, "VIP runner did not finish in time");
+                tracing::warn!(vip = %ip, "VIP runner did not finish in time");
             }
         }
+        ctx.retain::<AnnounceStatus>(&HashSet::new())?;
         ctx.retain::<VipStatus>(&HashSet::new())
     }
 }

@@ -82,6 +82,31 @@ fn campaigning_needs_a_control_plane_an_up_link_and_running_etcd() {
     assert_eq!(tls.endpoints, vec!["https://127.0.0.1:2379"]);
     assert_eq!(tls.tls.map(|t| t.cert), Some("c".to_string()));
 
+    // Every other voting member's client URLs follow the local one.
+    let member = |id: &str, url: &str, learner| machined_resources::types::EtcdMember {
+        id: id.into(),
+        name: id.into(),
+        peer_urls: vec![],
+        client_urls: vec![url.into()],
+        learner,
+    };
+    st.member_id = "a".into();
+    st.members = vec![
+        member("a", "https://10.5.0.11:2379", false),
+        member("b", "https://10.5.0.12:2379", false),
+        member("c", "https://10.5.0.13:2379", true),
+    ];
+    put(&state, EtcdStatus::ID, &st);
+    let all = d(false);
+    assert_eq!(
+        all.endpoints,
+        vec!["https://127.0.0.1:2379", "https://10.5.0.12:2379"]
+    );
+    assert_eq!(
+        all.local_endpoint.as_deref(),
+        Some("https://127.0.0.1:2379")
+    );
+
     st.phase = EtcdPhase::Unhealthy;
     put(&state, EtcdStatus::ID, &st);
     assert!(!d(false).eligible);

@@ -87,6 +87,8 @@ fn vip_options_block() {
     assert_eq!(p.config.interfaces[0].vip.as_ref().unwrap().options, d);
     for (opt, want) in [
         ("leaseTTL: 1500ms", "leaseTTL: must be whole seconds"),
+        ("leaseTTL: 2s", "leaseTTL: must be at least 3s"),
+        ("claimWindow: 1ms", "claimWindow: 1ms is out of range"),
         ("leaseTTL: soon", "leaseTTL: must be a duration"),
         ("announceCount: 0", "announceCount: 0 is out of range"),
         (

@@ -56,6 +56,14 @@ pub(super) fn vip_options(v: &mut Obj<'_>, d: &mut Diag) -> crate::types::VipOpt
         let p = o.path("leaseTTL");
         if ms % 1000 != 0 {
             d.error(&p, "must be whole seconds (etcd leases count in seconds)");
+        } else if ms / 1000 < u64::from(crate::types::MIN_LEASE_TTL_SECS) {
+            d.error(
+                &p,
+                format!(
+                    "must be at least {}s: the VIP's kernel lifetime (1s at least, plus up to 1.25s before the kernel removes it) must end before the lease can",
+                    crate::types::MIN_LEASE_TTL_SECS
+                ),
+            );
         } else if in_range(p, ms / 1000, 1, 600, "s", d) {
             opts.lease_ttl_secs = (ms / 1000) as u32;
         }
@@ -90,6 +98,11 @@ pub(super) fn vip_options(v: &mut Obj<'_>, d: &mut Diag) -> crate::types::VipOpt
             o.path("holderDeadAfter"),
             "must be at least 3 holder probe intervals",
         );
+    }
+    if let Some(ms) = duration_ms(&mut o, "claimWindow", d) {
+        if in_range(o.path("claimWindow"), ms, 5, 5000, "ms", d) {
+            opts.claim_window_ms = ms;
+        }
     }
     o.finish(d);
     opts

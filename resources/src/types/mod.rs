@@ -10,10 +10,10 @@ pub use etcd::{EtcdBootstrap, EtcdMember, EtcdPhase, EtcdSpec, EtcdStatus};
 pub use machine::MachineConfigSpec;
 pub use network::{
     AddressSpec, AddressStatus, AnnounceStatus, ConfigLayer, LinkSpec, LinkStatus,
-    ADDRESS_PROTO_MACHINED,
+    ADDRESS_PROTO_MACHINED, ADDRESS_PROTO_VIP,
 };
 pub use secrets::{ApiCerts, EtcdCerts};
-pub use vip::{Announce, VipOptions, VipSpec, VipStatus};
+pub use vip::{Announce, VipOptions, VipSpec, VipStatus, MIN_LEASE_TTL_SECS};
 
 /// Namespaces.
 pub const NS_CONFIG: &str = "config";

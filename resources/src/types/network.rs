@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 /// `IFA_PROTO` value that marks an address as added by machined, so we never
 /// remove an address we did not add (`ip addr` shows it as `proto 109`).
 pub const ADDRESS_PROTO_MACHINED: u8 = 109;
+/// `IFA_PROTO` of a VIP machined holds: added with a short kernel lifetime
+/// that only the VIP holder renews, and never touched by the address
+/// controller.
+pub const ADDRESS_PROTO_VIP: u8 = 110;
 
 /// Where a spec comes from; a higher layer wins for the same id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
@@ -72,9 +76,6 @@ pub struct AddressSpec {
     pub address: IpNet,
     pub link: String,
     pub layer: ConfigLayer,
-    /// Announce after adding (gratuitous ARP / unsolicited NA), and how.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub announce: Option<super::Announce>,
 }
 
 impl AddressSpec {
@@ -99,7 +100,7 @@ pub struct AddressStatus {
     pub scope: String,
     /// `IFA_PROTO`; 0 when unset.
     pub protocol: u8,
-    /// Added by machined (protocol == [`ADDRESS_PROTO_MACHINED`]).
+    /// Added by machined (protocol [`ADDRESS_PROTO_MACHINED`] or [`ADDRESS_PROTO_VIP`]).
     pub ours: bool,
 }
 

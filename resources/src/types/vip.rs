@@ -14,6 +14,12 @@ pub struct Announce {
     pub refresh_ms: u64,
 }
 
+/// Shortest lease TTL, seconds, with which the holder can renew the VIP's
+/// kernel lifetime safely: the kernel's 1 s minimum lifetime, up to 1.25 s
+/// more before it removes an expired address, and room for a keep-alive's
+/// round trip (see `controllers/src/vip/lifetime.rs`).
+pub const MIN_LEASE_TTL_SECS: u32 = 3;
+
 /// Options of one VIP (`vip.machined` in the config).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -28,12 +34,20 @@ pub struct VipOptions {
     /// The holder is dead when neither its node address nor the VIP answered
     /// for this long: its lease is revoked so the next candidate takes over.
     pub holder_dead_after_ms: u64,
+    /// Before adding the VIP, the new holder listens this long for anyone
+    /// answering for it (ARP probe / DAD-style neighbour solicitation).
+    #[serde(default = "default_claim_window_ms")]
+    pub claim_window_ms: u64,
+}
+
+fn default_claim_window_ms() -> u64 {
+    20
 }
 
 impl Default for VipOptions {
     fn default() -> Self {
         VipOptions {
-            lease_ttl_secs: 2,
+            lease_ttl_secs: MIN_LEASE_TTL_SECS,
             announce: Announce {
                 count: 3,
                 interval_ms: 100,
@@ -41,6 +55,7 @@ impl Default for VipOptions {
             },
             holder_probe_ms: 50,
             holder_dead_after_ms: 250,
+            claim_window_ms: default_claim_window_ms(),
         }
     }
 }
@@ -88,6 +103,9 @@ pub struct VipStatus {
     /// When this node last announced the VIP (RFC 3339).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub last_announce: String,
+    /// Announcement frames sent since this node added the VIP.
+    #[serde(default)]
+    pub announced_frames: u64,
 }
 
 impl ResourceSpec for VipStatus {

@@ -3,7 +3,7 @@
 //! client-visible gap (min/median/max), probes lost, the longest double
 //! ownership, and machined's RSS and CPU time per node.
 //!
-//! Usage: bench-failover [--trials N] [--scenarios graceful,dead,dead-etcd-leader,cutoff,quorum]
+//! Usage: bench-failover [--trials N] [--scenarios graceful,dead,dead-etcd-leader,cutoff,quorum,crash,pause,etcd-down,deaf-candidate]
 //!                       [--probe-ms 10] [--json]
 
 use machined_tests::cluster::Cluster;
@@ -21,13 +21,7 @@ struct Opts {
 fn parse() -> Result<Opts, String> {
     let mut o = Opts {
         trials: 5,
-        scenarios: vec![
-            Scenario::Graceful,
-            Scenario::Dead,
-            Scenario::DeadEtcdLeader,
-            Scenario::Cutoff,
-            Scenario::Quorum,
-        ],
+        scenarios: Scenario::all().to_vec(),
         probe: Duration::from_millis(10),
         json: false,
     };
@@ -44,7 +38,7 @@ fn parse() -> Result<Opts, String> {
                     .collect::<Result<_, _>>()?
             }
             "--json" => o.json = true,
-            "-h" | "--help" => return Err("usage: bench-failover [--trials N] [--scenarios graceful,dead,dead-etcd-leader,cutoff,quorum] [--probe-ms 10] [--json]".into()),
+            "-h" | "--help" => return Err("usage: bench-failover [--trials N] [--scenarios graceful,dead,dead-etcd-leader,cutoff,quorum,crash,pause,etcd-down,deaf-candidate] [--probe-ms 10] [--json]".into()),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -139,7 +133,7 @@ fn main() {
             o.trials
         );
         println!(
-            "{:<9} {:>6}  {:>24}  {:>6}  {:>10}  notes",
+            "{:<14} {:>6}  {:>24}  {:>6}  {:>10}  notes",
             "scenario", "trials", "gap ms min / med / max", "lost", "double ms"
         );
         for (s, r) in o.scenarios.iter().zip(&rows) {
@@ -158,6 +152,13 @@ fn main() {
                     fmt3(stats(lead))
                 ));
             }
+            let moved = rs
+                .iter()
+                .filter(|x| x.new_holder.is_some_and(|n| n != x.old_holder))
+                .count();
+            if !s.moves() || moved != rs.len() {
+                notes.push(format!("VIP moved in {moved} of {}", rs.len()));
+            }
             if *s == Scenario::Quorum {
                 notes.push(format!(
                     "released after {} ms; back {} ms after restart",
@@ -170,7 +171,7 @@ fn main() {
                 ));
             }
             println!(
-                "{:<9} {:>6}  {:>24}  {:>6}  {:>10.1}  {}",
+                "{:<14} {:>6}  {:>24}  {:>6}  {:>10.1}  {}",
                 s.name(),
                 rs.len(),
                 fmt3(gaps),

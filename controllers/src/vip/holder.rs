@@ -1,0 +1,245 @@
+//! What the election's winner does with the address. This is the only code
+//! that puts a VIP into the kernel (the VIP controller's start-up sweep only
+//! removes): claim it once nobody answers for it, add it with a kernel
+//! lifetime, renew that lifetime on every acknowledged keep-alive, announce
+//! it while the lease vouches for it, and on letting go remove it and confirm
+//! it is gone before anyone resigns (fail closed).
+
+use super::election::Shared;
+use super::keepalive::LeaseState;
+use super::lifetime::Validity;
+use super::wire::Wire;
+use crate::net::packet::Mac;
+use crate::net::vip_addr::{AddError, VipAddrs};
+use crate::net::NetError;
+use machined_resources::types::Announce;
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// Why the holder let go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LetGo {
+    /// No acknowledged keep-alive in time: the fence came.
+    Fenced,
+    /// etcd says the lease is gone.
+    LeaseLost,
+    /// No longer eligible (link, etcd, config, shutdown).
+    Ineligible,
+    /// Our election key was deleted (revoked by a candidate, or by hand).
+    KeyDeleted,
+    /// The watch on our election key broke.
+    KeyWatchEnded,
+}
+
+impl LetGo {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LetGo::Fenced => "lease not renewed in time (fence)",
+            LetGo::LeaseLost => "lease lost",
+            LetGo::Ineligible => "no longer eligible",
+            LetGo::KeyDeleted => "election key deleted",
+            LetGo::KeyWatchEnded => "watch on the election key ended",
+        }
+    }
+}
+
+/// Result of one add or renewal.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Put {
+    /// Was not there; now is.
+    Created,
+    Renewed,
+    /// No lifetime is short enough any more; the kernel lets it lapse.
+    TooLate,
+    /// The kernel applied it later than was safe; removed again.
+    Stalled,
+}
+
+fn fmt_mac(m: &Mac) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+pub struct Holder {
+    pub link: u32,
+    pub ip: IpAddr,
+    pub ttl: Duration,
+    pub announce: Announce,
+    /// How long to listen for an answer before claiming.
+    pub claim_window: Duration,
+    pub addrs: Arc<dyn VipAddrs>,
+    pub wire: Arc<dyn Wire>,
+}
+
+fn validity(lease: &watch::Receiver<LeaseState>, ttl: Duration) -> Option<Validity> {
+    match *lease.borrow() {
+        LeaseState::Acked(at) => Some(Validity::from_ack(at, ttl)),
+        LeaseState::Lost => None,
+    }
+}
+
+impl Holder {
+    /// Adds or renews with the longest safe lifetime; reads the clock right
+    /// before and right after the (synchronous) kernel call.
+    pub fn put(&self, v: &Validity) -> Result<Put, NetError> {
+        let mut create_only = true;
+        loop {
+            let now = Instant::now();
+            let Some(lifetime) = v.kernel_lifetime(now) else {
+                return Ok(Put::TooLate);
+            };
+            let r = self.addrs.add(self.link, self.ip, lifetime, create_only);
+            let applied_by = Instant::now();
+            match r {
+                Err(AddError::Exists) if create_only => create_only = false,
+                Err(AddError::Exists) => return Ok(Put::Renewed),
+                Err(AddError::Net(e)) => return Err(e),
+                Ok(()) if !v.still_safe(applied_by, lifetime) => {
+                    tracing::error!(vip = %self.ip, lifetime, late_ms = (applied_by - now).as_millis() as u64,
+                        "the kernel applied the VIP's lifetime too late; removing it");
+                    self.addrs.remove(self.link, self.ip)?;
+                    return Ok(Put::Stalled);
+                }
+                Ok(()) if create_only => return Ok(Put::Created),
+                Ok(()) => return Ok(Put::Renewed),
+            }
+        }
+    }
+
+    /// Waits until nobody answers for the address (or the lease can no
+    /// longer vouch for a claim). `Ok` to go ahead.
+    async fn claim(
+        &self,
+        lease: &mut watch::Receiver<LeaseState>,
+        shared: &Shared,
+    ) -> Result<(), LetGo> {
+        loop {
+            let v = validity(lease, self.ttl).ok_or(LetGo::LeaseLost)?;
+            if v.kernel_lifetime(Instant::now()).is_none() {
+                // Wait for a fresh acknowledgement before claiming; none
+                // before the fence, and the win was on a stale lease.
+                tokio::select! {
+                    r = lease.changed() => if r.is_err() { return Err(LetGo::LeaseLost) },
+                    _ = tokio::time::sleep_until(v.fence()) => return Err(LetGo::Fenced),
+                }
+                continue;
+            }
+            let why = match self.wire.answered_by(self.claim_window).await {
+                Ok(None) => {
+                    shared.update(|s| s.waiting.clear());
+                    return Ok(());
+                }
+                Ok(Some(mac)) => format!("{} still answers for {}", fmt_mac(&mac), self.ip),
+                Err(e) => format!("cannot probe for {} on the link: {e}", self.ip),
+            };
+            tracing::warn!(vip = %self.ip, reason = %why, "not claiming the VIP yet");
+            shared.update(|s| s.waiting = why);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Claims, adds, renews and announces until `stop` says why to let go or
+    /// the lease can no longer vouch. The address may still be on the link
+    /// when this returns: [`Holder::remove_confirmed`] must follow.
+    pub async fn hold(
+        &self,
+        lease: &mut watch::Receiver<LeaseState>,
+        stop: impl Future<Output = LetGo>,
+        shared: &Shared,
+    ) -> LetGo {
+        tokio::pin!(stop);
+        tokio::select! {
+            r = self.claim(lease, shared) => if let Err(why) = r { return why },
+            why = &mut stop => return why,
+        }
+        let Some(mut v) = validity(lease, self.ttl) else {
+            return LetGo::LeaseLost;
+        };
+        let mut burst = 0u32;
+        let mut next_announce = Instant::now();
+        match self.put(&v) {
+            Ok(Put::Created) | Ok(Put::Renewed) => {
+                tracing::info!(vip = %self.ip, "VIP added");
+                shared.update(|s| s.leading = true);
+            }
+            Ok(other) => tracing::warn!(vip = %self.ip, outcome = ?other, "VIP not added"),
+            Err(e) => tracing::error!(vip = %self.ip, error = %e, "adding the VIP failed"),
+        }
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(v.fence()) => return LetGo::Fenced,
+                r = lease.changed() => {
+                    if r.is_err() {
+                        return LetGo::LeaseLost;
+                    }
+                    let Some(nv) = validity(lease, self.ttl) else { return LetGo::LeaseLost };
+                    v = nv;
+                    match self.put(&v) {
+                        Ok(Put::Created) => {
+                            tracing::info!(vip = %self.ip, "VIP was gone; added again");
+                            shared.update(|s| s.leading = true);
+                            burst = 0;
+                            next_announce = Instant::now();
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(vip = %self.ip, error = %e, "renewing the VIP failed"),
+                    }
+                }
+                _ = tokio::time::sleep_until(next_announce) => {
+                    // Never announce what the lease no longer vouches for.
+                    if v.may_announce(Instant::now()) {
+                        match self.wire.announce() {
+                            Ok(frames) => shared.update(|s| {
+                                let n = s.announced.map_or(0, |a| a.1);
+                                s.announced = Some((SystemTime::now(), n + frames));
+                            }),
+                            Err(e) => tracing::warn!(vip = %self.ip, error = %e, "announcing failed"),
+                        }
+                    }
+                    burst += 1;
+                    next_announce = Instant::now() + if burst < self.announce.count {
+                        Duration::from_millis(self.announce.interval_ms)
+                    } else if self.announce.refresh_ms > 0 {
+                        Duration::from_millis(self.announce.refresh_ms)
+                    } else {
+                        Duration::from_secs(86_400 * 365)
+                    };
+                }
+                why = &mut stop => return why,
+            }
+        }
+    }
+
+    /// Removes the address and returns only once the kernel confirms it is
+    /// gone, retrying failures (the caller keeps the lease meanwhile).
+    pub async fn remove_confirmed(&self, shared: &Shared) {
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let r = self
+                .addrs
+                .remove(self.link, self.ip)
+                .and_then(|_| self.addrs.present(self.link, self.ip));
+            match r {
+                Ok(false) => break,
+                Ok(true) => {
+                    tracing::error!(vip = %self.ip, "the VIP is still on the link after removal; retrying")
+                }
+                Err(e) => {
+                    tracing::error!(vip = %self.ip, error = %e, "removing the VIP failed; retrying with the lease held")
+                }
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
+        shared.update(|s| {
+            s.leading = false;
+            s.announced = None;
+        });
+    }
+}

@@ -1,0 +1,246 @@
+//! The holder without the kernel: a fake address table and a fake link.
+
+use super::election::Shared;
+use super::holder::{Holder, LetGo, Put};
+use super::keepalive::LeaseState;
+use super::lifetime::Validity;
+use super::wire::Wire;
+use crate::net::packet::Mac;
+use crate::net::vip_addr::{AddError, VipAddrs};
+use crate::net::NetError;
+use crate::Waker;
+use async_trait::async_trait;
+use machined_resources::types::Announce;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+#[derive(Default)]
+struct FakeAddrs {
+    present: Mutex<bool>,
+    /// (lifetime, create_only) of every add.
+    adds: Mutex<Vec<(u32, bool)>>,
+    /// Removals that fail before one works.
+    failing_removals: AtomicU32,
+    removals: AtomicU32,
+    /// Time an add takes (a stall between the clock and the kernel).
+    add_takes: Mutex<Duration>,
+}
+
+impl VipAddrs for FakeAddrs {
+    fn add(&self, _: u32, _: IpAddr, lifetime: u32, create_only: bool) -> Result<(), AddError> {
+        std::thread::sleep(*self.add_takes.lock().unwrap());
+        self.adds.lock().unwrap().push((lifetime, create_only));
+        let mut p = self.present.lock().unwrap();
+        if *p && create_only {
+            return Err(AddError::Exists);
+        }
+        *p = true;
+        Ok(())
+    }
+    fn remove(&self, _: u32, _: IpAddr) -> Result<(), NetError> {
+        self.removals.fetch_add(1, Ordering::SeqCst);
+        if self.failing_removals.load(Ordering::SeqCst) > 0 {
+            self.failing_removals.fetch_sub(1, Ordering::SeqCst);
+            return Err(NetError::errno("remove", 16));
+        }
+        *self.present.lock().unwrap() = false;
+        Ok(())
+    }
+    fn present(&self, _: u32, _: IpAddr) -> Result<bool, NetError> {
+        Ok(*self.present.lock().unwrap())
+    }
+    fn marked(&self) -> Result<Vec<(u32, IpAddr)>, NetError> {
+        Ok(Vec::new())
+    }
+}
+
+#[derive(Default)]
+struct FakeWire {
+    /// Probes answered by someone else before silence.
+    answers_left: AtomicU32,
+    announced: AtomicU64,
+}
+
+#[async_trait]
+impl Wire for FakeWire {
+    fn announce(&self) -> std::io::Result<u64> {
+        self.announced.fetch_add(2, Ordering::SeqCst);
+        Ok(2)
+    }
+    async fn answered_by(&self, window: Duration) -> std::io::Result<Option<Mac>> {
+        tokio::time::sleep(window).await;
+        if self.answers_left.load(Ordering::SeqCst) > 0 {
+            self.answers_left.fetch_sub(1, Ordering::SeqCst);
+            return Ok(Some([2, 0, 0, 0, 0, 9]));
+        }
+        Ok(None)
+    }
+}
+
+const TTL: Duration = Duration::from_secs(3);
+
+fn holder(addrs: &Arc<FakeAddrs>, wire: &Arc<FakeWire>) -> Holder {
+    Holder {
+        link: 2,
+        ip: "10.5.0.50".parse().unwrap(),
+        ttl: TTL,
+        announce: Announce {
+            count: 3,
+            interval_ms: 20,
+            refresh_ms: 0,
+        },
+        claim_window: Duration::from_millis(10),
+        addrs: addrs.clone(),
+        wire: wire.clone(),
+    }
+}
+
+fn fakes() -> (Arc<FakeAddrs>, Arc<FakeWire>, Arc<Shared>) {
+    (
+        Arc::default(),
+        Arc::default(),
+        Shared::new(Waker::default()),
+    )
+}
+
+#[tokio::test]
+async fn claims_only_a_silent_address_then_adds_renews_and_announces() {
+    let (addrs, wire, shared) = fakes();
+    wire.answers_left.store(2, Ordering::SeqCst);
+    let h = holder(&addrs, &wire);
+    let (tx, mut rx) = watch::channel(LeaseState::Acked(Instant::now()));
+    let run = async {
+        let stop = async {
+            // While someone answers: waiting, and nothing added.
+            while shared.view().waiting.is_empty() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            assert!(shared
+                .view()
+                .waiting
+                .contains("02:00:00:00:00:09 still answers"));
+            assert!(addrs.adds.lock().unwrap().is_empty());
+            while !shared.view().leading {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            tx.send(LeaseState::Acked(Instant::now())).unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            LetGo::Ineligible
+        };
+        h.hold(&mut rx, stop, &shared).await
+    };
+    assert_eq!(run.await, LetGo::Ineligible);
+    assert!(shared.view().waiting.is_empty());
+    // Created with a 1 s lifetime (3 s TTL), then renewed on the new ack.
+    let adds = addrs.adds.lock().unwrap().clone();
+    assert_eq!(adds[0], (1, true), "{adds:?}");
+    assert!(adds[1..].contains(&(1, false)), "renewed: {adds:?}");
+    assert_eq!(wire.announced.load(Ordering::SeqCst), 6, "a burst of 3");
+    h.remove_confirmed(&shared).await;
+    assert!(!*addrs.present.lock().unwrap());
+    assert!(!shared.view().leading);
+}
+
+#[tokio::test]
+async fn no_claim_and_no_announcement_on_a_stale_lease() {
+    let (addrs, wire, shared) = fakes();
+    let h = holder(&addrs, &wire);
+    // The last acknowledgement is past the fence (e.g. after a pause).
+    let (_tx, mut rx) = watch::channel(LeaseState::Acked(
+        Instant::now() - Duration::from_millis(2300),
+    ));
+    let stop = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        LetGo::Ineligible
+    };
+    assert_eq!(h.hold(&mut rx, stop, &shared).await, LetGo::Fenced);
+    assert!(addrs.adds.lock().unwrap().is_empty());
+    assert_eq!(wire.announced.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn without_acknowledgements_the_fence_comes() {
+    let (addrs, wire, shared) = fakes();
+    let h = holder(&addrs, &wire);
+    // Acknowledged 2.1 s ago: the fence (2.25 s) is 150 ms away.
+    let (_tx, mut rx) = watch::channel(LeaseState::Acked(
+        Instant::now() - Duration::from_millis(2100),
+    ));
+    let t = Instant::now();
+    let why = h
+        .hold(&mut rx, std::future::pending::<LetGo>(), &shared)
+        .await;
+    assert_eq!(why, LetGo::Fenced);
+    assert!(t.elapsed() < Duration::from_secs(1));
+    // Too late for any safe kernel lifetime: never added.
+    assert!(addrs.adds.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_lost_lease_ends_holding() {
+    let (addrs, wire, shared) = fakes();
+    let h = holder(&addrs, &wire);
+    let (tx, mut rx) = watch::channel(LeaseState::Acked(Instant::now()));
+    let stop = async {
+        while !shared.view().leading {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tx.send(LeaseState::Lost).unwrap();
+        std::future::pending::<LetGo>().await
+    };
+    assert_eq!(h.hold(&mut rx, stop, &shared).await, LetGo::LeaseLost);
+}
+
+#[tokio::test]
+async fn a_removed_address_is_added_again_on_the_next_ack() {
+    let (addrs, wire, shared) = fakes();
+    let h = holder(&addrs, &wire);
+    let (tx, mut rx) = watch::channel(LeaseState::Acked(Instant::now()));
+    let stop = async {
+        while !shared.view().leading {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        *addrs.present.lock().unwrap() = false; // `ip addr del` by hand
+        tx.send(LeaseState::Acked(Instant::now())).unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        LetGo::Ineligible
+    };
+    h.hold(&mut rx, stop, &shared).await;
+    assert!(*addrs.present.lock().unwrap());
+    let creates = addrs.adds.lock().unwrap().iter().filter(|a| a.1).count();
+    assert_eq!(creates, 2);
+}
+
+#[test]
+fn a_stalled_add_is_removed_again() {
+    let (addrs, wire, _) = fakes();
+    *addrs.add_takes.lock().unwrap() = Duration::from_millis(250);
+    let h = holder(&addrs, &wire);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // Acknowledged 600 ms ago: 1 s is still allowed when the clock is
+        // read, but not once the kernel applies it 250 ms later.
+        let v = Validity::from_ack(Instant::now() - Duration::from_millis(600), TTL);
+        assert_eq!(h.put(&v).unwrap(), Put::Stalled);
+        assert!(!*addrs.present.lock().unwrap());
+        let fresh = Validity::from_ack(Instant::now(), TTL);
+        assert_eq!(h.put(&fresh).unwrap(), Put::Created);
+    });
+}
+
+#[tokio::test]
+async fn removal_is_retried_until_confirmed() {
+    let (addrs, wire, shared) = fakes();
+    *addrs.present.lock().unwrap() = true;
+    addrs.failing_removals.store(3, Ordering::SeqCst);
+    holder(&addrs, &wire).remove_confirmed(&shared).await;
+    assert_eq!(addrs.removals.load(Ordering::SeqCst), 4);
+    assert!(!*addrs.present.lock().unwrap());
+}
