@@ -79,6 +79,55 @@ pub async fn connect_streaming(
     bounded(endpoints, Client::connect(endpoints, Some(options(tls)))).await
 }
 
+/// How long this node's own member gets to answer before others are tried.
+const LOCAL_FIRST: Duration = Duration::from_millis(300);
+
+/// A streaming client on one member that answers: `local` (this node's own)
+/// if it answers a status request quickly, else whichever of `endpoints`
+/// answers first. One member per client on purpose: a client balanced over
+/// several keeps sending requests to a dead member ("tcp connect error")
+/// instead of avoiding it; and a session on the local member is not broken
+/// by another node stopping its etcd.
+pub async fn connect_first(
+    local: Option<&str>,
+    endpoints: &[String],
+    tls: Option<&Tls>,
+) -> Result<(String, Client), EtcdError> {
+    if let Some(l) = local {
+        let one = vec![l.to_string()];
+        let quick = async {
+            let mut c = connect_streaming(&one, tls).await?;
+            c.status().await.map_err(|e| err(&one, e))?;
+            Ok::<_, EtcdError>(c)
+        };
+        if let Ok(Ok(c)) = tokio::time::timeout(LOCAL_FIRST, quick).await {
+            return Ok((l.to_string(), c));
+        }
+    }
+    let tries = endpoints
+        .iter()
+        .filter(|e| Some(e.as_str()) != local)
+        .map(|e| {
+            Box::pin(async move {
+                let one = vec![e.clone()];
+                let mut c = connect_streaming(&one, tls).await?;
+                bounded(&one, c.status()).await?;
+                Ok::<_, EtcdError>((e.clone(), c))
+            })
+        });
+    let mut pending: Vec<_> = tries.collect();
+    let mut last = err(endpoints, "no endpoints");
+    while !pending.is_empty() {
+        let (r, _, rest) = futures::future::select_all(pending).await;
+        match r {
+            Ok(found) => return Ok(found),
+            Err(e) => last = e,
+        }
+        pending = rest;
+    }
+    Err(last)
+}
+
 pub fn hex(id: u64) -> String {
     format!("{id:x}")
 }

@@ -39,7 +39,14 @@ pub struct EtcdServiceController {
     last_error: String,
     /// This member's id once known; stable for the data directory.
     member_id: u64,
+    /// Health checks failed in a row (the process still running).
+    failed_checks: u32,
 }
+
+/// A running member is reported unhealthy after this many failed checks in
+/// a row: one check can fail during an etcd leader change, and the VIP must
+/// not move for that. A member whose process died is reported at once.
+const FAILED_CHECKS_TO_UNHEALTHY: u32 = 2;
 
 impl EtcdServiceController {
     pub fn new(state_dir: PathBuf, binary: PathBuf) -> Self {
@@ -53,6 +60,7 @@ impl EtcdServiceController {
             next_start: None,
             last_error: String::new(),
             member_id: 0,
+            failed_checks: 0,
         }
     }
 
@@ -335,11 +343,17 @@ impl Controller for EtcdServiceController {
         {
             Ok(h) => {
                 self.last_error.clear();
+                self.failed_checks = 0;
                 self.member_id = h.member_id;
                 self.put_status(ctx, EtcdPhase::Running, Some(&h), false)
             }
             Err(e) => {
                 self.last_error = e.to_string();
+                self.failed_checks += 1;
+                if was_running && self.failed_checks < FAILED_CHECKS_TO_UNHEALTHY {
+                    tracing::info!(error = %e, "etcd health check failed once; checking again");
+                    return Ok(());
+                }
                 let phase = if was_running {
                     EtcdPhase::Unhealthy
                 } else {

@@ -180,9 +180,11 @@ async fn session(
     deps: &Deps,
 ) -> Result<(), String> {
     let name = super::election_name(&spec.ip);
-    let mut client = etcd::connect_streaming(&d.endpoints, d.tls.as_ref())
-        .await
-        .map_err(|e| e.to_string())?;
+    let (member, mut client) =
+        etcd::connect_first(d.local_endpoint.as_deref(), &d.endpoints, d.tls.as_ref())
+            .await
+            .map_err(|e| e.to_string())?;
+    tracing::debug!(%member, "election session through this etcd member");
     let ttl = Duration::from_secs(u64::from(spec.options.lease_ttl_secs));
     let granted_at = Instant::now();
     let lease = bounded(
@@ -191,6 +193,14 @@ async fn session(
     )
     .await?
     .id();
+    // Opened now, so winning costs no socket set-up.
+    let Some(mac) = d.mac else {
+        return Err(format!("link {} has no MAC address", spec.link));
+    };
+    let wire = deps
+        .wires
+        .open(d.link_index, mac, spec.ip)
+        .map_err(|e| format!("opening the link for the VIP: {e}"))?;
     let (lease_tx, mut lease_rx) = watch::channel(LeaseState::Acked(granted_at));
     let (holder_tx, holder_rx) = watch::channel::<Option<Observed>>(None);
     let mut tasks = Tasks(vec![
@@ -244,13 +254,6 @@ async fn session(
             d.tls.clone(),
         )));
     }
-    let Some(mac) = d.mac else {
-        return Err(format!("link {} has no MAC address", spec.link));
-    };
-    let wire = deps
-        .wires
-        .open(d.link_index, mac, spec.ip)
-        .map_err(|e| format!("opening the link for the VIP: {e}"))?;
     let holder = Holder {
         link: d.link_index,
         ip: spec.ip,
@@ -260,6 +263,7 @@ async fn session(
         addrs: deps.addrs.clone(),
         wire,
     };
+    tracing::debug!("holder ready");
     let stop = until_let_go(client.clone(), key.clone(), desire.clone());
     let why = holder.hold(&mut lease_rx, stop, shared).await;
     tracing::warn!(reason = why.as_str(), "giving up the VIP");
@@ -267,29 +271,38 @@ async fn session(
     // address is gone; only then does anyone else get a chance.
     holder.remove_confirmed(shared).await;
     shared.update(|v| v.set_holder(None));
-    let r1 = bounded(
+    // Resign through the session's member; if that fails (its member may be
+    // what died), revoke the lease through another one at once.
+    let resigned = bounded(
         "resign",
         client.resign(Some(ResignOptions::new().with_leader(key))),
     )
     .await;
-    let mut r2 = bounded("lease revoke", client.lease_revoke(lease))
-        .await
-        .map(|_| ());
     drop(tasks);
-    if let (Err(e1), Err(e2)) = (&r1, &r2) {
-        // The session's connection may be what failed: one more try on a
-        // fresh one, so the next node need not wait for the lease to expire.
-        tracing::warn!(resign = %e1, revoke = %e2, "release failed; retrying the revoke");
-        if let Ok(mut fresh) = etcd::connect_streaming(&d.endpoints, d.tls.as_ref()).await {
-            r2 = bounded("lease revoke (retry)", fresh.lease_revoke(lease))
-                .await
-                .map(|_| ());
+    let released = match resigned {
+        Ok(_) => {
+            // Tidy: the lease is of no further use.
+            let _ = bounded("lease revoke", client.lease_revoke(lease)).await;
+            Ok(())
         }
-    }
-    match (r1, r2) {
-        (Ok(_), _) | (_, Ok(_)) => Ok(()),
-        (Err(e), _) => Err(format!("{}; {e}", why.as_str())),
-    }
+        Err(e) => {
+            tracing::warn!(error = %e, %member, "resign failed; revoking the lease through another member");
+            let others: Vec<String> = d
+                .endpoints
+                .iter()
+                .filter(|x| **x != member)
+                .cloned()
+                .collect();
+            match etcd::connect_first(None, &others, d.tls.as_ref()).await {
+                Ok((_, mut other)) => bounded("lease revoke", other.lease_revoke(lease))
+                    .await
+                    .map(|_| ())
+                    .map_err(|e2| format!("{e}; {e2}")),
+                Err(e2) => Err(format!("{e}; {e2}")),
+            }
+        }
+    };
+    released.map_err(|e| format!("{}; {e}", why.as_str()))
 }
 
 /// Resolves with the first reason to let go that etcd or the controller

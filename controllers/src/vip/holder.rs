@@ -130,7 +130,10 @@ impl Holder {
                 }
                 continue;
             }
-            let why = match self.wire.answered_by(self.claim_window).await {
+            let t = Instant::now();
+            let answer = self.wire.answered_by(self.claim_window).await;
+            tracing::debug!(took_ms = t.elapsed().as_millis() as u64, "claim probe done");
+            let why = match answer {
                 Ok(None) => {
                     shared.update(|s| s.waiting.clear());
                     return Ok(());

@@ -41,7 +41,7 @@ pub struct VipOptions {
 }
 
 fn default_claim_window_ms() -> u64 {
-    20
+    10
 }
 
 impl Default for VipOptions {
