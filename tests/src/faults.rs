@@ -154,7 +154,7 @@ impl Cluster {
             return;
         }
         let rules = format!(
-            "table bridge deaf {{\n chain deafen {{ type filter hook forward priority 0; iifname \"{}\" oifname \"{}\" drop; }}\n}}\n",
+            "table bridge deaf {{\n chain deafen {{ type filter hook forward priority 0; iifname \"{}\" oifname \"{}\" ether type arp drop; }}\n}}\n",
             cps[from].0, cps[i].0
         );
         let path = self.dir.0.join("deaf.nft");

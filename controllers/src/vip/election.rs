@@ -5,6 +5,7 @@
 //! confirmed gone first (the lease still kept alive), then resign, then
 //! revoke the lease, each etcd step bounded and sent through any member.
 
+use super::agreement::Suspicion;
 use super::holder::{Holder, LetGo};
 use super::keepalive::{self, LeaseState};
 use super::observe::{self, Holder as Observed};
@@ -202,6 +203,7 @@ async fn session(
         .open(d.link_index, mac, spec.ip)
         .map_err(|e| format!("opening the link for the VIP: {e}"))?;
     let (lease_tx, mut lease_rx) = watch::channel(LeaseState::Acked(granted_at));
+    let kick = Arc::new(tokio::sync::Notify::new());
     let (holder_tx, holder_rx) = watch::channel::<Option<Observed>>(None);
     let mut tasks = Tasks(vec![
         tokio::spawn(keepalive::keep_alive(
@@ -210,6 +212,7 @@ async fn session(
             ttl,
             granted_at,
             lease_tx,
+            kick.clone(),
         )),
         tokio::spawn(observe::observe(client.clone(), name.clone(), holder_tx)),
     ]);
@@ -217,6 +220,11 @@ async fn session(
 
     // Campaign, while reporting and probing the holder.
     let prober = d.mac.map(|mac| Prober {
+        suspicion: Suspicion {
+            vip: spec.ip,
+            me: d.node.clone(),
+            my_lease: lease,
+        },
         me: d.node.clone(),
         vip: spec.ip,
         link_index: d.link_index,
@@ -262,6 +270,7 @@ async fn session(
         claim_window: Duration::from_millis(spec.options.claim_window_ms),
         addrs: deps.addrs.clone(),
         wire,
+        kick,
     };
     tracing::debug!("holder ready");
     let stop = until_let_go(client.clone(), key.clone(), desire.clone());

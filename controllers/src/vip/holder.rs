@@ -75,6 +75,8 @@ pub struct Holder {
     pub claim_window: Duration,
     pub addrs: Arc<dyn VipAddrs>,
     pub wire: Arc<dyn Wire>,
+    /// Asks the keep-alive task for an acknowledgement now.
+    pub kick: Arc<tokio::sync::Notify>,
 }
 
 fn validity(lease: &watch::Receiver<LeaseState>, ttl: Duration) -> Option<Validity> {
@@ -124,6 +126,7 @@ impl Holder {
             if v.kernel_lifetime(Instant::now()).is_none() {
                 // Wait for a fresh acknowledgement before claiming; none
                 // before the fence, and the win was on a stale lease.
+                self.kick.notify_one();
                 tokio::select! {
                     r = lease.changed() => if r.is_err() { return Err(LetGo::LeaseLost) },
                     _ = tokio::time::sleep_until(v.fence()) => return Err(LetGo::Fenced),

@@ -96,6 +96,7 @@ fn holder(addrs: &Arc<FakeAddrs>, wire: &Arc<FakeWire>) -> Holder {
         claim_window: Duration::from_millis(10),
         addrs: addrs.clone(),
         wire: wire.clone(),
+        kick: Default::default(),
     }
 }
 

@@ -4,8 +4,9 @@
 
 use etcd_client::Client;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
 /// Lease state published by the keep-alive task.
@@ -18,23 +19,27 @@ pub enum LeaseState {
 }
 
 /// Sends keep-alives every `ttl / 6` until the task is dropped, publishing
-/// every acknowledgement. Reconnects the stream on errors; the holder's
-/// fence deadline covers the gaps.
+/// every acknowledgement; `kick` asks for one at once (a new holder whose
+/// last acknowledgement is too old to claim on). Reconnects the stream on
+/// errors, quickly (an etcd leader election breaks it); the holder's fence
+/// covers the gaps.
 pub async fn keep_alive(
     mut client: Client,
     lease: i64,
     ttl: Duration,
     granted_at: Instant,
     tx: watch::Sender<LeaseState>,
+    kick: Arc<Notify>,
 ) {
     let period = ttl / 6;
+    let retry = period / 5;
     let _ = tx.send(LeaseState::Acked(granted_at));
     loop {
         let (mut keeper, mut stream) = match client.lease_keep_alive(lease).await {
             Ok(ks) => ks,
             Err(e) => {
                 tracing::debug!(lease, error = %e, "keep-alive stream failed; retrying");
-                tokio::time::sleep(period).await;
+                tokio::time::sleep(retry).await;
                 continue;
             }
         };
@@ -50,6 +55,7 @@ pub async fn keep_alive(
                     outstanding.push_back(now);
                     next = now + period;
                 }
+                _ = kick.notified() => next = Instant::now(),
                 msg = stream.message() => match msg {
                     Ok(Some(resp)) => {
                         // Answers come in order: this one is for the oldest request.
@@ -64,6 +70,6 @@ pub async fn keep_alive(
                 },
             }
         }
-        tokio::time::sleep(period).await;
+        tokio::time::sleep(retry).await;
     }
 }

@@ -9,6 +9,7 @@
 //! carries its own `IFA_PROTO` mark (110). At start-up the VIP controller
 //! removes every address with that mark (this node leads nothing yet).
 
+mod agreement;
 mod config;
 mod election;
 mod holder;

@@ -6,8 +6,11 @@
 //!
 //! A holder that still answers ARP (e.g. cut off from etcd only) is never
 //! revoked: it lets go by itself on its fence deadline, before its lease
-//! expires, so two nodes never hold the VIP at once.
+//! expires, so two nodes never hold the VIP at once. And a candidate never
+//! revokes alone: the others must agree (see `agreement`), so one that
+//! cannot hear the holder does not depose it.
 
+use super::agreement::Suspicion;
 use super::observe::Holder;
 use crate::net::packet::{self, Mac, PacketSocket};
 use etcd_client::Client;
@@ -16,7 +19,17 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+/// How long a candidate waits for the others to agree the holder is dead.
+const AGREE_WITHIN: Duration = Duration::from_secs(2);
+const STEP: Duration = Duration::from_secs(1);
+
+/// etcd's answer for a lease that does not exist, by its gRPC status code.
+fn is_not_found(e: &etcd_client::Error) -> bool {
+    matches!(e, etcd_client::Error::GRpcStatus(s) if s.code() == tonic::Code::NotFound)
+}
+
 pub struct Prober {
+    pub suspicion: Suspicion,
     pub me: String,
     pub vip: IpAddr,
     pub link_index: u32,
@@ -49,37 +62,18 @@ impl Prober {
                 tokio::select! {
                     _ = holder.changed() => continue,
                     dead = self.watch(&targets) => if dead {
-                        tracing::warn!(vip = %self.vip, holder = %h.node, after_ms = self.dead_after.as_millis() as u64,
-                            "holder does not answer ARP; revoking its lease");
-                                                // Until it works or the holder changes: when the dead
-                        // holder was also etcd's leader, revokes fail until
-                        // etcd has elected a new one.
-                        let revoke = async {
-                            loop {
-                                                                match tokio::time::timeout(Duration::from_secs(2), client.lease_revoke(h.lease)).await {
-                                    Ok(Ok(_)) => {
-                                        tracing::info!(lease = h.lease, "revoked the dead holder's lease");
-                                        return;
-                                    }
-                                    Ok(Err(e)) if e.to_string().contains("not found") => {
-                                        tracing::info!(lease = h.lease, "the dead holder's lease is already gone");
-                                        return;
-                                    }
-                                    Ok(Err(e)) => tracing::info!(error = %e, "revoking the dead holder's lease failed; retrying"),
-                                    Err(_) => tracing::info!("revoking the dead holder's lease timed out; retrying"),
-                                }
-                                tokio::time::sleep(self.every.max(Duration::from_millis(50))).await;
-                            }
-                        };
-                                                // Only another holder ends this: when the dead holder
-                        // was etcd's leader, the observe stream breaks and
-                        // comes back with the same holder, which must not
+                        tracing::warn!(holder = %h.node, after_ms = self.dead_after.as_millis() as u64,
+                            "holder does not answer on the link; asking the other candidates");
+                        // Only another holder ends this early: when the dead
+                        // holder was etcd's leader, the observe stream breaks
+                        // and comes back with the same holder, which must not
                         // restart the probing from scratch.
-                                                let revoked = tokio::select! {
-                            _ = revoke => true,
+                        let deposed = tokio::select! {
+                            d = self.depose(&mut client, h.lease) => d,
                             _ = other_holder(&mut holder, h.lease) => false,
                         };
-                        if revoked {
+                        let _ = tokio::time::timeout(STEP, self.suspicion.withdraw(&mut client)).await;
+                        if deposed {
                             // Give the election time to move before probing again.
                             let _ = tokio::time::timeout(self.dead_after * 4, other_holder(&mut holder, h.lease)).await;
                         }
@@ -90,6 +84,62 @@ impl Prober {
             if holder.changed().await.is_err() {
                 return std::future::pending().await;
             }
+        }
+    }
+
+    /// Posts this candidate's suspicion and revokes the holder's lease once
+    /// the others agree; false if they do not within [`AGREE_WITHIN`].
+    async fn depose(&self, client: &mut Client, lease: i64) -> bool {
+        let until = Instant::now() + AGREE_WITHIN;
+        let mut posted = false;
+        let pause = self.every.max(Duration::from_millis(20));
+        while Instant::now() < until {
+            if !posted {
+                posted = matches!(
+                    tokio::time::timeout(STEP, self.suspicion.post(client, lease)).await,
+                    Ok(Ok(()))
+                );
+            }
+            if posted {
+                if let Ok(Ok(true)) =
+                    tokio::time::timeout(STEP, self.suspicion.agreed(client, lease)).await
+                {
+                    tracing::warn!(
+                        lease,
+                        "the other candidates agree; revoking the holder's lease"
+                    );
+                    self.revoke(client, lease).await;
+                    return true;
+                }
+            }
+            tokio::time::sleep(pause).await;
+        }
+        tracing::info!(
+            lease,
+            "the other candidates still hear the holder; not deposing it"
+        );
+        false
+    }
+
+    /// Revokes until it works or the lease is gone: when the dead holder
+    /// was also etcd's leader, revokes fail until etcd has a new one.
+    async fn revoke(&self, client: &mut Client, lease: i64) {
+        loop {
+            match tokio::time::timeout(STEP * 2, client.lease_revoke(lease)).await {
+                Ok(Ok(_)) => {
+                    tracing::info!(lease, "revoked the dead holder's lease");
+                    return;
+                }
+                Ok(Err(e)) if is_not_found(&e) => {
+                    tracing::info!(lease, "the dead holder's lease is already gone");
+                    return;
+                }
+                Ok(Err(e)) => {
+                    tracing::info!(error = %e, "revoking the dead holder's lease failed; retrying")
+                }
+                Err(_) => tracing::info!("revoking the dead holder's lease timed out; retrying"),
+            }
+            tokio::time::sleep(self.every.max(Duration::from_millis(50))).await;
         }
     }
 
