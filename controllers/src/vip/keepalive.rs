@@ -49,6 +49,12 @@ pub async fn keep_alive(
             tokio::select! {
                 _ = tokio::time::sleep_until(next) => {
                     let now = Instant::now();
+                    // A request unanswered for a whole period: the stream is
+                    // stuck (e.g. forwarded to an etcd leader that died).
+                    if outstanding.front().is_some_and(|t| now.duration_since(*t) > period) {
+                        tracing::debug!(lease, "keep-alive unanswered; reconnecting");
+                        break;
+                    }
                     if keeper.keep_alive().await.is_err() {
                         break;
                     }
