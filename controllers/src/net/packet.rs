@@ -84,9 +84,15 @@ pub fn gratuitous_arp(src: Mac, ip: Ipv4Addr) -> [Vec<u8>; 2] {
 /// An ARP probe for `target` (sender address 0.0.0.0, RFC 5227): asks who
 /// has it without touching anyone's neighbour cache.
 pub fn arp_probe(src: Mac, target: Ipv4Addr) -> Vec<u8> {
+    arp_probe_to(src, BROADCAST, target)
+}
+
+/// The same probe sent to one station (`dst`): the bridge forwards it to one
+/// port instead of flooding every one, which keeps a prober cheap.
+pub fn arp_probe_to(src: Mac, dst: Mac, target: Ipv4Addr) -> Vec<u8> {
     arp_frame(
         src,
-        BROADCAST,
+        dst,
         ArpOperations::Request,
         src,
         Ipv4Addr::UNSPECIFIED,
@@ -258,6 +264,61 @@ impl PacketSocket {
 
     pub fn arp(ifindex: u32) -> io::Result<Self> {
         Self::open(ifindex, ETH_P_ARP)
+    }
+
+    /// An ARP socket that only ever receives ARP replies: a classic BPF
+    /// filter in the kernel drops everything else (other hosts' requests and
+    /// probes), so a prober wakes only for answers.
+    pub fn arp_replies(ifindex: u32) -> io::Result<Self> {
+        let s = Self::open(ifindex, ETH_P_ARP)?;
+        // ldh [20] (ARP operation); jeq #2 (reply) ? accept : drop
+        let code = [
+            libc::sock_filter {
+                code: 0x28,
+                jt: 0,
+                jf: 0,
+                k: 20,
+            },
+            libc::sock_filter {
+                code: 0x15,
+                jt: 0,
+                jf: 1,
+                k: 2,
+            },
+            libc::sock_filter {
+                code: 0x06,
+                jt: 0,
+                jf: 0,
+                k: 0xffff,
+            },
+            libc::sock_filter {
+                code: 0x06,
+                jt: 0,
+                jf: 0,
+                k: 0,
+            },
+        ];
+        let prog = libc::sock_fprog {
+            len: code.len() as u16,
+            filter: code.as_ptr().cast_mut(),
+        };
+        // SAFETY: setsockopt(2) with a filter program that outlives the call.
+        let r = unsafe {
+            libc::setsockopt(
+                s.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ATTACH_FILTER,
+                (&prog as *const libc::sock_fprog).cast(),
+                std::mem::size_of::<libc::sock_fprog>() as u32,
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // Frames queued before the filter was attached may be anything.
+        let mut buf = [0u8; 64];
+        while s.try_recv(&mut buf).is_some() {}
+        Ok(s)
     }
 
     pub fn ipv6(ifindex: u32) -> io::Result<Self> {

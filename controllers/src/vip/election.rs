@@ -216,7 +216,13 @@ async fn session(
         )),
         tokio::spawn(observe::observe(client.clone(), name.clone(), holder_tx)),
     ]);
-    let value = serde_json::json!({ "node": d.node, "ip": d.node_ip }).to_string();
+    let mac_text = d.mac.map(|m| {
+        m.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    });
+    let value = serde_json::json!({ "node": d.node, "ip": d.node_ip, "mac": mac_text }).to_string();
 
     // Campaign, while reporting and probing the holder.
     let prober = d.mac.map(|mac| Prober {

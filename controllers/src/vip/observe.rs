@@ -13,6 +13,9 @@ pub struct Holder {
     pub node: String,
     #[serde(default)]
     pub ip: Option<IpAddr>,
+    /// Its link's MAC (`aa:bb:...`), so probes need not be broadcast.
+    #[serde(default)]
+    pub mac: Option<String>,
     #[serde(skip)]
     pub lease: i64,
 }

@@ -1,5 +1,5 @@
 //! The dead-holder fast path. Candidates ARP-probe the holder's node address
-//! and the VIP; when neither has answered for `dead_after`, the holder is
+//! (the VIP when that is unknown); when it has not answered for `dead_after`, the holder is
 //! gone from the segment (so it cannot serve the VIP either) and its lease
 //! is revoked: etcd deletes its key and the next candidate wins at once,
 //! instead of waiting for the lease to expire.
@@ -61,7 +61,7 @@ impl Prober {
             if let (Some(h), false) = (h, targets.is_empty()) {
                 tokio::select! {
                     _ = holder.changed() => continue,
-                    dead = self.watch(&targets) => if dead {
+                    dead = self.watch(&targets, h.mac.as_deref().and_then(packet::parse_mac)) => if dead {
                         tracing::warn!(holder = %h.node, after_ms = self.dead_after.as_millis() as u64,
                             "holder does not answer on the link; asking the other candidates");
                         // Only another holder ends this early: when the dead
@@ -92,7 +92,8 @@ impl Prober {
     async fn depose(&self, client: &mut Client, lease: i64) -> bool {
         let until = Instant::now() + AGREE_WITHIN;
         let mut posted = false;
-        let pause = self.every.max(Duration::from_millis(20));
+        // Short: the others decide within a probe interval or two of us.
+        let pause = Duration::from_millis(10);
         while Instant::now() < until {
             if !posted {
                 posted = matches!(
@@ -143,21 +144,20 @@ impl Prober {
         }
     }
 
+    /// What to probe: the holder's node address, which answers as long as
+    /// the machine is on the segment (the VIP only when that is unknown).
     fn targets(&self, h: &Holder) -> Vec<Ipv4Addr> {
-        let mut t = Vec::new();
-        if let Some(IpAddr::V4(ip)) = h.ip {
-            t.push(ip);
+        match (h.ip, self.vip) {
+            (Some(IpAddr::V4(ip)), _) => vec![ip],
+            (_, IpAddr::V4(v)) => vec![v],
+            _ => Vec::new(),
         }
-        if let IpAddr::V4(v) = self.vip {
-            t.push(v);
-        }
-        t
     }
 
     /// Probes until nobody among `targets` has answered for `dead_after`
     /// (returns true), or the socket fails (returns false after a pause).
-    async fn watch(&self, targets: &[Ipv4Addr]) -> bool {
-        let sock = match PacketSocket::arp(self.link_index) {
+    async fn watch(&self, targets: &[Ipv4Addr], holder_mac: Option<Mac>) -> bool {
+        let sock = match PacketSocket::arp_replies(self.link_index) {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot open ARP socket for holder probing");
@@ -167,42 +167,37 @@ impl Prober {
         };
         let probes: Vec<Vec<u8>> = targets
             .iter()
-            .map(|t| packet::arp_probe(self.mac, *t))
+            .map(|t| match holder_mac {
+                Some(dst) => packet::arp_probe_to(self.mac, dst, *t),
+                None => packet::arp_probe(self.mac, *t),
+            })
             .collect();
         let mut last_seen = Instant::now();
         let mut next = Instant::now();
         let mut buf = [0u8; 128];
+        // One wake-up per interval: the replies to the last probe are read
+        // from the socket's queue at the next tick (they come within a
+        // millisecond; the queue holds them), which keeps an idle candidate
+        // cheap. Replies queued while this task ran late count too: a busy
+        // machine must not make a live holder dead.
         loop {
-            tokio::select! {
-                _ = tokio::time::sleep_until(next) => {
-                    // Replies already queued count, even if this task ran
-                    // late (a busy machine must not make a live holder dead).
-                    while let Some(n) = sock.try_recv(&mut buf) {
-                        if packet::arp_reply_sender(&buf[..n]).is_some_and(|s| targets.contains(&s)) {
-                            last_seen = Instant::now();
-                        }
-                    }
-                    if last_seen.elapsed() > self.dead_after {
-                        return true;
-                    }
-                    for p in &probes {
-                        let _ = sock.send(p);
-                    }
-                    next += self.every;
+            tokio::time::sleep_until(next).await;
+            while let Some(n) = sock.try_recv(&mut buf) {
+                if packet::arp_reply_sender(&buf[..n]).is_some_and(|s| targets.contains(&s)) {
+                    last_seen = Instant::now();
                 }
-                r = sock.recv(&mut buf) => match r {
-                    Ok(n) => {
-                        if packet::arp_reply_sender(&buf[..n]).is_some_and(|s| targets.contains(&s)) {
-                            last_seen = Instant::now();
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "ARP receive failed");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        return false;
-                    }
-                },
             }
+            if last_seen.elapsed() > self.dead_after {
+                return true;
+            }
+            for p in &probes {
+                if let Err(e) = sock.send(p) {
+                    tracing::warn!(error = %e, "ARP probe failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    return false;
+                }
+            }
+            next += self.every;
         }
     }
 }

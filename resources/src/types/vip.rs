@@ -54,7 +54,7 @@ impl Default for VipOptions {
                 refresh_ms: 10_000,
             },
             holder_probe_ms: 50,
-            holder_dead_after_ms: 250,
+            holder_dead_after_ms: 150,
             claim_window_ms: default_claim_window_ms(),
         }
     }
