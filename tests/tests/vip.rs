@@ -1,7 +1,9 @@
 //! The shared IP on real kernels, etcd and machined: none before bootstrap,
 //! exactly one holder after; graceful handover, dead machine, holder cut off
 //! from etcd, quorum loss — never two holders, clients repointed each time;
-//! removed by hand → re-added; moved and removed by config; IPv6.
+//! removed by hand → re-added; moved and removed by config; IPv6; machined
+//! killed or frozen, its etcd member killed, a deaf candidate; one machined
+//! per node.
 
 use machined_tests::cluster::{serial, Cluster};
 use machined_tests::faults::VIP;
@@ -175,6 +177,73 @@ fn failovers_never_double_own_and_repoint_clients() {
         (Value::Bool(false), Value::Bool(true)),
         "{st}"
     );
+}
+
+/// machined itself failing on the holder: killed, frozen, its etcd member
+/// killed; and a candidate that cannot hear the holder. Never two holders
+/// (as netlink in every node shows), nothing removed by hand.
+#[test]
+fn machined_faults_never_double_own() {
+    if !require_root("vip machined faults") {
+        return;
+    }
+    let _serial = serial();
+    let c = Cluster::create("m", &["--controlplanes", "3"]);
+    let cps = c.cps();
+
+    // One machined per node: a second one on the same state is refused
+    // before it touches anything.
+    let h = c.wait_healthy();
+    let state = c.node_dir(&cps[h].0).join("state");
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", &cps[h].1])
+        .arg(machined_tests::bins::machined())
+        .args([
+            "--state-dir",
+            &state.to_string_lossy(),
+            "--listen",
+            "127.0.0.1:50999",
+        ])
+        .output()
+        .expect("second machined");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a second machined ran: {err}");
+    assert!(err.contains("another machined"), "{err}");
+
+    for s in [
+        Scenario::Crash,
+        Scenario::Pause,
+        Scenario::EtcdDown,
+        Scenario::DeafCandidate,
+    ] {
+        let r = trial::run(&c, s, Duration::from_millis(10));
+        let label = format!("{} (old holder {})", s.name(), cps[r.old_holder].0);
+        assert_eq!(
+            r.double,
+            Duration::ZERO,
+            "{label}: two holders for {:?}\n{}",
+            r.double,
+            c.logs()
+        );
+        let new = r
+            .new_holder
+            .unwrap_or_else(|| panic!("{label}: nobody holds the VIP\n{}", c.logs()));
+        if s.moves() {
+            assert_ne!(new, r.old_holder, "{label}: the VIP did not move");
+        } else {
+            assert_eq!(
+                new, r.old_holder,
+                "{label}: a deaf candidate deposed the holder"
+            );
+        }
+        let h = c.wait_healthy();
+        assert_eq!(holders_of(&c, VIP), vec![cps[h].0.clone()], "{label}");
+        wait_for(
+            &format!("{label}: the LAN reaches the VIP"),
+            PATIENCE,
+            || ping(&c, VIP).then_some(()),
+        );
+    }
 }
 
 fn apply(c: &Cluster, short: &str, node: &str, text: &str) {
