@@ -126,6 +126,13 @@ pub fn arp_claimant(frame: &[u8], ip: Ipv4Addr) -> Option<Mac> {
 /// duplicate address detection sends it (RFC 4862): whoever has `target`
 /// answers to all nodes, and nobody's neighbour cache is touched.
 pub fn dad_solicit(src: Mac, target: Ipv6Addr) -> Vec<u8> {
+    let t = target.octets();
+    dad_solicit_to(src, [0x33, 0x33, 0xff, t[13], t[14], t[15]], target)
+}
+
+/// The same solicitation sent to one station's MAC (`dst`) instead of the
+/// solicited-node multicast group's: only that station gets it.
+pub fn dad_solicit_to(src: Mac, dst: Mac, target: Ipv6Addr) -> Vec<u8> {
     const IPV6_HDR: usize = 40;
     const NS_LEN: usize = 24;
     let t = target.octets();
@@ -142,7 +149,7 @@ pub fn dad_solicit(src: Mac, target: Ipv6Addr) -> Vec<u8> {
     let mut buf = vec![0u8; ETH_HDR + IPV6_HDR + NS_LEN];
     {
         let mut eth = MutableEthernetPacket::new(&mut buf).expect("fits");
-        eth.set_destination(MacAddr::new(0x33, 0x33, 0xff, t[13], t[14], t[15]));
+        eth.set_destination(mac(dst));
         eth.set_source(mac(src));
         eth.set_ethertype(EtherTypes::Ipv6);
     }

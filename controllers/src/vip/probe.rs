@@ -14,7 +14,7 @@ use super::agreement::Suspicion;
 use super::observe::Holder;
 use crate::net::packet::{self, Mac, PacketSocket};
 use etcd_client::Client;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -53,15 +53,15 @@ impl Prober {
             return std::future::pending().await;
         }
         loop {
-            let h = holder.borrow_and_update().clone();
-            let targets = match &h {
-                Some(h) if h.node != self.me => self.targets(h),
-                _ => Vec::new(),
-            };
-            if let (Some(h), false) = (h, targets.is_empty()) {
+            let h = holder
+                .borrow_and_update()
+                .clone()
+                .filter(|h| h.node != self.me);
+            if let Some(h) = h {
+                let target = self.target(&h);
                 tokio::select! {
                     _ = holder.changed() => continue,
-                    dead = self.watch(&targets, h.mac.as_deref().and_then(packet::parse_mac)) => if dead {
+                    dead = self.watch(target, h.mac.as_deref().and_then(packet::parse_mac)) => if dead {
                         tracing::warn!(holder = %h.node, after_ms = self.dead_after.as_millis() as u64,
                             "holder does not answer on the link; asking the other candidates");
                         // Only another holder ends this early: when the dead
@@ -145,33 +145,42 @@ impl Prober {
     }
 
     /// What to probe: the holder's node address, which answers as long as
-    /// the machine is on the segment (the VIP only when that is unknown).
-    fn targets(&self, h: &Holder) -> Vec<Ipv4Addr> {
-        match (h.ip, self.vip) {
-            (Some(IpAddr::V4(ip)), _) => vec![ip],
-            (_, IpAddr::V4(v)) => vec![v],
-            _ => Vec::new(),
+    /// the machine is on the segment (the VIP when that is unknown). IPv4
+    /// with an ARP probe, IPv6 with a DAD-style neighbour solicitation.
+    fn target(&self, h: &Holder) -> IpAddr {
+        h.ip.unwrap_or(self.vip)
+    }
+
+    /// Whether `frame` is the target's answer.
+    fn answers(frame: &[u8], target: IpAddr) -> bool {
+        match target {
+            IpAddr::V4(t) => packet::arp_reply_sender(frame) == Some(t),
+            IpAddr::V6(t) => packet::na_claimant(frame, t).is_some(),
         }
     }
 
-    /// Probes until nobody among `targets` has answered for `dead_after`
-    /// (returns true), or the socket fails (returns false after a pause).
-    async fn watch(&self, targets: &[Ipv4Addr], holder_mac: Option<Mac>) -> bool {
-        let sock = match PacketSocket::arp_replies(self.link_index) {
+    /// Probes until the target has not answered for `dead_after` (returns
+    /// true), or the socket fails (returns false after a pause).
+    async fn watch(&self, target: IpAddr, holder_mac: Option<Mac>) -> bool {
+        let sock = match target {
+            IpAddr::V4(_) => PacketSocket::arp_replies(self.link_index),
+            IpAddr::V6(_) => PacketSocket::ipv6(self.link_index),
+        };
+        let sock = match sock {
             Ok(s) => s,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot open ARP socket for holder probing");
+                tracing::warn!(error = %e, "cannot open a packet socket for holder probing");
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 return false;
             }
         };
-        let probes: Vec<Vec<u8>> = targets
-            .iter()
-            .map(|t| match holder_mac {
-                Some(dst) => packet::arp_probe_to(self.mac, dst, *t),
-                None => packet::arp_probe(self.mac, *t),
-            })
-            .collect();
+        let probe = match (target, holder_mac) {
+            (IpAddr::V4(t), Some(dst)) => packet::arp_probe_to(self.mac, dst, t),
+            (IpAddr::V4(t), None) => packet::arp_probe(self.mac, t),
+            (IpAddr::V6(t), Some(dst)) => packet::dad_solicit_to(self.mac, dst, t),
+            (IpAddr::V6(t), None) => packet::dad_solicit(self.mac, t),
+        };
+        let probes = [probe];
         let mut last_seen = Instant::now();
         let mut next = Instant::now();
         let mut buf = [0u8; 128];
@@ -183,7 +192,7 @@ impl Prober {
         loop {
             tokio::time::sleep_until(next).await;
             while let Some(n) = sock.try_recv(&mut buf) {
-                if packet::arp_reply_sender(&buf[..n]).is_some_and(|s| targets.contains(&s)) {
+                if Self::answers(&buf[..n], target) {
                     last_seen = Instant::now();
                 }
             }
