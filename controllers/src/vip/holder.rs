@@ -177,8 +177,13 @@ impl Holder {
             Ok(other) => tracing::warn!(vip = %self.ip, outcome = ?other, "VIP not added"),
             Err(e) => tracing::error!(vip = %self.ip, error = %e, "adding the VIP failed"),
         }
+        // Renewed on every acknowledgement; and, when one is late, once more
+        // from the last one while it still allows a whole second, so the
+        // address lasts as long as the lease floor safely permits.
+        let late = self.ttl / 5;
+        let mut next_renew = Instant::now() + late;
         loop {
-            tokio::select! {
+            let renew_now = tokio::select! {
                 _ = tokio::time::sleep_until(v.fence()) => return LetGo::Fenced,
                 r = lease.changed() => {
                     if r.is_err() {
@@ -186,17 +191,9 @@ impl Holder {
                     }
                     let Some(nv) = validity(lease, self.ttl) else { return LetGo::LeaseLost };
                     v = nv;
-                    match self.put(&v) {
-                        Ok(Put::Created) => {
-                            tracing::info!(vip = %self.ip, "VIP was gone; added again");
-                            shared.update(|s| s.leading = true);
-                            burst = 0;
-                            next_announce = Instant::now();
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::error!(vip = %self.ip, error = %e, "renewing the VIP failed"),
-                    }
+                    true
                 }
+                _ = tokio::time::sleep_until(next_renew) => true,
                 _ = tokio::time::sleep_until(next_announce) => {
                     // Never announce what the lease no longer vouches for.
                     if v.may_announce(Instant::now()) {
@@ -216,8 +213,22 @@ impl Holder {
                     } else {
                         Duration::from_secs(86_400 * 365)
                     };
+                    false
                 }
                 why = &mut stop => return why,
+            };
+            if renew_now {
+                next_renew = Instant::now() + late;
+                match self.put(&v) {
+                    Ok(Put::Created) => {
+                        tracing::info!(vip = %self.ip, "VIP was gone; added again");
+                        shared.update(|s| s.leading = true);
+                        burst = 0;
+                        next_announce = Instant::now();
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(vip = %self.ip, error = %e, "renewing the VIP failed"),
+                }
             }
         }
     }

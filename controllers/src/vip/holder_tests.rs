@@ -245,3 +245,26 @@ async fn removal_is_retried_until_confirmed() {
     assert_eq!(addrs.removals.load(Ordering::SeqCst), 4);
     assert!(!*addrs.present.lock().unwrap());
 }
+
+#[tokio::test]
+async fn a_late_acknowledgement_gets_one_more_safe_renewal_and_no_more() {
+    let (addrs, wire, shared) = fakes();
+    let h = holder(&addrs, &wire);
+    let (_tx, mut rx) = watch::channel(LeaseState::Acked(Instant::now()));
+    let stop = async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        LetGo::Ineligible
+    };
+    h.hold(&mut rx, stop, &shared).await;
+    // Added at once; renewed 0.6 s later (1 s still ends 1.25 s before the
+    // floor at 3 s); at 1.2 s no lifetime is short enough: none.
+    let renewals: Vec<(u32, bool)> = addrs
+        .adds
+        .lock()
+        .unwrap()
+        .iter()
+        .copied()
+        .filter(|a| !a.1)
+        .collect();
+    assert_eq!(renewals, vec![(1, false)]);
+}
