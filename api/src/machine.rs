@@ -11,6 +11,9 @@ use tonic::{Request, Response, Status};
 /// Owner of the MachineConfig resource.
 pub const CONFIG_OWNER: &str = "machined.api";
 
+/// Configs parsed at once, node-wide.
+static PARSES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 #[derive(Clone)]
 pub struct MachineApi {
     state: State,
@@ -51,9 +54,35 @@ impl pb::machine_service_server::MachineService for MachineApi {
     ) -> Result<Response<pb::ApplyConfigurationResponse>, Status> {
         crate::auth::check(&req, &self.state, crate::auth::Need::Maintenance)?;
         let req = req.into_inner();
+        if req.data.len() > config::limits::MAX_CONFIG_BYTES {
+            return Err(Status::invalid_argument(format!(
+                "config: is {} bytes; at most {} are accepted",
+                req.data.len(),
+                config::limits::MAX_CONFIG_BYTES
+            )));
+        }
         let text = String::from_utf8(req.data)
             .map_err(|_| Status::invalid_argument("config: not valid UTF-8"))?;
-        let parsed = config::parse(&text).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        // Parsing is CPU work: off the async workers (the VIP's timers run
+        // there), and a few at a time.
+        let _parse_turn = PARSES
+            .acquire()
+            .await
+            .map_err(|_| Status::unavailable("shutting down"))?;
+        let t = text.clone();
+        let parsed = tokio::task::spawn_blocking(move || config::parse(&t))
+            .await
+            .map_err(|e| Status::internal(format!("config parser failed: {e}")))?
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        drop(_parse_turn);
+        let locked = config::limits::lockout(&parsed.config);
+        if !locked.is_empty() {
+            let why: Vec<String> = locked.iter().map(|e| e.to_string()).collect();
+            return Err(Status::failed_precondition(format!(
+                "refused, nothing changed: {}",
+                why.join("; ")
+            )));
+        }
         let warnings = parsed.warnings.clone();
         let _guard = self.apply_lock.lock().await;
         let current = self

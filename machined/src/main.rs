@@ -72,6 +72,11 @@ fn initial_config(args: &Args, store: &NodeStore, state: &State) -> Result<()> {
                 tracing::warn!(warning = %w, "config");
             }
             if from_flag {
+                let locked = config::limits::lockout(&parsed.config);
+                if !locked.is_empty() {
+                    let why: Vec<String> = locked.iter().map(|e| e.to_string()).collect();
+                    anyhow::bail!("--config would lock the node out: {}", why.join("; "));
+                }
                 store.save(&text).context("persisting config")?;
             }
             MachineApi::publish(state, parsed, &text)
@@ -155,15 +160,16 @@ async fn main() -> Result<()> {
     let current = tls::Current::new(tls::maintenance()?);
     tokio::spawn(track_tls(state.clone(), current.clone()));
     let server = tonic::transport::Server::builder()
-        .add_service(MachineServiceServer::new(MachineApi::new(
-            state.clone(),
-            store,
-            node.clone(),
-        )))
-        .add_service(ResourceServiceServer::new(ResourceApi::new(
-            state.clone(),
-            node,
-        )))
+        // Requests are small (a config is at most 1 MiB): refuse larger
+        // messages before reading them.
+        .add_service(
+            MachineServiceServer::new(MachineApi::new(state.clone(), store, node.clone()))
+                .max_decoding_message_size(2 << 20),
+        )
+        .add_service(
+            ResourceServiceServer::new(ResourceApi::new(state.clone(), node))
+                .max_decoding_message_size(64 << 10),
+        )
         .serve_with_incoming_shutdown(tls::incoming(listener, current), async {
             let _ = stop_rx.await;
         });

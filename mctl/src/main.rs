@@ -169,6 +169,18 @@ fn validate(file: &std::path::Path) -> Result<bool> {
             for w in &p.warnings {
                 eprintln!("warning: {w}");
             }
+            let locked = machined_resources::config::limits::lockout(&p.config);
+            for err in &locked {
+                eprintln!("error: {err}");
+            }
+            if !locked.is_empty() {
+                eprintln!(
+                    "{}: would lock the node out if applied ({} error(s))",
+                    file.display(),
+                    locked.len()
+                );
+                return Ok(false);
+            }
             println!("{}: valid", file.display());
             Ok(true)
         }

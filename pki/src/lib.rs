@@ -86,9 +86,21 @@ impl CertKey {
     }
 
     /// Checks that the pair loads (certificate parses, key is usable).
+    /// Both load, and the key is the certificate's own (its public half is
+    /// the certificate's subject public key).
     pub fn validate(&self) -> Result<()> {
-        key_from_pem(&self.key_pem)?;
+        let key = key_from_pem(&self.key_pem)?;
         not_after(&self.cert_pem)?;
+        let der = der::pem_body(&self.cert_pem).map_err(PkiError::Cert)?;
+        let (_, c) =
+            x509_parser::parse_x509_certificate(&der).map_err(|e| PkiError::Cert(e.to_string()))?;
+        if c.tbs_certificate.subject_pki.raw
+            != rcgen::PublicKeyData::subject_public_key_info(&key).as_slice()
+        {
+            return Err(PkiError::Key(
+                "does not belong to the certificate (its public key differs)".into(),
+            ));
+        }
         Ok(())
     }
 

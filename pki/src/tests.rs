@@ -45,6 +45,18 @@ fn ca_issues_server_and_client_certs_with_roles() {
 }
 
 #[test]
+fn a_key_of_another_ca_is_refused() {
+    let a = CertKey::new_ca("a", 30).unwrap();
+    let b = CertKey::new_ca("b", 30).unwrap();
+    let mixed = CertKey {
+        cert_pem: a.cert_pem.clone(),
+        key_pem: b.key_pem.clone(),
+    };
+    let e = mixed.validate().unwrap_err().to_string();
+    assert!(e.contains("does not belong to the certificate"), "{e}");
+}
+
+#[test]
 fn talos_keys_load() {
     // The shared Talos fixtures: an Ed25519 machine CA and a SEC1 P-256 etcd CA.
     let dir =

@@ -90,12 +90,17 @@ impl Cluster {
 
     /// `mctl --netns NAME-lan ARGS`.
     pub fn mctl(&self, args: &[&str]) -> Run {
-        mctl_cmd(&self.dir)
-            .args(["--netns", &self.lan()])
-            .args(args)
+        self.mctl_command(args)
             .output()
             .expect("running mctl")
             .into()
+    }
+
+    /// The command `mctl` would run, to start it in another thread.
+    pub fn mctl_command<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Command {
+        let mut c = mctl_cmd(&self.dir);
+        c.args(["--netns", &self.lan()]).args(args);
+        c
     }
 
     /// A resource as JSON from `node`, or `None` if the call failed.

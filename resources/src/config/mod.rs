@@ -5,6 +5,7 @@
 //! found, each naming the field path and the reason.
 
 mod cluster;
+pub mod limits;
 mod model;
 mod v1alpha1;
 mod validate;
@@ -35,6 +36,12 @@ pub struct ConfigErrors {
 
 /// Parses and validates a machine config (one or several YAML documents).
 pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
+    if let Err(e) = limits::precheck(text) {
+        return Err(ConfigErrors {
+            errors: vec![e],
+            warnings: Vec::new(),
+        });
+    }
     let mut d = Diag::default();
     let mut main: Option<MachineConfig> = None;
     let mut seen_main = false;
