@@ -110,6 +110,22 @@ impl Cluster {
         ip(&["-n", ns, "link", "set", "eth0", "down"]);
     }
 
+    /// Loads nftables `rules` in namespace `ns` (kept in `file` for a post-mortem).
+    fn nft(&self, ns: &str, file: &str, rules: &str) {
+        let path = self.dir.0.join(file);
+        std::fs::write(&path, rules).expect("write rules");
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns, "nft", "-f"])
+            .arg(&path)
+            .output()
+            .expect("nft");
+        assert!(
+            out.status.success(),
+            "nft: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// machined alone SIGKILLed (kernel, link and etcd stay up); nothing is
     /// cleaned up after it.
     pub fn crash_machined(&self, i: usize) {
@@ -157,18 +173,7 @@ impl Cluster {
             "table bridge deaf {{\n chain deafen {{ type filter hook forward priority 0; iifname \"{}\" oifname \"{}\" ether type arp drop; }}\n}}\n",
             cps[from].0, cps[i].0
         );
-        let path = self.dir.0.join("deaf.nft");
-        std::fs::write(&path, rules).expect("write rules");
-        let out = Command::new("ip")
-            .args(["netns", "exec", &lan, "nft", "-f"])
-            .arg(&path)
-            .output()
-            .expect("nft");
-        assert!(
-            out.status.success(),
-            "nft: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.nft(&lan, "deaf.nft", &rules);
     }
 
     /// Starts machined again on a node (link up first).
@@ -213,18 +218,7 @@ impl Cluster {
     pub fn cut_off(&self, i: usize) {
         let (_, ns, _) = &self.cps()[i];
         let rules = "table inet cutoff {\n chain in { type filter hook input priority 0; iifname \"eth0\" tcp dport { 2379, 2380 } drop; iifname \"eth0\" tcp sport { 2379, 2380 } drop; }\n chain out { type filter hook output priority 0; oifname \"eth0\" tcp dport { 2379, 2380 } drop; oifname \"eth0\" tcp sport { 2379, 2380 } drop; }\n}\n";
-        let path = self.dir.0.join(format!("cutoff-{i}.nft"));
-        std::fs::write(&path, rules).expect("write rules");
-        let out = Command::new("ip")
-            .args(["netns", "exec", ns, "nft", "-f"])
-            .arg(&path)
-            .output()
-            .expect("nft");
-        assert!(
-            out.status.success(),
-            "nft: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.nft(ns, &format!("cutoff-{i}.nft"), rules);
     }
 
     pub fn reconnect(&self, i: usize) {

@@ -37,6 +37,28 @@ impl Netns {
         ns
     }
 
+    /// A node and a client namespace joined by a veth (`node_if` <->
+    /// `client_if`), each end up with its address (`a.b.c.d/nn`).
+    pub fn pair(
+        tag: &str,
+        node_if: &str,
+        node_cidr: &str,
+        client_if: &str,
+        client_cidr: &str,
+    ) -> (Netns, Netns) {
+        let node = Netns::new(&format!("{tag}n"));
+        let client = Netns::new(&format!("{tag}c"));
+        veth(&node, node_if, &client, client_if);
+        for (ns, dev, cidr) in [
+            (&node, node_if, node_cidr),
+            (&client, client_if, client_cidr),
+        ] {
+            ns.ip(&["addr", "add", cidr, "dev", dev]);
+            ns.ip(&["link", "set", dev, "up"]);
+        }
+        (node, client)
+    }
+
     /// A namespace someone else made and will remove (e.g. a cluster's).
     pub fn borrowed(name: &str) -> Self {
         Netns {

@@ -6,7 +6,7 @@
 use machined_tests::cluster::{serial, Cluster};
 use machined_tests::faults::VIP;
 use machined_tests::monitor::{longest_double, Monitor};
-use machined_tests::netns::{veth, Netns};
+use machined_tests::netns::Netns;
 use machined_tests::node::{mctl, Machined, Secrets, TempDir};
 use machined_tests::require_root;
 use std::time::{Duration, Instant};
@@ -19,13 +19,7 @@ fn lockout_configs_are_refused_and_maintenance_mode_stays() {
         return;
     }
     let dir = TempDir::new("lockout");
-    let node = Netns::new("lnode");
-    let client = Netns::new("lclient");
-    veth(&node, "mgmt0", &client, "mgmt1");
-    node.ip(&["addr", "add", "10.202.0.1/24", "dev", "mgmt0"]);
-    node.ip(&["link", "set", "mgmt0", "up"]);
-    client.ip(&["addr", "add", "10.202.0.2/24", "dev", "mgmt1"]);
-    client.ip(&["link", "set", "mgmt1", "up"]);
+    let (node, client) = Netns::pair("lock", "mgmt0", "10.202.0.1/24", "mgmt1", "10.202.0.2/24");
     let secrets = Secrets::generate(&dir, "lockout", "https://10.202.0.50:6443");
     let mut m = Machined::start(&node, &dir);
     m.wait_ready(&client, NODE);

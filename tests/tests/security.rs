@@ -1,7 +1,7 @@
 //! The machine API's security against a real machined: maintenance mode,
 //! mTLS with certificates from the machine CA only, expiry, and roles.
 
-use machined_tests::netns::{veth, Netns};
+use machined_tests::netns::Netns;
 use machined_tests::node::{mctl, mctl_as, Machined, Run, Secrets, TempDir};
 use machined_tests::{require_root, wait_for, PATIENCE};
 use serde_yaml::Value;
@@ -35,13 +35,7 @@ fn maintenance_mode_then_mtls_with_roles() {
         return;
     }
     let dir = TempDir::new("security");
-    let node = Netns::new("secn");
-    let client = Netns::new("secc");
-    veth(&node, "eth0", &client, "eth1");
-    node.ip(&["addr", "add", "10.7.0.11/24", "dev", "eth0"]);
-    node.ip(&["link", "set", "eth0", "up"]);
-    client.ip(&["addr", "add", "10.7.0.2/24", "dev", "eth1"]);
-    client.ip(&["link", "set", "eth1", "up"]);
+    let (node, client) = Netns::pair("sec", "eth0", "10.7.0.11/24", "eth1", "10.7.0.2/24");
     let secrets = Secrets::generate(&dir, "sec", "https://10.7.0.50:6443");
     let admin = secrets.mctlconfig();
     let mut m = Machined::start(&node, &dir);

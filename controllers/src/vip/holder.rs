@@ -227,7 +227,9 @@ impl Holder {
                         next_announce = Instant::now();
                     }
                     Ok(_) => {}
-                    Err(e) => tracing::error!(vip = %self.ip, error = %e, "renewing the VIP failed"),
+                    Err(e) => {
+                        tracing::error!(vip = %self.ip, error = %e, "renewing the VIP failed")
+                    }
                 }
             }
         }
