@@ -240,18 +240,15 @@ impl Holder {
     pub async fn remove_confirmed(&self, shared: &Shared) {
         let mut pause = Duration::from_millis(20);
         loop {
-            let r = self
-                .addrs
-                .remove(self.link, self.ip)
-                .and_then(|_| self.addrs.present(self.link, self.ip));
-            match r {
-                Ok(false) => break,
-                Ok(true) => {
-                    tracing::error!(vip = %self.ip, "the VIP is still on the link after removal; retrying")
-                }
-                Err(e) => {
-                    tracing::error!(vip = %self.ip, error = %e, "removing the VIP failed; retrying with the lease held")
-                }
+            // What counts is whether the kernel still has it: a removal that
+            // fails because the link itself is gone has nothing left to do.
+            let removed = self.addrs.remove(self.link, self.ip);
+            match (self.addrs.present(self.link, self.ip), removed) {
+                (Ok(false), _) => break,
+                (Ok(true), Ok(())) => tracing::error!(vip = %self.ip,
+                    "the VIP is still on the link after removal; retrying"),
+                (Ok(true), Err(e)) | (Err(e), _) => tracing::error!(vip = %self.ip, error = %e,
+                    "removing the VIP failed; retrying with the lease held"),
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(1));

@@ -268,3 +268,12 @@ async fn a_late_acknowledgement_gets_one_more_safe_renewal_and_no_more() {
         .collect();
     assert_eq!(renewals, vec![(1, false)]);
 }
+
+#[tokio::test]
+async fn a_removal_error_with_the_address_gone_is_done() {
+    // E.g. the link was deleted: removing fails, but nothing is left.
+    let (addrs, wire, shared) = fakes();
+    addrs.failing_removals.store(1, Ordering::SeqCst);
+    holder(&addrs, &wire).remove_confirmed(&shared).await;
+    assert_eq!(addrs.removals.load(Ordering::SeqCst), 1);
+}
