@@ -31,6 +31,15 @@ fn mac(m: Mac) -> MacAddr {
     MacAddr::new(m[0], m[1], m[2], m[3], m[4], m[5])
 }
 
+/// `aa:bb:cc:dd:ee:ff` (any length of bytes).
+pub fn format_mac(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 /// Parses `aa:bb:cc:dd:ee:ff`.
 pub fn parse_mac(s: &str) -> Option<Mac> {
     let mut out = [0u8; 6];

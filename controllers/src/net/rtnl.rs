@@ -69,14 +69,6 @@ fn errno(e: &rtnetlink::Error) -> Option<i32> {
     }
 }
 
-fn mac(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
 fn link_from(m: LinkMessage) -> KernelLink {
     let mut l = KernelLink {
         index: m.header.index,
@@ -91,7 +83,7 @@ fn link_from(m: LinkMessage) -> KernelLink {
     for a in m.attributes {
         match a {
             LinkAttribute::IfName(n) => l.name = n,
-            LinkAttribute::Address(b) => l.mac = mac(&b),
+            LinkAttribute::Address(b) => l.mac = super::packet::format_mac(&b),
             LinkAttribute::Mtu(v) => l.mtu = v,
             LinkAttribute::OperState(s) => l.oper_state = format!("{s:?}").to_ascii_lowercase(),
             LinkAttribute::Controller(i) => l.master = i,

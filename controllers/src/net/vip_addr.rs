@@ -198,6 +198,28 @@ impl VipNetlink {
     }
 }
 
+impl VipNetlink {
+    /// Every address the kernel has (of one family, if given).
+    fn dump(&self, family: Option<AddressFamily>) -> Result<Vec<AddressMessage>, NetError> {
+        let mut m = AddressMessage::default();
+        if let Some(f) = family {
+            m.header.family = f;
+        }
+        let all = self.request(
+            "dump addresses",
+            RouteNetlinkMessage::GetAddress(m),
+            NLM_F_DUMP,
+        )?;
+        Ok(all
+            .into_iter()
+            .filter_map(|r| match r {
+                RouteNetlinkMessage::NewAddress(a) => Some(a),
+                _ => None,
+            })
+            .collect())
+    }
+}
+
 impl VipAddrs for VipNetlink {
     fn add(
         &self,
@@ -245,35 +267,18 @@ impl VipAddrs for VipNetlink {
     }
 
     fn present(&self, link: u32, ip: IpAddr) -> Result<bool, NetError> {
-        let mut m = AddressMessage::default();
-        m.header.family = family(ip);
-        let all = self.request(
-            "dump addresses",
-            RouteNetlinkMessage::GetAddress(m),
-            NLM_F_DUMP,
-        )?;
-        Ok(all.iter().any(|r| match r {
-            RouteNetlinkMessage::NewAddress(a) => {
-                a.header.index == link && address_of(a) == Some(ip)
-            }
-            _ => false,
-        }))
+        Ok(self
+            .dump(Some(family(ip)))?
+            .iter()
+            .any(|a| a.header.index == link && address_of(a) == Some(ip)))
     }
 
     fn marked(&self) -> Result<Vec<(u32, IpAddr)>, NetError> {
-        let all = self.request(
-            "dump addresses",
-            RouteNetlinkMessage::GetAddress(AddressMessage::default()),
-            NLM_F_DUMP,
-        )?;
-        Ok(all
+        Ok(self
+            .dump(None)?
             .iter()
-            .filter_map(|r| match r {
-                RouteNetlinkMessage::NewAddress(a) if protocol_of(a) == ADDRESS_PROTO_VIP => {
-                    Some((a.header.index, address_of(a)?))
-                }
-                _ => None,
-            })
+            .filter(|a| protocol_of(a) == ADDRESS_PROTO_VIP)
+            .filter_map(|a| Some((a.header.index, address_of(a)?)))
             .collect())
     }
 }

@@ -12,7 +12,7 @@ use super::observe::{self, Holder as Observed};
 use super::probe::Prober;
 use super::wire::Wires;
 use crate::etcd::client as etcd;
-use crate::net::packet::Mac;
+use crate::net::packet::{format_mac, Mac};
 use crate::net::vip_addr::VipAddrs;
 use crate::Waker;
 use etcd_client::{Client, EventType, LeaderKey, ResignOptions};
@@ -216,35 +216,22 @@ async fn session(
         )),
         tokio::spawn(observe::observe(client.clone(), name.clone(), holder_tx)),
     ]);
-    let mac_text = d.mac.map(|m| {
-        m.iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(":")
-    });
-    let value = serde_json::json!({ "node": d.node, "ip": d.node_ip, "mac": mac_text }).to_string();
+    let value =
+        serde_json::json!({ "node": d.node, "ip": d.node_ip, "mac": format_mac(&mac) }).to_string();
 
     // Campaign, while reporting and probing the holder.
-    let prober = d.mac.map(|mac| Prober {
+    let prober = Prober {
         suspicion: Suspicion {
             vip: spec.ip,
             me: d.node.clone(),
             my_lease: lease,
         },
-        me: d.node.clone(),
-        vip: spec.ip,
         link_index: d.link_index,
         mac,
         every: Duration::from_millis(spec.options.holder_probe_ms),
         dead_after: Duration::from_millis(spec.options.holder_dead_after_ms),
-    });
-    let probe_client = client.clone();
-    let probing = async {
-        match prober {
-            Some(p) => p.run(probe_client, holder_rx.clone()).await,
-            None => std::future::pending().await,
-        }
     };
+    let probing = prober.run(client.clone(), holder_rx.clone());
     let report = report_holder(holder_rx.clone(), shared);
     let campaign = client.campaign(name.as_str(), value.as_str(), lease);
     let won = tokio::select! {
@@ -278,7 +265,6 @@ async fn session(
         wire,
         kick,
     };
-    tracing::debug!("holder ready");
     let stop = until_let_go(client.clone(), key.clone(), desire.clone());
     let why = holder.hold(&mut lease_rx, stop, shared).await;
     tracing::warn!(reason = why.as_str(), "giving up the VIP");

@@ -9,7 +9,7 @@ use super::election::Shared;
 use super::keepalive::LeaseState;
 use super::lifetime::Validity;
 use super::wire::Wire;
-use crate::net::packet::Mac;
+use crate::net::packet::format_mac;
 use crate::net::vip_addr::{AddError, VipAddrs};
 use crate::net::NetError;
 use machined_resources::types::Announce;
@@ -57,13 +57,6 @@ pub enum Put {
     TooLate,
     /// The kernel applied it later than was safe; removed again.
     Stalled,
-}
-
-fn fmt_mac(m: &Mac) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 pub struct Holder {
@@ -133,15 +126,12 @@ impl Holder {
                 }
                 continue;
             }
-            let t = Instant::now();
-            let answer = self.wire.answered_by(self.claim_window).await;
-            tracing::debug!(took_ms = t.elapsed().as_millis() as u64, "claim probe done");
-            let why = match answer {
+            let why = match self.wire.answered_by(self.claim_window).await {
                 Ok(None) => {
                     shared.update(|s| s.waiting.clear());
                     return Ok(());
                 }
-                Ok(Some(mac)) => format!("{} still answers for {}", fmt_mac(&mac), self.ip),
+                Ok(Some(mac)) => format!("{} still answers for {}", format_mac(&mac), self.ip),
                 Err(e) => format!("cannot probe for {} on the link: {e}", self.ip),
             };
             tracing::warn!(vip = %self.ip, reason = %why, "not claiming the VIP yet");

@@ -29,9 +29,8 @@ fn is_not_found(e: &etcd_client::Error) -> bool {
 }
 
 pub struct Prober {
+    /// Also names this node and the VIP.
     pub suspicion: Suspicion,
-    pub me: String,
-    pub vip: IpAddr,
     pub link_index: u32,
     pub mac: Mac,
     pub every: Duration,
@@ -56,7 +55,7 @@ impl Prober {
             let h = holder
                 .borrow_and_update()
                 .clone()
-                .filter(|h| h.node != self.me);
+                .filter(|h| h.node != self.suspicion.me);
             if let Some(h) = h {
                 let target = self.target(&h);
                 tokio::select! {
@@ -148,7 +147,7 @@ impl Prober {
     /// the machine is on the segment (the VIP when that is unknown). IPv4
     /// with an ARP probe, IPv6 with a DAD-style neighbour solicitation.
     fn target(&self, h: &Holder) -> IpAddr {
-        h.ip.unwrap_or(self.vip)
+        h.ip.unwrap_or(self.suspicion.vip)
     }
 
     /// Whether `frame` is the target's answer.
@@ -180,7 +179,6 @@ impl Prober {
             (IpAddr::V6(t), Some(dst)) => packet::dad_solicit_to(self.mac, dst, t),
             (IpAddr::V6(t), None) => packet::dad_solicit(self.mac, t),
         };
-        let probes = [probe];
         let mut last_seen = Instant::now();
         let mut next = Instant::now();
         let mut buf = [0u8; 128];
@@ -199,12 +197,10 @@ impl Prober {
             if last_seen.elapsed() > self.dead_after {
                 return true;
             }
-            for p in &probes {
-                if let Err(e) = sock.send(p) {
-                    tracing::warn!(error = %e, "ARP probe failed");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    return false;
-                }
+            if let Err(e) = sock.send(&probe) {
+                tracing::warn!(error = %e, "holder probe failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                return false;
             }
             next += self.every;
         }
