@@ -5,9 +5,9 @@
 //! it while the lease vouches for it, and on letting go remove it and confirm
 //! it is gone before anyone resigns (fail closed).
 
-use super::election::Shared;
 use super::keepalive::LeaseState;
 use super::lifetime::Validity;
+use super::runner::Shared;
 use super::wire::Wire;
 use crate::net::packet::format_mac;
 use crate::net::vip_addr::{AddError, VipAddrs};

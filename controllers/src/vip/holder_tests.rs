@@ -1,9 +1,9 @@
 //! The holder without the kernel: a fake address table and a fake link.
 
-use super::election::Shared;
 use super::holder::{Holder, LetGo, Put};
 use super::keepalive::LeaseState;
 use super::lifetime::Validity;
+use super::runner::Shared;
 use super::wire::Wire;
 use crate::net::packet::Mac;
 use crate::net::vip_addr::{AddError, VipAddrs};

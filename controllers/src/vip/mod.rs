@@ -20,6 +20,7 @@ mod lifetime;
 mod observe;
 mod operator;
 mod probe;
+mod runner;
 #[cfg(test)]
 mod tests;
 mod wire;

@@ -3,7 +3,8 @@
 //! `VIPStatus` (and `AnnounceStatus` while holding). The runners put the
 //! address on the link themselves (see the module docs).
 
-use super::election::{self, Deps, Desire, Shared};
+use super::election;
+use super::runner::{Deps, Desire, Shared};
 use crate::net::packet::parse_mac;
 use crate::net::vip_addr::VipAddrs;
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};

@@ -1,5 +1,5 @@
-use super::election::{Desire, View};
 use super::operator::desire;
+use super::runner::{Desire, View};
 use crate::Ctx;
 use machined_resources::types::{EtcdCerts, EtcdPhase, EtcdSpec, EtcdStatus, LinkStatus, VipSpec};
 use machined_resources::State;
