@@ -45,7 +45,11 @@ pub fn parse_mac(s: &str) -> Option<Mac> {
     let mut out = [0u8; 6];
     let mut parts = s.split(':');
     for b in out.iter_mut() {
-        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
+        let part = parts.next()?;
+        if part.len() != 2 || !part.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        *b = u8::from_str_radix(part, 16).ok()?;
     }
     parts.next().is_none().then_some(out)
 }

@@ -12,7 +12,6 @@ use super::observe::{self, Holder as Observed};
 use super::probe::Prober;
 use super::runner::{Deps, Desire, Shared};
 use crate::etcd::client as etcd;
-use crate::net::packet::format_mac;
 use etcd_client::{Client, EventType, LeaderKey, ResignOptions};
 use machined_resources::types::VipSpec;
 use std::sync::Arc;
@@ -118,8 +117,16 @@ async fn session(
         )),
         tokio::spawn(observe::observe(client.clone(), name.clone(), holder_tx)),
     ]);
-    let value =
-        serde_json::json!({ "node": d.node, "ip": d.node_ip, "mac": format_mac(&mac) }).to_string();
+    let value = Observed {
+        node: d.node.clone(),
+        ip: d.node_ip,
+        mac: Some(mac),
+        lease,
+    }
+    .encode();
+    // Every other node reads it strictly: a name they would refuse is an
+    // error here, not a holder nobody can see.
+    Observed::decode(value.as_bytes(), lease).map_err(|e| format!("this node's {e}"))?;
 
     // Campaign, while reporting and probing the holder.
     let prober = Prober {

@@ -12,6 +12,7 @@
 mod agreement;
 mod config;
 mod election;
+pub mod election_value;
 mod holder;
 #[cfg(test)]
 mod holder_tests;

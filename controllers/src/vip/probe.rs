@@ -60,7 +60,7 @@ impl Prober {
                 let target = self.target(&h);
                 tokio::select! {
                     _ = holder.changed() => continue,
-                    dead = self.watch(target, h.mac.as_deref().and_then(packet::parse_mac)) => if dead {
+                    dead = self.watch(target, h.mac) => if dead {
                         tracing::warn!(holder = %h.node, after_ms = self.dead_after.as_millis() as u64,
                             "holder does not answer on the link; asking the other candidates");
                         // Only another holder ends this early: when the dead
