@@ -2,6 +2,7 @@
 
 use machined_proto::machine_service_client::MachineServiceClient;
 use machined_proto::resource_service_client::ResourceServiceClient;
+use machined_resources::endpoint::{self, Endpoint as Target};
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 
@@ -16,30 +17,21 @@ pub enum ConnectError {
 /// `10.5.0.11`, `10.5.0.11:50000`, `[fd00::1]:50000` or `fd00::1` → URI.
 pub fn endpoint_uri(target: &str) -> Result<String, ConnectError> {
     let t = target.trim();
-    if t.is_empty() {
-        return Err(ConnectError::Invalid(target.into(), "empty".into()));
-    }
     if t.starts_with("http://") || t.starts_with("https://") {
         return Ok(t.to_string());
     }
-    if let Ok(ip) = t.parse::<std::net::IpAddr>() {
-        return Ok(match ip {
-            std::net::IpAddr::V4(v4) => format!("http://{v4}:{}", crate::DEFAULT_PORT),
-            std::net::IpAddr::V6(v6) => format!("http://[{v6}]:{}", crate::DEFAULT_PORT),
-        });
-    }
-    if t.parse::<std::net::SocketAddr>().is_ok() {
-        return Ok(format!("http://{t}"));
-    }
-    // host or host:port
-    match t.rsplit_once(':') {
-        Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => Ok(format!("http://{t}")),
-        Some(_) => Err(ConnectError::Invalid(
+    let e = Target::parse(t).map_err(|e| ConnectError::Invalid(target.into(), e.to_string()))?;
+    if e.scheme.is_some() {
+        return Err(ConnectError::Invalid(
             target.into(),
-            "expected HOST or HOST:PORT".into(),
-        )),
-        None => Ok(format!("http://{t}:{}", crate::DEFAULT_PORT)),
+            "expected HOST, HOST:PORT or an http(s):// URL".into(),
+        ));
     }
+    Ok(endpoint::url(
+        "http",
+        &e.host,
+        e.port_or(crate::DEFAULT_PORT),
+    ))
 }
 
 /// How mctl authenticates.

@@ -5,6 +5,7 @@
 use crate::mctlconfig::{Context, MctlConfig};
 use anyhow::{anyhow, bail, Context as _, Result};
 use machined_pki::{b64, CertKey, Leaf, ROLE_ADMIN};
+use machined_resources::endpoint::{Endpoint, Host};
 use serde_yaml::{Mapping, Value};
 use std::path::Path;
 
@@ -25,22 +26,14 @@ fn ca_block(ca: &CertKey) -> Value {
 
 /// The host of an `https://HOST:PORT` endpoint.
 fn endpoint_host(endpoint: &str) -> Result<String> {
-    let rest = endpoint.strip_prefix("https://").ok_or_else(|| {
-        anyhow!("ENDPOINT {endpoint:?}: must be a URL like https://10.5.0.50:6443")
-    })?;
-    let hostport = rest.split('/').next().unwrap_or_default();
-    let host = if let Some(h) = hostport.strip_prefix('[') {
-        h.split(']').next().unwrap_or_default().to_string()
-    } else {
-        hostport
-            .rsplit_once(':')
-            .map_or(hostport, |(h, _)| h)
-            .to_string()
-    };
-    if host.is_empty() {
-        bail!("ENDPOINT {endpoint:?}: no host");
+    let e = Endpoint::parse(endpoint).map_err(|e| anyhow!("ENDPOINT {endpoint:?}: {e}"))?;
+    if e.scheme.as_deref() != Some("https") {
+        bail!("ENDPOINT {endpoint:?}: must be a URL like https://10.5.0.50:6443");
     }
-    Ok(host)
+    Ok(match e.host {
+        Host::Ip(ip) => ip.to_string(),
+        Host::Name(n) => n,
+    })
 }
 
 pub struct Generated {

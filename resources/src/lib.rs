@@ -2,6 +2,7 @@
 //! registry, and the machine config (Talos `v1alpha1` shape).
 
 pub mod config;
+pub mod endpoint;
 pub mod registry;
 pub mod resource;
 pub mod state;

@@ -19,21 +19,6 @@ pub enum StartMode {
     Join { initial_cluster: String },
 }
 
-fn url(scheme: &str, ip: IpAddr, port: u16) -> String {
-    match ip {
-        IpAddr::V4(v4) => format!("{scheme}://{v4}:{port}"),
-        IpAddr::V6(v6) => format!("{scheme}://[{v6}]:{port}"),
-    }
-}
-
-pub fn peer_url(spec: &EtcdSpec, ip: IpAddr) -> String {
-    url(spec.scheme(), ip, spec.peer_port)
-}
-
-pub fn client_url(spec: &EtcdSpec, ip: IpAddr) -> String {
-    url(spec.scheme(), ip, spec.client_port)
-}
-
 /// Where the etcd certificates are written for the etcd process.
 pub struct PkiFiles {
     pub ca: std::path::PathBuf,
@@ -83,15 +68,18 @@ pub fn etcd_args(
     pki: &PkiFiles,
     mode: &StartMode,
 ) -> Vec<String> {
-    let any = if ip.is_ipv4() { "0.0.0.0" } else { "[::]" };
-    let scheme = spec.scheme();
+    let any: IpAddr = if ip.is_ipv4() {
+        std::net::Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        std::net::Ipv6Addr::UNSPECIFIED.into()
+    };
     let mut a = vec![
         format!("--name={}", spec.name),
         format!("--data-dir={}", data_dir.display()),
-        format!("--listen-peer-urls={}", peer_url(spec, ip)),
-        format!("--listen-client-urls={scheme}://{any}:{}", spec.client_port),
-        format!("--advertise-client-urls={}", client_url(spec, ip)),
-        format!("--initial-advertise-peer-urls={}", peer_url(spec, ip)),
+        format!("--listen-peer-urls={}", spec.peer_url(ip)),
+        format!("--listen-client-urls={}", spec.client_url(any)),
+        format!("--advertise-client-urls={}", spec.client_url(ip)),
+        format!("--initial-advertise-peer-urls={}", spec.peer_url(ip)),
         format!("--initial-cluster-token={}", spec.cluster_token),
     ];
     match mode {
@@ -100,7 +88,7 @@ pub fn etcd_args(
             a.push(format!(
                 "--initial-cluster={}={}",
                 spec.name,
-                peer_url(spec, ip)
+                spec.peer_url(ip)
             ));
             a.push("--initial-cluster-state=new".into());
         }

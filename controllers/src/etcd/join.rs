@@ -2,7 +2,6 @@
 //! API (replacing a stale member of an earlier life), and tell etcd whom it
 //! starts with.
 
-use super::args::peer_url;
 use super::client::{self, Tls};
 use crate::ControllerError;
 use machined_resources::types::EtcdSpec;
@@ -19,7 +18,7 @@ pub async fn join(
         return Ok(None);
     };
     let eps = vec![ep];
-    let mine = peer_url(spec, ip);
+    let mine = spec.peer_url(ip);
     let mut members = client::members(&mut c, &eps).await?;
     if let Some(m) = members.iter().find(|m| m.peer_urls.contains(&mine)) {
         if !m.name.is_empty() {

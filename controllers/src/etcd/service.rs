@@ -3,7 +3,7 @@
 //! with backoff when it dies, checks health every second and reports it
 //! all in `EtcdStatus`.
 
-use super::args::{client_url, etcd_args, PkiFiles, StartMode};
+use super::args::{etcd_args, PkiFiles, StartMode};
 use super::client::{self, hex, Health, Tls};
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
@@ -224,15 +224,6 @@ impl EtcdServiceController {
     }
 }
 
-fn loopback_url(spec: &EtcdSpec, ip: IpAddr) -> String {
-    let lo: IpAddr = if ip.is_ipv4() {
-        [127, 0, 0, 1].into()
-    } else {
-        std::net::Ipv6Addr::LOCALHOST.into()
-    };
-    client_url(spec, lo)
-}
-
 #[async_trait]
 impl Controller for EtcdServiceController {
     fn name(&self) -> &'static str {
@@ -331,14 +322,14 @@ impl Controller for EtcdServiceController {
             self.put_status(ctx, EtcdPhase::Starting, None, false)?;
         }
         ctx.requeue_after(HEALTH_EVERY);
-        let Some(ip) = self.proc.as_ref().map(|p| p.ip) else {
+        if self.proc.is_none() {
             return Ok(());
-        };
+        }
         let was_running = ctx
             .get::<EtcdStatus>(EtcdStatus::ID)?
             .is_some_and(|s| s.spec.is_running());
         match self
-            .check(vec![loopback_url(&spec, ip)], tls.as_ref())
+            .check(vec![spec.local_client_url()], tls.as_ref())
             .await
         {
             Ok(h) => {

@@ -4,6 +4,7 @@ use crate::{Controller, ControllerError, Ctx, Input, Output};
 use async_trait::async_trait;
 use ipnet::IpNet;
 use machined_resources::config::{MachineConfig, MachineType};
+use machined_resources::endpoint::{self, Endpoint};
 use machined_resources::types::{AddressStatus, EtcdSpec, MachineConfigSpec};
 use std::net::IpAddr;
 
@@ -46,29 +47,16 @@ pub fn pick_advertise_ip(
         .min_by_key(|ip| (ip.is_ipv6(), *ip))
 }
 
-/// `http://HOST:2379` for a host, `host:port`, or a URL's host.
-fn client_url(scheme: &str, host: &str) -> String {
-    let h = host
-        .trim_start_matches("https://")
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap_or_default();
-    if h.parse::<std::net::SocketAddr>().is_ok() {
-        return format!("{scheme}://{h}");
-    }
-    if let Ok(ip) = h.trim_matches(['[', ']']).parse::<IpAddr>() {
-        return match ip {
-            IpAddr::V4(v4) => format!("{scheme}://{v4}:{}", super::CLIENT_PORT),
-            IpAddr::V6(v6) => format!("{scheme}://[{v6}]:{}", super::CLIENT_PORT),
-        };
-    }
-    match h.rsplit_once(':') {
-        Some((name, port)) if port.parse::<u16>().is_ok() && !name.is_empty() => {
-            format!("{scheme}://{h}")
-        }
-        _ => format!("{scheme}://{h}:{}", super::CLIENT_PORT),
-    }
+/// The client URL of an etcd peer written as `host`, `host:port` or a URL
+/// (its scheme is replaced: the cluster's TLS setting decides); `None`
+/// when it is not an endpoint (validation has said so already).
+fn client_url(scheme: &str, peer: &str) -> Option<String> {
+    let e = Endpoint::parse(peer).ok()?;
+    Some(endpoint::url(
+        scheme,
+        &e.host,
+        e.port_or(super::CLIENT_PORT),
+    ))
 }
 
 /// Where a joining node looks for a running member: the listed peers, then
@@ -79,21 +67,17 @@ pub fn join_endpoints(c: &MachineConfig, own: Option<IpAddr>, scheme: &str) -> V
         .etcd
         .peers
         .iter()
-        .map(|p| client_url(scheme, p))
+        .filter_map(|p| client_url(scheme, p))
         .collect();
-    if let Some(e) = &c.cluster.control_plane_endpoint {
-        let hostport = e
-            .trim_start_matches("https://")
-            .trim_start_matches("http://");
-        let host = hostport.split('/').next().unwrap_or_default();
-        let host = match host.rsplit_once(':') {
-            Some((h, p)) if p.parse::<u16>().is_ok() && !h.ends_with(':') => h,
-            _ => host,
-        };
-        out.push(client_url(scheme, host));
+    // The control-plane endpoint's host, on etcd's port (its own port is
+    // the API server's).
+    if let Some(e) = c.cluster.control_plane_endpoint.as_deref() {
+        if let Ok(e) = Endpoint::parse(e) {
+            out.push(endpoint::url(scheme, &e.host, super::CLIENT_PORT));
+        }
     }
     if let Some(ip) = own {
-        let mine = client_url(scheme, &ip.to_string());
+        let mine = endpoint::ip_url(scheme, ip, super::CLIENT_PORT);
         out.retain(|u| *u != mine);
     }
     out.dedup();

@@ -79,12 +79,7 @@ pub(super) fn desire(ctx: &Ctx, spec: &VipSpec, stopping: bool) -> Result<Desire
             .filter(|_| es.tls)
             .map(|c| crate::etcd::Tls::client(&c.spec));
         d.endpoints = if es.external_endpoints.is_empty() {
-            let lo = if es.advertise_ip.is_some_and(|ip| ip.is_ipv6()) {
-                "[::1]"
-            } else {
-                "127.0.0.1"
-            };
-            let local = format!("{}://{lo}:{}", es.scheme(), es.client_port);
+            let local = es.local_client_url();
             d.local_endpoint = Some(local.clone());
             // Every other member too, so a dead local member stalls nothing.
             let mine: Option<&str> = etcd.as_ref().map(|e| e.member_id.as_str());

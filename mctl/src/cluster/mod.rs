@@ -5,6 +5,7 @@ mod configs;
 mod destroy;
 
 use crate::mctlconfig::{self, MctlConfig};
+use machined_resources::endpoint;
 mod lab;
 mod record;
 
@@ -195,7 +196,7 @@ fn create(a: &CreateArgs) -> Result<()> {
     rec.save(&dir)?;
     // The gen config flow: secrets, base configs and an admin mctlconfig
     // whose context talks from the LAN namespace.
-    let mut secrets = crate::gen::generate(&a.name, &format!("https://{vip}:6443"))?;
+    let mut secrets = crate::gen::generate(&a.name, &endpoint::ip_url("https", vip.into(), 6443))?;
     if let Some(ctx) = secrets.mctlconfig.contexts.get_mut(&a.name) {
         ctx.endpoints = vec![host(&net, 11)?.to_string()];
         ctx.netns = Some(lan.clone());

@@ -1,7 +1,7 @@
 //! The `cluster.etcd` section and the `{crt, key}` CA blocks.
 
 use super::model::*;
-use super::v1alpha1::{check_endpoint, parse_cidr};
+use super::values::{check_endpoint, check_host_port, parse_cidr};
 use super::walk::{Diag, Obj};
 use serde_yaml::Value;
 
@@ -53,10 +53,7 @@ pub(super) fn etcd(cluster: &mut Obj<'_>, d: &mut Diag) -> EtcdConfig {
     args.accept_all();
     args.finish(d);
     for (p, s) in o.strings("peers", d) {
-        let host = s.rsplit_once(':').map_or(s.as_str(), |(h, _)| h);
-        if s.trim().is_empty() || host.is_empty() {
-            d.error(&p, format!("{s:?} is not a host or host:port"));
-        } else {
+        if check_host_port(&s, &p, d) {
             cfg.peers.push(s);
         }
     }

@@ -9,6 +9,7 @@ pub mod limits;
 mod model;
 mod v1alpha1;
 mod validate;
+mod values;
 mod vip_options;
 mod walk;
 

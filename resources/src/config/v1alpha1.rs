@@ -2,41 +2,15 @@
 
 use super::cluster::{ca, etcd};
 use super::model::*;
+use super::values::{check_endpoint, check_hostname, check_link_name, parse_cidr, parse_ip};
 use super::vip_options::vip_options;
 use super::walk::{Diag, Obj};
 use ipnet::IpNet;
 use serde_yaml::Value;
-use std::net::IpAddr;
 
 /// Keys of the top document that carry no meaning for machined but are part
 /// of every Talos config; accepting them silently keeps warnings useful.
 const HARMLESS_TOP: &[&str] = &["debug", "persist"];
-
-pub fn parse_ip(s: &str, path: &str, d: &mut Diag) -> Option<IpAddr> {
-    match s.trim().parse::<IpAddr>() {
-        Ok(ip) => Some(ip),
-        Err(_) => {
-            d.error(path, format!("{s:?} is not an IP address"));
-            None
-        }
-    }
-}
-
-/// `10.0.0.1/24`; a bare IP means a host address (/32 or /128), as in Talos.
-pub fn parse_cidr(s: &str, path: &str, d: &mut Diag) -> Option<IpNet> {
-    let s = s.trim();
-    if let Ok(n) = s.parse::<IpNet>() {
-        return Some(n);
-    }
-    if let Ok(ip) = s.parse::<IpAddr>() {
-        return Some(IpNet::from(ip));
-    }
-    d.error(
-        path,
-        format!("{s:?} is not a valid CIDR (expected e.g. 10.5.0.11/24)"),
-    );
-    None
-}
 
 /// The main document. Returns `None` when a required field is missing
 /// (errors are in `d`).
@@ -287,51 +261,4 @@ pub fn layer2_vip(doc: &Value, path: &str, d: &mut Diag) -> Option<Layer2Vip> {
         link: link?,
         options,
     })
-}
-
-fn check_link_name(n: &str, path: &str, d: &mut Diag) {
-    let ok = !n.is_empty() && n.len() < 16 && !n.contains(['/', ' ', ':']) && n != "." && n != "..";
-    if !ok {
-        d.error(
-            path,
-            format!("{n:?} is not a valid link name (1-15 characters, no '/', ':' or spaces)"),
-        );
-    }
-}
-
-fn check_hostname(h: &str, path: &str, d: &mut Diag) {
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-    };
-    if h.len() > 253 || !h.split('.').all(label_ok) {
-        d.error(path, format!("{h:?} is not a valid hostname"));
-    }
-}
-
-pub(super) fn check_endpoint(e: &str, path: &str, d: &mut Diag) {
-    let rest = e
-        .strip_prefix("https://")
-        .or_else(|| e.strip_prefix("http://"));
-    let Some(rest) = rest else {
-        d.error(path, format!("{e:?} must be a URL starting with https://"));
-        return;
-    };
-    let hostport = rest.split('/').next().unwrap_or_default();
-    let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, _)) if !h.ends_with(']') && h.contains(':') => (hostport, None), // bare IPv6
-        Some((h, p)) => (h, Some(p)),
-        None => (hostport, None),
-    };
-    if host.is_empty() {
-        d.error(path, format!("{e:?} has no host"));
-    }
-    if let Some(p) = port {
-        if p.parse::<u16>().map_or(true, |p| p == 0) {
-            d.error(path, format!("{e:?} has an invalid port {p:?}"));
-        }
-    }
 }

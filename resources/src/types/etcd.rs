@@ -39,6 +39,27 @@ impl EtcdSpec {
     }
 
     pub const ID: &'static str = "etcd";
+
+    /// This member's client URL at `ip`.
+    pub fn client_url(&self, ip: IpAddr) -> String {
+        crate::endpoint::ip_url(self.scheme(), ip, self.client_port)
+    }
+
+    /// This member's peer URL at `ip`.
+    pub fn peer_url(&self, ip: IpAddr) -> String {
+        crate::endpoint::ip_url(self.scheme(), ip, self.peer_port)
+    }
+
+    /// The local member's client URL on loopback, of the advertised
+    /// address's family: what this node's own clients dial.
+    pub fn local_client_url(&self) -> String {
+        let lo: IpAddr = if self.advertise_ip.is_some_and(|ip| ip.is_ipv6()) {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        };
+        self.client_url(lo)
+    }
 }
 
 impl ResourceSpec for EtcdSpec {
