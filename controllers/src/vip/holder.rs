@@ -12,7 +12,7 @@ use super::wire::Wire;
 use crate::net::packet::format_mac;
 use crate::net::vip_addr::{AddError, VipAddrs};
 use crate::net::NetError;
-use machined_resources::types::Announce;
+use machined_resources::config::Announce;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;

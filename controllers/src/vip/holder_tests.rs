@@ -10,7 +10,7 @@ use crate::net::vip_addr::{AddError, VipAddrs};
 use crate::net::NetError;
 use crate::Waker;
 use async_trait::async_trait;
-use machined_resources::types::Announce;
+use machined_resources::config::Announce;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

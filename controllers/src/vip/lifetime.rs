@@ -86,7 +86,7 @@ impl Validity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use machined_resources::types::MIN_LEASE_TTL_SECS;
+    use machined_resources::config::MIN_LEASE_TTL_SECS;
 
     const MS: fn(u64) -> Duration = Duration::from_millis;
 

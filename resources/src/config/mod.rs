@@ -14,6 +14,7 @@ mod vip_options;
 mod walk;
 
 pub use model::*;
+pub use vip_options::{Announce, VipOptions, MIN_LEASE_TTL_SECS};
 pub use walk::FieldError;
 
 use serde::Deserialize;

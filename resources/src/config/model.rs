@@ -167,7 +167,7 @@ pub struct VipConfig {
     pub ip: IpAddr,
     /// `vip.machined`: our own options, defaults when absent.
     #[serde(default)]
-    pub options: crate::types::VipOptions,
+    pub options: super::VipOptions,
 }
 
 /// `kind: Layer2VIPConfig`, `name: <ip>`, `link: <name>`.
@@ -177,5 +177,5 @@ pub struct Layer2Vip {
     pub ip: IpAddr,
     pub link: String,
     #[serde(default)]
-    pub options: crate::types::VipOptions,
+    pub options: super::VipOptions,
 }

@@ -82,7 +82,7 @@ fn vip_options_block() {
         (5, 20, 0)
     );
     assert_eq!((o.holder_probe_ms, o.holder_dead_after_ms), (100, 1000));
-    let d = crate::types::VipOptions::default();
+    let d = super::VipOptions::default();
     let p = parse("version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - interface: eth0\n        vip: {ip: 10.5.0.50}\n").unwrap();
     assert_eq!(p.config.interfaces[0].vip.as_ref().unwrap().options, d);
     for (opt, want) in [

@@ -13,7 +13,7 @@ pub use network::{
     ADDRESS_PROTO_MACHINED, ADDRESS_PROTO_VIP,
 };
 pub use secrets::{ApiCerts, EtcdCerts};
-pub use vip::{Announce, VipOptions, VipSpec, VipStatus, MIN_LEASE_TTL_SECS};
+pub use vip::{VipSpec, VipStatus};
 
 /// Namespaces.
 pub const NS_CONFIG: &str = "config";
