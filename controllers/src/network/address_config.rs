@@ -3,75 +3,32 @@
 
 use crate::{Controller, ControllerError, Ctx, Input, Output};
 use async_trait::async_trait;
-use machined_resources::config::{InterfaceConfig, LinkSelector};
+use machined_resources::config::LinkEntry;
 use machined_resources::types::{
     AddressSpec, ConfigLayer, LinkSpec, LinkStatus, MachineConfigSpec,
 };
-use machined_resources::Typed;
 use std::collections::HashSet;
 
 pub struct AddressConfigController;
 
-/// The link an interface entry selects: by name, or the first link (by
-/// name order) whose MAC matches the glob and whose kind fits `physical`.
-pub fn select_link(sel: &LinkSelector, links: &[Typed<LinkStatus>]) -> Option<String> {
-    match sel {
-        LinkSelector::Name(n) => Some(n.clone()),
-        LinkSelector::Device(d) => links
-            .iter()
-            .filter(|l| l.spec.link_type == "ether")
-            .filter(|l| {
-                d.hardware_addr
-                    .as_deref()
-                    .is_none_or(|g| glob_match::glob_match(g, &l.spec.hardware_addr))
-            })
-            .filter(|l| d.physical.is_none_or(|p| p == l.spec.kind.is_empty()))
-            .map(|l| l.metadata.id.clone())
-            .min(),
-    }
-}
-
+/// The link spec and address specs of one configured link, named `link`.
 fn render(
-    iface: &InterfaceConfig,
-    link: &str,
-    links: &mut Vec<(String, LinkSpec)>,
+    entry: &LinkEntry<'_>,
+    link: String,
+    links: &mut Vec<LinkSpec>,
     addrs: &mut Vec<AddressSpec>,
 ) {
-    links.push((
-        link.to_string(),
-        LinkSpec {
-            name: link.to_string(),
-            up: true,
-            mtu: iface.mtu,
-            layer: ConfigLayer::Configuration,
-        },
-    ));
-    for a in &iface.addresses {
-        addrs.push(AddressSpec {
-            address: *a,
-            link: link.to_string(),
-            layer: ConfigLayer::Configuration,
-        });
-    }
-    for v in &iface.vlans {
-        let name = format!("{link}.{}", v.vlan_id);
-        links.push((
-            name.clone(),
-            LinkSpec {
-                name: name.clone(),
-                up: true,
-                mtu: v.mtu,
-                layer: ConfigLayer::Configuration,
-            },
-        ));
-        for a in &v.addresses {
-            addrs.push(AddressSpec {
-                address: *a,
-                link: name.clone(),
-                layer: ConfigLayer::Configuration,
-            });
-        }
-    }
+    addrs.extend(entry.addresses.iter().map(|a| AddressSpec {
+        address: *a,
+        link: link.clone(),
+        layer: ConfigLayer::Configuration,
+    }));
+    links.push(LinkSpec {
+        name: link,
+        up: true,
+        mtu: entry.mtu,
+        layer: ConfigLayer::Configuration,
+    });
 }
 
 #[async_trait]
@@ -96,16 +53,16 @@ impl Controller for AddressConfigController {
         let mut link_specs = Vec::new();
         let mut addr_specs = Vec::new();
         if let Some(mc) = ctx.get::<MachineConfigSpec>(MachineConfigSpec::ID)? {
-            for iface in mc.spec.config.interfaces.iter().filter(|i| !i.ignore) {
-                if let Some(link) = select_link(&iface.selector, &links) {
-                    render(iface, &link, &mut link_specs, &mut addr_specs);
+            for entry in mc.spec.config.links().iter().filter(|l| !l.ignore) {
+                if let Some(link) = entry.resolve(&links) {
+                    render(entry, link, &mut link_specs, &mut addr_specs);
                 }
             }
         }
         let mut keep = HashSet::new();
-        for (id, spec) in &link_specs {
-            ctx.put(id, spec)?;
-            keep.insert(id.clone());
+        for spec in &link_specs {
+            ctx.put(&spec.name, spec)?;
+            keep.insert(spec.name.clone());
         }
         ctx.retain::<LinkSpec>(&keep)?;
         let mut keep = HashSet::new();

@@ -8,7 +8,7 @@ mod link_status;
 #[cfg(test)]
 mod tests;
 
-pub use address_config::{select_link, AddressConfigController};
+pub use address_config::AddressConfigController;
 pub use address_spec::{plan, AddrOp, AddressSpecController};
 pub use address_status::AddressStatusController;
 pub use link_spec::LinkSpecController;

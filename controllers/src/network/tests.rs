@@ -121,7 +121,7 @@ fn link(name: &str, mac: &str, kind: &str) -> Typed<LinkStatus> {
 }
 
 #[test]
-fn select_link_by_name_and_by_device() {
+fn selector_resolves_by_name_and_by_device() {
     let links = vec![
         link("eth1", "52:54:00:aa:00:02", ""),
         link("eth0", "52:54:00:aa:00:01", ""),
@@ -134,26 +134,23 @@ fn select_link_by_name_and_by_device() {
         })
     };
     assert_eq!(
-        select_link(&LinkSelector::Name("eth7".into()), &links).as_deref(),
+        LinkSelector::Name("eth7".into()).resolve(&links).as_deref(),
         Some("eth7")
     );
     assert_eq!(
-        select_link(&by_mac("52:54:00:aa:*", None), &links).as_deref(),
+        by_mac("52:54:00:aa:*", None).resolve(&links).as_deref(),
         Some("eth0")
     );
     assert_eq!(
-        select_link(&by_mac("52:54:00:bb:*", None), &links).as_deref(),
+        by_mac("52:54:00:bb:*", None).resolve(&links).as_deref(),
         Some("veth0")
     );
+    assert_eq!(by_mac("52:54:00:bb:*", Some(true)).resolve(&links), None);
     assert_eq!(
-        select_link(&by_mac("52:54:00:bb:*", Some(true)), &links),
-        None
-    );
-    assert_eq!(
-        select_link(&by_mac("*", Some(false)), &links).as_deref(),
+        by_mac("*", Some(false)).resolve(&links).as_deref(),
         Some("veth0")
     );
-    assert_eq!(select_link(&by_mac("de:ad:*", None), &links), None);
+    assert_eq!(by_mac("de:ad:*", None).resolve(&links), None);
 }
 
 async fn until(mut f: impl FnMut() -> bool) {

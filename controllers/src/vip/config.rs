@@ -1,7 +1,6 @@
 //! Machine config + links → `VIPSpec`: one per configured VIP, on the link
 //! its interface entry selects (`<link>.<vlan>` for VLAN VIPs).
 
-use crate::network::select_link;
 use crate::{Controller, ControllerError, Ctx, Input, Output};
 use async_trait::async_trait;
 use machined_resources::config::MachineType;
@@ -30,34 +29,14 @@ impl Controller for VipConfigController {
         if let Some(mc) = ctx.get::<MachineConfigSpec>(MachineConfigSpec::ID)? {
             let c = &mc.spec.config;
             if c.machine_type == MachineType::Controlplane {
-                for iface in c.interfaces.iter().filter(|i| !i.ignore) {
-                    let Some(link) = select_link(&iface.selector, &links) else {
-                        continue;
-                    };
-                    if let Some(v) = &iface.vip {
+                for v in c.vips().iter().filter(|v| !v.ignore) {
+                    if let Some(link) = v.link.resolve(&links) {
                         specs.push(VipSpec {
                             ip: v.ip,
-                            link: link.clone(),
+                            link,
                             options: v.options,
                         });
                     }
-                    for vlan in &iface.vlans {
-                        if let Some(v) = &vlan.vip {
-                            let link = format!("{link}.{}", vlan.vlan_id);
-                            specs.push(VipSpec {
-                                ip: v.ip,
-                                link,
-                                options: v.options,
-                            });
-                        }
-                    }
-                }
-                for l2 in &c.layer2_vips {
-                    specs.push(VipSpec {
-                        ip: l2.ip,
-                        link: l2.link.clone(),
-                        options: l2.options,
-                    });
                 }
             }
         }

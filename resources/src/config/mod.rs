@@ -6,6 +6,7 @@
 
 mod cluster;
 pub mod limits;
+mod links;
 mod model;
 mod v1alpha1;
 mod validate;
@@ -13,6 +14,7 @@ mod values;
 mod vip_options;
 mod walk;
 
+pub use links::{vlan_link_name, LinkEntry, VipEntry, VipLink};
 pub use model::*;
 pub use vip_options::{Announce, VipOptions, MIN_LEASE_TTL_SECS};
 pub use walk::FieldError;

@@ -60,19 +60,6 @@ impl CaPem {
     }
 }
 
-impl MachineConfig {
-    /// Every configured VIP address (interfaces, VLANs, Layer2VIPConfig).
-    pub fn vip_ips(&self) -> Vec<IpAddr> {
-        let mut out = Vec::new();
-        for i in &self.interfaces {
-            out.extend(i.vip.as_ref().map(|v| v.ip));
-            out.extend(i.vlans.iter().filter_map(|v| v.vip.as_ref().map(|v| v.ip)));
-        }
-        out.extend(self.layer2_vips.iter().map(|v| v.ip));
-        out
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterConfig {

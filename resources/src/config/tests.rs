@@ -174,6 +174,55 @@ fn multi_document_layer2_vip() {
 }
 
 #[test]
+fn one_walk_finds_every_link_and_vip_with_its_path() {
+    let text = format!(
+        "{CP}---\napiVersion: v1alpha1\nkind: Layer2VIPConfig\nname: 10.5.0.60\nlink: eth9\n"
+    );
+    let c = parse(&text).expect("valid").config;
+    let links: Vec<(String, Option<u16>, usize)> = c
+        .links()
+        .iter()
+        .map(|l| (l.path.clone(), l.vlan, l.addresses.len()))
+        .collect();
+    assert_eq!(
+        links,
+        vec![
+            ("machine.network.interfaces[0]".into(), None, 1),
+            ("machine.network.interfaces[0].vlans[0]".into(), Some(10), 1),
+            ("machine.network.interfaces[1]".into(), None, 1),
+        ]
+    );
+    let vips: Vec<(String, String)> = c
+        .vips()
+        .iter()
+        .map(|v| (v.ip.to_string(), v.path.clone()))
+        .collect();
+    assert_eq!(
+        vips,
+        vec![
+            (
+                "10.5.0.50".into(),
+                "machine.network.interfaces[0].vip.ip".into()
+            ),
+            (
+                "192.168.10.50".into(),
+                "machine.network.interfaces[0].vlans[0].vip.ip".into()
+            ),
+            ("10.5.0.60".into(), "Layer2VIPConfig[0].name".into()),
+        ]
+    );
+    let names: Vec<Option<String>> = c.vips().iter().map(|v| v.link.resolve(&[])).collect();
+    assert_eq!(
+        names,
+        vec![
+            Some("eth0".into()),
+            Some("eth0.10".into()),
+            Some("eth9".into())
+        ]
+    );
+}
+
+#[test]
 fn errors_name_the_field_and_reason() {
     let table: &[(&str, &str)] = &[
         ("version: v1alpha1\nmachine: {type: server}\n", "machine.type: unknown machine type"),

@@ -5,58 +5,12 @@ use super::walk::Diag;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-/// A VIP and where it was configured.
-struct VipAt {
-    ip: IpAddr,
-    path: String,
-}
-
-fn vips(c: &MachineConfig) -> Vec<VipAt> {
-    let mut out = Vec::new();
-    for (i, iface) in c.interfaces.iter().enumerate() {
-        let base = format!("machine.network.interfaces[{i}]");
-        if let Some(v) = &iface.vip {
-            out.push(VipAt {
-                ip: v.ip,
-                path: format!("{base}.vip.ip"),
-            });
-        }
-        for (j, vlan) in iface.vlans.iter().enumerate() {
-            if let Some(v) = &vlan.vip {
-                out.push(VipAt {
-                    ip: v.ip,
-                    path: format!("{base}.vlans[{j}].vip.ip"),
-                });
-            }
-        }
-    }
-    for (i, l2) in c.layer2_vips.iter().enumerate() {
-        out.push(VipAt {
-            ip: l2.ip,
-            path: format!("Layer2VIPConfig[{i}].name"),
-        });
-    }
-    out
-}
-
 pub fn check(c: &MachineConfig, d: &mut Diag) {
     // Node addresses, each once.
     let mut addrs: HashMap<IpAddr, String> = HashMap::new();
-    for (i, iface) in c.interfaces.iter().enumerate() {
-        let base = format!("machine.network.interfaces[{i}]");
-        let vlan_addrs = iface.vlans.iter().enumerate().flat_map(|(j, v)| {
-            let b = base.clone();
-            v.addresses
-                .iter()
-                .enumerate()
-                .map(move |(k, a)| (format!("{b}.vlans[{j}].addresses[{k}]"), a))
-        });
-        let own = iface
-            .addresses
-            .iter()
-            .enumerate()
-            .map(|(k, a)| (format!("{base}.addresses[{k}]"), a));
-        for (path, a) in own.chain(vlan_addrs) {
+    for link in c.links() {
+        for (k, a) in link.addresses.iter().enumerate() {
+            let path = format!("{}.addresses[{k}]", link.path);
             if let Some(first) = addrs.get(&a.addr()) {
                 d.error(
                     path,
@@ -94,7 +48,7 @@ pub fn check(c: &MachineConfig, d: &mut Diag) {
 
     // VIPs: control plane only, unique, not a node address.
     let mut seen: HashMap<IpAddr, String> = HashMap::new();
-    for v in vips(c) {
+    for v in c.vips() {
         if c.machine_type == MachineType::Worker {
             d.error(
                 &v.path,

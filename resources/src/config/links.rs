@@ -1,0 +1,170 @@
+//! The one walk over a config's links and VIPs. Validation, the address
+//! and link specs, the VIP specs, the etcd address choice and the API
+//! certificate's names all read a config through these, so a new source of
+//! links or VIPs (another document kind) is added here once.
+
+use super::model::{LinkSelector, MachineConfig, VipConfig};
+use super::VipOptions;
+use crate::types::LinkStatus;
+use crate::Typed;
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+/// A link the config configures: an interface entry or one of its VLANs.
+#[derive(Debug, Clone)]
+pub struct LinkEntry<'a> {
+    /// Where it is configured, e.g. `machine.network.interfaces[0].vlans[1]`.
+    pub path: String,
+    pub selector: &'a LinkSelector,
+    /// Set for a VLAN of the selected link.
+    pub vlan: Option<u16>,
+    pub addresses: &'a [IpNet],
+    pub mtu: Option<u32>,
+    pub vip: Option<&'a VipConfig>,
+    /// `ignore: true` on the interface entry (its VLANs too).
+    pub ignore: bool,
+}
+
+/// Which link a VIP goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VipLink<'a> {
+    /// The link an interface entry selects, or its VLAN.
+    Selected {
+        selector: &'a LinkSelector,
+        vlan: Option<u16>,
+    },
+    /// A link named outright (`Layer2VIPConfig.link`).
+    Named(&'a str),
+}
+
+/// A VIP the config asks for.
+#[derive(Debug, Clone)]
+pub struct VipEntry<'a> {
+    pub ip: IpAddr,
+    pub options: VipOptions,
+    pub link: VipLink<'a>,
+    /// Where its address is configured, e.g. `Layer2VIPConfig[0].name`.
+    pub path: String,
+    /// On an ignored interface entry.
+    pub ignore: bool,
+}
+
+/// The kernel name of VLAN `id` on `parent` (`eth0.100`).
+pub fn vlan_link_name(parent: &str, id: u16) -> String {
+    format!("{parent}.{id}")
+}
+
+impl LinkSelector {
+    /// The link this selector picks among `links`: by name, or the first
+    /// (by name) Ethernet link whose MAC matches the glob and whose kind
+    /// fits `physical`.
+    pub fn resolve(&self, links: &[Typed<LinkStatus>]) -> Option<String> {
+        match self {
+            LinkSelector::Name(n) => Some(n.clone()),
+            LinkSelector::Device(d) => links
+                .iter()
+                .filter(|l| l.spec.link_type == "ether")
+                .filter(|l| {
+                    d.hardware_addr
+                        .as_deref()
+                        .is_none_or(|g| glob_match::glob_match(g, &l.spec.hardware_addr))
+                })
+                .filter(|l| d.physical.is_none_or(|p| p == l.spec.kind.is_empty()))
+                .map(|l| l.metadata.id.clone())
+                .min(),
+        }
+    }
+}
+
+fn resolve(
+    selector: &LinkSelector,
+    vlan: Option<u16>,
+    links: &[Typed<LinkStatus>],
+) -> Option<String> {
+    let parent = selector.resolve(links)?;
+    Some(match vlan {
+        Some(id) => vlan_link_name(&parent, id),
+        None => parent,
+    })
+}
+
+impl LinkEntry<'_> {
+    /// The kernel link name, once the selected link exists.
+    pub fn resolve(&self, links: &[Typed<LinkStatus>]) -> Option<String> {
+        resolve(self.selector, self.vlan, links)
+    }
+}
+
+impl VipLink<'_> {
+    /// The kernel link name, once the selected link exists.
+    pub fn resolve(&self, links: &[Typed<LinkStatus>]) -> Option<String> {
+        match self {
+            VipLink::Selected { selector, vlan } => resolve(selector, *vlan, links),
+            VipLink::Named(n) => Some(n.to_string()),
+        }
+    }
+}
+
+impl MachineConfig {
+    /// Every configured link, interface entries each followed by their VLANs.
+    pub fn links(&self) -> Vec<LinkEntry<'_>> {
+        let mut out = Vec::new();
+        for (i, iface) in self.interfaces.iter().enumerate() {
+            let path = format!("machine.network.interfaces[{i}]");
+            out.push(LinkEntry {
+                path: path.clone(),
+                selector: &iface.selector,
+                vlan: None,
+                addresses: &iface.addresses,
+                mtu: iface.mtu,
+                vip: iface.vip.as_ref(),
+                ignore: iface.ignore,
+            });
+            out.extend(iface.vlans.iter().enumerate().map(|(j, vlan)| LinkEntry {
+                path: format!("{path}.vlans[{j}]"),
+                selector: &iface.selector,
+                vlan: Some(vlan.vlan_id),
+                addresses: &vlan.addresses,
+                mtu: vlan.mtu,
+                vip: vlan.vip.as_ref(),
+                ignore: iface.ignore,
+            }));
+        }
+        out
+    }
+
+    /// Every configured VIP: on interface entries, their VLANs, and
+    /// `Layer2VIPConfig` documents.
+    pub fn vips(&self) -> Vec<VipEntry<'_>> {
+        let mut out: Vec<VipEntry<'_>> = self
+            .links()
+            .into_iter()
+            .filter_map(|l| {
+                let v = l.vip?;
+                Some(VipEntry {
+                    ip: v.ip,
+                    options: v.options,
+                    link: VipLink::Selected {
+                        selector: l.selector,
+                        vlan: l.vlan,
+                    },
+                    path: format!("{}.vip.ip", l.path),
+                    ignore: l.ignore,
+                })
+            })
+            .collect();
+        out.extend(self.layer2_vips.iter().enumerate().map(|(i, l2)| VipEntry {
+            ip: l2.ip,
+            options: l2.options,
+            link: VipLink::Named(&l2.link),
+            path: format!("Layer2VIPConfig[{i}].name"),
+            ignore: false,
+        }));
+        out
+    }
+
+    /// Every configured VIP address.
+    pub fn vip_ips(&self) -> Vec<IpAddr> {
+        self.vips().iter().map(|v| v.ip).collect()
+    }
+}
