@@ -8,10 +8,47 @@ use tonic::transport::{Channel, Endpoint};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("invalid endpoint {0:?}: {1}")]
-    Invalid(String, String),
-    #[error("cannot connect to {0}: {1}")]
-    Unreachable(String, String),
+    #[error("invalid endpoint {target:?}: {source}")]
+    Endpoint {
+        target: String,
+        #[source]
+        source: machined_resources::endpoint::EndpointError,
+    },
+    #[error("invalid endpoint {0:?}: expected HOST, HOST:PORT or an http(s):// URL")]
+    Scheme(String),
+    #[error("invalid endpoint {target:?}: {source}")]
+    Uri {
+        target: String,
+        #[source]
+        source: http::uri::InvalidUri,
+    },
+    #[error("invalid endpoint {target:?}: not a server name for TLS: {source}")]
+    ServerName {
+        target: String,
+        #[source]
+        source: rustls_pki_types::InvalidDnsNameError,
+    },
+    #[error("{what}: {source}")]
+    Credentials {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("cannot connect to {uri}: {}", source_chain(.source))]
+    Unreachable {
+        uri: String,
+        #[source]
+        source: tonic::transport::Error,
+    },
+}
+
+fn credentials<E: std::error::Error + Send + Sync + 'static>(
+    what: &'static str,
+) -> impl FnOnce(E) -> ConnectError {
+    move |e| ConnectError::Credentials {
+        what,
+        source: Box::new(e),
+    }
 }
 
 /// `10.5.0.11`, `10.5.0.11:50000`, `[fd00::1]:50000` or `fd00::1` → URI.
@@ -20,12 +57,12 @@ pub fn endpoint_uri(target: &str) -> Result<String, ConnectError> {
     if t.starts_with("http://") || t.starts_with("https://") {
         return Ok(t.to_string());
     }
-    let e = Target::parse(t).map_err(|e| ConnectError::Invalid(target.into(), e.to_string()))?;
+    let e = Target::parse(t).map_err(|source| ConnectError::Endpoint {
+        target: target.into(),
+        source,
+    })?;
     if e.scheme.is_some() {
-        return Err(ConnectError::Invalid(
-            target.into(),
-            "expected HOST, HOST:PORT or an http(s):// URL".into(),
-        ));
+        return Err(ConnectError::Scheme(target.into()));
     }
     Ok(endpoint::url(
         "http",
@@ -48,13 +85,13 @@ pub enum Creds {
     },
 }
 
-fn tls_config(creds: &Creds) -> Result<rustls::ClientConfig, String> {
+fn tls_config(creds: &Creds) -> Result<rustls::ClientConfig, ConnectError> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| e.to_string())?;
+        .map_err(credentials("TLS versions"))?;
     let mut cfg = match creds {
         Creds::Insecure => builder
             .dangerous()
@@ -68,18 +105,18 @@ fn tls_config(creds: &Creds) -> Result<rustls::ClientConfig, String> {
             let mut roots = rustls::RootCertStore::empty();
             for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
                 roots
-                    .add(c.map_err(|e| format!("CA: {e}"))?)
-                    .map_err(|e| format!("CA: {e}"))?;
+                    .add(c.map_err(credentials("CA"))?)
+                    .map_err(credentials("CA"))?;
             }
             let chain = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("client certificate: {e}"))?;
+                .map_err(credentials("client certificate"))?;
             let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
-                .map_err(|e| format!("client key: {e}"))?;
+                .map_err(credentials("client key"))?;
             builder
                 .with_root_certificates(roots)
                 .with_client_auth_cert(chain, key)
-                .map_err(|e| format!("client certificate: {e}"))?
+                .map_err(credentials("client certificate"))?
         }
     };
     cfg.alpn_protocols = vec![b"h2".to_vec()];
@@ -90,9 +127,10 @@ fn tls_config(creds: &Creds) -> Result<rustls::ClientConfig, String> {
 /// certificate, or, with [`Creds::Insecure`], neither.
 pub async fn connect(target: &str, creds: &Creds) -> Result<Channel, ConnectError> {
     let uri = endpoint_uri(target)?;
-    let parsed: http::Uri = uri
-        .parse()
-        .map_err(|e: http::uri::InvalidUri| ConnectError::Invalid(target.into(), e.to_string()))?;
+    let parsed: http::Uri = uri.parse().map_err(|source| ConnectError::Uri {
+        target: target.into(),
+        source,
+    })?;
     let host = parsed
         .host()
         .unwrap_or_default()
@@ -100,11 +138,12 @@ pub async fn connect(target: &str, creds: &Creds) -> Result<Channel, ConnectErro
         .to_string();
     let port = parsed.port_u16().unwrap_or(crate::DEFAULT_PORT);
     let server_name = rustls_pki_types::ServerName::try_from(host.clone())
-        .map_err(|e| ConnectError::Invalid(target.into(), e.to_string()))?
+        .map_err(|source| ConnectError::ServerName {
+            target: target.into(),
+            source,
+        })?
         .to_owned();
-    let cfg = std::sync::Arc::new(
-        tls_config(creds).map_err(|e| ConnectError::Invalid(target.into(), e))?,
-    );
+    let cfg = std::sync::Arc::new(tls_config(creds)?);
     let connector = tower::service_fn(move |_: http::Uri| {
         let (cfg, server_name, host) = (cfg.clone(), server_name.clone(), host.clone());
         async move {
@@ -122,11 +161,14 @@ pub async fn connect(target: &str, creds: &Creds) -> Result<Channel, ConnectErro
             Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tls))
         }
     });
-    let ep = Endpoint::from_shared(uri.clone())
-        .map_err(|e| ConnectError::Invalid(target.into(), e.to_string()))?;
-    ep.connect_with_connector(connector).await.map_err(|e| {
-        ConnectError::Unreachable(uri.replace("http://", "https://"), source_chain(&e))
-    })
+    let unreachable = |source| ConnectError::Unreachable {
+        uri: uri.replace("http://", "https://"),
+        source,
+    };
+    let ep = Endpoint::from_shared(uri.clone()).map_err(unreachable)?;
+    ep.connect_with_connector(connector)
+        .await
+        .map_err(unreachable)
 }
 
 mod insecure {

@@ -4,7 +4,18 @@
 
 use base64::Engine;
 
-pub fn pem_body(pem: &str) -> Result<Vec<u8>, String> {
+/// Why PEM or DER was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum DerError {
+    #[error("not PEM")]
+    NotPem,
+    #[error("bad PEM body: {0}")]
+    Body(#[from] base64::DecodeError),
+    #[error("{0}")]
+    Layout(&'static str),
+}
+
+pub fn pem_body(pem: &str) -> Result<Vec<u8>, DerError> {
     let mut inside = false;
     let mut b64 = String::new();
     for line in pem.lines() {
@@ -18,23 +29,23 @@ pub fn pem_body(pem: &str) -> Result<Vec<u8>, String> {
         }
     }
     if !inside || b64.is_empty() {
-        return Err("not PEM".into());
+        return Err(DerError::NotPem);
     }
-    base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .map_err(|e| format!("bad PEM body: {e}"))
+    Ok(base64::engine::general_purpose::STANDARD.decode(b64)?)
 }
 
 /// One TLV: (tag, content, rest).
-fn tlv(b: &[u8]) -> Result<(u8, &[u8], &[u8]), String> {
-    let (&tag, rest) = b.split_first().ok_or("truncated DER")?;
-    let (&l0, mut rest) = rest.split_first().ok_or("truncated DER")?;
+fn tlv(b: &[u8]) -> Result<(u8, &[u8], &[u8]), DerError> {
+    let (&tag, rest) = b.split_first().ok_or(DerError::Layout("truncated DER"))?;
+    let (&l0, mut rest) = rest
+        .split_first()
+        .ok_or(DerError::Layout("truncated DER"))?;
     let len = if l0 < 0x80 {
         usize::from(l0)
     } else {
         let n = usize::from(l0 & 0x7f);
         if n == 0 || n > 2 || rest.len() < n {
-            return Err("bad DER length".into());
+            return Err(DerError::Layout("bad DER length"));
         }
         let v = rest[..n]
             .iter()
@@ -43,7 +54,7 @@ fn tlv(b: &[u8]) -> Result<(u8, &[u8], &[u8]), String> {
         v
     };
     if rest.len() < len {
-        return Err("truncated DER".into());
+        return Err(DerError::Layout("truncated DER"));
     }
     Ok((tag, &rest[..len], &rest[len..]))
 }
@@ -64,15 +75,15 @@ const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
 /// SEC1 `ECPrivateKey` (P-256) → PKCS#8 `PrivateKeyInfo`. The curve
 /// parameters move to the algorithm identifier; the public key stays.
-pub fn sec1_p256_to_pkcs8(sec1: &[u8]) -> Result<Vec<u8>, String> {
+pub fn sec1_p256_to_pkcs8(sec1: &[u8]) -> Result<Vec<u8>, DerError> {
     let (tag, body, _) = tlv(sec1)?;
     if tag != 0x30 {
-        return Err("SEC1 key: not a sequence".into());
+        return Err(DerError::Layout("SEC1 key: not a sequence"));
     }
     let (_, version, rest) = tlv(body)?;
     let (t, d, mut rest) = tlv(rest)?;
     if version != [1] || t != 0x04 {
-        return Err("SEC1 key: unexpected layout".into());
+        return Err(DerError::Layout("SEC1 key: unexpected layout"));
     }
     let mut public = None;
     while !rest.is_empty() {
@@ -81,7 +92,7 @@ pub fn sec1_p256_to_pkcs8(sec1: &[u8]) -> Result<Vec<u8>, String> {
             0xa0 => {
                 let (_, oid, _) = tlv(c)?;
                 if oid != OID_P256 {
-                    return Err("only P-256 EC keys are supported".into());
+                    return Err(DerError::Layout("only P-256 EC keys are supported"));
                 }
             }
             0xa1 => public = Some(enc(0xa1, c)),

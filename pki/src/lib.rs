@@ -21,11 +21,23 @@ pub const ROLES: &[&str] = &[ROLE_ADMIN, ROLE_READER];
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
     #[error("private key: {0}")]
-    Key(String),
+    KeyPem(#[source] der::DerError),
     #[error("certificate: {0}")]
-    Cert(String),
+    CertPem(#[source] der::DerError),
+    #[error("private key: {0}")]
+    Key(#[source] rcgen::Error),
+    #[error("certificate: {0}")]
+    Cert(#[source] rcgen::Error),
+    #[error("certificate: {0}")]
+    Parse(#[source] x509_parser::nom::Err<x509_parser::error::X509Error>),
+    #[error("private key: does not belong to the certificate (its public key differs)")]
+    KeyMismatch,
+    #[error("certificate: at most two organisations")]
+    TooManyOrgs,
     #[error("base64: {0}")]
-    Base64(String),
+    Base64(#[from] base64::DecodeError),
+    #[error("base64: not UTF-8 text: {0}")]
+    Utf8(#[from] std::string::FromUtf8Error),
 }
 
 type Result<T> = std::result::Result<T, PkiError>;
@@ -54,12 +66,12 @@ pub struct Leaf {
 /// KEY` label) or SEC1 P-256 (`EC PRIVATE KEY`).
 pub fn key_from_pem(pem: &str) -> Result<KeyPair> {
     if pem.contains("BEGIN EC PRIVATE KEY") {
-        let sec1 = der::pem_body(pem).map_err(PkiError::Key)?;
-        let pkcs8 = der::sec1_p256_to_pkcs8(&sec1).map_err(PkiError::Key)?;
-        return KeyPair::try_from(pkcs8.as_slice()).map_err(|e| PkiError::Key(e.to_string()));
+        let sec1 = der::pem_body(pem).map_err(PkiError::KeyPem)?;
+        let pkcs8 = der::sec1_p256_to_pkcs8(&sec1).map_err(PkiError::KeyPem)?;
+        return KeyPair::try_from(pkcs8.as_slice()).map_err(PkiError::Key);
     }
-    let body = der::pem_body(pem).map_err(PkiError::Key)?;
-    KeyPair::try_from(body.as_slice()).map_err(|e| PkiError::Key(e.to_string()))
+    let body = der::pem_body(pem).map_err(PkiError::KeyPem)?;
+    KeyPair::try_from(body.as_slice()).map_err(PkiError::Key)
 }
 
 fn validity(p: &mut CertificateParams, days: u32) {
@@ -71,8 +83,7 @@ fn validity(p: &mut CertificateParams, days: u32) {
 impl CertKey {
     /// A new CA (ECDSA P-256) named `org`, valid `days`.
     pub fn new_ca(org: &str, days: u32) -> Result<CertKey> {
-        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
-            .map_err(|e| PkiError::Key(e.to_string()))?;
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(PkiError::Key)?;
         let mut p = CertificateParams::default();
         p.distinguished_name.push(DnType::OrganizationName, org);
         p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -91,15 +102,12 @@ impl CertKey {
     pub fn validate(&self) -> Result<()> {
         let key = key_from_pem(&self.key_pem)?;
         not_after(&self.cert_pem)?;
-        let der = der::pem_body(&self.cert_pem).map_err(PkiError::Cert)?;
-        let (_, c) =
-            x509_parser::parse_x509_certificate(&der).map_err(|e| PkiError::Cert(e.to_string()))?;
+        let der = der::pem_body(&self.cert_pem).map_err(PkiError::CertPem)?;
+        let (_, c) = x509_parser::parse_x509_certificate(&der).map_err(PkiError::Parse)?;
         if c.tbs_certificate.subject_pki.raw
             != rcgen::PublicKeyData::subject_public_key_info(&key).as_slice()
         {
-            return Err(PkiError::Key(
-                "does not belong to the certificate (its public key differs)".into(),
-            ));
+            return Err(PkiError::KeyMismatch);
         }
         Ok(())
     }
@@ -107,12 +115,9 @@ impl CertKey {
     /// Issues a leaf certificate from this CA.
     pub fn issue(&self, leaf: &Leaf) -> Result<CertKey> {
         let ca_key = key_from_pem(&self.key_pem)?;
-        let issuer = Issuer::from_ca_cert_pem(&self.cert_pem, ca_key)
-            .map_err(|e| PkiError::Cert(e.to_string()))?;
-        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
-            .map_err(|e| PkiError::Key(e.to_string()))?;
-        let mut p =
-            CertificateParams::new(leaf.sans.clone()).map_err(|e| PkiError::Cert(e.to_string()))?;
+        let issuer = Issuer::from_ca_cert_pem(&self.cert_pem, ca_key).map_err(PkiError::Cert)?;
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(PkiError::Key)?;
+        let mut p = CertificateParams::new(leaf.sans.clone()).map_err(PkiError::Cert)?;
         p.distinguished_name
             .push(DnType::CommonName, leaf.common_name.as_str());
         let mut orgs = leaf.orgs.iter();
@@ -126,7 +131,7 @@ impl CertKey {
                 .push(DnType::CustomDnType(vec![2, 5, 4, 10]), o.as_str());
         }
         if orgs.next().is_some() {
-            return Err(PkiError::Cert("at most two organisations".into()));
+            return Err(PkiError::TooManyOrgs);
         }
         p.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,
@@ -141,9 +146,7 @@ impl CertKey {
                 .push(ExtendedKeyUsagePurpose::ClientAuth);
         }
         validity(&mut p, leaf.days);
-        let cert = p
-            .signed_by(&key, &issuer)
-            .map_err(|e| PkiError::Cert(e.to_string()))?;
+        let cert = p.signed_by(&key, &issuer).map_err(PkiError::Cert)?;
         Ok(CertKey {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
@@ -153,9 +156,8 @@ impl CertKey {
 
 /// A self-signed server certificate (maintenance mode).
 pub fn self_signed(sans: &[String], days: u32) -> Result<CertKey> {
-    let key =
-        KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|e| PkiError::Key(e.to_string()))?;
-    let mut p = CertificateParams::new(sans.to_vec()).map_err(|e| PkiError::Cert(e.to_string()))?;
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(PkiError::Key)?;
+    let mut p = CertificateParams::new(sans.to_vec()).map_err(PkiError::Cert)?;
     p.distinguished_name
         .push(DnType::CommonName, "machined maintenance");
     p.extended_key_usages
@@ -165,9 +167,7 @@ pub fn self_signed(sans: &[String], days: u32) -> Result<CertKey> {
 }
 
 fn finish_self_signed(p: &CertificateParams, key: KeyPair) -> Result<CertKey> {
-    let cert = p
-        .self_signed(&key)
-        .map_err(|e| PkiError::Cert(e.to_string()))?;
+    let cert = p.self_signed(&key).map_err(PkiError::Cert)?;
     Ok(CertKey {
         cert_pem: cert.pem(),
         key_pem: key.serialize_pem(),
@@ -176,8 +176,7 @@ fn finish_self_signed(p: &CertificateParams, key: KeyPair) -> Result<CertKey> {
 
 /// The organisations (roles) of a DER certificate.
 pub fn roles(cert_der: &[u8]) -> Result<Vec<String>> {
-    let (_, c) =
-        x509_parser::parse_x509_certificate(cert_der).map_err(|e| PkiError::Cert(e.to_string()))?;
+    let (_, c) = x509_parser::parse_x509_certificate(cert_der).map_err(PkiError::Parse)?;
     Ok(c.subject()
         .iter_organization()
         .filter_map(|a| a.as_str().ok().map(String::from))
@@ -186,16 +185,15 @@ pub fn roles(cert_der: &[u8]) -> Result<Vec<String>> {
 
 /// When a PEM certificate expires.
 pub fn not_after(cert_pem: &str) -> Result<SystemTime> {
-    let der = der::pem_body(cert_pem).map_err(PkiError::Cert)?;
-    let (_, c) =
-        x509_parser::parse_x509_certificate(&der).map_err(|e| PkiError::Cert(e.to_string()))?;
+    let der = der::pem_body(cert_pem).map_err(PkiError::CertPem)?;
+    let (_, c) = x509_parser::parse_x509_certificate(&der).map_err(PkiError::Parse)?;
     let secs = c.validity().not_after.timestamp();
     Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0)))
 }
 
 /// The DER body of the first PEM block.
 pub fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
-    der::pem_body(pem).map_err(PkiError::Cert)
+    der::pem_body(pem).map_err(PkiError::CertPem)
 }
 
 /// Writes `data` to `path` atomically (temporary file, fsync, rename) and
@@ -228,10 +226,8 @@ pub fn b64(s: &str) -> String {
 }
 
 pub fn unb64(s: &str) -> Result<String> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(s.trim())
-        .map_err(|e| PkiError::Base64(e.to_string()))?;
-    String::from_utf8(bytes).map_err(|e| PkiError::Base64(e.to_string()))
+    let bytes = base64::engine::general_purpose::STANDARD.decode(s.trim())?;
+    Ok(String::from_utf8(bytes)?)
 }
 
 #[cfg(test)]

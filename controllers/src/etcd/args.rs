@@ -40,8 +40,7 @@ impl PkiFiles {
     pub fn write(&self, c: &EtcdCerts) -> Result<(), ControllerError> {
         let p = self;
         let dir = p.ca.parent().unwrap_or(Path::new(".")).to_path_buf();
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| ControllerError::failed(format!("creating {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir).map_err(ControllerError::io("creating", &dir))?;
         for (path, body) in [
             (&p.ca, &c.ca_pem),
             (&p.cert, &c.server_cert_pem),
@@ -51,7 +50,7 @@ impl PkiFiles {
                 continue;
             }
             machined_pki::write_private(path, body.as_bytes())
-                .map_err(|e| ControllerError::failed(format!("writing {}: {e}", path.display())))?;
+                .map_err(ControllerError::io("writing", path))?;
         }
         Ok(())
     }

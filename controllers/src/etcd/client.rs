@@ -7,27 +7,39 @@ use std::time::Duration;
 /// Every call below is bounded by this.
 pub const RPC_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// An etcd call that failed, with the members it was sent to.
 #[derive(Debug, thiserror::Error)]
-#[error("etcd at {endpoints}: {reason}")]
-pub struct EtcdError {
-    pub endpoints: String,
-    pub reason: String,
+pub enum EtcdError {
+    #[error("etcd at {endpoints}: {source}")]
+    Call {
+        endpoints: String,
+        #[source]
+        source: etcd_client::Error,
+    },
+    #[error("etcd at {endpoints}: no answer within {after:?}")]
+    Timeout { endpoints: String, after: Duration },
+    #[error("etcd: no endpoints to try")]
+    NoEndpoints,
+    #[error("etcd at {endpoints}: no leader (quorum lost?)")]
+    NoLeader { endpoints: String },
 }
 
-fn err(endpoints: &[String], e: impl std::fmt::Display) -> EtcdError {
-    EtcdError {
-        endpoints: endpoints.join(","),
-        reason: e.to_string(),
-    }
+/// The error of a call to `endpoints`.
+pub fn call_error(endpoints: &[String]) -> impl FnOnce(etcd_client::Error) -> EtcdError {
+    let endpoints = endpoints.join(",");
+    move |source| EtcdError::Call { endpoints, source }
 }
 
-async fn bounded<T, E: std::fmt::Display>(
+async fn bounded<T>(
     endpoints: &[String],
-    f: impl std::future::Future<Output = Result<T, E>>,
+    f: impl std::future::Future<Output = Result<T, etcd_client::Error>>,
 ) -> Result<T, EtcdError> {
     match tokio::time::timeout(RPC_TIMEOUT, f).await {
-        Ok(r) => r.map_err(|e| err(endpoints, e)),
-        Err(_) => Err(err(endpoints, format!("no answer within {RPC_TIMEOUT:?}"))),
+        Ok(r) => r.map_err(call_error(endpoints)),
+        Err(_) => Err(EtcdError::Timeout {
+            endpoints: endpoints.join(","),
+            after: RPC_TIMEOUT,
+        }),
     }
 }
 
@@ -97,7 +109,7 @@ pub async fn connect_first(
         let one = vec![l.to_string()];
         let quick = async {
             let mut c = connect_streaming(&one, tls).await?;
-            c.status().await.map_err(|e| err(&one, e))?;
+            c.status().await.map_err(call_error(&one))?;
             Ok::<_, EtcdError>(c)
         };
         if let Ok(Ok(c)) = tokio::time::timeout(LOCAL_FIRST, quick).await {
@@ -116,7 +128,7 @@ pub async fn connect_first(
             })
         });
     let mut pending: Vec<_> = tries.collect();
-    let mut last = err(endpoints, "no endpoints");
+    let mut last = EtcdError::NoEndpoints;
     while !pending.is_empty() {
         let (r, _, rest) = futures::future::select_all(pending).await;
         match r {
@@ -181,7 +193,9 @@ pub async fn health(c: &mut Client, endpoints: &[String]) -> Result<Health, Etcd
     let st = bounded(endpoints, c.status()).await?;
     let member_id = st.header().map(|h| h.member_id()).unwrap_or_default();
     if st.leader() == 0 {
-        return Err(err(endpoints, "no leader (quorum lost?)"));
+        return Err(EtcdError::NoLeader {
+            endpoints: endpoints.join(","),
+        });
     }
     bounded(
         endpoints,
@@ -194,10 +208,4 @@ pub async fn health(c: &mut Client, endpoints: &[String]) -> Result<Health, Etcd
         leader: st.leader(),
         members,
     })
-}
-
-impl From<EtcdError> for crate::ControllerError {
-    fn from(e: EtcdError) -> Self {
-        crate::ControllerError::Failed(e.to_string())
-    }
 }

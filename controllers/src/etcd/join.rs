@@ -26,13 +26,17 @@ pub async fn join(
             // an earlier life of this node. Replace it.
             let id = u64::from_str_radix(&m.id, 16).unwrap_or_default();
             tracing::info!(member = %m.id, "removing stale member with our peer URL");
-            client_call(c.member_remove(id).await)?;
+            c.member_remove(id)
+                .await
+                .map_err(client::call_error(&eps))?;
             members = Vec::new();
         }
     }
     if !members.iter().any(|m| m.peer_urls.contains(&mine)) {
         tracing::info!(peer_url = %mine, via = %eps[0], "adding this node as an etcd member");
-        client_call(c.member_add([mine.as_str()], None).await)?;
+        c.member_add([mine.as_str()], None)
+            .await
+            .map_err(client::call_error(&eps))?;
         members = client::members(&mut c, &eps).await?;
     }
     let initial = members
@@ -51,8 +55,4 @@ pub async fn join(
         .collect::<Vec<_>>()
         .join(",");
     Ok(Some(initial))
-}
-
-fn client_call<T>(r: Result<T, etcd_client::Error>) -> Result<T, ControllerError> {
-    r.map_err(|e| ControllerError::failed(format!("etcd: {e}")))
 }

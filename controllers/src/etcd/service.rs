@@ -142,19 +142,21 @@ impl EtcdServiceController {
         mode: &StartMode,
     ) -> Result<(), ControllerError> {
         let dir = self.state_dir.join("etcd");
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| ControllerError::failed(format!("creating {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir).map_err(ControllerError::io("creating", &dir))?;
         let log_path = dir.join("etcd.log");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log_path)
-            .map_err(|e| ControllerError::failed(format!("opening {}: {e}", log_path.display())))?;
+            .map_err(ControllerError::io("opening", &log_path))?;
         let args = etcd_args(spec, ip, &self.data_dir(), &self.pki(), mode);
         let mut cmd = tokio::process::Command::new(&self.binary);
         cmd.args(&args)
             .stdin(std::process::Stdio::null())
-            .stdout(log.try_clone().map_err(ControllerError::failed)?)
+            .stdout(
+                log.try_clone()
+                    .map_err(ControllerError::io("duplicating", &log_path))?,
+            )
             .stderr(log);
         // etcd dies with machined, even on SIGKILL: a machined restarted
         // later must not find an orphan holding the ports.
@@ -163,9 +165,9 @@ impl EtcdServiceController {
                 nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
             });
         }
-        let mut child = cmd.spawn().map_err(|e| {
-            ControllerError::failed(format!("starting {}: {e}", self.binary.display()))
-        })?;
+        let mut child = cmd
+            .spawn()
+            .map_err(ControllerError::io("starting", &self.binary))?;
         let pid = child.id().unwrap_or_default();
         tracing::info!(pid, ?mode, "etcd started");
         let (tx, rx) = watch::channel(None);

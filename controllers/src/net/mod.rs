@@ -68,12 +68,6 @@ impl NetError {
     }
 }
 
-impl From<NetError> for crate::ControllerError {
-    fn from(e: NetError) -> Self {
-        crate::ControllerError::Failed(e.to_string())
-    }
-}
-
 #[async_trait]
 pub trait NetDriver: Send + Sync + 'static {
     async fn dump_links(&self) -> Result<Vec<KernelLink>, NetError>;

@@ -224,7 +224,7 @@ async fn run(mut c: Box<dyn Controller>, t: Task) {
         )
         .catch_unwind()
         .await
-        .unwrap_or_else(|panic| Err(ControllerError::Failed(panic_message(&panic))));
+        .unwrap_or_else(|panic| Err(ControllerError::Panicked(panic_message(&panic))));
         if started && !std::mem::replace(&mut primed_self, true) {
             primed.mark(name);
         }

@@ -59,13 +59,29 @@ pub enum ControllerError {
         controller: &'static str,
         type_: &'static str,
     },
-    #[error("{0}")]
-    Failed(String),
+    #[error(transparent)]
+    Net(#[from] crate::net::NetError),
+    #[error(transparent)]
+    Etcd(#[from] crate::etcd::client::EtcdError),
+    #[error("certificates: {0}")]
+    Pki(#[from] machined_pki::PkiError),
+    /// A file or process operation, with what was being done.
+    #[error("{what} {}: {source}", .path.display())]
+    Io {
+        what: &'static str,
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("reconcile panicked: {0}")]
+    Panicked(String),
 }
 
 impl ControllerError {
-    pub fn failed(e: impl std::fmt::Display) -> Self {
-        ControllerError::Failed(e.to_string())
+    /// An I/O error while `what`-ing `path` (e.g. `"creating"`, a directory).
+    pub fn io(what: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.to_path_buf();
+        move |source| ControllerError::Io { what, path, source }
     }
 }
 

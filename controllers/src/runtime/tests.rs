@@ -143,7 +143,11 @@ impl Controller for Flaky {
             if self.panic {
                 panic!("boom {n}");
             }
-            return Err(ControllerError::failed(format!("fail {n}")));
+            return Err(
+                ControllerError::io("failing", std::path::Path::new("test"))(
+                    std::io::Error::other(format!("fail {n}")),
+                ),
+            );
         }
         Ok(())
     }

@@ -49,15 +49,13 @@ impl Controller for ApiCertsController {
             }
         }
 
-        let leaf = issuer
-            .issue(&Leaf {
-                common_name: crate::etcd::node_name(&mc.spec.config),
-                sans: sans.clone(),
-                server: true,
-                days: 365,
-                ..Default::default()
-            })
-            .map_err(ControllerError::failed)?;
+        let leaf = issuer.issue(&Leaf {
+            common_name: crate::etcd::node_name(&mc.spec.config),
+            sans: sans.clone(),
+            server: true,
+            days: 365,
+            ..Default::default()
+        })?;
         tracing::info!(sans = ?sans, "issued the API server certificate");
         ctx.put(
             ID,

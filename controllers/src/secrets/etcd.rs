@@ -59,24 +59,20 @@ impl Controller for EtcdCertsController {
         }
 
         let name = crate::etcd::node_name(&mc.spec.config);
-        let server = issuer
-            .issue(&Leaf {
-                common_name: name.clone(),
-                sans: sans.clone(),
-                server: true,
-                client: true,
-                days: 365,
-                ..Default::default()
-            })
-            .map_err(ControllerError::failed)?;
-        let client = issuer
-            .issue(&Leaf {
-                common_name: format!("machined@{name}"),
-                client: true,
-                days: 365,
-                ..Default::default()
-            })
-            .map_err(ControllerError::failed)?;
+        let server = issuer.issue(&Leaf {
+            common_name: name.clone(),
+            sans: sans.clone(),
+            server: true,
+            client: true,
+            days: 365,
+            ..Default::default()
+        })?;
+        let client = issuer.issue(&Leaf {
+            common_name: format!("machined@{name}"),
+            client: true,
+            days: 365,
+            ..Default::default()
+        })?;
         tracing::info!(sans = ?sans, "issued etcd certificates");
         ctx.put(
             ID,

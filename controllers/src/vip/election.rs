@@ -6,6 +6,7 @@
 //! revoke the lease, each etcd step bounded and sent through any member.
 
 use super::agreement::Suspicion;
+use super::election_error::{self, SessionError};
 use super::holder::{Holder, LetGo};
 use super::keepalive::{self, LeaseState};
 use super::observe::{self, Holder as Observed};
@@ -37,22 +38,18 @@ pub async fn run(
             Ok(()) => shared.update(|v| v.error.clear()),
             Err(e) => {
                 tracing::warn!(error = %e, "VIP election session ended");
-                shared.update(|v| v.error = e.clone());
+                shared.update(|v| v.error = e.to_string());
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
     }
 }
 
-async fn bounded<T, E: std::fmt::Display>(
-    what: &str,
-    f: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<T, String> {
-    match tokio::time::timeout(STEP, f).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(format!("{what}: {e}")),
-        Err(_) => Err(format!("{what}: no answer within {STEP:?}")),
-    }
+async fn bounded<T>(
+    what: &'static str,
+    f: impl std::future::Future<Output = Result<T, etcd_client::Error>>,
+) -> Result<T, SessionError> {
+    election_error::bounded(what, STEP, f).await
 }
 
 /// Aborts the tasks it holds when dropped.
@@ -80,12 +77,10 @@ async fn session(
     desire: &mut watch::Receiver<Desire>,
     shared: &Shared,
     deps: &Deps,
-) -> Result<(), String> {
+) -> Result<(), SessionError> {
     let name = super::election_name(&spec.ip);
     let (member, mut client) =
-        etcd::connect_first(d.local_endpoint.as_deref(), &d.endpoints, d.tls.as_ref())
-            .await
-            .map_err(|e| e.to_string())?;
+        etcd::connect_first(d.local_endpoint.as_deref(), &d.endpoints, d.tls.as_ref()).await?;
     tracing::debug!(%member, "election session through this etcd member");
     let ttl = Duration::from_secs(u64::from(spec.options.lease_ttl_secs));
     let granted_at = Instant::now();
@@ -97,12 +92,12 @@ async fn session(
     .id();
     // Opened now, so winning costs no socket set-up.
     let Some(mac) = d.mac else {
-        return Err(format!("link {} has no MAC address", spec.link));
+        return Err(SessionError::NoMac(spec.link.clone()));
     };
     let wire = deps
         .wires
         .open(d.link_index, mac, spec.ip)
-        .map_err(|e| format!("opening the link for the VIP: {e}"))?;
+        .map_err(SessionError::Link)?;
     let (lease_tx, mut lease_rx) = watch::channel(LeaseState::Acked(granted_at));
     let kick = Arc::new(tokio::sync::Notify::new());
     let (holder_tx, holder_rx) = watch::channel::<Option<Observed>>(None);
@@ -126,7 +121,7 @@ async fn session(
     .encode();
     // Every other node reads it strictly: a name they would refuse is an
     // error here, not a holder nobody can see.
-    Observed::decode(value.as_bytes(), lease).map_err(|e| format!("this node's {e}"))?;
+    Observed::decode(value.as_bytes(), lease)?;
 
     // Campaign, while reporting and probing the holder.
     let prober = Prober {
@@ -144,17 +139,17 @@ async fn session(
     let report = report_holder(holder_rx.clone(), shared);
     let campaign = client.campaign(name.as_str(), value.as_str(), lease);
     let won = tokio::select! {
-        r = campaign => r.map_err(|e| format!("campaign: {e}"))?,
+        r = campaign => r.map_err(|source| SessionError::Etcd { what: "campaign", source })?,
         _ = ineligible(desire) => {
             let _ = bounded("lease revoke", client.lease_revoke(lease)).await;
             return Ok(());
         }
-        _ = lease_lost(&mut lease_rx) => return Err("lease lost while campaigning".into()),
+        _ = lease_lost(&mut lease_rx) => return Err(SessionError::LeaseLost),
         _ = probing => unreachable!("the prober runs until dropped"),
         _ = report => unreachable!("reporting runs until dropped"),
     };
     let Some(key) = won.leader().cloned() else {
-        return Err("campaign returned no leader key".into());
+        return Err(SessionError::NoLeaderKey);
     };
     tracing::info!(node = %d.node, "won the VIP election");
     shared.update(|v| v.set_holder(Some(d.node.clone())));
@@ -206,13 +201,17 @@ async fn session(
             match etcd::connect_first(None, &others, d.tls.as_ref()).await {
                 Ok((_, mut other)) => bounded("lease revoke", other.lease_revoke(lease))
                     .await
-                    .map(|_| ())
-                    .map_err(|e2| format!("{e}; {e2}")),
-                Err(e2) => Err(format!("{e}; {e2}")),
+                    .map(|_| ()),
+                Err(e2) => Err(e2.into()),
             }
+            .map_err(|e2| SessionError::Release {
+                why,
+                resign: Box::new(e),
+                revoke: Box::new(e2),
+            })
         }
     };
-    released.map_err(|e| format!("{}; {e}", why.as_str()))
+    released
 }
 
 /// Resolves with the first reason to let go that etcd or the controller

@@ -35,6 +35,12 @@ pub enum LetGo {
     KeyWatchEnded,
 }
 
+impl std::fmt::Display for LetGo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl LetGo {
     pub fn as_str(self) -> &'static str {
         match self {

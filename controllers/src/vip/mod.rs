@@ -12,6 +12,7 @@
 mod agreement;
 mod config;
 mod election;
+mod election_error;
 pub mod election_value;
 mod holder;
 #[cfg(test)]
