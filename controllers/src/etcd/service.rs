@@ -172,14 +172,19 @@ impl EtcdServiceController {
         tracing::info!(pid, ?mode, "etcd started");
         let (tx, rx) = watch::channel(None);
         let waker = self.waker.clone();
-        tokio::spawn(async move {
+        let reaper = async move {
             let how = match child.wait().await {
                 Ok(st) => format!("exited: {st}"),
                 Err(e) => format!("wait failed: {e}"),
             };
+            tracing::debug!(%how, "etcd reaped");
             let _ = tx.send(Some(how));
             waker.wake();
-        });
+        };
+        tokio::spawn(tracing::Instrument::instrument(
+            reaper,
+            tracing::info_span!("etcd-reaper", pid),
+        ));
         self.proc = Some(EtcdProc {
             pid,
             exited: rx,

@@ -45,15 +45,19 @@ impl Rtnl {
         tokio::spawn(mconn);
         let subscribers: Arc<Mutex<Vec<Waker>>> = Arc::default();
         let subs = subscribers.clone();
-        tokio::spawn(async move {
-            use futures::StreamExt;
-            while events.next().await.is_some() {
-                for w in subs.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-                    w.wake();
+        let span = tracing::info_span!("netlink-events");
+        tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                use futures::StreamExt;
+                while events.next().await.is_some() {
+                    for w in subs.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                        w.wake();
+                    }
                 }
-            }
-            tracing::error!("netlink event stream ended");
-        });
+                tracing::error!("netlink event stream ended");
+            },
+            span,
+        ));
         Ok(Rtnl {
             handle,
             dump: Default::default(),

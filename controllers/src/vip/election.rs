@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 const STEP: Duration = Duration::from_secs(1);
 
@@ -102,15 +103,18 @@ async fn session(
     let kick = Arc::new(tokio::sync::Notify::new());
     let (holder_tx, holder_rx) = watch::channel::<Option<Observed>>(None);
     let mut tasks = Tasks(vec![
-        tokio::spawn(keepalive::keep_alive(
-            client.clone(),
-            lease,
-            ttl,
-            granted_at,
-            lease_tx,
-            kick.clone(),
-        )),
-        tokio::spawn(observe::observe(client.clone(), name.clone(), holder_tx)),
+        tokio::spawn(
+            keepalive::keep_alive(
+                client.clone(),
+                lease,
+                ttl,
+                granted_at,
+                lease_tx,
+                kick.clone(),
+            )
+            .in_current_span(),
+        ),
+        tokio::spawn(observe::observe(client.clone(), name.clone(), holder_tx).in_current_span()),
     ]);
     let value = Observed {
         node: d.node.clone(),
@@ -154,10 +158,9 @@ async fn session(
     tracing::info!(node = %d.node, "won the VIP election");
     shared.update(|v| v.set_holder(Some(d.node.clone())));
     if let Some(local) = &d.local_endpoint {
-        tasks.0.push(tokio::spawn(keep_etcd_leadership_away(
-            vec![local.clone()],
-            d.tls.clone(),
-        )));
+        tasks.0.push(tokio::spawn(
+            keep_etcd_leadership_away(vec![local.clone()], d.tls.clone()).in_current_span(),
+        ));
     }
     let holder = Holder {
         link: d.link_index,
