@@ -20,9 +20,7 @@ pub enum Need {
 }
 
 pub fn configured(state: &State) -> bool {
-    state
-        .get("config", "MachineConfig", MachineConfigSpec::ID)
-        .is_some()
+    state.has_typed::<MachineConfigSpec>(MachineConfigSpec::ID)
 }
 
 /// The roles of the caller's client certificate (none without one).

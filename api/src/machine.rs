@@ -181,7 +181,11 @@ impl pb::machine_service_server::MachineService for MachineApi {
             .mark_bootstrapped()
             .map_err(|e| Status::internal(format!("persisting bootstrap: {e}")))?;
         self.state
-            .put(CONFIG_OWNER, "etcd", &EtcdBootstrap { requested: true })
+            .put(
+                CONFIG_OWNER,
+                EtcdBootstrap::ID,
+                &EtcdBootstrap { requested: true },
+            )
             .map_err(|e| Status::internal(e.to_string()))?;
         tracing::info!("bootstrap accepted");
         Ok(Response::new(pb::BootstrapResponse {
@@ -254,10 +258,7 @@ impl pb::machine_service_server::MachineService for MachineApi {
             node: self.node.clone(),
             os: std::env::consts::OS.to_string(),
             arch: std::env::consts::ARCH.to_string(),
-            configured: self
-                .state
-                .get("config", "MachineConfig", MachineConfigSpec::ID)
-                .is_some(),
+            configured: crate::auth::configured(&self.state),
         }))
     }
 }

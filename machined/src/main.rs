@@ -96,9 +96,9 @@ fn initial_config(args: &Args, store: &NodeStore, state: &State) -> Result<()> {
 /// node has its certificate, maintenance (self-signed, no client auth)
 /// while it has none.
 async fn track_tls(state: State, current: tls::Current) {
-    let mut w = state.watch("secrets", "ApiCerts");
+    let mut w = state.watch_typed::<ApiCerts>();
     while w.next().await.is_some() {
-        let certs = state.get_typed::<ApiCerts>("api").ok().flatten();
+        let certs = state.get_typed::<ApiCerts>(ApiCerts::ID).ok().flatten();
         let cfg = match &certs {
             Some(c) => tls::secured(&c.spec),
             None => tls::maintenance(),
@@ -143,7 +143,7 @@ async fn main() -> Result<()> {
     if store.bootstrap_requested() {
         state.put(
             machine::CONFIG_OWNER,
-            "etcd",
+            EtcdBootstrap::ID,
             &EtcdBootstrap { requested: true },
         )?;
     }

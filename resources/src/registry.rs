@@ -66,7 +66,6 @@ static DEFINITIONS: &[Definition] = &[
             col("ADDRESS", "/address"),
             col("LINK", "/link"),
             col("LAYER", "/layer"),
-            col("ANNOUNCE", "/announce/count"),
         ],
         false,
     ),
@@ -149,6 +148,10 @@ pub fn lookup(name: &str) -> Option<&'static Definition> {
         .iter()
         .find(|d| d.type_.to_ascii_lowercase() == n || d.aliases.contains(&n.as_str()))
 }
+
+#[cfg(test)]
+#[path = "registry_tests.rs"]
+mod columns;
 
 #[cfg(test)]
 mod tests {

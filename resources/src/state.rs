@@ -275,6 +275,16 @@ impl State {
             .transpose()
     }
 
+    /// Whether `T/id` exists (without decoding it).
+    pub fn has_typed<T: ResourceSpec>(&self, id: &str) -> bool {
+        self.get(T::NAMESPACE, T::TYPE, id).is_some()
+    }
+
+    /// [`State::watch`] of one resource type.
+    pub fn watch_typed<T: ResourceSpec>(&self) -> Watch {
+        self.watch(T::NAMESPACE, T::TYPE)
+    }
+
     pub fn list_typed<T: ResourceSpec>(&self) -> Result<Vec<Typed<T>>, StateError> {
         self.list(T::NAMESPACE, T::TYPE)
             .iter()

@@ -260,7 +260,7 @@ impl Controller for EtcdServiceController {
             return ctx.destroy::<EtcdStatus>(EtcdStatus::ID);
         };
         let certs = ctx
-            .get::<EtcdCerts>("etcd")?
+            .get::<EtcdCerts>(EtcdCerts::ID)?
             .map(|c| c.spec)
             .filter(|_| spec.tls);
         if spec.tls && certs.is_none() {
@@ -301,7 +301,7 @@ impl Controller for EtcdServiceController {
                 return self.put_status(ctx, EtcdPhase::Stopped, None, false);
             };
             let bootstrapped = ctx
-                .get::<EtcdBootstrap>("etcd")?
+                .get::<EtcdBootstrap>(EtcdBootstrap::ID)?
                 .is_some_and(|b| b.spec.requested);
             let mode = if self.data_dir().join("member").is_dir() {
                 StartMode::Restart

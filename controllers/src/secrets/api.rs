@@ -8,8 +8,6 @@ use machined_resources::types::{AddressStatus, ApiCerts, MachineConfigSpec};
 
 pub struct ApiCertsController;
 
-const ID: &str = "api";
-
 #[async_trait]
 impl Controller for ApiCertsController {
     fn name(&self) -> &'static str {
@@ -29,13 +27,13 @@ impl Controller for ApiCertsController {
 
     async fn reconcile(&mut self, ctx: &mut Ctx) -> Result<(), ControllerError> {
         let Some(mc) = ctx.get::<MachineConfigSpec>(MachineConfigSpec::ID)? else {
-            return ctx.destroy::<ApiCerts>(ID);
+            return ctx.destroy::<ApiCerts>(ApiCerts::ID);
         };
         let Some(issuer) = mc.spec.config.machine_ca.as_ref().and_then(|c| c.issuer()) else {
             tracing::error!(
                 "no machine CA key in the config (machine.ca.key): the API cannot be secured"
             );
-            return ctx.destroy::<ApiCerts>(ID);
+            return ctx.destroy::<ApiCerts>(ApiCerts::ID);
         };
         let addrs: Vec<AddressStatus> = ctx
             .list::<AddressStatus>()?
@@ -43,7 +41,7 @@ impl Controller for ApiCertsController {
             .map(|a| a.spec)
             .collect();
         let sans = node_sans(&mc.spec, &addrs, &mc.spec.config.cert_sans);
-        if let Some(cur) = ctx.get::<ApiCerts>(ID)? {
+        if let Some(cur) = ctx.get::<ApiCerts>(ApiCerts::ID)? {
             if cur.spec.sans == sans && cur.spec.ca_pem == issuer.cert_pem {
                 return Ok(());
             }
@@ -58,7 +56,7 @@ impl Controller for ApiCertsController {
         })?;
         tracing::info!(sans = ?sans, "issued the API server certificate");
         ctx.put(
-            ID,
+            ApiCerts::ID,
             &ApiCerts {
                 ca_pem: issuer.cert_pem,
                 cert_pem: leaf.cert_pem,

@@ -9,8 +9,6 @@ use machined_resources::types::{AddressStatus, EtcdCerts, EtcdSpec, MachineConfi
 
 pub struct EtcdCertsController;
 
-const ID: &str = "etcd";
-
 #[async_trait]
 impl Controller for EtcdCertsController {
     fn name(&self) -> &'static str {
@@ -33,7 +31,7 @@ impl Controller for EtcdCertsController {
         let mc = ctx.get::<MachineConfigSpec>(MachineConfigSpec::ID)?;
         let spec = ctx.get::<EtcdSpec>(EtcdSpec::ID)?;
         let (Some(mc), Some(_)) = (mc, spec) else {
-            return ctx.destroy::<EtcdCerts>(ID);
+            return ctx.destroy::<EtcdCerts>(EtcdCerts::ID);
         };
         let Some(issuer) = mc
             .spec
@@ -44,7 +42,7 @@ impl Controller for EtcdCertsController {
             .as_ref()
             .and_then(|c| c.issuer())
         else {
-            return ctx.destroy::<EtcdCerts>(ID);
+            return ctx.destroy::<EtcdCerts>(EtcdCerts::ID);
         };
         let addrs: Vec<AddressStatus> = ctx
             .list::<AddressStatus>()?
@@ -52,7 +50,7 @@ impl Controller for EtcdCertsController {
             .map(|a| a.spec)
             .collect();
         let sans = node_sans(&mc.spec, &addrs, &[]);
-        if let Some(cur) = ctx.get::<EtcdCerts>(ID)? {
+        if let Some(cur) = ctx.get::<EtcdCerts>(EtcdCerts::ID)? {
             if cur.spec.sans == sans && cur.spec.ca_pem == issuer.cert_pem {
                 return Ok(());
             }
@@ -75,7 +73,7 @@ impl Controller for EtcdCertsController {
         })?;
         tracing::info!(sans = ?sans, "issued etcd certificates");
         ctx.put(
-            ID,
+            EtcdCerts::ID,
             &EtcdCerts {
                 ca_pem: issuer.cert_pem,
                 server_cert_pem: server.cert_pem,

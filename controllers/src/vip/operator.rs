@@ -75,7 +75,7 @@ pub(super) fn desire(ctx: &Ctx, spec: &VipSpec, stopping: bool) -> Result<Desire
         d.node = es.name.clone();
         d.node_ip = es.advertise_ip;
         d.tls = ctx
-            .get::<EtcdCerts>("etcd")?
+            .get::<EtcdCerts>(EtcdCerts::ID)?
             .filter(|_| es.tls)
             .map(|c| crate::etcd::Tls::client(&c.spec));
         d.endpoints = if es.external_endpoints.is_empty() {

@@ -74,6 +74,10 @@ pub struct EtcdBootstrap {
     pub requested: bool,
 }
 
+impl EtcdBootstrap {
+    pub const ID: &'static str = "etcd";
+}
+
 impl ResourceSpec for EtcdBootstrap {
     const NAMESPACE: &'static str = super::NS_ETCD;
     const TYPE: &'static str = "EtcdBootstrap";

@@ -13,6 +13,10 @@ pub struct ApiCerts {
     pub sans: Vec<String>,
 }
 
+impl ApiCerts {
+    pub const ID: &'static str = "api";
+}
+
 impl ResourceSpec for ApiCerts {
     const NAMESPACE: &'static str = super::NS_SECRETS;
     const TYPE: &'static str = "ApiCerts";
@@ -31,6 +35,10 @@ pub struct EtcdCerts {
     pub client_cert_pem: String,
     pub client_key_pem: String,
     pub sans: Vec<String>,
+}
+
+impl EtcdCerts {
+    pub const ID: &'static str = "etcd";
 }
 
 impl ResourceSpec for EtcdCerts {

@@ -1,0 +1,133 @@
+//! Every print column of every definition resolves on a filled-in sample of
+//! its spec: a renamed or removed field shows up here, not as an empty
+//! column in `mctl get`.
+
+use super::definitions;
+use crate::config::{self, VipOptions};
+use crate::resource::ResourceSpec;
+use crate::types::*;
+use serde::Serialize;
+use serde_json::Value;
+
+fn json<T: ResourceSpec + Serialize>(spec: T) -> (&'static str, Value) {
+    (
+        T::TYPE,
+        serde_json::to_value(spec).expect("a spec serializes"),
+    )
+}
+
+fn samples() -> Vec<(&'static str, Value)> {
+    let ip: std::net::IpAddr = "10.5.0.50".parse().unwrap();
+    let net: ipnet::IpNet = "10.5.0.11/24".parse().unwrap();
+    let text = "version: v1alpha1\nmachine:\n  type: controlplane\n";
+    let parsed = config::parse(text).expect("a minimal config parses");
+    vec![
+        json(MachineConfigSpec {
+            config: parsed.config,
+            raw: text.into(),
+        }),
+        json(LinkStatus {
+            index: 2,
+            link_type: "ether".into(),
+            kind: "veth".into(),
+            hardware_addr: "52:54:00:00:00:01".into(),
+            up: true,
+            oper_state: "up".into(),
+            mtu: 1500,
+            master_index: 0,
+        }),
+        json(LinkSpec {
+            name: "eth0".into(),
+            up: true,
+            mtu: Some(1500),
+            layer: ConfigLayer::Configuration,
+        }),
+        json(AddressSpec {
+            address: net,
+            link: "eth0".into(),
+            layer: ConfigLayer::Configuration,
+        }),
+        json(AddressStatus {
+            address: net,
+            link: "eth0".into(),
+            link_index: 2,
+            family: "inet".into(),
+            scope: "global".into(),
+            protocol: ADDRESS_PROTO_MACHINED,
+            ours: true,
+        }),
+        json(AnnounceStatus {
+            ip,
+            link: "eth0".into(),
+            last: "2026-01-01T00:00:00Z".into(),
+            frames: 3,
+        }),
+        json(VipSpec {
+            ip,
+            link: "eth0".into(),
+            options: VipOptions::default(),
+        }),
+        json(VipStatus {
+            ip: ip.to_string(),
+            link: "eth0".into(),
+            holder: "cp1".into(),
+            holding: true,
+            campaigning: true,
+            reason: String::new(),
+            since: "2026-01-01T00:00:00Z".into(),
+            transitions: 1,
+            last_announce: "2026-01-01T00:00:00Z".into(),
+            announced_frames: 3,
+        }),
+        json(EtcdSpec {
+            name: "cp1".into(),
+            advertise_ip: Some("10.5.0.11".parse().unwrap()),
+            client_port: 2379,
+            peer_port: 2380,
+            external_endpoints: vec!["http://10.0.0.5:2379".into()],
+            ..Default::default()
+        }),
+        json(EtcdStatus {
+            phase: EtcdPhase::Running,
+            member_id: "8e9e05c52164694d".into(),
+            leader_name: "cp1".into(),
+            last_error: "none".into(),
+            ..Default::default()
+        }),
+        json(ApiCerts {
+            ca_pem: String::new(),
+            cert_pem: String::new(),
+            key_pem: String::new(),
+            sans: vec!["10.5.0.11".into()],
+        }),
+        json(EtcdCerts {
+            ca_pem: String::new(),
+            server_cert_pem: String::new(),
+            server_key_pem: String::new(),
+            client_cert_pem: String::new(),
+            client_key_pem: String::new(),
+            sans: vec!["10.5.0.11".into()],
+        }),
+        json(EtcdBootstrap { requested: true }),
+    ]
+}
+
+#[test]
+fn every_column_resolves_on_a_sample_spec() {
+    let samples = samples();
+    for d in definitions() {
+        let (_, spec) = samples
+            .iter()
+            .find(|(t, _)| *t == d.type_)
+            .unwrap_or_else(|| panic!("no sample spec for {}", d.type_));
+        for c in d.columns {
+            assert!(
+                spec.pointer(c.pointer).is_some(),
+                "{} column {} ({}) is not in the spec: {spec}",
+                d.type_,
+                c.name,
+                c.pointer
+            );
+        }
+    }
+}
