@@ -2,7 +2,7 @@
 
 use machined_proto as pb;
 use machined_resources::resource::rfc3339;
-use machined_resources::{Metadata, Phase, Resource};
+use machined_resources::{Metadata, Resource};
 
 pub fn to_proto(r: &Resource) -> pb::Resource {
     let m = &r.metadata;
@@ -13,11 +13,9 @@ pub fn to_proto(r: &Resource) -> pb::Resource {
             id: m.id.clone(),
             version: m.version,
             owner: m.owner.clone(),
-            phase: m.phase.as_str().to_string(),
             created: rfc3339::format(m.created),
             updated: rfc3339::format(m.updated),
             labels: m.labels.clone().into_iter().collect(),
-            finalizers: m.finalizers.clone(),
         }),
         spec_json: r.spec.to_string(),
     }
@@ -33,15 +31,9 @@ pub fn from_proto(r: &pb::Resource) -> Option<Resource> {
             id: m.id.clone(),
             version: m.version,
             owner: m.owner.clone(),
-            phase: if m.phase == "tearingDown" {
-                Phase::TearingDown
-            } else {
-                Phase::Running
-            },
             created: rfc3339::parse(&m.created)?,
             updated: rfc3339::parse(&m.updated)?,
             labels: m.labels.clone().into_iter().collect(),
-            finalizers: m.finalizers.clone(),
         },
         spec: serde_json::from_str(&r.spec_json).ok()?,
     })

@@ -9,5 +9,5 @@ pub mod state;
 pub mod types;
 
 pub use registry::{Column, Definition};
-pub use resource::{Metadata, Phase, Resource, ResourceSpec, Typed};
+pub use resource::{Metadata, Resource, ResourceSpec, Typed};
 pub use state::{Event, EventKind, State, StateError, Watch};

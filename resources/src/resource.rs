@@ -4,24 +4,6 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-/// Lifecycle phase of a resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub enum Phase {
-    #[default]
-    Running,
-    TearingDown,
-}
-
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Running => "running",
-            Phase::TearingDown => "tearingDown",
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Metadata {
@@ -32,15 +14,12 @@ pub struct Metadata {
     /// Bumped on every change; `update` must carry the version it read.
     pub version: u64,
     pub owner: String,
-    pub phase: Phase,
     #[serde(with = "rfc3339")]
     pub created: SystemTime,
     #[serde(with = "rfc3339")]
     pub updated: SystemTime,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub finalizers: Vec<String>,
 }
 
 impl Metadata {
@@ -52,11 +31,9 @@ impl Metadata {
             id: id.to_string(),
             version: 0,
             owner: owner.to_string(),
-            phase: Phase::Running,
             created: now,
             updated: now,
             labels: BTreeMap::new(),
-            finalizers: Vec::new(),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! no-op: no version bump, no event. Watches start with the current listing,
 //! then a `Bootstrapped` marker, then every change.
 
-use crate::resource::{Metadata, Phase, Resource, ResourceSpec, Typed};
+use crate::resource::{Metadata, Resource, ResourceSpec, Typed};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -30,12 +30,6 @@ pub enum StateError {
         id: String,
         owner: String,
         writer: String,
-    },
-    #[error("{type_} {id:?} has pending finalizers {finalizers:?}")]
-    Finalizers {
-        type_: String,
-        id: String,
-        finalizers: Vec<String>,
     },
     #[error("{type_} {id:?}: spec does not decode: {reason}")]
     Decode {
@@ -172,10 +166,7 @@ impl State {
                 found: cur.metadata.version,
             });
         }
-        let same = cur.spec == r.spec
-            && cur.metadata.phase == r.metadata.phase
-            && cur.metadata.labels == r.metadata.labels
-            && cur.metadata.finalizers == r.metadata.finalizers;
+        let same = cur.spec == r.spec && cur.metadata.labels == r.metadata.labels;
         if same {
             return Ok(cur.clone());
         }
@@ -191,22 +182,7 @@ impl State {
         Ok(r)
     }
 
-    /// Marks a resource as tearing down (owners use this before destroy
-    /// when other controllers hold finalizers on it).
-    pub fn teardown(
-        &self,
-        ns: &str,
-        ty: &str,
-        id: &str,
-        owner: &str,
-    ) -> Result<Resource, StateError> {
-        let mut r = self.get(ns, ty, id).ok_or_else(|| not_found(ty, id))?;
-        r.metadata.phase = Phase::TearingDown;
-        r.metadata.owner = owner.to_string();
-        self.update(r)
-    }
-
-    /// Destroys a resource; refused while it has finalizers.
+    /// Destroys a resource (its owner only).
     pub fn destroy(&self, ns: &str, ty: &str, id: &str, owner: &str) -> Result<(), StateError> {
         let mut inner = self.lock();
         let k = key(ns, ty);
@@ -214,36 +190,11 @@ impl State {
             return Err(not_found(ty, id));
         };
         check_owner(cur, owner)?;
-        if !cur.metadata.finalizers.is_empty() {
-            return Err(StateError::Finalizers {
-                type_: ty.to_string(),
-                id: id.to_string(),
-                finalizers: cur.metadata.finalizers.clone(),
-            });
-        }
         let removed = inner.items.get_mut(&k).and_then(|m| m.remove(id));
         if let Some(r) = removed {
             inner.notify(&k, EventKind::Destroyed, &r);
         }
         Ok(())
-    }
-
-    /// Adds (or, with `add == false`, removes) a finalizer. Any controller may
-    /// do this on any resource: finalizers are how readers hold on to inputs.
-    pub fn set_finalizer(
-        &self,
-        ns: &str,
-        ty: &str,
-        id: &str,
-        fin: &str,
-        add: bool,
-    ) -> Result<(), StateError> {
-        let mut r = self.get(ns, ty, id).ok_or_else(|| not_found(ty, id))?;
-        r.metadata.finalizers.retain(|f| f != fin);
-        if add {
-            r.metadata.finalizers.push(fin.to_string());
-        }
-        self.update(r).map(|_| ())
     }
 
     /// Watches one `(namespace, type)`: the current resources as `Created`
@@ -293,7 +244,7 @@ impl State {
     }
 
     /// Creates or updates `T/id` owned by `owner` with `spec`, keeping its
-    /// labels and finalizers. Returns the stored resource.
+    /// labels. Returns the stored resource.
     pub fn put<T: ResourceSpec>(
         &self,
         owner: &str,

@@ -66,22 +66,6 @@ fn owners_are_enforced() {
     ));
 }
 
-#[test]
-fn finalizers_block_destroy() {
-    let s = State::new();
-    s.put("a", "eth0", &link(true)).unwrap();
-    s.set_finalizer("network", "LinkSpec", "eth0", "reader", true)
-        .unwrap();
-    s.teardown("network", "LinkSpec", "eth0", "a").unwrap();
-    assert!(matches!(
-        s.destroy("network", "LinkSpec", "eth0", "a"),
-        Err(StateError::Finalizers { .. })
-    ));
-    s.set_finalizer("network", "LinkSpec", "eth0", "reader", false)
-        .unwrap();
-    s.destroy("network", "LinkSpec", "eth0", "a").unwrap();
-}
-
 #[tokio::test]
 async fn watch_lists_then_marks_then_follows() {
     let s = State::new();

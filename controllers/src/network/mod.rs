@@ -1,4 +1,10 @@
 //! Network controllers: kernel state in, specs out, specs applied.
+//!
+//! Who writes the kernel: these controllers write links (up, MTU) and the
+//! node's own addresses, marked with `IFA_PROTO` 109. They never write a VIP:
+//! its holder adds, renews and removes it itself (`vip::holder` through
+//! `net::vip_addr`, mark 110), because the removal must happen before the
+//! resign, with no queue in between.
 
 mod address_config;
 mod address_spec;

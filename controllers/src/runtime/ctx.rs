@@ -27,10 +27,6 @@ impl Ctx {
         self.name
     }
 
-    pub fn state(&self) -> &State {
-        &self.state
-    }
-
     pub fn get<T: ResourceSpec>(&self, id: &str) -> Result<Option<Typed<T>>, ControllerError> {
         Ok(self.state.get_typed::<T>(id)?)
     }
