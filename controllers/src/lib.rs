@@ -4,7 +4,7 @@
 //! spans and shutdown; a controller owns only its reconcile logic.
 
 pub mod etcd;
-pub mod net;
+pub mod kernel;
 pub mod network;
 pub mod runtime;
 pub mod secrets;

@@ -4,11 +4,11 @@
 
 use anyhow::Result;
 use machined_controllers::etcd::{EtcdServiceController, EtcdSpecController};
-use machined_controllers::net::vip_addr::VipNetlink;
-use machined_controllers::net::{NetDriver, Rtnl};
+use machined_controllers::kernel::vip_addr::VipNetlink;
+use machined_controllers::kernel::{NetDriver, Rtnl};
 use machined_controllers::network::*;
 use machined_controllers::secrets::{ApiCertsController, EtcdCertsController};
-use machined_controllers::vip::{L2Wires, VipConfigController, VipController};
+use machined_controllers::vip::{L2Wires, VipConfigController, VipOperatorController};
 use machined_controllers::Engine;
 use machined_resources::State;
 use std::path::Path;
@@ -20,7 +20,7 @@ pub fn engine(state: State, state_dir: &Path, etcd_binary: &Path) -> Result<Engi
     e.register(LinkStatusController {
         driver: driver.clone(),
     })?;
-    e.register(AddressConfigController)?;
+    e.register(InterfaceConfigController)?;
     e.register(VipConfigController)?;
     e.register(LinkSpecController {
         driver: driver.clone(),
@@ -36,7 +36,7 @@ pub fn engine(state: State, state_dir: &Path, etcd_binary: &Path) -> Result<Engi
         state_dir.to_path_buf(),
         etcd_binary.to_path_buf(),
     ))?;
-    e.register(VipController::new(
+    e.register(VipOperatorController::new(
         Arc::new(VipNetlink::open()?),
         Arc::new(L2Wires),
     ))?;

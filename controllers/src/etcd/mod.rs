@@ -3,14 +3,14 @@
 
 mod args;
 pub mod client;
+mod etcd_service;
+mod etcd_spec;
 mod join;
-mod service;
-mod spec;
 
 pub use args::{etcd_args, PkiFiles, StartMode};
 pub use client::Tls;
-pub use service::EtcdServiceController;
-pub use spec::{node_name, pick_advertise_ip, EtcdSpecController};
+pub use etcd_service::EtcdServiceController;
+pub use etcd_spec::{node_name, pick_advertise_ip, EtcdSpecController};
 
 /// etcd's standard ports.
 pub const CLIENT_PORT: u16 = 2379;

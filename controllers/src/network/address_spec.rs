@@ -4,7 +4,7 @@
 //! addresses with that mark. (VIPs are not address specs: their holder
 //! writes them, with a mark of their own; see `vip`.)
 
-use crate::net::{KernelAddr, NetDriver};
+use crate::kernel::{KernelAddr, NetDriver};
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
 use ipnet::IpNet;

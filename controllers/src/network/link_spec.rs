@@ -1,7 +1,7 @@
 //! `LinkSpec` → kernel: brings configured links up and sets their MTU.
 //! Links without a spec are left alone.
 
-use crate::net::NetDriver;
+use crate::kernel::NetDriver;
 use crate::{Controller, ControllerError, Ctx, Input, Output};
 use async_trait::async_trait;
 use machined_resources::types::{LinkSpec, LinkStatus};

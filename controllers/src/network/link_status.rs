@@ -1,6 +1,6 @@
 //! Kernel links → `LinkStatus`, refreshed on every netlink link event.
 
-use crate::net::NetDriver;
+use crate::kernel::NetDriver;
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
 use machined_resources::types::LinkStatus;

@@ -3,19 +3,19 @@
 //! Who writes the kernel: these controllers write links (up, MTU) and the
 //! node's own addresses, marked with `IFA_PROTO` 109. They never write a VIP:
 //! its holder adds, renews and removes it itself (`vip::holder` through
-//! `net::vip_addr`, mark 110), because the removal must happen before the
+//! `kernel::vip_addr`, mark 110), because the removal must happen before the
 //! resign, with no queue in between.
 
-mod address_config;
 mod address_spec;
 mod address_status;
+mod interface_config;
 mod link_spec;
 mod link_status;
 #[cfg(test)]
 mod tests;
 
-pub use address_config::AddressConfigController;
 pub use address_spec::{plan, AddrOp, AddressSpecController};
 pub use address_status::AddressStatusController;
+pub use interface_config::InterfaceConfigController;
 pub use link_spec::LinkSpecController;
 pub use link_status::LinkStatusController;

@@ -1,6 +1,6 @@
 use super::*;
-use crate::net::fake::FakeKernel;
-use crate::net::KernelAddr;
+use crate::kernel::fake::FakeKernel;
+use crate::kernel::KernelAddr;
 use crate::Engine;
 use machined_resources::config::{DeviceSelector, LinkSelector};
 use machined_resources::types::{
@@ -186,10 +186,10 @@ async fn config_flows_to_the_kernel_and_hand_made_changes_are_handled() {
         "version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - deviceSelector: {hardwareAddr: '52:54:00:*'}\n        addresses: [10.0.0.2/24]\n        mtu: 1400\n",
     );
     let mut e = Engine::new(state.clone());
-    let d: Arc<dyn crate::net::NetDriver> = kernel.clone();
+    let d: Arc<dyn crate::kernel::NetDriver> = kernel.clone();
     e.register(LinkStatusController { driver: d.clone() })
         .unwrap();
-    e.register(AddressConfigController).unwrap();
+    e.register(InterfaceConfigController).unwrap();
     e.register(LinkSpecController { driver: d.clone() })
         .unwrap();
     e.register(AddressSpecController::new(d.clone())).unwrap();

@@ -60,7 +60,7 @@ pub enum ControllerError {
         type_: &'static str,
     },
     #[error(transparent)]
-    Net(#[from] crate::net::NetError),
+    Net(#[from] crate::kernel::NetError),
     #[error(transparent)]
     Etcd(#[from] crate::etcd::client::EtcdError),
     #[error("certificates: {0}")]

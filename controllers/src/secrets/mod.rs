@@ -2,11 +2,11 @@
 //! machine API's server certificate and etcd's certificates. Re-issued when
 //! the names and addresses they must cover change.
 
-mod api;
-mod etcd;
+mod api_certs;
+mod etcd_certs;
 
-pub use api::ApiCertsController;
-pub use etcd::EtcdCertsController;
+pub use api_certs::ApiCertsController;
+pub use etcd_certs::EtcdCertsController;
 
 use machined_resources::types::{AddressStatus, MachineConfigSpec};
 use std::collections::BTreeSet;

@@ -6,7 +6,7 @@
 //! unreadable instead of being half-believed (a wrong MAC or address would
 //! point the holder prober at the wrong station).
 
-use crate::net::packet::{format_mac, parse_mac, Mac};
+use crate::kernel::packet::{format_mac, parse_mac, Mac};
 use serde::Deserialize;
 use std::net::IpAddr;
 

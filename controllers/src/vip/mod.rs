@@ -3,14 +3,13 @@
 //!
 //! Who writes the kernel: the VIP's address is not an `AddressSpec`. The
 //! election's winner puts it on the link itself ([`holder`]), through a
-//! synchronous netlink socket (`net::vip_addr`), with a kernel lifetime that
+//! synchronous netlink socket (`kernel::vip_addr`), with a kernel lifetime that
 //! only an acknowledged etcd keep-alive renews ([`lifetime`]), and removes it
 //! itself before resigning. The address controller never touches it: it
 //! carries its own `IFA_PROTO` mark (110). At start-up the VIP controller
 //! removes every address with that mark (this node leads nothing yet).
 
 mod agreement;
-mod config;
 mod election;
 mod election_error;
 pub mod election_value;
@@ -20,16 +19,17 @@ mod holder_tests;
 mod keepalive;
 mod lifetime;
 mod observe;
-mod operator;
 mod probe;
 mod runner;
 #[cfg(test)]
 mod tests;
+mod vip_config;
+mod vip_operator;
 mod wire;
 
-pub use config::VipConfigController;
 pub use lifetime::KERNEL_EXPIRY_SLACK;
-pub use operator::VipController;
+pub use vip_config::VipConfigController;
+pub use vip_operator::VipOperatorController;
 pub use wire::{L2Wires, Wires};
 
 /// etcd election name (key prefix) of a VIP.

@@ -12,7 +12,7 @@
 
 use super::agreement::Suspicion;
 use super::observe::Holder;
-use crate::net::packet::{self, Mac, PacketSocket};
+use crate::kernel::packet::{self, Mac, PacketSocket};
 use etcd_client::Client;
 use std::net::IpAddr;
 use std::time::Duration;

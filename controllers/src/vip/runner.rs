@@ -4,8 +4,8 @@
 
 use super::wire::Wires;
 use crate::etcd::client as etcd;
-use crate::net::packet::Mac;
-use crate::net::vip_addr::VipAddrs;
+use crate::kernel::packet::Mac;
+use crate::kernel::vip_addr::VipAddrs;
 use crate::Waker;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};

@@ -3,7 +3,7 @@
 //! solicitation, neither of which touches a neighbour cache). A trait so the
 //! holder is tested without the kernel.
 
-use crate::net::packet::{self, Mac, PacketSocket};
+use crate::kernel::packet::{self, Mac, PacketSocket};
 use async_trait::async_trait;
 use std::io;
 use std::net::IpAddr;

@@ -4,7 +4,7 @@
 //! function must return for any input, without panicking, in bounded time
 //! and memory; the assertions are properties that must hold.
 
-use machined_controllers::net::packet;
+use machined_controllers::kernel::packet;
 use machined_controllers::vip::election_value::Holder;
 use machined_pki as pki;
 use machined_resources::config;

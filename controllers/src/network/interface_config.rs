@@ -9,7 +9,7 @@ use machined_resources::types::{
 };
 use std::collections::HashSet;
 
-pub struct AddressConfigController;
+pub struct InterfaceConfigController;
 
 /// The link spec and address specs of one configured link, named `link`.
 fn render(
@@ -32,9 +32,9 @@ fn render(
 }
 
 #[async_trait]
-impl Controller for AddressConfigController {
+impl Controller for InterfaceConfigController {
     fn name(&self) -> &'static str {
-        "network.AddressConfigController"
+        "network.InterfaceConfigController"
     }
 
     fn inputs(&self) -> Vec<Input> {

@@ -5,8 +5,8 @@
 
 use super::election;
 use super::runner::{Deps, Desire, Shared};
-use crate::net::packet::parse_mac;
-use crate::net::vip_addr::VipAddrs;
+use crate::kernel::packet::parse_mac;
+use crate::kernel::vip_addr::VipAddrs;
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
 use machined_resources::resource::rfc3339;
@@ -26,7 +26,7 @@ struct Runner {
     task: JoinHandle<()>,
 }
 
-pub struct VipController {
+pub struct VipOperatorController {
     deps: Deps,
     waker: Waker,
     runners: HashMap<String, Runner>,
@@ -34,9 +34,9 @@ pub struct VipController {
     stopping: Vec<Runner>,
 }
 
-impl VipController {
+impl VipOperatorController {
     pub fn new(addrs: Arc<dyn VipAddrs>, wires: Arc<dyn super::Wires>) -> Self {
-        VipController {
+        VipOperatorController {
             deps: Deps { addrs, wires },
             waker: Waker::default(),
             runners: HashMap::new(),
@@ -110,7 +110,7 @@ pub(super) fn desire(ctx: &Ctx, spec: &VipSpec, stopping: bool) -> Result<Desire
 }
 
 #[async_trait]
-impl Controller for VipController {
+impl Controller for VipOperatorController {
     fn name(&self) -> &'static str {
         "network.VIPController"
     }
