@@ -120,15 +120,6 @@ async fn track_tls(state: State, current: tls::Current) {
     }
 }
 
-/// The kernel's hostname, for API replies.
-fn node_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".into())
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
@@ -150,7 +141,7 @@ async fn main() -> Result<()> {
 
     // The API's port is taken before any controller runs: a second machined
     // in the same network namespace stops here, before touching the kernel.
-    let node = node_name();
+    let node = machined_controllers::kernel::hostname();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

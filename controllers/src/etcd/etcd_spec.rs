@@ -12,11 +12,7 @@ pub struct EtcdSpecController;
 
 /// The node's name: the configured hostname, else the kernel's.
 pub fn node_name(c: &MachineConfig) -> String {
-    c.hostname.clone().unwrap_or_else(|| {
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|s| s.trim().to_string())
-            .unwrap_or_else(|_| "localhost".into())
-    })
+    c.hostname.clone().unwrap_or_else(crate::kernel::hostname)
 }
 
 /// The address etcd advertises: a global one, never a VIP, inside the
@@ -50,7 +46,7 @@ pub fn pick_advertise_ip(
 /// The client URL of an etcd peer written as `host`, `host:port` or a URL
 /// (its scheme is replaced: the cluster's TLS setting decides); `None`
 /// when it is not an endpoint (validation has said so already).
-fn client_url(scheme: &str, peer: &str) -> Option<String> {
+fn peer_client_url(scheme: &str, peer: &str) -> Option<String> {
     let e = Endpoint::parse(peer).ok()?;
     Some(endpoint::url(
         scheme,
@@ -67,7 +63,7 @@ pub fn join_endpoints(c: &MachineConfig, own: Option<IpAddr>, scheme: &str) -> V
         .etcd
         .peers
         .iter()
-        .filter_map(|p| client_url(scheme, p))
+        .filter_map(|p| peer_client_url(scheme, p))
         .collect();
     // The control-plane endpoint's host, on etcd's port (its own port is
     // the API server's).

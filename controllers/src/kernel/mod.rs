@@ -88,3 +88,12 @@ pub trait NetDriver: Send + Sync + 'static {
 
 #[cfg(test)]
 pub mod fake;
+
+/// The kernel's hostname (`localhost` when unset or unreadable).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}

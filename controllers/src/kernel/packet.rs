@@ -27,7 +27,7 @@ const ARP_LEN: usize = 28;
 const ETH_P_ARP: u16 = 0x0806;
 const ETH_P_IPV6: u16 = 0x86dd;
 
-fn mac(m: Mac) -> MacAddr {
+fn pnet_mac(m: Mac) -> MacAddr {
     MacAddr::new(m[0], m[1], m[2], m[3], m[4], m[5])
 }
 
@@ -66,8 +66,8 @@ fn arp_frame(
     let mut buf = vec![0u8; ETH_HDR + ARP_LEN];
     {
         let mut eth = MutableEthernetPacket::new(&mut buf).expect("buffer fits ethernet");
-        eth.set_destination(mac(dst));
-        eth.set_source(mac(src));
+        eth.set_destination(pnet_mac(dst));
+        eth.set_source(pnet_mac(src));
         eth.set_ethertype(EtherTypes::Arp);
     }
     let mut arp = MutableArpPacket::new(&mut buf[ETH_HDR..]).expect("buffer fits arp");
@@ -76,9 +76,9 @@ fn arp_frame(
     arp.set_hw_addr_len(6);
     arp.set_proto_addr_len(4);
     arp.set_operation(op);
-    arp.set_sender_hw_addr(mac(sha));
+    arp.set_sender_hw_addr(pnet_mac(sha));
     arp.set_sender_proto_addr(spa);
-    arp.set_target_hw_addr(mac(tha));
+    arp.set_target_hw_addr(pnet_mac(tha));
     arp.set_target_proto_addr(tpa);
     buf
 }
@@ -162,8 +162,8 @@ pub fn dad_solicit_to(src: Mac, dst: Mac, target: Ipv6Addr) -> Vec<u8> {
     let mut buf = vec![0u8; ETH_HDR + IPV6_HDR + NS_LEN];
     {
         let mut eth = MutableEthernetPacket::new(&mut buf).expect("fits");
-        eth.set_destination(mac(dst));
-        eth.set_source(mac(src));
+        eth.set_destination(pnet_mac(dst));
+        eth.set_source(pnet_mac(src));
         eth.set_ethertype(EtherTypes::Ipv6);
     }
     {
@@ -212,7 +212,7 @@ pub fn unsolicited_na(src: Mac, ip: Ipv6Addr) -> Vec<u8> {
     {
         let mut eth = MutableEthernetPacket::new(&mut buf).expect("fits");
         eth.set_destination(MacAddr::new(0x33, 0x33, 0, 0, 0, 1));
-        eth.set_source(mac(src));
+        eth.set_source(pnet_mac(src));
         eth.set_ethertype(EtherTypes::Ipv6);
     }
     {
@@ -419,7 +419,7 @@ mod tests {
             let arp = ArpPacket::new(eth.payload()).unwrap();
             assert_eq!(arp.get_sender_proto_addr(), ip);
             assert_eq!(arp.get_target_proto_addr(), ip);
-            assert_eq!(arp.get_sender_hw_addr(), mac(SRC));
+            assert_eq!(arp.get_sender_hw_addr(), pnet_mac(SRC));
         }
         let [_, reply] = gratuitous_arp(SRC, ip);
         assert_eq!(arp_reply_sender(&reply), Some(ip));

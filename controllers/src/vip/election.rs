@@ -46,11 +46,12 @@ pub async fn run(
     }
 }
 
-async fn bounded<T>(
+/// One etcd request of the session, bounded by [`STEP`].
+async fn etcd_step<T>(
     what: &'static str,
     f: impl std::future::Future<Output = Result<T, etcd_client::Error>>,
 ) -> Result<T, SessionError> {
-    election_error::bounded(what, STEP, f).await
+    election_error::step(what, STEP, f).await
 }
 
 /// Aborts the tasks it holds when dropped.
@@ -85,7 +86,7 @@ async fn session(
     tracing::debug!(%member, "election session through this etcd member");
     let ttl = Duration::from_secs(u64::from(spec.options.lease_ttl_secs));
     let granted_at = Instant::now();
-    let lease = bounded(
+    let lease = etcd_step(
         "lease grant",
         client.lease_grant(i64::from(spec.options.lease_ttl_secs), None),
     )
@@ -145,7 +146,7 @@ async fn session(
     let won = tokio::select! {
         r = campaign => r.map_err(|source| SessionError::Etcd { what: "campaign", source })?,
         _ = ineligible(desire) => {
-            let _ = bounded("lease revoke", client.lease_revoke(lease)).await;
+            let _ = etcd_step("lease revoke", client.lease_revoke(lease)).await;
             return Ok(());
         }
         _ = lease_lost(&mut lease_rx) => return Err(SessionError::LeaseLost),
@@ -181,7 +182,7 @@ async fn session(
     shared.update(|v| v.set_holder(None));
     // Resign through the session's member; if that fails (its member may be
     // what died), revoke the lease through another one at once.
-    let resigned = bounded(
+    let resigned = etcd_step(
         "resign",
         client.resign(Some(ResignOptions::new().with_leader(key))),
     )
@@ -190,7 +191,7 @@ async fn session(
     let released = match resigned {
         Ok(_) => {
             // Tidy: the lease is of no further use.
-            let _ = bounded("lease revoke", client.lease_revoke(lease)).await;
+            let _ = etcd_step("lease revoke", client.lease_revoke(lease)).await;
             Ok(())
         }
         Err(e) => {
@@ -202,7 +203,7 @@ async fn session(
                 .cloned()
                 .collect();
             match etcd::connect_first(None, &others, d.tls.as_ref()).await {
-                Ok((_, mut other)) => bounded("lease revoke", other.lease_revoke(lease))
+                Ok((_, mut other)) => etcd_step("lease revoke", other.lease_revoke(lease))
                     .await
                     .map(|_| ()),
                 Err(e2) => Err(e2.into()),

@@ -42,7 +42,7 @@ pub enum SessionError {
 }
 
 /// Runs one etcd request within `step`.
-pub async fn bounded<T>(
+pub async fn step<T>(
     what: &'static str,
     step: Duration,
     f: impl std::future::Future<Output = Result<T, etcd_client::Error>>,
