@@ -1,0 +1,74 @@
+//! What machined does before it serves: logs, the config it starts with,
+//! and the state it restores from the state directory.
+
+use anyhow::{Context, Result};
+use machined_api::{machine, MachineApi, NodeStore};
+use machined_resources::types::EtcdBootstrap;
+use machined_resources::{config, State};
+use std::path::Path;
+
+pub fn init_logs(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+/// The config to start with: `--config` if given (and persisted), else the
+/// persisted one. An invalid `--config` is fatal; an invalid persisted one
+/// (edited by hand?) leaves the node unconfigured, with an error logged.
+pub fn initial_config(flag: Option<&Path>, store: &NodeStore, state: &State) -> Result<()> {
+    let (text, from_flag) = match flag {
+        Some(p) => (
+            std::fs::read_to_string(p)
+                .with_context(|| format!("reading --config {}", p.display()))?,
+            true,
+        ),
+        None => match store.load().context("reading persisted config")? {
+            Some(t) => (t, false),
+            None => return Ok(()),
+        },
+    };
+    match config::parse(&text) {
+        Ok(parsed) => {
+            for w in &parsed.warnings {
+                tracing::warn!(warning = %w, "config");
+            }
+            if from_flag {
+                let locked = config::limits::lockout(&parsed.config);
+                if !locked.is_empty() {
+                    let why: Vec<String> = locked.iter().map(|e| e.to_string()).collect();
+                    anyhow::bail!("--config would lock the node out: {}", why.join("; "));
+                }
+                store.save(&text).context("persisting config")?;
+            }
+            MachineApi::publish(state, parsed, &text)
+                .map_err(|s| anyhow::anyhow!(s.message().to_string()))?;
+            tracing::info!(from_flag, "config loaded");
+            Ok(())
+        }
+        Err(e) if from_flag => Err(anyhow::anyhow!("{e}")),
+        Err(e) => {
+            tracing::error!(error = %e, path = %store.path().display(), "persisted config is invalid; starting unconfigured");
+            Ok(())
+        }
+    }
+}
+
+/// A bootstrap accepted before a restart is still accepted.
+pub fn restore_bootstrap(store: &NodeStore, state: &State) -> Result<()> {
+    if store.bootstrap_requested() {
+        state.put(
+            machine::CONFIG_OWNER,
+            EtcdBootstrap::ID,
+            &EtcdBootstrap { requested: true },
+        )?;
+    }
+    Ok(())
+}
