@@ -1,9 +1,9 @@
 //! `mctl config context|info|new|merge`.
 
 use crate::mctlconfig::{self, Context, MctlConfig};
-use crate::{output, Target};
+use crate::output;
+use crate::session::Target;
 use anyhow::{anyhow, bail, Result};
-use machined_api::client;
 use machined_pki::b64;
 use machined_proto as pb;
 use std::path::PathBuf;
@@ -63,7 +63,7 @@ pub async fn run(t: &Target, c: ConfigCmd) -> Result<bool> {
         ConfigCmd::New { file, roles, days } => {
             let s = t.session()?;
             let node = s.targets.first().ok_or_else(|| anyhow!("no node"))?;
-            let mut c = client::machine(client::connect(node, &s.creds).await?);
+            let mut c = s.machine(node).await?;
             let r = c
                 .generate_client_configuration(pb::GenerateClientConfigurationRequest {
                     roles: roles.clone(),

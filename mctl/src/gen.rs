@@ -121,6 +121,17 @@ pub fn write(g: &Generated, dir: &Path, force: bool) -> Result<()> {
     g.mctlconfig.save(&dir.join("mctlconfig"))
 }
 
+/// `mctl gen config NAME ENDPOINT`.
+pub fn run(name: &str, endpoint: &str, output: &Path, force: bool) -> Result<bool> {
+    let g = generate(name, endpoint)?;
+    write(&g, output, force)?;
+    println!(
+        "wrote controlplane.yaml, worker.yaml and mctlconfig to {}",
+        output.display()
+    );
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,10 @@
 //! `mctl get TYPE [ID] [-o table|yaml|json] [-w]`.
 
 use crate::output::{self, Format, Row};
-use crate::Session;
+use crate::session::Session;
 use anyhow::{anyhow, Result};
 use futures::StreamExt;
-use machined_api::{client, convert};
+use machined_api::convert;
 use machined_proto as pb;
 use machined_resources::registry::{self, Definition};
 
@@ -48,7 +48,7 @@ fn decode(node: &str, r: Option<pb::Resource>, event: Option<&'static str>) -> R
 }
 
 async fn fetch(s: &Session, node: &str, a: &GetArgs, def: &Definition) -> Result<Vec<Row>> {
-    let mut c = client::resources(client::connect(node, &s.creds).await?);
+    let mut c = s.resources(node).await?;
     match &a.id {
         Some(id) => {
             let r = c
@@ -79,7 +79,7 @@ async fn fetch(s: &Session, node: &str, a: &GetArgs, def: &Definition) -> Result
 }
 
 async fn watch(s: &Session, node: String, a: &GetArgs, def: &'static Definition) -> Result<()> {
-    let mut c = client::resources(client::connect(&node, &s.creds).await?);
+    let mut c = s.resources(&node).await?;
     let mut stream = c
         .watch(pb::WatchRequest {
             r#type: def.type_.into(),

@@ -1,16 +1,20 @@
 //! mctl: the command-line client of machined.
 
+mod apply;
+mod bootstrap;
 mod cluster;
 mod config_cmd;
 mod gen;
 mod get;
 mod mctlconfig;
 mod output;
+mod session;
+mod validate;
+mod version;
 
-use anyhow::{bail, Context, Result};
-use clap::{Args as ClapArgs, Parser, Subcommand};
-use machined_api::client::{self, Creds};
-use machined_proto as pb;
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use session::Target;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -20,89 +24,6 @@ struct Cli {
     target: Target,
     #[command(subcommand)]
     cmd: Cmd,
-}
-
-#[derive(ClapArgs, Debug, Clone)]
-pub struct Target {
-    /// Nodes to act on (repeat or comma-separate). Each is contacted directly.
-    #[arg(short = 'n', long = "nodes", global = true, value_delimiter = ',')]
-    pub nodes: Vec<String>,
-    /// API endpoints, used when no --nodes are given.
-    #[arg(short = 'e', long = "endpoints", global = true, value_delimiter = ',')]
-    pub endpoints: Vec<String>,
-    /// Client config (default: $MCTLCONFIG, else ~/.mctl/config).
-    #[arg(long, global = true)]
-    pub mctlconfig: Option<PathBuf>,
-    /// Context of the client config to use (default: its current one).
-    #[arg(long, global = true)]
-    pub context: Option<String>,
-    /// Run inside this network namespace (default: the context's, if any).
-    #[arg(long, global = true)]
-    pub netns: Option<String>,
-    /// For a node in maintenance mode (no config yet): TLS without a client
-    /// certificate and without verifying the node.
-    #[arg(short = 'i', long, global = true)]
-    pub insecure: bool,
-}
-
-/// Where and how to talk to nodes, resolved once.
-pub struct Session {
-    pub targets: Vec<String>,
-    pub creds: Creds,
-}
-
-impl Target {
-    fn config(&self) -> Result<mctlconfig::MctlConfig> {
-        mctlconfig::MctlConfig::load(&mctlconfig::path(&self.mctlconfig))
-    }
-
-    /// Nodes to contact and credentials (none with `--insecure`).
-    pub fn session(&self) -> Result<Session> {
-        let insecure = self.insecure;
-        let cfg = self.config()?;
-        let ctx = cfg.current(&self.context)?;
-        let targets = if !self.nodes.is_empty() {
-            self.nodes.clone()
-        } else if !self.endpoints.is_empty() {
-            self.endpoints.clone()
-        } else if let Some((_, c)) =
-            ctx.filter(|(_, c)| !c.nodes.is_empty() || !c.endpoints.is_empty())
-        {
-            if c.nodes.is_empty() {
-                c.endpoints.clone()
-            } else {
-                c.nodes.clone()
-            }
-        } else {
-            bail!("no node given: use -n/--nodes or -e/--endpoints (or a context with endpoints)");
-        };
-        let creds = if insecure {
-            Creds::Insecure
-        } else {
-            match ctx {
-                Some((_, c)) => c.creds()?,
-                None => bail!(
-                    "no client credentials: no context in {} (create one with mctl gen config, or pass --mctlconfig); \
-                     a node in maintenance mode takes apply-config --insecure",
-                    mctlconfig::path(&self.mctlconfig).display()
-                ),
-            }
-        };
-        Ok(Session { targets, creds })
-    }
-
-    /// The namespace to enter: `--netns`, else the context's.
-    fn netns(&self) -> Result<Option<String>> {
-        if self.netns.is_some() {
-            return Ok(self.netns.clone());
-        }
-        let cfg = self.config()?;
-        Ok(cfg
-            .current(&self.context)
-            .ok()
-            .flatten()
-            .and_then(|(_, c)| c.netns.clone()))
-    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -158,179 +79,23 @@ enum GenCmd {
     },
 }
 
-fn read(file: &std::path::Path) -> Result<String> {
-    std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
-}
-
-fn validate(file: &std::path::Path) -> Result<bool> {
-    let text = read(file)?;
-    match machined_resources::config::parse(&text) {
-        Ok(p) => {
-            for w in &p.warnings {
-                eprintln!("warning: {w}");
-            }
-            let locked = machined_resources::config::limits::lockout(&p.config);
-            for err in &locked {
-                eprintln!("error: {err}");
-            }
-            if !locked.is_empty() {
-                eprintln!(
-                    "{}: would lock the node out if applied ({} error(s))",
-                    file.display(),
-                    locked.len()
-                );
-                return Ok(false);
-            }
-            println!("{}: valid", file.display());
-            Ok(true)
-        }
-        Err(e) => {
-            for w in &e.warnings {
-                eprintln!("warning: {w}");
-            }
-            for err in &e.errors {
-                eprintln!("error: {err}");
-            }
-            eprintln!("{}: {} error(s)", file.display(), e.errors.len());
-            Ok(false)
-        }
-    }
-}
-
-async fn apply(s: &Session, file: &std::path::Path, dry_run: bool) -> Result<bool> {
-    let data = read(file)?.into_bytes();
-    let mut ok = true;
-    for node in &s.targets {
-        let res = async {
-            let mut c = client::machine(client::connect(node, &s.creds).await?);
-            let r = c
-                .apply_configuration(pb::ApplyConfigurationRequest {
-                    data: data.clone(),
-                    dry_run,
-                })
-                .await
-                .map_err(output::status)?;
-            anyhow::Ok(r.into_inner())
-        }
-        .await;
-        match res {
-            Ok(r) => {
-                for w in &r.warnings {
-                    eprintln!("{node}: warning: {w}");
-                }
-                let what = if dry_run {
-                    "config is valid (dry run, nothing applied)"
-                } else if r.unchanged {
-                    "config unchanged"
-                } else if r.applied_live {
-                    "config applied (live)"
-                } else {
-                    "config applied (takes effect on restart)"
-                };
-                println!("{node}: {what}");
-            }
-            Err(e) => {
-                ok = false;
-                eprintln!("{node}: error: {e:#}{}", insecure_hint(&s.creds));
-            }
-        }
-    }
-    Ok(ok)
-}
-
-/// A connection without a client certificate that fails is most often a
-/// node that left maintenance mode.
-fn insecure_hint(c: &Creds) -> &'static str {
-    match c {
-        Creds::Insecure => " (a node that has a config only talks to clients with a certificate: use an mctlconfig instead of --insecure)",
-        Creds::Mtls { .. } => "",
-    }
-}
-
-async fn bootstrap(s: &Session) -> Result<bool> {
-    if s.targets.len() != 1 {
-        bail!(
-            "bootstrap exactly one node (got {}): the others join by themselves",
-            s.targets.len()
-        );
-    }
-    let node = &s.targets[0];
-    let mut c = client::machine(client::connect(node, &s.creds).await?);
-    c.bootstrap(pb::BootstrapRequest {})
-        .await
-        .map_err(output::status)?;
-    println!("{node}: bootstrap accepted; watch it with: mctl -n {node} get etcdstatus -w");
-    Ok(true)
-}
-
-async fn version(target: &Target, client_only: bool) -> Result<bool> {
-    println!("Client:\n\tTag: {}", env!("CARGO_PKG_VERSION"));
-    if client_only {
-        return Ok(true);
-    }
-    let s = target.session()?;
-    let mut ok = true;
-    for node in &s.targets {
-        let res = async {
-            let mut c = client::machine(client::connect(node, &s.creds).await?);
-            anyhow::Ok(
-                c.version(pb::VersionRequest {})
-                    .await
-                    .map_err(output::status)?
-                    .into_inner(),
-            )
-        }
-        .await;
-        match res {
-            Ok(v) => println!(
-                "Server:\n\tNODE: {node}\n\tHostname: {}\n\tTag: {}\n\tOS/Arch: {}/{}\n\tConfigured: {}",
-                v.node, v.tag, v.os, v.arch, v.configured
-            ),
-            Err(e) => {
-                ok = false;
-                eprintln!("{node}: error: {e:#}{}", insecure_hint(&s.creds));
-            }
-        }
-    }
-    Ok(ok)
-}
-
 async fn run(cli: Cli) -> Result<bool> {
     let t = &cli.target;
     match cli.cmd {
-        Cmd::Validate { file } => validate(&file),
-        Cmd::ApplyConfig { file, dry_run } => apply(&t.session()?, &file, dry_run).await,
+        Cmd::Validate { file } => validate::run(&file),
+        Cmd::ApplyConfig { file, dry_run } => apply::run(&t.session()?, &file, dry_run).await,
         Cmd::Get(args) => get::run(&t.session()?, args).await,
-        Cmd::Bootstrap => bootstrap(&t.session()?).await,
-        Cmd::Version { client } => version(t, client).await,
+        Cmd::Bootstrap => bootstrap::run(&t.session()?).await,
+        Cmd::Version { client } => version::run(t, client).await,
         Cmd::Gen(GenCmd::Config {
             name,
             endpoint,
             output,
             force,
-        }) => {
-            let g = gen::generate(&name, &endpoint)?;
-            gen::write(&g, &output, force)?;
-            println!(
-                "wrote controlplane.yaml, worker.yaml and mctlconfig to {}",
-                output.display()
-            );
-            Ok(true)
-        }
+        }) => gen::run(&name, &endpoint, &output, force),
         Cmd::Config(c) => config_cmd::run(t, c).await,
         Cmd::Cluster(c) => tokio::task::spawn_blocking(move || cluster::run(&c)).await?,
     }
-}
-
-/// Enters `/run/netns/NAME` before any thread exists, so every thread the
-/// runtime starts later lives there too.
-fn enter_netns(name: &str) -> Result<()> {
-    let path = std::path::Path::new("/run/netns").join(name);
-    let f = std::fs::File::open(&path)
-        .with_context(|| format!("netns {name}: opening {}", path.display()))?;
-    nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
-        .with_context(|| format!("netns {name}: entering"))?;
-    Ok(())
 }
 
 fn main() {
@@ -342,7 +107,7 @@ fn main() {
         _ => cli.target.netns(),
     };
     let result = netns
-        .and_then(|ns| ns.as_deref().map_or(Ok(()), enter_netns))
+        .and_then(|ns| ns.as_deref().map_or(Ok(()), session::enter_netns))
         .and_then(|_| {
             Ok(tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -1,0 +1,147 @@
+//! Which nodes a command talks to and how: the global flags, the client
+//! config's context, the network namespace, and one helper that runs a call
+//! on every node, reporting a node's failure for that node only.
+
+use crate::mctlconfig;
+use anyhow::{bail, Context, Result};
+use clap::Args as ClapArgs;
+use machined_api::client::{self, Creds};
+use machined_proto::machine_service_client::MachineServiceClient;
+use machined_proto::resource_service_client::ResourceServiceClient;
+use std::future::Future;
+use std::path::PathBuf;
+use tonic::transport::Channel;
+
+#[derive(ClapArgs, Debug, Clone)]
+pub struct Target {
+    /// Nodes to act on (repeat or comma-separate). Each is contacted directly.
+    #[arg(short = 'n', long = "nodes", global = true, value_delimiter = ',')]
+    pub nodes: Vec<String>,
+    /// API endpoints, used when no --nodes are given.
+    #[arg(short = 'e', long = "endpoints", global = true, value_delimiter = ',')]
+    pub endpoints: Vec<String>,
+    /// Client config (default: $MCTLCONFIG, else ~/.mctl/config).
+    #[arg(long, global = true)]
+    pub mctlconfig: Option<PathBuf>,
+    /// Context of the client config to use (default: its current one).
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// Run inside this network namespace (default: the context's, if any).
+    #[arg(long, global = true)]
+    pub netns: Option<String>,
+    /// For a node in maintenance mode (no config yet): TLS without a client
+    /// certificate and without verifying the node.
+    #[arg(short = 'i', long, global = true)]
+    pub insecure: bool,
+}
+
+/// Where and how to talk to nodes, resolved once.
+pub struct Session {
+    pub targets: Vec<String>,
+    pub creds: Creds,
+}
+
+impl Target {
+    fn config(&self) -> Result<mctlconfig::MctlConfig> {
+        mctlconfig::MctlConfig::load(&mctlconfig::path(&self.mctlconfig))
+    }
+
+    /// Nodes to contact and credentials (none with `--insecure`).
+    pub fn session(&self) -> Result<Session> {
+        let insecure = self.insecure;
+        let cfg = self.config()?;
+        let ctx = cfg.current(&self.context)?;
+        let targets = if !self.nodes.is_empty() {
+            self.nodes.clone()
+        } else if !self.endpoints.is_empty() {
+            self.endpoints.clone()
+        } else if let Some((_, c)) =
+            ctx.filter(|(_, c)| !c.nodes.is_empty() || !c.endpoints.is_empty())
+        {
+            if c.nodes.is_empty() {
+                c.endpoints.clone()
+            } else {
+                c.nodes.clone()
+            }
+        } else {
+            bail!("no node given: use -n/--nodes or -e/--endpoints (or a context with endpoints)");
+        };
+        let creds = if insecure {
+            Creds::Insecure
+        } else {
+            match ctx {
+                Some((_, c)) => c.creds()?,
+                None => bail!(
+                    "no client credentials: no context in {} (create one with mctl gen config, or pass --mctlconfig); \
+                     a node in maintenance mode takes apply-config --insecure",
+                    mctlconfig::path(&self.mctlconfig).display()
+                ),
+            }
+        };
+        Ok(Session { targets, creds })
+    }
+
+    /// The namespace to enter: `--netns`, else the context's.
+    pub fn netns(&self) -> Result<Option<String>> {
+        if self.netns.is_some() {
+            return Ok(self.netns.clone());
+        }
+        let cfg = self.config()?;
+        Ok(cfg
+            .current(&self.context)
+            .ok()
+            .flatten()
+            .and_then(|(_, c)| c.netns.clone()))
+    }
+}
+
+impl Session {
+    pub async fn machine(&self, node: &str) -> Result<MachineServiceClient<Channel>> {
+        Ok(client::machine(client::connect(node, &self.creds).await?))
+    }
+
+    pub async fn resources(&self, node: &str) -> Result<ResourceServiceClient<Channel>> {
+        Ok(client::resources(client::connect(node, &self.creds).await?))
+    }
+
+    /// Runs `call` on every target in turn and `show`s each answer as it
+    /// comes; a node that fails is reported as `NODE: error: ...` and the
+    /// others still run. True when every node answered.
+    pub async fn each<T, F, Fut>(&self, mut call: F, mut show: impl FnMut(&str, T)) -> bool
+    where
+        F: FnMut(String) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut ok = true;
+        for node in &self.targets {
+            match call(node.clone()).await {
+                Ok(v) => show(node, v),
+                Err(e) => {
+                    ok = false;
+                    eprintln!("{node}: error: {e:#}{}", insecure_hint(&self.creds));
+                }
+            }
+        }
+        ok
+    }
+}
+
+/// A connection without a client certificate that fails is most often a
+/// node that left maintenance mode.
+fn insecure_hint(c: &Creds) -> &'static str {
+    match c {
+        Creds::Insecure => " (a node that has a config only talks to clients with a certificate: use an mctlconfig instead of --insecure)",
+        Creds::Mtls { .. } => "",
+    }
+}
+
+/// Enters `/run/netns/NAME` before any thread exists, so every thread the
+/// runtime starts later lives there too.
+pub fn enter_netns(name: &str) -> Result<()> {
+    let path = std::path::Path::new("/run/netns").join(name);
+    let f = std::fs::File::open(&path)
+        .with_context(|| format!("netns {name}: opening {}", path.display()))?;
+    nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
+        .with_context(|| format!("netns {name}: entering"))?;
+    Ok(())
+}
