@@ -1,0 +1,326 @@
+//! `mctl cluster create`, in the steps it prints: plan the cluster (names,
+//! addresses, binaries), create the LAN with the cluster's secrets, start
+//! the nodes, apply their configs, merge the client context, bootstrap
+//! etcd, wait for every member and for the VIP, and print a summary.
+
+use super::record::{self, NodeRecord, Record};
+use super::{check_name, configs, lab, self_in, step, wait_until, CreateArgs};
+use crate::gen::Generated;
+use crate::mctlconfig::{self, MctlConfig};
+use anyhow::{anyhow, bail, Context, Result};
+use ipnet::Ipv4Net;
+use machined_resources::endpoint;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What create will build, checked before anything is touched.
+struct Plan<'a> {
+    a: &'a CreateArgs,
+    net: Ipv4Net,
+    vip: Ipv4Addr,
+    machined: PathBuf,
+    dir: PathBuf,
+    lan: String,
+    /// (short name, address, control plane)
+    nodes: Vec<(String, Ipv4Addr, bool)>,
+}
+
+pub fn create(a: &CreateArgs) -> Result<()> {
+    let p = plan(a)?;
+    let mut rec = Record {
+        name: a.name.clone(),
+        cidr: p.net.to_string(),
+        vip: p.vip.to_string(),
+        lan: p.lan.clone(),
+        ..Default::default()
+    };
+    let secrets = make_lan(&p, &mut rec)?;
+    start_nodes(&p, &secrets, &mut rec)?;
+    let deadline = Instant::now() + a.wait;
+    apply_configs(&p.dir, &rec, deadline)?;
+    merge_context(a, &secrets)?;
+    let first = rec.nodes.first().ok_or_else(|| anyhow!("no nodes"))?;
+    if a.no_bootstrap {
+        println!(
+            "\nnodes are up and configured; etcd waits for: mctl -n {} bootstrap",
+            first.ip
+        );
+        return Ok(());
+    }
+    bootstrap(&p, first, deadline)?;
+    wait_for_etcd(&p, &rec, deadline)?;
+    let holder = wait_for_vip(&p, first, deadline)?;
+    summary(&p, &rec, &holder);
+    Ok(())
+}
+
+fn machined_bin(arg: &Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(p) = arg {
+        return Ok(p.clone());
+    }
+    let beside = std::env::current_exe()?.with_file_name("machined");
+    if beside.exists() {
+        return Ok(beside);
+    }
+    Ok(PathBuf::from("machined"))
+}
+
+fn host(net: &Ipv4Net, n: u32) -> Result<Ipv4Addr> {
+    let ip = Ipv4Addr::from(u32::from(net.network()) + n);
+    if !net.contains(&ip) || ip == net.broadcast() {
+        bail!("--cidr {net}: too small for host .{n}");
+    }
+    Ok(ip)
+}
+
+fn plan(a: &CreateArgs) -> Result<Plan<'_>> {
+    check_name(&a.name)?;
+    if !nix::unistd::Uid::effective().is_root() {
+        bail!("cluster create needs root (network namespaces)");
+    }
+    if a.controlplanes == 0 {
+        bail!("--controlplanes: at least 1");
+    }
+    let net: Ipv4Net = a
+        .cidr
+        .parse()
+        .map_err(|e| anyhow!("--cidr {:?}: {e}", a.cidr))?;
+    let vip: Ipv4Addr = match &a.vip {
+        Some(v) => v
+            .parse()
+            .map_err(|_| anyhow!("--vip {v:?} is not an IPv4 address"))?,
+        None => host(&net, 50)?,
+    };
+    if !net.contains(&vip) {
+        bail!("--vip {vip} is outside --cidr {net}");
+    }
+    let machined = machined_bin(&a.machined)?;
+    let dir = record::dir(&a.name);
+    if dir.exists() {
+        bail!(
+            "cluster {:?} exists ({}); destroy it first: mctl cluster destroy --name {}",
+            a.name,
+            dir.display(),
+            a.name
+        );
+    }
+    let mut nodes = Vec::new();
+    for i in 1..=a.controlplanes {
+        nodes.push((format!("cp{i}"), host(&net, 10 + u32::from(i))?, true));
+    }
+    for i in 1..=a.workers {
+        nodes.push((format!("w{i}"), host(&net, 20 + u32::from(i))?, false));
+    }
+    if nodes.iter().any(|(_, ip, _)| *ip == vip) {
+        bail!("--vip {vip} collides with a node address");
+    }
+    Ok(Plan {
+        a,
+        net,
+        vip,
+        machined,
+        dir,
+        lan: format!("{}-lan", a.name),
+        nodes,
+    })
+}
+
+/// The LAN namespace with its bridge, and the gen config flow: secrets,
+/// base configs and an admin mctlconfig whose context talks from the LAN.
+fn make_lan(p: &Plan<'_>, rec: &mut Record) -> Result<Generated> {
+    let gateway = host(&p.net, 1)?;
+    step(format!(
+        "creating LAN {} (bridge br0, {gateway}/{})",
+        p.lan,
+        p.net.prefix_len()
+    ));
+    rec.namespaces.push(p.lan.clone());
+    rec.save(&p.dir)?;
+    let endpoint = endpoint::ip_url("https", p.vip.into(), 6443);
+    let mut secrets = crate::gen::generate(&p.a.name, &endpoint)?;
+    if let Some(ctx) = secrets.mctlconfig.contexts.get_mut(&p.a.name) {
+        ctx.endpoints = vec![host(&p.net, 11)?.to_string()];
+        ctx.netns = Some(p.lan.clone());
+    }
+    crate::gen::write(&secrets, &p.dir, true)?;
+    lab::add_netns(&p.lan)?;
+    lab::add_lan(&p.lan, &format!("{gateway}/{}", p.net.prefix_len()))?;
+    Ok(secrets)
+}
+
+/// One namespace per node on the bridge, machined started in it, and the
+/// node's config written for the apply step.
+fn start_nodes(p: &Plan<'_>, secrets: &Generated, rec: &mut Record) -> Result<()> {
+    let cp_ips: Vec<String> = p
+        .nodes
+        .iter()
+        .filter(|n| n.2)
+        .map(|n| n.1.to_string())
+        .collect();
+    for (short, ip, cp) in &p.nodes {
+        let ns = format!("{}-{short}", p.a.name);
+        let node_dir = p.dir.join(short);
+        std::fs::create_dir_all(&node_dir)?;
+        step(format!("starting node {short} ({ns}, {ip})"));
+        rec.namespaces.push(ns.clone());
+        rec.save(&p.dir)?;
+        lab::add_netns(&ns)?;
+        lab::plug(&ns, &p.lan, short)?;
+        let args: Vec<String> = vec![
+            "--state-dir".into(),
+            node_dir.join("state").to_string_lossy().into(),
+            "--listen".into(),
+            "0.0.0.0:50000".into(),
+            "--etcd-binary".into(),
+            p.a.etcd_binary.clone(),
+        ];
+        let pid = lab::spawn_detached(&ns, &p.machined, &args, &node_dir.join("machined.log"))?;
+        rec.nodes.push(NodeRecord {
+            name: short.clone(),
+            netns: ns.clone(),
+            ip: ip.to_string(),
+            controlplane: *cp,
+            pid: Some(pid),
+        });
+        rec.save(&p.dir)?;
+        let base = if *cp {
+            &secrets.controlplane
+        } else {
+            &secrets.worker
+        };
+        let nn = configs::NodeNet {
+            cluster: &p.a.name,
+            short,
+            ip: *ip,
+            net: &p.net,
+            vip: p.vip,
+            cp_ips: &cp_ips,
+        };
+        std::fs::write(node_dir.join("config.yaml"), configs::node(base, &nn, *cp))?;
+    }
+    Ok(())
+}
+
+/// Each node in maintenance mode takes its config (`apply-config --insecure`).
+fn apply_configs(dir: &Path, rec: &Record, deadline: Instant) -> Result<()> {
+    for n in &rec.nodes {
+        wait_until(&format!("{}'s API", n.name), deadline, || {
+            Ok(
+                self_in(dir, &n.netns, &["-n", "127.0.0.1", "version", "--insecure"])
+                    .ok()
+                    .map(|_| ()),
+            )
+        })?;
+        let cfg = dir.join(&n.name).join("config.yaml");
+        step(format!("applying config to {} ({})", n.name, n.ip));
+        self_in(
+            dir,
+            &n.netns,
+            &[
+                "-n",
+                "127.0.0.1",
+                "apply-config",
+                "--insecure",
+                "-f",
+                &cfg.to_string_lossy(),
+            ],
+        )
+        .with_context(|| format!("applying config to {}", n.name))?;
+    }
+    Ok(())
+}
+
+fn merge_context(a: &CreateArgs, secrets: &Generated) -> Result<()> {
+    let user_config = mctlconfig::path(&None);
+    let mut merged = MctlConfig::load(&user_config)?;
+    merged.merge(secrets.mctlconfig.clone());
+    merged.save(&user_config)?;
+    step(format!(
+        "context {:?} merged into {}",
+        a.name,
+        user_config.display()
+    ));
+    Ok(())
+}
+
+fn bootstrap(p: &Plan<'_>, first: &NodeRecord, deadline: Instant) -> Result<()> {
+    step(format!(
+        "bootstrapping etcd on {} ({})",
+        first.name, first.ip
+    ));
+    wait_until(
+        "the first control plane to be ready for bootstrap",
+        deadline,
+        || match self_in(&p.dir, &p.lan, &["-n", &first.ip, "bootstrap"]) {
+            Ok(_) => Ok(Some(())),
+            Err(e) if e.to_string().contains("not ready") => Ok(None),
+            Err(e) => Err(e),
+        },
+    )
+}
+
+/// Every control plane's etcd running, with every control plane a member.
+fn wait_for_etcd(p: &Plan<'_>, rec: &Record, deadline: Instant) -> Result<()> {
+    let cps: Vec<&NodeRecord> = rec.nodes.iter().filter(|n| n.controlplane).collect();
+    for n in &cps {
+        step(format!("waiting for etcd on {} ({})", n.name, n.ip));
+        wait_until(&format!("etcd on {}", n.name), deadline, || {
+            let out = self_in(
+                &p.dir,
+                &p.lan,
+                &["-n", &n.ip, "get", "etcdstatus", "-o", "json"],
+            )?;
+            let v: serde_json::Value = serde_json::from_str(out.trim())?;
+            let members = v["spec"]["members"].as_array().map_or(0, Vec::len);
+            Ok((v["spec"]["phase"] == "running" && members == cps.len()).then_some(()))
+        })?;
+    }
+    Ok(())
+}
+
+/// The VIP's holder, once the first node sees one.
+fn wait_for_vip(p: &Plan<'_>, first: &NodeRecord, deadline: Instant) -> Result<String> {
+    step(format!("waiting for the VIP {} to come up", p.vip));
+    wait_until("a VIP holder", deadline, || {
+        let out = self_in(
+            &p.dir,
+            &p.lan,
+            &["-n", &first.ip, "get", "vipstatus", "-o", "json"],
+        )?;
+        let v: serde_json::Value = serde_json::from_str(out.trim())?;
+        let h = v["spec"]["holder"].as_str().unwrap_or_default().to_string();
+        Ok((!h.is_empty()).then_some(h))
+    })
+}
+
+fn summary(p: &Plan<'_>, rec: &Record, holder: &str) {
+    let (a, lan, vip) = (p.a, &p.lan, p.vip);
+    println!();
+    println!(
+        "cluster {:?} is up: {} control plane(s), {} worker(s)",
+        a.name, a.controlplanes, a.workers
+    );
+    for n in &rec.nodes {
+        let role = if n.controlplane {
+            "controlplane"
+        } else {
+            "worker"
+        };
+        println!(
+            "  {:<4} {:<15} {:<13} netns {}",
+            n.name, n.ip, role, n.netns
+        );
+    }
+    println!("  VIP  {vip} (held by {holder})");
+    println!();
+    println!(
+        "talk to it (context {:?}, which runs mctl in {lan}):",
+        a.name
+    );
+    println!("  mctl -n {} get vipstatus", rec.nodes[0].ip);
+    println!("  mctl -n {} get etcdstatus", rec.nodes[0].ip);
+    println!("  mctl -n {} get addresses", rec.nodes[0].ip);
+    println!("  ip netns exec {lan} ping {vip}");
+    println!("remove it: mctl cluster destroy --name {}", a.name);
+}
