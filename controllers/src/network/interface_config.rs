@@ -25,7 +25,7 @@ fn render(
     }));
     links.push(LinkSpec {
         name: link,
-        up: true,
+        up: entry.up,
         mtu: entry.mtu,
         layer: ConfigLayer::Configuration,
     });

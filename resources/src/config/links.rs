@@ -18,6 +18,11 @@ pub struct LinkEntry<'a> {
     pub selector: &'a LinkSelector,
     /// Set for a VLAN of the selected link.
     pub vlan: Option<u16>,
+    /// The link's own name, when a document gives it (`LinkConfig.name`,
+    /// `VLANConfig.name`); else it derives from the selector.
+    pub name: Option<&'a str>,
+    /// `up: false` in a `LinkConfig`.
+    pub up: bool,
     pub addresses: &'a [IpNet],
     pub mtu: Option<u32>,
     pub vip: Option<&'a VipConfig>,
@@ -91,7 +96,10 @@ fn resolve(
 impl LinkEntry<'_> {
     /// The kernel link name, once the selected link exists.
     pub fn resolve(&self, links: &[Typed<LinkStatus>]) -> Option<String> {
-        resolve(self.selector, self.vlan, links)
+        match self.name {
+            Some(n) => Some(n.to_string()),
+            None => resolve(self.selector, self.vlan, links),
+        }
     }
 }
 
@@ -106,7 +114,8 @@ impl VipLink<'_> {
 }
 
 impl MachineConfig {
-    /// Every configured link, interface entries each followed by their VLANs.
+    /// Every configured link: interface entries each followed by their
+    /// VLANs, then `LinkConfig` / `VLANConfig` documents.
     pub fn links(&self) -> Vec<LinkEntry<'_>> {
         let mut out = Vec::new();
         for (i, iface) in self.interfaces.iter().enumerate() {
@@ -115,6 +124,8 @@ impl MachineConfig {
                 path: path.clone(),
                 selector: &iface.selector,
                 vlan: None,
+                name: None,
+                up: true,
                 addresses: &iface.addresses,
                 mtu: iface.mtu,
                 vip: iface.vip.as_ref(),
@@ -124,12 +135,25 @@ impl MachineConfig {
                 path: format!("{path}.vlans[{j}]"),
                 selector: &iface.selector,
                 vlan: Some(vlan.vlan_id),
+                name: None,
+                up: true,
                 addresses: &vlan.addresses,
                 mtu: vlan.mtu,
                 vip: vlan.vip.as_ref(),
                 ignore: iface.ignore,
             }));
         }
+        out.extend(self.link_docs.iter().map(|l| LinkEntry {
+            path: l.path.clone(),
+            selector: &l.selector,
+            vlan: l.vlan,
+            name: Some(&l.name),
+            up: l.up,
+            addresses: &l.addresses,
+            mtu: l.mtu,
+            vip: None,
+            ignore: false,
+        }));
         out
     }
 

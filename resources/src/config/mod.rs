@@ -5,6 +5,7 @@
 //! found, each naming the field path and the reason.
 
 mod cluster;
+mod documents;
 pub mod limits;
 mod links;
 mod model;
@@ -50,7 +51,8 @@ pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
     let mut main: Option<MachineConfig> = None;
     let mut seen_main = false;
     let mut l2 = Vec::new();
-    let mut l2_docs = 0;
+    let mut docs = documents::Documents::default();
+    let mut seen_kinds: std::collections::HashMap<String, usize> = Default::default();
 
     for (i, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let doc = match Value::deserialize(de) {
@@ -67,6 +69,13 @@ pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
             continue;
         }
         let kind = doc.get("kind").and_then(Value::as_str).map(str::to_string);
+        // Documents are named by kind and position among that kind.
+        let path = kind.as_deref().map(|k| {
+            let n = seen_kinds.entry(k.to_string()).or_default();
+            *n += 1;
+            format!("{k}[{}]", *n - 1)
+        });
+        let path = path.unwrap_or_default();
         match kind.as_deref() {
             None if doc.get("machine").is_some() || doc.get("version").is_some() => {
                 if seen_main {
@@ -76,11 +85,11 @@ pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
                 seen_main = true;
                 main = v1alpha1::machine_config(&doc, &mut d);
             }
-            Some("Layer2VIPConfig") => {
-                let path = format!("Layer2VIPConfig[{l2_docs}]");
-                l2_docs += 1;
-                l2.extend(v1alpha1::layer2_vip(&doc, &path, &mut d));
-            }
+            Some("Layer2VIPConfig") => l2.extend(v1alpha1::layer2_vip(&doc, &path, &mut d)),
+            Some("HostnameConfig") => documents::hostname(&doc, &path, &mut docs, &mut d),
+            Some("KubeClusterConfig") => documents::kube_cluster(&doc, &path, &mut docs, &mut d),
+            Some("LinkConfig") => documents::link(&doc, &path, false, &mut docs, &mut d),
+            Some("VLANConfig") => documents::link(&doc, &path, true, &mut docs, &mut d),
             Some(k) => d.warn(
                 &format!("document {} (kind {k})", i + 1),
                 "not supported by machined, ignored",
@@ -99,6 +108,7 @@ pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
     }
     let config = main.map(|mut config| {
         config.layer2_vips = l2;
+        documents::merge(&mut config, docs, &mut d);
         validate::check(&config, &mut d);
         config
     });
@@ -114,5 +124,7 @@ pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
     }
 }
 
+#[cfg(test)]
+mod documents_tests;
 #[cfg(test)]
 mod tests;

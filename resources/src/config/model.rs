@@ -32,6 +32,9 @@ pub struct MachineConfig {
     /// `kind: Layer2VIPConfig` documents.
     #[serde(default)]
     pub layer2_vips: Vec<Layer2Vip>,
+    /// `kind: LinkConfig` and `kind: VLANConfig` documents.
+    #[serde(default)]
+    pub link_docs: Vec<LinkDoc>,
     #[serde(default)]
     pub cluster: ClusterConfig,
     /// `machine.ca`: issues the node's API certificate; verifies clients.
@@ -134,6 +137,26 @@ pub struct InterfaceConfig {
     pub vip: Option<VipConfig>,
     #[serde(default)]
     pub vlans: Vec<VlanConfig>,
+}
+
+/// A link configured by a `LinkConfig` or `VLANConfig` document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkDoc {
+    /// Where it is configured, e.g. `LinkConfig[0]`.
+    pub path: String,
+    /// The link's name (a VLAN's own name, e.g. `enp0s3.2`).
+    pub name: String,
+    /// The link itself, or a VLAN's parent.
+    pub selector: LinkSelector,
+    /// `vlanID` of a `VLANConfig`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<u16>,
+    pub up: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    #[serde(default)]
+    pub addresses: Vec<IpNet>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

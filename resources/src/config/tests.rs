@@ -315,7 +315,7 @@ fn every_error_is_reported_not_just_the_first() {
     assert!(errs.len() >= 3, "{errs:?}");
 }
 
-fn talos_dir() -> Option<PathBuf> {
+pub(super) fn talos_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("MACHINED_TALOS_CONFIGS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {

@@ -74,6 +74,7 @@ pub fn machine_config(doc: &Value, d: &mut Diag) -> Option<MachineConfig> {
         hostname,
         interfaces,
         layer2_vips: Vec::new(),
+        link_docs: Vec::new(),
         cluster: ClusterConfig {
             name,
             control_plane_endpoint,
@@ -167,7 +168,7 @@ fn addresses(o: &mut Obj<'_>, d: &mut Diag) -> Vec<IpNet> {
     out
 }
 
-fn mtu(o: &mut Obj<'_>, d: &mut Diag) -> Option<u32> {
+pub(super) fn mtu(o: &mut Obj<'_>, d: &mut Diag) -> Option<u32> {
     let path = o.path("mtu");
     let m = o.uint("mtu", 65_535, d)?;
     if m < 68 {

@@ -35,6 +35,14 @@ pub fn check(c: &MachineConfig, d: &mut Diag) {
         } else {
             links.insert(claim, path.clone());
         }
+        if let LinkSelector::Name(n) = &iface.selector {
+            for (j, v) in iface.vlans.iter().enumerate() {
+                let name = crate::config::vlan_link_name(n, v.vlan_id);
+                links
+                    .entry(format!("interface {name}"))
+                    .or_insert_with(|| format!("{path}.vlans[{j}]"));
+            }
+        }
         let mut ids: HashMap<u16, usize> = HashMap::new();
         for (j, v) in iface.vlans.iter().enumerate() {
             if let Some(first) = ids.insert(v.vlan_id, j) {
@@ -43,6 +51,23 @@ pub fn check(c: &MachineConfig, d: &mut Diag) {
                     format!("VLAN {} is already configured at vlans[{first}]", v.vlan_id),
                 );
             }
+        }
+    }
+
+    // Links named by documents: not also configured by an interface entry
+    // (or its VLANs) or another document.
+    for l in &c.link_docs {
+        let claim = format!("interface {}", l.name);
+        if let Some(first) = links.get(&claim) {
+            d.error(
+                &l.path,
+                format!(
+                    "link {} is also configured at {first}: configure it in one place",
+                    l.name
+                ),
+            );
+        } else {
+            links.insert(claim, l.path.clone());
         }
     }
 
