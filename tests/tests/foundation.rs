@@ -231,3 +231,52 @@ fn bad_configs_are_refused_with_field_named_errors_and_change_nothing() {
     assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
     assert!(m.stop());
 }
+
+#[test]
+fn a_multi_document_config_gives_the_node_its_address_and_name() {
+    if !require_root("multi-document config") {
+        return;
+    }
+    let dir = TempDir::new("multidoc");
+    let (node, client) = lab();
+    let secrets = Secrets::generate(&dir, "foundation", "https://10.201.0.50:6443");
+    let cfg = secrets.mctlconfig();
+    let mut m = Machined::start(&node, &dir);
+    m.wait_ready(&client, NODE);
+
+    // Talos v1.12+ style: no machine.network, typed documents instead.
+    let base = secrets.config(
+        "controlplane",
+        "interfaces: [{interface: mgmt0, ignore: true}]",
+        None,
+    );
+    let text = format!(
+        "{base}---\napiVersion: v1alpha1\nkind: HostnameConfig\nhostname: doc-node\n---\n\
+         apiVersion: v1alpha1\nkind: LinkConfig\nname: eth0\nmtu: 1400\naddresses:\n  - address: 10.201.0.1/24\n"
+    );
+    let file = write(&dir, "multidoc.yaml", &text);
+    let r = mctl(
+        &client,
+        &["--insecure", "-n", NODE, "apply-config", "-f", &file],
+    );
+    assert!(r.ok, "apply: {}", r.stderr);
+    wait_for("10.201.0.1/24 and mtu 1400 on eth0", PATIENCE, || {
+        let a = node.addrs("eth0");
+        (a.contains("10.201.0.1/24") && a.contains("mtu 1400")).then_some(())
+    });
+    wait_for("ping 10.201.0.1 from the client", PATIENCE, || {
+        client.ping("10.201.0.1").then_some(())
+    });
+    m.wait_ready_as(&client, NODE, &cfg);
+    // The node's name (etcd member name, API certificate) is the document's.
+    wait_for("EtcdSpec named doc-node", PATIENCE, || {
+        let r = mctl_as(
+            &client,
+            &cfg,
+            &["-n", NODE, "get", "etcdspec", "-o", "json"],
+        );
+        let v: Value = serde_json::from_str(r.stdout.trim()).ok()?;
+        (v["spec"]["name"] == "doc-node").then_some(())
+    });
+    assert!(m.stop(), "machined did not exit 0 on SIGTERM:\n{}", m.log());
+}
