@@ -29,6 +29,12 @@ pub fn engine(state: State, state_dir: &Path, etcd_binary: &Path) -> Result<Engi
     e.register(AddressStatusController {
         driver: driver.clone(),
     })?;
+    e.register(RouteSpecController {
+        driver: driver.clone(),
+    })?;
+    e.register(RouteStatusController {
+        driver: driver.clone(),
+    })?;
     e.register(ApiCertsController)?;
     e.register(EtcdSpecController)?;
     e.register(EtcdCertsController)?;

@@ -79,6 +79,27 @@ static DEFINITIONS: &[Definition] = &[
         ],
         false,
     ),
+    def::<RouteSpec>(
+        &["routespecs", "routespec"],
+        &[
+            col("DESTINATION", "/destination"),
+            col("GATEWAY", "/gateway"),
+            col("LINK", "/link"),
+            col("METRIC", "/metric"),
+        ],
+        false,
+    ),
+    def::<RouteStatus>(
+        &["routes", "route", "routestatus", "routestatuses"],
+        &[
+            col("DESTINATION", "/destination"),
+            col("GATEWAY", "/gateway"),
+            col("LINK", "/link"),
+            col("METRIC", "/metric"),
+            col("OURS", "/ours"),
+        ],
+        false,
+    ),
     def::<AnnounceStatus>(
         &["announcestatus", "announcements"],
         &[

@@ -56,6 +56,23 @@ fn samples() -> Vec<(&'static str, Value)> {
             protocol: ADDRESS_PROTO_MACHINED,
             ours: true,
         }),
+        json(RouteSpec {
+            link: "eth0".into(),
+            destination: "10.9.0.0/24".parse().unwrap(),
+            gateway: Some("10.5.0.1".parse().unwrap()),
+            source: None,
+            metric: 100,
+            layer: ConfigLayer::Configuration,
+        }),
+        json(RouteStatus {
+            link: "eth0".into(),
+            destination: "10.9.0.0/24".parse().unwrap(),
+            gateway: Some("10.5.0.1".parse().unwrap()),
+            source: None,
+            metric: 100,
+            protocol: ROUTE_PROTO_MACHINED,
+            ours: true,
+        }),
         json(AnnounceStatus {
             ip,
             link: "eth0".into(),

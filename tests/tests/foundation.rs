@@ -280,3 +280,87 @@ fn a_multi_document_config_gives_the_node_its_address_and_name() {
     });
     assert!(m.stop(), "machined did not exit 0 on SIGTERM:\n{}", m.log());
 }
+
+#[test]
+fn static_routes_are_ours_to_add_and_remove_and_nobody_elses() {
+    if !require_root("static routes") {
+        return;
+    }
+    let dir = TempDir::new("routes");
+    let (node, client) = lab();
+    // A network only the client has: the node reaches it through the route.
+    client.ip(&["addr", "add", "10.250.0.1/24", "dev", "eth1"]);
+    let secrets = Secrets::generate(&dir, "foundation", "https://10.201.0.50:6443");
+    let cfg = secrets.mctlconfig();
+    let mut m = Machined::start(&node, &dir);
+    m.wait_ready(&client, NODE);
+    let with_route = |routes: &str| {
+        let network = format!(
+            "interfaces:\n  - interface: eth0\n    addresses: [10.201.0.1/24]\n    routes: {routes}\n  - interface: mgmt0\n    ignore: true\n"
+        );
+        secrets.config("controlplane", &network, None)
+    };
+    let routed = write(
+        &dir,
+        "routed.yaml",
+        &with_route("[{network: 10.250.0.0/24, gateway: 10.201.0.2, metric: 50}]"),
+    );
+    let r = mctl(
+        &client,
+        &["--insecure", "-n", NODE, "apply-config", "-f", &routed],
+    );
+    assert!(r.ok, "apply: {}", r.stderr);
+    let ours = |ns: &Netns| ns.ip(&["route", "show", "proto", "109"]);
+    wait_for("10.250.0.0/24 via 10.201.0.2, proto 109", PATIENCE, || {
+        ours(&node)
+            .contains("10.250.0.0/24 via 10.201.0.2 dev eth0")
+            .then_some(())
+    });
+    wait_for(
+        "ping 10.250.0.1 from the node, through the route",
+        PATIENCE,
+        || node.ping("10.250.0.1").then_some(()),
+    );
+    m.wait_ready_as(&client, NODE, &cfg);
+    wait_for("RouteStatus of ours", PATIENCE, || {
+        let r = mctl_as(&client, &cfg, &["-n", NODE, "get", "routes", "-o", "json"]);
+        r.stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .any(|v| v["spec"]["destination"] == "10.250.0.0/24" && v["spec"]["ours"] == true)
+            .then_some(())
+    });
+
+    // Removed by hand: put back. A route added by hand: left alone.
+    node.ip(&["route", "del", "10.250.0.0/24", "via", "10.201.0.2"]);
+    wait_for("route re-added", PATIENCE, || {
+        ours(&node).contains("10.250.0.0/24").then_some(())
+    });
+    node.ip(&[
+        "route",
+        "add",
+        "10.251.0.0/24",
+        "via",
+        "10.201.0.2",
+        "dev",
+        "eth0",
+    ]);
+
+    // Dropped from the config: ours goes, the hand-made one stays.
+    let plain = write(&dir, "plain.yaml", &with_route("[]"));
+    let r = mctl_as(&client, &cfg, &["-n", NODE, "apply-config", "-f", &plain]);
+    assert!(r.ok, "apply: {}", r.stderr);
+    wait_for("our route removed", PATIENCE, || {
+        (!ours(&node).contains("10.250.0.0/24")).then_some(())
+    });
+    let all = node.ip(&["route", "show"]);
+    assert!(
+        all.contains("10.251.0.0/24 via 10.201.0.2"),
+        "hand-made route removed:\n{all}"
+    );
+    assert!(
+        all.contains("10.201.0.0/24 dev eth0"),
+        "kernel route removed:\n{all}"
+    );
+    assert!(m.stop(), "machined did not exit 0 on SIGTERM:\n{}", m.log());
+}

@@ -1,6 +1,6 @@
 //! An in-memory kernel for unit tests.
 
-use super::{KernelAddr, KernelLink, NetDriver, NetError};
+use super::{KernelAddr, KernelLink, KernelRoute, NetDriver, NetError};
 use crate::runtime::Waker;
 use async_trait::async_trait;
 use ipnet::IpNet;
@@ -10,6 +10,7 @@ use std::sync::Mutex;
 pub struct FakeKernel {
     pub links: Mutex<Vec<KernelLink>>,
     pub addrs: Mutex<Vec<KernelAddr>>,
+    pub routes: Mutex<Vec<KernelRoute>>,
     wakers: Mutex<Vec<Waker>>,
     pub promoted: Mutex<Vec<String>>,
 }
@@ -109,6 +110,26 @@ impl NetDriver for FakeKernel {
 
     async fn promote_secondaries(&self, link: &str) -> Result<(), NetError> {
         self.promoted.lock().unwrap().push(link.to_string());
+        Ok(())
+    }
+
+    async fn dump_routes(&self) -> Result<Vec<KernelRoute>, NetError> {
+        Ok(self.routes.lock().unwrap().clone())
+    }
+
+    async fn add_route(&self, r: &KernelRoute) -> Result<(), NetError> {
+        let mut routes = self.routes.lock().unwrap();
+        if !routes.contains(r) {
+            routes.push(r.clone());
+        }
+        drop(routes);
+        self.wake();
+        Ok(())
+    }
+
+    async fn del_route(&self, r: &KernelRoute) -> Result<(), NetError> {
+        self.routes.lock().unwrap().retain(|x| x != r);
+        self.wake();
         Ok(())
     }
 

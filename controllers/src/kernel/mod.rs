@@ -37,6 +37,18 @@ pub struct KernelAddr {
     pub protocol: u8,
 }
 
+/// A route of the main table as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelRoute {
+    pub link_index: u32,
+    pub destination: IpNet,
+    pub gateway: Option<std::net::IpAddr>,
+    pub source: Option<std::net::IpAddr>,
+    pub metric: u32,
+    /// `rtm_protocol`.
+    pub protocol: u8,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("{op}: {reason}")]
 pub struct NetError {
@@ -82,7 +94,14 @@ pub trait NetDriver: Send + Sync + 'static {
     /// kernel deletes them otherwise): removing an address of ours must
     /// never take a hand-made one with it.
     async fn promote_secondaries(&self, link: &str) -> Result<(), NetError>;
-    /// Wakes `waker` on every link or address change in the kernel.
+    /// Unicast routes of the main table.
+    async fn dump_routes(&self) -> Result<Vec<KernelRoute>, NetError>;
+    /// Adds a route (its `protocol` marks it). One already there is not an
+    /// error.
+    async fn add_route(&self, r: &KernelRoute) -> Result<(), NetError>;
+    /// Removes a route; one already gone is not an error.
+    async fn del_route(&self, r: &KernelRoute) -> Result<(), NetError>;
+    /// Wakes `waker` on every link, address or route change in the kernel.
     fn subscribe(&self, waker: Waker);
 }
 

@@ -1,7 +1,7 @@
 //! [`NetDriver`] over rtnetlink, plus a multicast listener that wakes
 //! subscribers on link and address changes.
 
-use super::{KernelAddr, KernelLink, NetDriver, NetError};
+use super::{KernelAddr, KernelLink, KernelRoute, NetDriver, NetError};
 use crate::runtime::Waker;
 use async_trait::async_trait;
 use futures::TryStreamExt;
@@ -12,12 +12,16 @@ use rtnetlink::packet_route::address::{
 use rtnetlink::packet_route::link::{
     LinkAttribute, LinkFlags, LinkInfo, LinkLayerType, LinkMessage,
 };
-use rtnetlink::{Handle, LinkUnspec, MulticastGroup};
+use rtnetlink::packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
+use rtnetlink::{Handle, LinkUnspec, MulticastGroup, RouteMessageBuilder};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 const EEXIST: i32 = 17;
 const ENOENT: i32 = 2;
+const ESRCH: i32 = 3;
 const EADDRNOTAVAIL: i32 = 99;
 
 pub struct Rtnl {
@@ -39,6 +43,8 @@ impl Rtnl {
             MulticastGroup::Link,
             MulticastGroup::Ipv4Ifaddr,
             MulticastGroup::Ipv6Ifaddr,
+            MulticastGroup::Ipv4Route,
+            MulticastGroup::Ipv6Route,
         ];
         let (mconn, _, mut events) = rtnetlink::new_multicast_connection(&groups)
             .map_err(|e| NetError::new("netlink subscribe", e))?;
@@ -129,6 +135,69 @@ fn addr_from(m: AddressMessage) -> Option<KernelAddr> {
     })
 }
 
+fn route_ip(a: &RouteAddress) -> Option<IpAddr> {
+    match a {
+        RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
+        RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
+        _ => None,
+    }
+}
+
+/// A unicast route of the main table with one output link; others (local,
+/// broadcast, multipath, other tables) are not ours to manage.
+fn route_from(m: RouteMessage) -> Option<KernelRoute> {
+    if m.header.table != RouteHeader::RT_TABLE_MAIN || m.header.kind != RouteType::Unicast {
+        return None;
+    }
+    let v4 = m.header.address_family == rtnetlink::packet_route::AddressFamily::Inet;
+    let (mut dst, mut gateway, mut source, mut oif, mut metric) = (None, None, None, None, 0);
+    for a in &m.attributes {
+        match a {
+            RouteAttribute::Destination(d) => dst = route_ip(d),
+            RouteAttribute::Gateway(g) => gateway = route_ip(g),
+            RouteAttribute::PrefSource(p) => source = route_ip(p),
+            RouteAttribute::Oif(i) => oif = Some(*i),
+            RouteAttribute::Priority(p) => metric = *p,
+            _ => {}
+        }
+    }
+    let dst = dst.unwrap_or(if v4 {
+        IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+    });
+    Some(KernelRoute {
+        link_index: oif?,
+        destination: IpNet::new(dst, m.header.destination_prefix_length).ok()?,
+        gateway,
+        source,
+        metric,
+        protocol: u8::from(m.header.protocol),
+    })
+}
+
+fn route_message(r: &KernelRoute) -> Result<RouteMessage, NetError> {
+    let bad = |e| NetError::new(format!("route to {}", r.destination), e);
+    let mut b = RouteMessageBuilder::<IpAddr>::new()
+        .destination_prefix(r.destination.addr(), r.destination.prefix_len())
+        .map_err(bad)?
+        .output_interface(r.link_index)
+        .priority(r.metric)
+        .protocol(RouteProtocol::from(r.protocol))
+        .scope(if r.gateway.is_some() {
+            RouteScope::Universe
+        } else {
+            RouteScope::Link
+        });
+    if let Some(g) = r.gateway {
+        b = b.gateway(g).map_err(bad)?;
+    }
+    if let Some(s) = r.source {
+        b = b.pref_source(s).map_err(bad)?;
+    }
+    Ok(b.build())
+}
+
 #[async_trait]
 impl NetDriver for Rtnl {
     async fn dump_links(&self) -> Result<Vec<KernelLink>, NetError> {
@@ -215,6 +284,45 @@ impl NetDriver for Rtnl {
             _ => tokio::fs::write(&path, "1")
                 .await
                 .map_err(|e| NetError::new(format!("write {path}"), e)),
+        }
+    }
+
+    async fn dump_routes(&self) -> Result<Vec<KernelRoute>, NetError> {
+        let _turn = self.dump.lock().await;
+        let mut out = Vec::new();
+        for m in [
+            RouteMessageBuilder::<std::net::Ipv4Addr>::new().build(),
+            RouteMessageBuilder::<std::net::Ipv6Addr>::new().build(),
+        ] {
+            let msgs: Vec<RouteMessage> = self
+                .handle
+                .route()
+                .get(m)
+                .execute()
+                .try_collect()
+                .await
+                .map_err(|e| NetError::new("dump routes", e))?;
+            out.extend(msgs.into_iter().filter_map(route_from));
+        }
+        Ok(out)
+    }
+
+    async fn add_route(&self, r: &KernelRoute) -> Result<(), NetError> {
+        match self.handle.route().add(route_message(r)?).execute().await {
+            Err(e) if errno(&e) == Some(EEXIST) => Ok(()),
+            res => res.map_err(|e| {
+                NetError::new(
+                    format!("add route to {} via {:?}", r.destination, r.gateway),
+                    e,
+                )
+            }),
+        }
+    }
+
+    async fn del_route(&self, r: &KernelRoute) -> Result<(), NetError> {
+        match self.handle.route().del(route_message(r)?).execute().await {
+            Err(e) if matches!(errno(&e), Some(ENOENT) | Some(ESRCH)) => Ok(()),
+            res => res.map_err(|e| NetError::new(format!("remove route to {}", r.destination), e)),
         }
     }
 

@@ -1,29 +1,40 @@
-//! Machine config → `LinkSpec` (up, MTU) and `AddressSpec` (layer
-//! configuration) for every configured link that exists.
+//! Machine config → `LinkSpec` (up, MTU), `AddressSpec` and `RouteSpec`
+//! (layer configuration) for every configured link that exists.
 
 use crate::{Controller, ControllerError, Ctx, Input, Output};
 use async_trait::async_trait;
 use machined_resources::config::LinkEntry;
 use machined_resources::types::{
-    AddressSpec, ConfigLayer, LinkSpec, LinkStatus, MachineConfigSpec,
+    AddressSpec, ConfigLayer, LinkSpec, LinkStatus, MachineConfigSpec, RouteSpec,
 };
 use std::collections::HashSet;
 
 pub struct InterfaceConfigController;
 
-/// The link spec and address specs of one configured link, named `link`.
-fn render(
-    entry: &LinkEntry<'_>,
-    link: String,
-    links: &mut Vec<LinkSpec>,
-    addrs: &mut Vec<AddressSpec>,
-) {
-    addrs.extend(entry.addresses.iter().map(|a| AddressSpec {
-        address: *a,
+/// What one configured link, named `link`, asks for.
+#[derive(Default)]
+struct Rendered {
+    links: Vec<LinkSpec>,
+    addrs: Vec<AddressSpec>,
+    routes: Vec<RouteSpec>,
+}
+
+fn render(entry: &LinkEntry<'_>, link: String, out: &mut Rendered) {
+    out.routes.extend(entry.routes.iter().map(|r| RouteSpec {
         link: link.clone(),
+        destination: r.destination_or_default(),
+        gateway: r.gateway,
+        source: r.source,
+        metric: r.metric,
         layer: ConfigLayer::Configuration,
     }));
-    links.push(LinkSpec {
+    out.addrs
+        .extend(entry.addresses.iter().map(|a| AddressSpec {
+            address: *a,
+            link: link.clone(),
+            layer: ConfigLayer::Configuration,
+        }));
+    out.links.push(LinkSpec {
         name: link,
         up: entry.up,
         mtu: entry.mtu,
@@ -45,32 +56,39 @@ impl Controller for InterfaceConfigController {
         vec![
             Output::shared::<AddressSpec>(),
             Output::shared::<LinkSpec>(),
+            Output::shared::<RouteSpec>(),
         ]
     }
 
     async fn reconcile(&mut self, ctx: &mut Ctx) -> Result<(), ControllerError> {
         let links = ctx.list::<LinkStatus>()?;
-        let mut link_specs = Vec::new();
-        let mut addr_specs = Vec::new();
+        let mut out = Rendered::default();
         if let Some(mc) = ctx.get::<MachineConfigSpec>(MachineConfigSpec::ID)? {
             for entry in mc.spec.config.links().iter().filter(|l| !l.ignore) {
                 if let Some(link) = entry.resolve(&links) {
-                    render(entry, link, &mut link_specs, &mut addr_specs);
+                    render(entry, link, &mut out);
                 }
             }
         }
         let mut keep = HashSet::new();
-        for spec in &link_specs {
+        for spec in &out.links {
             ctx.put(&spec.name, spec)?;
             keep.insert(spec.name.clone());
         }
         ctx.retain::<LinkSpec>(&keep)?;
         let mut keep = HashSet::new();
-        for spec in &addr_specs {
+        for spec in &out.addrs {
             let id = AddressSpec::id(&spec.link, &spec.address);
             ctx.put(&id, spec)?;
             keep.insert(id);
         }
-        ctx.retain::<AddressSpec>(&keep)
+        ctx.retain::<AddressSpec>(&keep)?;
+        let mut keep = HashSet::new();
+        for spec in &out.routes {
+            let id = spec.id();
+            ctx.put(&id, spec)?;
+            keep.insert(id);
+        }
+        ctx.retain::<RouteSpec>(&keep)
     }
 }

@@ -11,6 +11,8 @@ mod address_status;
 mod interface_config;
 mod link_spec;
 mod link_status;
+mod route_spec;
+mod route_status;
 #[cfg(test)]
 mod tests;
 
@@ -19,3 +21,5 @@ pub use address_status::AddressStatusController;
 pub use interface_config::InterfaceConfigController;
 pub use link_spec::LinkSpecController;
 pub use link_status::LinkStatusController;
+pub use route_spec::{plan_routes, RouteOp, RouteSpecController};
+pub use route_status::RouteStatusController;

@@ -6,7 +6,7 @@
 
 use super::model::*;
 use super::v1alpha1::mtu;
-use super::values::{check_endpoint, check_hostname, check_link_name, parse_cidr};
+use super::values::{check_endpoint, check_hostname, check_link_name, parse_cidr, route};
 use super::walk::{Diag, Obj};
 use serde_yaml::Value;
 
@@ -87,6 +87,11 @@ pub fn link(doc: &Value, path: &str, vlan: bool, docs: &mut Documents, d: &mut D
         }
         a.finish(d);
     }
+    let routes = o
+        .list("routes", d)
+        .into_iter()
+        .filter_map(|(p, v)| route(v, &p, "destination", d))
+        .collect();
     let vlan_of = if vlan {
         let id = o.uint("vlanID", 4094, d);
         if id == Some(0) || (id.is_none() && !o.has("vlanID")) {
@@ -128,6 +133,7 @@ pub fn link(doc: &Value, path: &str, vlan: bool, docs: &mut Documents, d: &mut D
         up,
         mtu,
         addresses,
+        routes,
     });
 }
 

@@ -33,7 +33,19 @@ fn talos_examples_give_links_addresses_and_warnings() {
         (Some("enp0s1"), Some(9000), true, 2)
     );
     assert_eq!(l.path, "LinkConfig[0]");
-    for unsupported in ["routes", "multicast", "routePriority"] {
+    let routes: Vec<String> = l
+        .routes
+        .iter()
+        .map(|r| format!("{} via {:?}", r.destination_or_default(), r.gateway))
+        .collect();
+    assert_eq!(
+        routes,
+        vec![
+            "10.3.5.0/24 via Some(10.3.5.1)".to_string(),
+            "::/0 via Some(fe80::1)".to_string()
+        ]
+    );
+    for unsupported in ["multicast", "routePriority"] {
         assert!(
             p.warnings.iter().any(|w| w.contains(unsupported)),
             "{unsupported}: {:?}",

@@ -3,7 +3,7 @@
 //! certificate's names all read a config through these, so a new source of
 //! links or VIPs (another document kind) is added here once.
 
-use super::model::{LinkSelector, MachineConfig, VipConfig};
+use super::model::{LinkSelector, MachineConfig, RouteConfig, VipConfig};
 use super::VipOptions;
 use crate::types::LinkStatus;
 use crate::Typed;
@@ -24,6 +24,7 @@ pub struct LinkEntry<'a> {
     /// `up: false` in a `LinkConfig`.
     pub up: bool,
     pub addresses: &'a [IpNet],
+    pub routes: &'a [RouteConfig],
     pub mtu: Option<u32>,
     pub vip: Option<&'a VipConfig>,
     /// `ignore: true` on the interface entry (its VLANs too).
@@ -127,6 +128,7 @@ impl MachineConfig {
                 name: None,
                 up: true,
                 addresses: &iface.addresses,
+                routes: &iface.routes,
                 mtu: iface.mtu,
                 vip: iface.vip.as_ref(),
                 ignore: iface.ignore,
@@ -138,6 +140,7 @@ impl MachineConfig {
                 name: None,
                 up: true,
                 addresses: &vlan.addresses,
+                routes: &[],
                 mtu: vlan.mtu,
                 vip: vlan.vip.as_ref(),
                 ignore: iface.ignore,
@@ -150,6 +153,7 @@ impl MachineConfig {
             name: Some(&l.name),
             up: l.up,
             addresses: &l.addresses,
+            routes: &l.routes,
             mtu: l.mtu,
             vip: None,
             ignore: false,

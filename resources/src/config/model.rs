@@ -137,6 +137,35 @@ pub struct InterfaceConfig {
     pub vip: Option<VipConfig>,
     #[serde(default)]
     pub vlans: Vec<VlanConfig>,
+    /// `routes[]` (`network`, `gateway`, `source`, `metric`).
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+}
+
+/// A static route on a link. Without a destination it is the default route
+/// of its gateway's family.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<IpNet>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<IpAddr>,
+    /// Preferred source address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<IpAddr>,
+    #[serde(default)]
+    pub metric: u32,
+}
+
+impl RouteConfig {
+    /// The destination, or the default route of the gateway's family.
+    pub fn destination_or_default(&self) -> IpNet {
+        self.destination.unwrap_or(match self.gateway {
+            Some(IpAddr::V6(_)) => IpNet::V6(Default::default()),
+            _ => IpNet::V4(Default::default()),
+        })
+    }
 }
 
 /// A link configured by a `LinkConfig` or `VLANConfig` document.
@@ -157,6 +186,8 @@ pub struct LinkDoc {
     pub mtu: Option<u32>,
     #[serde(default)]
     pub addresses: Vec<IpNet>,
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

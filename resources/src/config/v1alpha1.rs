@@ -2,7 +2,7 @@
 
 use super::cluster::{ca, etcd};
 use super::model::*;
-use super::values::{check_endpoint, check_hostname, check_link_name, parse_cidr, parse_ip};
+use super::values::{check_endpoint, check_hostname, check_link_name, parse_cidr, parse_ip, route};
 use super::vip_options::vip_options;
 use super::walk::{Diag, Obj};
 use ipnet::IpNet;
@@ -117,6 +117,11 @@ fn interface(v: &Value, path: &str, d: &mut Diag) -> Option<InterfaceConfig> {
         .into_iter()
         .filter_map(|(p, v)| vlan(v, &p, d))
         .collect();
+    let routes = o
+        .list("routes", d)
+        .into_iter()
+        .filter_map(|(p, v)| route(v, &p, "network", d))
+        .collect();
     o.finish(d);
     Some(InterfaceConfig {
         selector: selector?,
@@ -126,6 +131,7 @@ fn interface(v: &Value, path: &str, d: &mut Diag) -> Option<InterfaceConfig> {
         ignore,
         vip,
         vlans,
+        routes,
     })
 }
 

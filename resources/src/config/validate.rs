@@ -71,6 +71,19 @@ pub fn check(c: &MachineConfig, d: &mut Diag) {
         }
     }
 
+    // Routes never use a VIP as their source: the VIP moves.
+    let vip_ips = c.vip_ips();
+    for link in c.links() {
+        for (k, r) in link.routes.iter().enumerate() {
+            if let Some(src) = r.source.filter(|s| vip_ips.contains(s)) {
+                d.error(
+                    format!("{}.routes[{k}].source", link.path),
+                    format!("{src} is a VIP: a route's source must be a node address"),
+                );
+            }
+        }
+    }
+
     // VIPs: control plane only, unique, not a node address.
     let mut seen: HashMap<IpAddr, String> = HashMap::new();
     for v in c.vips() {

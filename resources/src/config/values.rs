@@ -1,9 +1,11 @@
 //! Readers of single values (addresses, CIDRs, names, endpoints): each
 //! records an error naming the field's path and the reason.
 
-use super::walk::Diag;
+use super::model::RouteConfig;
+use super::walk::{Diag, Obj};
 use crate::endpoint::{Endpoint, EndpointError};
 use ipnet::IpNet;
+use serde_yaml::Value;
 use std::net::IpAddr;
 
 /// An IP address.
@@ -89,4 +91,55 @@ pub fn check_host_port(e: &str, path: &str, d: &mut Diag) -> bool {
 
 fn endpoint_error(e: &str, err: EndpointError) -> String {
     format!("{e:?} {err}")
+}
+
+/// One static route: Talos's legacy shape names the destination `network`,
+/// the `LinkConfig` shape `destination`. Unset numbers default to 0.
+pub fn route(
+    v: &Value,
+    path: &str,
+    destination_key: &'static str,
+    d: &mut Diag,
+) -> Option<RouteConfig> {
+    let mut o = Obj::new(Some(v), path, d);
+    let destination = o
+        .string(destination_key, d)
+        .and_then(|s| parse_cidr(&s, &o.path(destination_key), d).map(|n| n.trunc()));
+    let gateway = o
+        .string("gateway", d)
+        .and_then(|s| parse_ip(&s, &o.path("gateway"), d));
+    let source = o
+        .string("source", d)
+        .and_then(|s| parse_ip(&s, &o.path("source"), d));
+    let metric = o
+        .uint("metric", u64::from(u32::MAX), d)
+        .and_then(|m| u32::try_from(m).ok())
+        .unwrap_or(0);
+    o.finish(d);
+    let r = RouteConfig {
+        destination,
+        gateway,
+        source,
+        metric,
+    };
+    let family = r.destination_or_default().addr().is_ipv4();
+    if r.destination.is_none() && r.gateway.is_none() {
+        d.error(path, format!("needs a {destination_key} or a gateway"));
+        return None;
+    }
+    for (key, ip) in [("gateway", r.gateway), ("source", r.source)] {
+        let Some(ip) = ip else { continue };
+        if ip.is_ipv4() != family {
+            d.error(
+                format!("{path}.{key}"),
+                format!("{ip} is not of the destination's address family"),
+            );
+            return None;
+        }
+        if ip.is_unspecified() || ip.is_multicast() {
+            d.error(format!("{path}.{key}"), format!("{ip} cannot be a {key}"));
+            return None;
+        }
+    }
+    Some(r)
 }

@@ -9,6 +9,9 @@ pub const ADDRESS_PROTO_MACHINED: u8 = 109;
 /// that only the VIP holder renews, and never touched by the address
 /// controller.
 pub const ADDRESS_PROTO_VIP: u8 = 110;
+/// `rtm_protocol` of the routes machined adds: it only removes routes
+/// carrying it.
+pub const ROUTE_PROTO_MACHINED: u8 = 109;
 
 /// Where a spec comes from; a higher layer wins for the same id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
@@ -124,4 +127,52 @@ pub struct AnnounceStatus {
 impl ResourceSpec for AnnounceStatus {
     const NAMESPACE: &'static str = super::NS_NETWORK;
     const TYPE: &'static str = "AnnounceStatus";
+}
+
+/// A route machined wants (`network/RouteSpec/<link>/<dest>/<gw>/<metric>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteSpec {
+    pub link: String,
+    pub destination: IpNet,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<std::net::IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<std::net::IpAddr>,
+    pub metric: u32,
+    pub layer: ConfigLayer,
+}
+
+impl RouteSpec {
+    pub fn id(&self) -> String {
+        let gw = self.gateway.map_or("-".to_string(), |g| g.to_string());
+        format!("{}/{}/{gw}/{}", self.link, self.destination, self.metric)
+    }
+}
+
+impl ResourceSpec for RouteSpec {
+    const NAMESPACE: &'static str = super::NS_NETWORK;
+    const TYPE: &'static str = "RouteSpec";
+}
+
+/// A route in the kernel's main table (`network/RouteStatus/...`, ids as
+/// for `RouteSpec`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteStatus {
+    pub link: String,
+    pub destination: IpNet,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<std::net::IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<std::net::IpAddr>,
+    pub metric: u32,
+    pub protocol: u8,
+    /// Added by machined (protocol 109).
+    pub ours: bool,
+}
+
+impl ResourceSpec for RouteStatus {
+    const NAMESPACE: &'static str = super::NS_NETWORK;
+    const TYPE: &'static str = "RouteStatus";
 }
