@@ -6,8 +6,13 @@ use anyhow::Result;
 use machined_proto as pb;
 use std::path::Path;
 
-pub async fn run(s: &Session, file: &Path, dry_run: bool) -> Result<bool> {
-    let data = crate::validate::read(file)?.into_bytes();
+pub async fn run(s: &Session, file: &Path, patches: &[String], dry_run: bool) -> Result<bool> {
+    let mut text = crate::validate::read(file)?;
+    if !patches.is_empty() {
+        let loaded = crate::patch::load(patches)?;
+        text = crate::patch::apply_checked(&text, &loaded, &file.display().to_string())?;
+    }
+    let data = text.into_bytes();
     let call = |node: String| {
         let data = data.clone();
         async move {

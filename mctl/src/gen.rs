@@ -100,31 +100,65 @@ pub fn generate(name: &str, endpoint: &str) -> Result<Generated> {
     })
 }
 
+/// `--config-patch`, `--config-patch-control-plane`, `--config-patch-worker`.
+#[derive(Debug, Default)]
+pub struct Patches {
+    pub both: Vec<String>,
+    pub controlplane: Vec<String>,
+    pub worker: Vec<String>,
+}
+
 /// Writes the three files into `dir`, refusing to overwrite unless `force`.
 pub fn write(g: &Generated, dir: &Path, force: bool) -> Result<()> {
+    write_patched(g, dir, force, &Patches::default())
+}
+
+/// [`write`], with the configs patched first (each result must be valid).
+pub fn write_patched(g: &Generated, dir: &Path, force: bool, patches: &Patches) -> Result<()> {
     let files = ["controlplane.yaml", "worker.yaml", "mctlconfig"];
     if !force {
         if let Some(f) = files.iter().map(|f| dir.join(f)).find(|p| p.exists()) {
             bail!("{} exists; use --force to overwrite", f.display());
         }
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    for (f, v) in [
-        ("controlplane.yaml", &g.controlplane),
-        ("worker.yaml", &g.worker),
+    // Every patch is applied and checked before anything is written.
+    let both = crate::patch::load(&patches.both)?;
+    let mut texts = Vec::new();
+    for (f, v, own) in [
+        ("controlplane.yaml", &g.controlplane, &patches.controlplane),
+        ("worker.yaml", &g.worker, &patches.worker),
     ] {
+        let mut text = serde_yaml::to_string(v)?;
+        let list: Vec<_> = both
+            .iter()
+            .cloned()
+            .chain(crate::patch::load(own)?)
+            .collect();
+        if !list.is_empty() {
+            text = crate::patch::apply_checked(&text, &list, f)?;
+        }
+        texts.push((f, text));
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (f, text) in texts {
         let p = dir.join(f);
         // They hold the CA keys: owner-only.
-        machined_pki::write_private(&p, serde_yaml::to_string(v)?.as_bytes())
+        machined_pki::write_private(&p, text.as_bytes())
             .with_context(|| format!("writing {}", p.display()))?;
     }
     g.mctlconfig.save(&dir.join("mctlconfig"))
 }
 
 /// `mctl gen config NAME ENDPOINT`.
-pub fn run(name: &str, endpoint: &str, output: &Path, force: bool) -> Result<bool> {
+pub fn run(
+    name: &str,
+    endpoint: &str,
+    output: &Path,
+    force: bool,
+    patches: &Patches,
+) -> Result<bool> {
     let g = generate(name, endpoint)?;
-    write(&g, output, force)?;
+    write_patched(&g, output, force, patches)?;
     println!(
         "wrote controlplane.yaml, worker.yaml and mctlconfig to {}",
         output.display()
@@ -160,6 +194,43 @@ mod tests {
             endpoint_host("https://[fd00::50]:6443").unwrap(),
             "fd00::50"
         );
+    }
+
+    #[test]
+    fn patches_reach_the_configs_they_name_and_bad_ones_write_nothing() {
+        let dir = std::env::temp_dir().join(format!("mctl-gen-patch-{}", std::process::id()));
+        let g = generate("demo", "https://10.5.0.50:6443").unwrap();
+        let vip = "machine:\n  network:\n    interfaces:\n      - interface: eth0\n        vip: {ip: 10.5.0.50}\n";
+        let p = Patches {
+            both: vec!["machine: {certSANs: [extra.example.org]}".into()],
+            controlplane: vec![vip.into()],
+            worker: vec![],
+        };
+        write_patched(&g, &dir, false, &p).unwrap();
+        let read = |f: &str| {
+            let text = std::fs::read_to_string(dir.join(f)).unwrap();
+            machined_resources::config::parse(&text).unwrap().config
+        };
+        let (cp, w) = (read("controlplane.yaml"), read("worker.yaml"));
+        assert_eq!(cp.vip_ips().len(), 1);
+        assert!(w.vip_ips().is_empty());
+        assert!(cp.cert_sans.contains(&"extra.example.org".to_string()));
+        assert!(w.cert_sans.contains(&"extra.example.org".to_string()));
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        // A VIP on a worker is refused, and no file is written.
+        let bad = Patches {
+            worker: vec![vip.into()],
+            ..Default::default()
+        };
+        let e = write_patched(&g, &dir, false, &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("worker.yaml after patching is not a valid config"),
+            "{e}"
+        );
+        assert!(!dir.exists());
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod gen;
 mod get;
 mod mctlconfig;
 mod output;
+mod patch;
 mod session;
 mod validate;
 mod version;
@@ -32,10 +33,28 @@ enum Cmd {
     ApplyConfig {
         #[arg(short = 'f', long = "file")]
         file: PathBuf,
+        /// Patches to apply to the file first (`@FILE` or inline YAML), in order.
+        #[arg(short = 'p', long = "config-patch")]
+        patches: Vec<String>,
         /// Validate on the node without applying.
         #[arg(long)]
         dry_run: bool,
     },
+    /// Patch the config nodes run (`mctl patch machineconfig -p @vip.yaml`).
+    Patch {
+        /// What to patch: machineconfig (or mc).
+        #[arg(value_parser = ["machineconfig", "mc"])]
+        what: String,
+        /// Strategic merge or JSON 6902 patches (`@FILE` or inline), in order.
+        #[arg(short = 'p', long = "patch", required = true)]
+        patches: Vec<String>,
+        /// Validate on the nodes without applying.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Work on machine config files locally.
+    #[command(subcommand, name = "machineconfig", alias = "mc")]
+    MachineConfig(MachineConfigCmd),
     /// Start a new etcd cluster on one control-plane node (use its own
     /// address, never the VIP: the VIP needs etcd).
     Bootstrap,
@@ -64,6 +83,18 @@ enum Cmd {
 }
 
 #[derive(Subcommand, Debug)]
+enum MachineConfigCmd {
+    /// Patch a config file; prints the result (or writes it with -o).
+    Patch {
+        file: PathBuf,
+        #[arg(short = 'p', long = "patch", required = true)]
+        patches: Vec<String>,
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum GenCmd {
     /// Secrets, controlplane.yaml, worker.yaml and mctlconfig for a cluster.
     Config {
@@ -76,6 +107,15 @@ enum GenCmd {
         /// Overwrite existing files.
         #[arg(long)]
         force: bool,
+        /// Patches for both configs (`@FILE` or inline YAML), in order.
+        #[arg(long = "config-patch")]
+        patches: Vec<String>,
+        /// Patches for controlplane.yaml only, applied after --config-patch.
+        #[arg(long = "config-patch-control-plane")]
+        cp_patches: Vec<String>,
+        /// Patches for worker.yaml only, applied after --config-patch.
+        #[arg(long = "config-patch-worker")]
+        worker_patches: Vec<String>,
     },
 }
 
@@ -83,7 +123,21 @@ async fn run(cli: Cli) -> Result<bool> {
     let t = &cli.target;
     match cli.cmd {
         Cmd::Validate { file } => validate::run(&file),
-        Cmd::ApplyConfig { file, dry_run } => apply::run(&t.session()?, &file, dry_run).await,
+        Cmd::ApplyConfig {
+            file,
+            patches,
+            dry_run,
+        } => apply::run(&t.session()?, &file, &patches, dry_run).await,
+        Cmd::Patch {
+            what: _,
+            patches,
+            dry_run,
+        } => patch::live(&t.session()?, &patches, dry_run).await,
+        Cmd::MachineConfig(MachineConfigCmd::Patch {
+            file,
+            patches,
+            output,
+        }) => patch::offline(&file, &patches, output.as_ref()),
         Cmd::Get(args) => get::run(&t.session()?, args).await,
         Cmd::Bootstrap => bootstrap::run(&t.session()?).await,
         Cmd::Version { client } => version::run(t, client).await,
@@ -92,7 +146,17 @@ async fn run(cli: Cli) -> Result<bool> {
             endpoint,
             output,
             force,
-        }) => gen::run(&name, &endpoint, &output, force),
+            patches,
+            cp_patches,
+            worker_patches,
+        }) => {
+            let p = gen::Patches {
+                both: patches,
+                controlplane: cp_patches,
+                worker: worker_patches,
+            };
+            gen::run(&name, &endpoint, &output, force, &p)
+        }
         Cmd::Config(c) => config_cmd::run(t, c).await,
         Cmd::Cluster(c) => tokio::task::spawn_blocking(move || cluster::run(&c)).await?,
     }
@@ -103,7 +167,7 @@ fn main() {
     // `cluster` manages namespaces from the host; everything else may run
     // inside the LAN namespace of a local cluster.
     let netns = match &cli.cmd {
-        Cmd::Cluster(_) | Cmd::Gen(_) | Cmd::Validate { .. } => Ok(None),
+        Cmd::Cluster(_) | Cmd::Gen(_) | Cmd::Validate { .. } | Cmd::MachineConfig(_) => Ok(None),
         _ => cli.target.netns(),
     };
     let result = netns

@@ -1,7 +1,8 @@
 //! The shared IP on real kernels, etcd and machined: none before bootstrap,
 //! exactly one holder after; graceful handover, dead machine, holder cut off
 //! from etcd, quorum loss — never two holders, clients repointed each time;
-//! removed by hand → re-added; moved and removed by config; IPv6; machined
+//! removed by hand → re-added; moved and removed by config; added by a live
+//! patch; IPv6; machined
 //! killed or frozen, its etcd member killed, a deaf candidate; one machined
 //! per node.
 
@@ -371,5 +372,45 @@ fn hand_removal_config_moves_and_ipv6() {
                 .then_some(())
         },
     );
+
+    // A patch on the running nodes (as `talosctl patch mc`) adds a VIP,
+    // which comes up with one holder; a JSON 6902 patch on a config that is
+    // now multi-document is refused and changes nothing.
+    let nodes: Vec<&str> = cps.iter().map(|x| x.2.as_str()).collect();
+    let patch = c.node_dir(&cps[0].0).join("vip70.yaml");
+    std::fs::write(
+        &patch,
+        "apiVersion: v1alpha1\nkind: Layer2VIPConfig\nname: 10.5.0.70\nlink: eth0\n",
+    )
+    .unwrap();
+    let r = c.mctl(&[
+        "-n",
+        &nodes.join(","),
+        "patch",
+        "mc",
+        "-p",
+        &format!("@{}", patch.display()),
+    ]);
+    assert!(r.ok, "patch mc: {}", r.stderr);
+    wait_for("one holder of the patched-in VIP", PATIENCE, || {
+        (holders_of(&c, "10.5.0.70").len() == 1).then_some(())
+    });
+    wait_for("ping the patched-in VIP", PATIENCE, || {
+        ping(&c, "10.5.0.70").then_some(())
+    });
+    let r = c.mctl(&[
+        "-n",
+        nodes[0],
+        "patch",
+        "mc",
+        "-p",
+        r#"[{"op": "replace", "path": "/machine/network/hostname", "value": "x"}]"#,
+    ]);
+    assert!(
+        !r.ok && r.stderr.contains("JSON6902 patches are not supported"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(holders_of(&c, VIP).len(), 1);
     let _: IpAddr = VIP.parse().unwrap();
 }

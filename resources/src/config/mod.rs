@@ -9,6 +9,7 @@ mod documents;
 pub mod limits;
 mod links;
 mod model;
+pub mod patch;
 mod v1alpha1;
 mod validate;
 mod values;

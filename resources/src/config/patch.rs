@@ -1,0 +1,326 @@
+//! Config patches as Talos applies them.
+//!
+//! A patch is either strategic merge (YAML documents) or JSON 6902 (a list
+//! of operations, single-document configs only). Strategic merge matches
+//! documents by kind and name (the `v1alpha1` document by having no kind),
+//! merges maps key by key, appends lists except where Talos merges by key
+//! (`machine.network.interfaces` by `interface` or `deviceSelector`, `vlans`
+//! by `vlanId`) or replaces them (`podSubnets`, `serviceSubnets`), and reads
+//! `$patch: delete` to delete a document, a section, or a list element
+//! (selected by the element's other key). An unmatched document is added.
+
+use super::limits;
+use serde::Deserialize;
+use serde_yaml::Value;
+
+/// A loaded patch.
+#[derive(Debug, Clone)]
+pub enum Patch {
+    Strategic(Vec<Value>),
+    Json6902(json_patch::Patch),
+}
+
+/// Why a patch was not loaded or applied.
+#[derive(Debug, thiserror::Error)]
+pub enum PatchError {
+    #[error("patch: {0}")]
+    Limits(super::FieldError),
+    #[error("patch is not valid YAML: {0}")]
+    Yaml(#[source] serde_yaml::Error),
+    #[error("machine config is not valid YAML: {0}")]
+    Config(#[source] serde_yaml::Error),
+    #[error("JSON6902 patches are not supported for multi-document machine configuration")]
+    Json6902MultiDoc,
+    #[error("failure applying rfc6902 patches to the machine config: {0}")]
+    Json6902(#[source] json_patch::PatchError),
+    #[error("cannot merge at {path}: {left} in the config, {right} in the patch")]
+    Mismatch {
+        path: String,
+        left: &'static str,
+        right: &'static str,
+    },
+    #[error("$patch: delete at {0}: {1}")]
+    Delete(String, &'static str),
+    #[error("converting between YAML and JSON: {0}")]
+    Convert(String),
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a map",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
+fn documents(text: &str) -> Result<Vec<Value>, serde_yaml::Error> {
+    let mut out = Vec::new();
+    for de in serde_yaml::Deserializer::from_str(text) {
+        let v = Value::deserialize(de)?;
+        if !v.is_null() {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+/// Reads a patch: a list of `{op, path, ...}` objects is JSON 6902,
+/// anything else strategic merge. Bounded like a config.
+pub fn load(text: &str) -> Result<Patch, PatchError> {
+    limits::precheck(text).map_err(PatchError::Limits)?;
+    let docs = documents(text).map_err(PatchError::Yaml)?;
+    if let [Value::Sequence(ops)] = docs.as_slice() {
+        if ops.iter().all(|o| o.get("op").is_some()) {
+            let json = serde_json::to_value(ops).map_err(|e| PatchError::Convert(e.to_string()))?;
+            let p: json_patch::Patch =
+                serde_json::from_value(json).map_err(|e| PatchError::Convert(e.to_string()))?;
+            return Ok(Patch::Json6902(p));
+        }
+    }
+    Ok(Patch::Strategic(docs))
+}
+
+/// Applies `patches` in order to a config's text; returns the new text.
+pub fn apply(config: &str, patches: &[Patch]) -> Result<String, PatchError> {
+    limits::precheck(config).map_err(PatchError::Limits)?;
+    let mut docs = documents(config).map_err(PatchError::Config)?;
+    for p in patches {
+        match p {
+            Patch::Strategic(right) => {
+                for r in right {
+                    strategic(&mut docs, r.clone())?;
+                }
+            }
+            Patch::Json6902(ops) => {
+                let [doc] = docs.as_mut_slice() else {
+                    return Err(PatchError::Json6902MultiDoc);
+                };
+                let mut json =
+                    serde_json::to_value(&*doc).map_err(|e| PatchError::Convert(e.to_string()))?;
+                json_patch::patch(&mut json, ops).map_err(PatchError::Json6902)?;
+                *doc =
+                    serde_json::from_value(json).map_err(|e| PatchError::Convert(e.to_string()))?;
+            }
+        }
+    }
+    let mut out = String::new();
+    for d in &docs {
+        if !out.is_empty() {
+            out.push_str("---\n");
+        }
+        out.push_str(&serde_yaml::to_string(d).map_err(|e| PatchError::Convert(e.to_string()))?);
+    }
+    Ok(out)
+}
+
+/// `kind/name` of a document; the `v1alpha1` document has no kind.
+fn doc_id(d: &Value) -> (Option<String>, Option<String>) {
+    let s = |k: &str| d.get(k).and_then(Value::as_str).map(str::to_string);
+    (s("kind"), s("name"))
+}
+
+fn is_delete(v: &Value) -> bool {
+    v.get("$patch").and_then(Value::as_str) == Some("delete")
+}
+
+fn strategic(docs: &mut Vec<Value>, mut right: Value) -> Result<(), PatchError> {
+    let id = doc_id(&right);
+    let at = docs.iter().position(|d| doc_id(d) == id);
+    if is_delete(&right) {
+        if let Some(i) = at {
+            docs.remove(i);
+        }
+        return Ok(());
+    }
+    let mut deletes = Vec::new();
+    extract_deletes(&mut right, String::new(), &mut deletes)?;
+    match at {
+        Some(i) => {
+            // Deletions first: a patch may delete an element and add a new
+            // one with the same key (Talos's order).
+            for d in &deletes {
+                delete(&mut docs[i], d)?;
+            }
+            merge(&mut docs[i], right, "")?;
+        }
+        None => docs.push(right),
+    }
+    Ok(())
+}
+
+/// A deletion found in a patch: a key path, and for a list element the
+/// element's selecting key and value.
+struct Deletion {
+    path: Vec<String>,
+    element: Option<(String, Value)>,
+}
+
+/// Removes every `$patch: delete` from `v`, collecting what it deletes.
+fn extract_deletes(v: &mut Value, path: String, out: &mut Vec<Deletion>) -> Result<(), PatchError> {
+    let segs = |p: &str| -> Vec<String> {
+        p.split('.')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    match v {
+        Value::Mapping(m) => {
+            let mut gone = Vec::new();
+            for (k, child) in m.iter_mut() {
+                let Some(key) = k.as_str() else { continue };
+                let p = if path.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{path}.{key}")
+                };
+                if is_delete(child) {
+                    out.push(Deletion {
+                        path: segs(&p),
+                        element: None,
+                    });
+                    gone.push(k.clone());
+                } else {
+                    extract_deletes(child, p, out)?;
+                }
+            }
+            for k in gone {
+                m.remove(&k);
+            }
+        }
+        Value::Sequence(items) => {
+            let mut keep = Vec::new();
+            for item in std::mem::take(items) {
+                if is_delete(&item) {
+                    let sel = item
+                        .as_mapping()
+                        .and_then(|m| m.iter().find(|(k, _)| k.as_str() != Some("$patch")))
+                        .and_then(|(k, v)| Some((k.as_str()?.to_string(), v.clone())));
+                    let Some(sel) = sel else {
+                        return Err(PatchError::Delete(
+                            path,
+                            "a list element needs a key besides $patch to select it",
+                        ));
+                    };
+                    out.push(Deletion {
+                        path: segs(&path),
+                        element: Some(sel),
+                    });
+                } else {
+                    keep.push(item);
+                }
+            }
+            *items = keep;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn delete(doc: &mut Value, d: &Deletion) -> Result<(), PatchError> {
+    let Some((last, parents)) = d.path.split_last() else {
+        return Err(PatchError::Delete(String::new(), "nothing to delete"));
+    };
+    let mut cur = doc;
+    for p in parents {
+        match cur.get_mut(p.as_str()) {
+            Some(next) => cur = next,
+            None => return Ok(()), // already absent
+        }
+    }
+    match &d.element {
+        None => {
+            if let Some(m) = cur.as_mapping_mut() {
+                m.remove(last.as_str());
+            }
+        }
+        Some((key, val)) => {
+            if let Some(Value::Sequence(items)) = cur.get_mut(last.as_str()) {
+                items.retain(|i| i.get(key.as_str()) != Some(val));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Lists merged element by element on a key, by their path's last part.
+fn merge_key(path: &str) -> Option<&'static [&'static str]> {
+    if path == "machine.network.interfaces" {
+        Some(&["interface", "deviceSelector"])
+    } else if path.ends_with(".vlans") {
+        Some(&["vlanId"])
+    } else {
+        None
+    }
+}
+
+/// Lists a patch replaces instead of extending.
+fn replaced(path: &str) -> bool {
+    matches!(
+        path,
+        "cluster.network.podSubnets" | "cluster.network.serviceSubnets"
+    )
+}
+
+fn merge(left: &mut Value, right: Value, path: &str) -> Result<(), PatchError> {
+    match (left, right) {
+        (_, Value::Null) => {}
+        (Value::Mapping(l), Value::Mapping(r)) => {
+            for (k, rv) in r {
+                let key = k.as_str().unwrap_or_default().to_string();
+                let p = if path.is_empty() {
+                    key
+                } else {
+                    format!("{path}.{key}")
+                };
+                match l.get_mut(&k) {
+                    Some(lv) if !lv.is_null() => merge(lv, rv, &p)?,
+                    _ => {
+                        l.insert(k, rv);
+                    }
+                }
+            }
+        }
+        (Value::Sequence(l), Value::Sequence(r)) => {
+            if replaced(path) {
+                *l = r;
+            } else if let Some(keys) = merge_key(path) {
+                for item in r {
+                    let found = keys.iter().find_map(|k| {
+                        let want = item.get(*k)?;
+                        l.iter().position(|e| e.get(*k) == Some(want))
+                    });
+                    match found {
+                        Some(i) => merge(&mut l[i], item, path)?,
+                        None => l.push(item),
+                    }
+                }
+            } else {
+                l.extend(r);
+            }
+        }
+        (l @ (Value::Mapping(_) | Value::Sequence(_)), r) => {
+            return Err(PatchError::Mismatch {
+                path: path.to_string(),
+                left: kind(l),
+                right: kind(&r),
+            });
+        }
+        (l, r @ (Value::Mapping(_) | Value::Sequence(_))) if !l.is_null() => {
+            return Err(PatchError::Mismatch {
+                path: path.to_string(),
+                left: kind(l),
+                right: kind(&r),
+            });
+        }
+        (l, r) => *l = r,
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "patch_tests.rs"]
+mod tests;

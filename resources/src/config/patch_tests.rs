@@ -1,0 +1,130 @@
+//! Talos's own patch examples (pkg/machinery/config/configpatcher/testdata),
+//! checked on the fields they change.
+
+use super::*;
+
+fn run(config: &str, patches: &[&str]) -> Result<Vec<Value>, PatchError> {
+    let loaded: Vec<Patch> = patches.iter().map(|p| load(p)).collect::<Result<_, _>>()?;
+    Ok(documents(&apply(config, &loaded)?).unwrap())
+}
+
+fn at<'a>(v: &'a Value, path: &str) -> &'a Value {
+    path.split('.').fold(v, |v, k| match k.parse::<usize>() {
+        Ok(i) => &v[i],
+        Err(_) => &v[k],
+    })
+}
+
+fn yaml(s: &str) -> Value {
+    serde_yaml::from_str(s).unwrap()
+}
+
+const APPLY_CONFIG: &str = "version: v1alpha1\nmachine:\n  network:\n    hostname: hostname1\n    interfaces:\n      - interface: eth0\n        dhcp: true\ncluster:\n  proxy:\n    extraArgs:\n       metrics-bind-address: $(POD_IP):10249\n       foo: bar\n";
+
+#[test]
+fn talos_apply_example() {
+    let strategic1 =
+        "machine:\n  network:\n    interfaces:\n      - interface: eth0\n        dhcp: false\n";
+    let strategic2 = "machine:\n  network:\n    interfaces:\n      - interface: eth0\n        vip:\n          ip: 10.3.5.6\n      - interface: eth1\n        vlans:\n          - vlanId: 100\n            addresses: [10.3.4.5]\n";
+    let strategic3 = "machine:\n  network:\n    interfaces:\n      - interface: eth1\n        vlans:\n          - vlanId: 100\n            addresses: [10.3.4.6]\n          - vlanId: 101\n            addresses: [10.3.4.7]\ncluster:\n  proxy:\n    extraArgs:\n       metrics-bind-address: $(POD_IP):10249\n       foo:\n         $patch: delete\n";
+    let json1 = "- op: add\n  path: /machine/network/interfaces/0/addresses\n  value:\n     - 10.1.2.3/24\n";
+    let json2 = "- op: replace\n  path: /machine/network/hostname\n  value: foo\n";
+    let out = run(
+        APPLY_CONFIG,
+        &[strategic1, strategic2, strategic3, json1, json2],
+    )
+    .unwrap();
+    assert_eq!(out.len(), 1);
+    let d = &out[0];
+    assert_eq!(at(d, "machine.network.hostname"), &yaml("foo"));
+    let ifaces = at(d, "machine.network.interfaces");
+    assert_eq!(
+        ifaces,
+        &yaml("- interface: eth0\n  dhcp: false\n  vip: {ip: 10.3.5.6}\n  addresses: [10.1.2.3/24]\n- interface: eth1\n  vlans:\n    - {vlanId: 100, addresses: [10.3.4.5, 10.3.4.6]}\n    - {vlanId: 101, addresses: [10.3.4.7]}\n")
+    );
+    assert_eq!(
+        at(d, "cluster.proxy.extraArgs"),
+        &yaml("metrics-bind-address: $(POD_IP):10249")
+    );
+}
+
+const MULTIDOC: &str = "version: v1alpha1\nmachine:\n  network:\n    hostname: hostname1\n    interfaces:\n      - interface: eth0\n        dhcp: true\n      - interface: eth1\n        addresses: [10.3.5.4/32]\n---\napiVersion: v1alpha1\nkind: SideroLinkConfig\napiUrl: https://siderolink.api/join?jointoken=secret&user=alice\n---\napiVersion: v1alpha1\nkind: ExtensionServiceConfig\nname: foo\nconfigFiles:\n    - content: hello\n      mountPath: /etc/foo\nenvironment:\n    - FOO=BAR\n";
+
+#[test]
+fn talos_multidoc_example() {
+    let patch = "apiVersion: v1alpha1\nkind: SideroLinkConfig\napiUrl: https://siderolink.api/join?jointoken=secret&user=bob\n---\napiVersion: v1alpha1\nkind: ExtensionServiceConfig\nname: foo\nenvironment:\n    - XXX=YYY\n---\napiVersion: v1alpha1\nkind: KubeFlannelCNIConfig\n$patch: delete\n---\napiVersion: v1alpha1\nkind: HostnameConfig\nhostname: new-doc\n";
+    let out = run(MULTIDOC, &[patch]).unwrap();
+    assert_eq!(
+        out.len(),
+        4,
+        "an unmatched document is added; deleting an absent one is nothing"
+    );
+    assert_eq!(
+        at(&out[1], "apiUrl"),
+        &yaml("https://siderolink.api/join?jointoken=secret&user=bob")
+    );
+    assert_eq!(at(&out[2], "environment"), &yaml("[FOO=BAR, XXX=YYY]"));
+    assert_eq!(at(&out[3], "hostname"), &yaml("new-doc"));
+    let json =
+        "- op: add\n  path: /machine/network/interfaces/0/addresses\n  value: [10.1.2.3/24]\n";
+    let err = run(MULTIDOC, &[json]).unwrap_err().to_string();
+    assert!(
+        err.contains("JSON6902 patches are not supported for multi-document"),
+        "{err}"
+    );
+}
+
+#[test]
+fn talos_patchdelete_example() {
+    let patch = "apiVersion: v1alpha1\nkind: SideroLinkConfig\n$patch: delete\n---\napiVersion: v1alpha1\nkind: ExtensionServiceConfig\nname: foo\nconfigFiles:\n  - content: hello\n    $patch: delete\n  - content: hello2\n    mountPath: /etc/foo2\n---\nversion: v1alpha1\nmachine:\n  network:\n    hostname:\n      $patch: delete\n    interfaces:\n      - interface: eth0\n        $patch: delete\n      - interface: eth1\n        addresses: [10.3.5.5/32]\n      - interface: eth0\n        dummy: true\n";
+    let out = run(MULTIDOC, &[patch]).unwrap();
+    assert_eq!(out.len(), 2, "SideroLinkConfig deleted");
+    let main = &out[0];
+    assert_eq!(at(main, "machine.network.hostname"), &Value::Null);
+    assert_eq!(
+        at(main, "machine.network.interfaces"),
+        &yaml("- {interface: eth1, addresses: [10.3.5.4/32, 10.3.5.5/32]}\n- {interface: eth0, dummy: true}\n")
+    );
+    assert_eq!(
+        at(&out[1], "configFiles"),
+        &yaml("- {content: hello2, mountPath: /etc/foo2}")
+    );
+}
+
+#[test]
+fn merge_by_device_selector_and_replaced_lists() {
+    let config = "version: v1alpha1\nmachine:\n  network:\n    interfaces:\n      - deviceSelector: {hardwareAddr: '52:54:*'}\n        addresses: [10.0.0.1/24]\ncluster:\n  network:\n    podSubnets: [10.244.0.0/16]\n";
+    let patch = "machine:\n  network:\n    interfaces:\n      - deviceSelector: {hardwareAddr: '52:54:*'}\n        vip: {ip: 10.0.0.50}\ncluster:\n  network:\n    podSubnets: [10.42.0.0/16]\n";
+    let d = &run(config, &[patch]).unwrap()[0];
+    assert_eq!(
+        at(d, "machine.network.interfaces"),
+        &yaml("- deviceSelector: {hardwareAddr: '52:54:*'}\n  addresses: [10.0.0.1/24]\n  vip: {ip: 10.0.0.50}\n")
+    );
+    assert_eq!(at(d, "cluster.network.podSubnets"), &yaml("[10.42.0.0/16]"));
+}
+
+#[test]
+fn bad_patches_say_why() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "machine: [1, 2]\n",
+            "cannot merge at machine: a map in the config, a list in the patch",
+        ),
+        (
+            "machine:\n  network:\n    interfaces:\n      - $patch: delete\n",
+            "a list element needs a key besides $patch",
+        ),
+        (
+            "- op: remove\n  path: /machine/nosuch\n",
+            "failure applying rfc6902 patches",
+        ),
+        ("machine: {\n", "patch is not valid YAML"),
+    ];
+    for (patch, want) in cases {
+        let err = run(APPLY_CONFIG, &[patch]).unwrap_err().to_string();
+        assert!(err.contains(want), "{patch:?}: {err}");
+    }
+    let deep = format!("machine: {}\n", "[".repeat(100));
+    let err = run(APPLY_CONFIG, &[&deep]).unwrap_err().to_string();
+    assert!(err.contains("patch: "), "{err}");
+}
