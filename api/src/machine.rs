@@ -21,6 +21,8 @@ pub struct MachineApi {
     node: String,
     /// Serialises applies: validate, persist and publish as one step.
     apply_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Applies so far: a pending try rollback yields to a later apply.
+    applies: crate::apply_mode::Generation,
 }
 
 impl MachineApi {
@@ -30,6 +32,7 @@ impl MachineApi {
             store,
             node,
             apply_lock: Default::default(),
+            applies: Default::default(),
         }
     }
 
@@ -83,29 +86,68 @@ impl pb::machine_service_server::MachineService for MachineApi {
                 why.join("; ")
             )));
         }
+        let mode = pb::ApplyMode::try_from(req.mode)
+            .map_err(|_| Status::invalid_argument(format!("mode: {} is not a mode", req.mode)))?;
         let warnings = parsed.warnings.clone();
         let _guard = self.apply_lock.lock().await;
         let current = self
             .state
             .get_typed::<MachineConfigSpec>(MachineConfigSpec::ID)
             .ok()
-            .flatten();
-        let unchanged = current.is_some_and(|c| c.spec.raw == text);
-        if !req.dry_run && !unchanged {
-            self.store.save(&text).map_err(|e| {
+            .flatten()
+            .map(|c| c.spec.raw);
+        let unchanged = current.as_deref() == Some(text.as_str());
+        let diff = crate::apply_mode::diff(current.as_deref().unwrap_or_default(), &text);
+        let persist = |text: &str| {
+            self.store.save(text).map_err(|e| {
                 Status::internal(format!(
                     "persisting config to {}: {e}",
                     self.store.path().display()
                 ))
-            })?;
-            Self::publish(&self.state, parsed, &text)?;
-            tracing::info!(warnings = warnings.len(), "config applied");
+            })
+        };
+        let mut applied_live = false;
+        if !req.dry_run {
+            let mine = self.applies.bump();
+            match mode {
+                pb::ApplyMode::Auto | pb::ApplyMode::NoReboot => {
+                    persist(&text)?;
+                    if !unchanged {
+                        Self::publish(&self.state, parsed, &text)?;
+                    }
+                    applied_live = true;
+                }
+                pb::ApplyMode::Staged => persist(&text)?,
+                pb::ApplyMode::Try => {
+                    let secs = match req.try_timeout_secs {
+                        0 => 60,
+                        s => s.min(24 * 3600),
+                    };
+                    Self::publish(&self.state, parsed, &text)?;
+                    crate::apply_mode::schedule_rollback(
+                        self.state.clone(),
+                        self.store.clone(),
+                        self.apply_lock.clone(),
+                        self.applies.clone(),
+                        mine,
+                        std::time::Duration::from_secs(u64::from(secs)),
+                    );
+                    applied_live = true;
+                }
+            }
+            tracing::info!(
+                warnings = warnings.len(),
+                mode = mode.as_str_name(),
+                "config applied"
+            );
         }
         Ok(Response::new(pb::ApplyConfigurationResponse {
             warnings,
-            applied_live: !req.dry_run,
+            applied_live,
             unchanged,
             node: self.node.clone(),
+            diff,
+            mode: mode.into(),
         }))
     }
 

@@ -1,4 +1,4 @@
-//! `mctl apply-config -f FILE [--dry-run]`.
+//! `mctl apply-config -f FILE [-p PATCH]... [--mode M] [--dry-run]`.
 
 use crate::output;
 use crate::session::Session;
@@ -6,20 +6,64 @@ use anyhow::Result;
 use machined_proto as pb;
 use std::path::Path;
 
-pub async fn run(s: &Session, file: &Path, patches: &[String], dry_run: bool) -> Result<bool> {
+/// How to apply.
+pub struct How {
+    pub dry_run: bool,
+    pub mode: pb::ApplyMode,
+    pub timeout_secs: u32,
+}
+
+pub fn mode(s: &str) -> pb::ApplyMode {
+    match s {
+        "no-reboot" => pb::ApplyMode::NoReboot,
+        "staged" => pb::ApplyMode::Staged,
+        "try" => pb::ApplyMode::Try,
+        _ => pb::ApplyMode::Auto,
+    }
+}
+
+/// `90s`, `2m`, `1h` or plain seconds.
+pub fn parse_timeout(s: &str) -> Result<u32, String> {
+    let (n, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(format!("{s:?}: expected e.g. 90s, 2m or 1h")),
+    };
+    n.parse::<u32>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|t| (1..=24 * 3600).contains(t))
+        .ok_or_else(|| format!("{s:?}: expected 1s to 24h"))
+}
+
+pub async fn run(s: &Session, file: &Path, patches: &[String], how: &How) -> Result<bool> {
     let mut text = crate::validate::read(file)?;
     if !patches.is_empty() {
         let loaded = crate::patch::load(patches)?;
         text = crate::patch::apply_checked(&text, &loaded, &file.display().to_string())?;
     }
-    let data = text.into_bytes();
+    Ok(send(s, text, how).await)
+}
+
+/// Sends `text` to every target node and reports each answer.
+pub async fn send(s: &Session, text: String, how: &How) -> bool {
     let call = |node: String| {
-        let data = data.clone();
+        let data = text.clone().into_bytes();
         async move {
             let r = s
                 .machine(&node)
                 .await?
-                .apply_configuration(pb::ApplyConfigurationRequest { data, dry_run })
+                .apply_configuration(pb::ApplyConfigurationRequest {
+                    data,
+                    dry_run: how.dry_run,
+                    mode: how.mode.into(),
+                    try_timeout_secs: how.timeout_secs,
+                })
                 .await
                 .map_err(output::status)?;
             Ok(r.into_inner())
@@ -29,16 +73,25 @@ pub async fn run(s: &Session, file: &Path, patches: &[String], dry_run: bool) ->
         for w in &r.warnings {
             eprintln!("{node}: warning: {w}");
         }
-        let what = if dry_run {
-            "config is valid (dry run, nothing applied)"
-        } else if r.unchanged {
-            "config unchanged"
-        } else if r.applied_live {
-            "config applied (live)"
-        } else {
-            "config applied (takes effect on restart)"
+        if how.dry_run {
+            if r.diff.is_empty() {
+                println!("{node}: config is valid, no change (dry run)");
+            } else {
+                println!("{node}: config is valid; it would change (dry run, nothing applied):");
+                print!("{}", r.diff);
+            }
+            return;
+        }
+        let what = match how.mode {
+            _ if r.unchanged && how.mode != pb::ApplyMode::Staged => "config unchanged".to_string(),
+            pb::ApplyMode::Staged => "config staged: it takes effect on the next start".into(),
+            pb::ApplyMode::Try => format!(
+                "config applied for {}s; it rolls back then unless applied again (without --mode try)",
+                how.timeout_secs
+            ),
+            _ => "config applied (live)".into(),
         };
         println!("{node}: {what}");
     };
-    Ok(s.each(call, show).await)
+    s.each(call, show).await
 }

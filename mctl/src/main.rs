@@ -36,9 +36,16 @@ enum Cmd {
         /// Patches to apply to the file first (`@FILE` or inline YAML), in order.
         #[arg(short = 'p', long = "config-patch")]
         patches: Vec<String>,
-        /// Validate on the node without applying.
+        /// Validate on the node and print the change (a diff); change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// auto | no-reboot (at once), staged (on the next start), try (for
+        /// --timeout, then rolled back unless applied again).
+        #[arg(long, default_value = "auto", value_parser = ["auto", "no-reboot", "staged", "try"])]
+        mode: String,
+        /// How long a `--mode try` config stays, e.g. 90s or 2m.
+        #[arg(long, default_value = "1m", value_parser = apply::parse_timeout)]
+        timeout: u32,
     },
     /// Patch the config nodes run (`mctl patch machineconfig -p @vip.yaml`).
     Patch {
@@ -51,6 +58,17 @@ enum Cmd {
         /// Validate on the nodes without applying.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Edit the config a node runs in $EDITOR and apply it (`talosctl edit mc`).
+    Edit {
+        /// What to edit: machineconfig (or mc).
+        #[arg(value_parser = ["machineconfig", "mc"])]
+        what: String,
+        /// auto | no-reboot | staged | try, as for apply-config.
+        #[arg(long, default_value = "auto", value_parser = ["auto", "no-reboot", "staged", "try"])]
+        mode: String,
+        #[arg(long, default_value = "1m", value_parser = apply::parse_timeout)]
+        timeout: u32,
     },
     /// Work on machine config files locally.
     #[command(subcommand, name = "machineconfig", alias = "mc")]
@@ -127,12 +145,33 @@ async fn run(cli: Cli) -> Result<bool> {
             file,
             patches,
             dry_run,
-        } => apply::run(&t.session()?, &file, &patches, dry_run).await,
+            mode,
+            timeout,
+        } => {
+            let how = apply::How {
+                dry_run,
+                mode: apply::mode(&mode),
+                timeout_secs: timeout,
+            };
+            apply::run(&t.session()?, &file, &patches, &how).await
+        }
         Cmd::Patch {
             what: _,
             patches,
             dry_run,
         } => patch::live(&t.session()?, &patches, dry_run).await,
+        Cmd::Edit {
+            what: _,
+            mode,
+            timeout,
+        } => {
+            let how = apply::How {
+                dry_run: false,
+                mode: apply::mode(&mode),
+                timeout_secs: timeout,
+            };
+            patch::edit(&t.session()?, &how).await
+        }
         Cmd::MachineConfig(MachineConfigCmd::Patch {
             file,
             patches,

@@ -48,6 +48,66 @@ pub fn offline(file: &Path, patches: &[String], out: Option<&PathBuf>) -> Result
     Ok(true)
 }
 
+/// The config `node` runs, as it was applied (admin only).
+pub async fn applied(s: &Session, node: &str) -> Result<String> {
+    let r = s
+        .resources(node)
+        .await?
+        .get(pb::GetRequest {
+            r#type: "MachineConfig".into(),
+            id: "v1alpha1".into(),
+            namespace: String::new(),
+        })
+        .await
+        .map_err(output::status)?
+        .into_inner();
+    let spec: serde_json::Value = r
+        .resource
+        .map(|r| serde_json::from_str(&r.spec_json))
+        .transpose()?
+        .ok_or_else(|| anyhow!("the node sent no config"))?;
+    spec["raw"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| anyhow!("the node's config has no raw text"))
+}
+
+/// `mctl edit machineconfig`: the config of one node in `$EDITOR`, applied
+/// back when it changed (and still valid).
+pub async fn edit(s: &Session, how: &crate::apply::How) -> Result<bool> {
+    let [node] = s.targets.as_slice() else {
+        bail!("edit one node at a time (got {})", s.targets.len());
+    };
+    let raw = applied(s, node).await?;
+    let dir = std::env::temp_dir().join(format!("mctl-edit-{}", std::process::id()));
+    let file = dir.join("machineconfig.yaml");
+    machined_pki::write_private(&file, raw.as_bytes())?;
+    let editor = std::env::var("EDITOR")
+        .or_else(|_| std::env::var("VISUAL"))
+        .unwrap_or_else(|_| "vi".into());
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(&file)
+        .status()
+        .with_context(|| format!("running {editor}"));
+    let edited = std::fs::read_to_string(&file);
+    let _ = std::fs::remove_dir_all(&dir);
+    if !status?.success() {
+        bail!("{editor} failed; nothing applied");
+    }
+    let edited = edited?;
+    if edited == raw {
+        println!("{node}: edit cancelled, no changes made");
+        return Ok(true);
+    }
+    if let Err(e) = config::parse(&edited) {
+        bail!("the edited config is not valid; nothing applied:\n{e}");
+    }
+    Ok(crate::apply::send(s, edited, how).await)
+}
+
 /// `mctl patch machineconfig -p PATCH... [--dry-run]`: each node's applied
 /// config, patched, applied back.
 pub async fn live(s: &Session, patches: &[String], dry_run: bool) -> Result<bool> {
@@ -55,32 +115,16 @@ pub async fn live(s: &Session, patches: &[String], dry_run: bool) -> Result<bool
     let call = |node: String| {
         let patches = &patches;
         async move {
-            let r = s
-                .resources(&node)
-                .await?
-                .get(pb::GetRequest {
-                    r#type: "MachineConfig".into(),
-                    id: "v1alpha1".into(),
-                    namespace: String::new(),
-                })
-                .await
-                .map_err(output::status)?
-                .into_inner();
-            let spec: serde_json::Value = r
-                .resource
-                .map(|r| serde_json::from_str(&r.spec_json))
-                .transpose()?
-                .ok_or_else(|| anyhow!("the node sent no config"))?;
-            let raw = spec["raw"]
-                .as_str()
-                .ok_or_else(|| anyhow!("the node's config has no raw text"))?;
-            let patched = apply_checked(raw, patches, "the node's config")?;
+            let raw = applied(s, &node).await?;
+            let patched = apply_checked(&raw, patches, "the node's config")?;
             let a = s
                 .machine(&node)
                 .await?
                 .apply_configuration(pb::ApplyConfigurationRequest {
                     data: patched.into_bytes(),
                     dry_run,
+                    mode: pb::ApplyMode::Auto.into(),
+                    try_timeout_secs: 0,
                 })
                 .await
                 .map_err(output::status)?;
@@ -91,14 +135,14 @@ pub async fn live(s: &Session, patches: &[String], dry_run: bool) -> Result<bool
         for w in &r.warnings {
             eprintln!("{node}: warning: {w}");
         }
-        let what = if dry_run {
-            "patched config is valid (dry run, nothing applied)"
+        if dry_run {
+            println!("{node}: patched config is valid (dry run, nothing applied):");
+            print!("{}", r.diff);
         } else if r.unchanged {
-            "patch changed nothing"
+            println!("{node}: patch changed nothing");
         } else {
-            "patched config applied (live)"
-        };
-        println!("{node}: {what}");
+            println!("{node}: patched config applied (live)");
+        }
     };
     Ok(s.each(call, show).await)
 }

@@ -364,3 +364,115 @@ fn static_routes_are_ours_to_add_and_remove_and_nobody_elses() {
     );
     assert!(m.stop(), "machined did not exit 0 on SIGTERM:\n{}", m.log());
 }
+
+#[test]
+fn apply_modes_try_rolls_back_edit_applies_staged_waits_dry_run_shows_the_diff() {
+    if !require_root("apply modes") {
+        return;
+    }
+    let dir = TempDir::new("modes");
+    let (node, client) = lab();
+    let secrets = Secrets::generate(&dir, "foundation", "https://10.201.0.50:6443");
+    let cfg = secrets.mctlconfig();
+    let mut m = Machined::start(&node, &dir);
+    m.wait_ready(&client, NODE);
+    let good = write(&dir, "good.yaml", &config(&secrets, "10.201.0.1/24"));
+    assert!(
+        mctl(
+            &client,
+            &["--insecure", "-n", NODE, "apply-config", "-f", &good]
+        )
+        .ok
+    );
+    wait_for("ping 10.201.0.1", PATIENCE, || {
+        client.ping("10.201.0.1").then_some(())
+    });
+    m.wait_ready_as(&client, NODE, &cfg);
+
+    // A change that cuts the client off, tried for 3 s: in effect, then
+    // rolled back by the node itself.
+    let cut = write(&dir, "cut.yaml", &config(&secrets, "10.202.0.1/24"));
+    let apply = |file: &str, extra: &[&str]| {
+        let mut args = vec!["-n", NODE, "apply-config", "-f", file];
+        args.extend_from_slice(extra);
+        mctl_as(&client, &cfg, &args)
+    };
+    // Dry run: the diff, and nothing changes.
+    let r = apply(&cut, &["--dry-run"]);
+    assert!(r.ok, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("-      - 10.201.0.1/24") && r.stdout.contains("+      - 10.202.0.1/24"),
+        "{}",
+        r.stdout
+    );
+    assert!(node.addrs("eth0").contains("10.201.0.1/24"));
+
+    let r = apply(&cut, &["--mode", "try", "--timeout", "3s"]);
+    assert!(
+        r.ok && r.stdout.contains("rolls back"),
+        "{} {}",
+        r.stdout,
+        r.stderr
+    );
+    wait_for("the tried address in effect", PATIENCE, || {
+        node.addrs("eth0").contains("10.202.0.1/24").then_some(())
+    });
+    assert!(
+        !client.ping("10.201.0.1"),
+        "the tried config should cut the client off"
+    );
+    wait_for("rolled back to 10.201.0.1", PATIENCE, || {
+        let a = node.addrs("eth0");
+        (a.contains("10.201.0.1/24") && !a.contains("10.202.0.1/24")).then_some(())
+    });
+    wait_for("ping 10.201.0.1 again", PATIENCE, || {
+        client.ping("10.201.0.1").then_some(())
+    });
+
+    // Edit in $EDITOR (here a sed script): the edited config is applied.
+    let mctl_bin = machined_tests::bins::mctl();
+    let cfg_s = cfg.to_string_lossy();
+    let out = client.exec(
+        "env",
+        &[
+            "EDITOR=sed -i s#10.201.0.1/24#10.201.0.3/24#",
+            &mctl_bin.to_string_lossy(),
+            "--mctlconfig",
+            &cfg_s,
+            "-n",
+            NODE,
+            "edit",
+            "mc",
+        ],
+    );
+    let r: Run = out.into();
+    assert!(
+        r.ok && r.stdout.contains("config applied"),
+        "{} {}",
+        r.stdout,
+        r.stderr
+    );
+    wait_for("the edited address", PATIENCE, || {
+        let a = node.addrs("eth0");
+        (a.contains("10.201.0.3/24") && !a.contains("10.201.0.1/24")).then_some(())
+    });
+
+    // Staged: nothing now, in effect after a restart.
+    let staged = write(&dir, "staged.yaml", &config(&secrets, "10.201.0.7/24"));
+    let r = apply(&staged, &["--mode", "staged"]);
+    assert!(
+        r.ok && r.stdout.contains("next start"),
+        "{} {}",
+        r.stdout,
+        r.stderr
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(node.addrs("eth0").contains("10.201.0.3/24"));
+    assert!(!node.addrs("eth0").contains("10.201.0.7/24"));
+    assert!(m.restart(&node), "restart:\n{}", m.log());
+    wait_for("the staged address after restart", PATIENCE, || {
+        let a = node.addrs("eth0");
+        (a.contains("10.201.0.7/24") && !a.contains("10.201.0.3/24")).then_some(())
+    });
+    assert!(m.stop(), "machined did not exit 0 on SIGTERM:\n{}", m.log());
+}
