@@ -63,7 +63,17 @@ fn no_vip_before_bootstrap_then_exactly_one_holder() {
         return;
     }
     let _serial = serial();
-    let c = Cluster::create("v", &["--controlplanes", "3", "--no-bootstrap"]);
+    // Configured the current Talos way: typed documents, no machine.network.
+    let c = Cluster::create(
+        "v",
+        &[
+            "--controlplanes",
+            "3",
+            "--no-bootstrap",
+            "--config-style",
+            "multidoc",
+        ],
+    );
     let cps = c.cps();
     let namespaces: Vec<String> = cps.iter().map(|x| x.1.clone()).collect();
     let mon = Monitor::start(&namespaces, "eth0", VIP.parse().unwrap());

@@ -23,6 +23,9 @@ pub struct NodeNet<'a> {
     pub net: &'a Ipv4Net,
     pub vip: Ipv4Addr,
     pub cp_ips: &'a [String],
+    /// Talos v1.12+ style: HostnameConfig, LinkConfig and Layer2VIPConfig
+    /// documents instead of `machine.network`.
+    pub multidoc: bool,
 }
 
 /// `base` (generated, with the cluster's secrets) for one node.
@@ -39,16 +42,25 @@ pub fn node(base: &Value, n: &NodeNet<'_>, cp: bool) -> String {
         vip.insert("ip".into(), n.vip.to_string().into());
         iface.insert("vip".into(), Value::Mapping(vip));
     }
-    set(
-        &mut v,
-        &["machine", "network", "hostname"],
-        format!("{}-{}", n.cluster, n.short).into(),
-    );
-    set(
-        &mut v,
-        &["machine", "network", "interfaces"],
-        Value::Sequence(vec![Value::Mapping(iface)]),
-    );
+    if !n.multidoc {
+        set(
+            &mut v,
+            &["machine", "network", "hostname"],
+            format!("{}-{}", n.cluster, n.short).into(),
+        );
+        set(
+            &mut v,
+            &["machine", "network", "interfaces"],
+            Value::Sequence(vec![Value::Mapping(iface)]),
+        );
+    }
+    let hostname = format!("{}-{}", n.cluster, n.short);
+    let address = format!("{}/{}", n.ip, n.net.prefix_len());
+    if n.multidoc {
+        if let Value::Mapping(m) = &mut v["machine"] {
+            m.remove("network");
+        }
+    }
     if cp {
         set(
             &mut v,
@@ -62,7 +74,20 @@ pub fn node(base: &Value, n: &NodeNet<'_>, cp: bool) -> String {
             Value::Sequence(peers),
         );
     }
-    serde_yaml::to_string(&v).unwrap_or_default()
+    let mut text = serde_yaml::to_string(&v).unwrap_or_default();
+    if n.multidoc {
+        text.push_str(&format!(
+            "---\napiVersion: v1alpha1\nkind: HostnameConfig\nhostname: {hostname}\n---\n\
+             apiVersion: v1alpha1\nkind: LinkConfig\nname: eth0\naddresses:\n  - address: {address}\n"
+        ));
+        if cp {
+            text.push_str(&format!(
+                "---\napiVersion: v1alpha1\nkind: Layer2VIPConfig\nname: {}\nlink: eth0\n",
+                n.vip
+            ));
+        }
+    }
+    text
 }
 
 #[cfg(test)]
@@ -74,8 +99,14 @@ mod tests {
         let g = crate::gen::generate("demo", "https://10.5.0.50:6443").unwrap();
         let net = "10.5.0.0/24".parse().unwrap();
         let ips = vec!["10.5.0.11".to_string(), "10.5.0.12".to_string()];
-        for (base, cp) in [(&g.controlplane, true), (&g.worker, false)] {
+        for (base, cp, multidoc) in [
+            (&g.controlplane, true, false),
+            (&g.worker, false, false),
+            (&g.controlplane, true, true),
+            (&g.worker, false, true),
+        ] {
             let n = NodeNet {
+                multidoc,
                 cluster: "demo",
                 short: "cp1",
                 ip: "10.5.0.11".parse().unwrap(),
@@ -91,6 +122,14 @@ mod tests {
             assert_eq!(p.config.hostname.as_deref(), Some("demo-cp1"));
             assert_eq!(p.config.cluster.etcd.peers.len(), if cp { 2 } else { 0 });
             assert!(p.config.machine_ca.is_some());
+            let addrs: Vec<String> = p
+                .config
+                .links()
+                .iter()
+                .flat_map(|l| l.addresses.iter().map(|a| a.to_string()))
+                .collect();
+            assert_eq!(addrs, vec!["10.5.0.11/24".to_string()]);
+            assert_eq!(p.config.interfaces.is_empty(), multidoc);
         }
     }
 }

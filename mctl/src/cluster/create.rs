@@ -196,6 +196,7 @@ fn start_nodes(p: &Plan<'_>, secrets: &Generated, rec: &mut Record) -> Result<()
             net: &p.net,
             vip: p.vip,
             cp_ips: &cp_ips,
+            multidoc: p.a.config_style == "multidoc",
         };
         std::fs::write(node_dir.join("config.yaml"), configs::node(base, &nn, *cp))?;
     }

@@ -48,6 +48,11 @@ pub struct CreateArgs {
     /// --netns NAME-lan -n <cp1> bootstrap`).
     #[arg(long)]
     pub no_bootstrap: bool,
+    /// How the node configs say their network: `legacy` (machine.network)
+    /// or `multidoc` (HostnameConfig, LinkConfig, Layer2VIPConfig: Talos
+    /// v1.12+).
+    #[arg(long, default_value = "legacy", value_parser = ["legacy", "multidoc"])]
+    pub config_style: String,
     /// How long to wait for the cluster to become healthy.
     #[arg(long, default_value = "180s", value_parser = parse_secs)]
     pub wait: Duration,
