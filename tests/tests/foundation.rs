@@ -61,6 +61,34 @@ fn expect_failure(r: &Run, needles: &[&str]) {
     }
 }
 
+/// A lab with machined running in maintenance mode, and the cluster's
+/// secrets and admin client config.
+struct Started {
+    dir: TempDir,
+    node: Netns,
+    client: Netns,
+    secrets: Secrets,
+    cfg: std::path::PathBuf,
+    m: Machined,
+}
+
+fn start(tag: &str) -> Started {
+    let dir = TempDir::new(tag);
+    let (node, client) = lab();
+    let secrets = Secrets::generate(&dir, "foundation", "https://10.201.0.50:6443");
+    let cfg = secrets.mctlconfig();
+    let m = Machined::start(&node, &dir);
+    m.wait_ready(&client, NODE);
+    Started {
+        dir,
+        node,
+        client,
+        secrets,
+        cfg,
+        m,
+    }
+}
+
 /// Node and client namespaces with the management and data links.
 fn lab() -> (Netns, Netns) {
     let node = Netns::new("node");
@@ -81,12 +109,14 @@ fn static_addresses_through_mctl_survive_restart_and_hand_made_ones_are_left_alo
     if !require_root("foundation") {
         return;
     }
-    let dir = TempDir::new("foundation");
-    let (node, client) = lab();
-    let secrets = Secrets::generate(&dir, "foundation", "https://10.201.0.50:6443");
-    let cfg = secrets.mctlconfig();
-    let mut m = Machined::start(&node, &dir);
-    m.wait_ready(&client, NODE);
+    let Started {
+        dir,
+        node,
+        client,
+        secrets,
+        cfg,
+        mut m,
+    } = start("foundation");
 
     // Apply in maintenance mode: eth0 comes up with the address, reachable
     // from the client.
@@ -165,12 +195,14 @@ fn bad_configs_are_refused_with_field_named_errors_and_change_nothing() {
     if !require_root("bad configs") {
         return;
     }
-    let dir = TempDir::new("badconfig");
-    let (node, client) = lab();
-    let secrets = Secrets::generate(&dir, "foundation", "https://10.201.0.50:6443");
-    let cfg = secrets.mctlconfig();
-    let mut m = Machined::start(&node, &dir);
-    m.wait_ready(&client, NODE);
+    let Started {
+        dir,
+        node,
+        client,
+        secrets,
+        cfg,
+        mut m,
+    } = start("badconfig");
 
     // In maintenance mode too, a bad config is refused with every error.
     let bad = write(
@@ -237,12 +269,14 @@ fn a_multi_document_config_gives_the_node_its_address_and_name() {
     if !require_root("multi-document config") {
         return;
     }
-    let dir = TempDir::new("multidoc");
-    let (node, client) = lab();
-    let secrets = Secrets::generate(&dir, "foundation", "https://10.201.0.50:6443");
-    let cfg = secrets.mctlconfig();
-    let mut m = Machined::start(&node, &dir);
-    m.wait_ready(&client, NODE);
+    let Started {
+        dir,
+        node,
+        client,
+        secrets,
+        cfg,
+        mut m,
+    } = start("multidoc");
 
     // Talos v1.12+ style: no machine.network, typed documents instead.
     let base = secrets.config(
@@ -286,14 +320,16 @@ fn static_routes_are_ours_to_add_and_remove_and_nobody_elses() {
     if !require_root("static routes") {
         return;
     }
-    let dir = TempDir::new("routes");
-    let (node, client) = lab();
+    let Started {
+        dir,
+        node,
+        client,
+        secrets,
+        cfg,
+        mut m,
+    } = start("routes");
     // A network only the client has: the node reaches it through the route.
     client.ip(&["addr", "add", "10.250.0.1/24", "dev", "eth1"]);
-    let secrets = Secrets::generate(&dir, "foundation", "https://10.201.0.50:6443");
-    let cfg = secrets.mctlconfig();
-    let mut m = Machined::start(&node, &dir);
-    m.wait_ready(&client, NODE);
     let with_route = |routes: &str| {
         let network = format!(
             "interfaces:\n  - interface: eth0\n    addresses: [10.201.0.1/24]\n    routes: {routes}\n  - interface: mgmt0\n    ignore: true\n"
@@ -370,12 +406,14 @@ fn apply_modes_try_rolls_back_edit_applies_staged_waits_dry_run_shows_the_diff()
     if !require_root("apply modes") {
         return;
     }
-    let dir = TempDir::new("modes");
-    let (node, client) = lab();
-    let secrets = Secrets::generate(&dir, "foundation", "https://10.201.0.50:6443");
-    let cfg = secrets.mctlconfig();
-    let mut m = Machined::start(&node, &dir);
-    m.wait_ready(&client, NODE);
+    let Started {
+        dir,
+        node,
+        client,
+        secrets,
+        cfg,
+        mut m,
+    } = start("modes");
     let good = write(&dir, "good.yaml", &config(&secrets, "10.201.0.1/24"));
     assert!(
         mctl(

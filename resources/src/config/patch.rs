@@ -10,6 +10,7 @@
 //! (selected by the element's other key). An unmatched document is added.
 
 use super::limits;
+use super::walk::kind;
 use serde::Deserialize;
 use serde_yaml::Value;
 
@@ -43,18 +44,6 @@ pub enum PatchError {
     Delete(String, &'static str),
     #[error("converting between YAML and JSON: {0}")]
     Convert(String),
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Sequence(_) => "a list",
-        Value::Mapping(_) => "a map",
-        Value::Tagged(_) => "a tagged value",
-    }
 }
 
 fn documents(text: &str) -> Result<Vec<Value>, serde_yaml::Error> {

@@ -108,7 +108,7 @@ fn bad_patches_say_why() {
     let cases: &[(&str, &str)] = &[
         (
             "machine: [1, 2]\n",
-            "cannot merge at machine: a map in the config, a list in the patch",
+            "cannot merge at machine: a mapping in the config, a list in the patch",
         ),
         (
             "machine:\n  network:\n    interfaces:\n      - $patch: delete\n",
