@@ -8,7 +8,7 @@ use machined_controllers::kernel::vip_addr::VipNetlink;
 use machined_controllers::kernel::{NetDriver, Rtnl};
 use machined_controllers::network::*;
 use machined_controllers::secrets::{ApiCertsController, EtcdCertsController};
-use machined_controllers::vip::{L2Wires, VipConfigController, VipOperatorController};
+use machined_controllers::vip::{EtcdElector, L2Wires, VipConfigController, VipOperatorController};
 use machined_controllers::Engine;
 use machined_resources::State;
 use std::path::Path;
@@ -45,6 +45,7 @@ pub fn engine(state: State, state_dir: &Path, etcd_binary: &Path) -> Result<Engi
     e.register(VipOperatorController::new(
         Arc::new(VipNetlink::open()?),
         Arc::new(L2Wires),
+        Arc::new(EtcdElector),
     ))?;
     Ok(e)
 }

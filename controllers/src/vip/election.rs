@@ -3,25 +3,23 @@
 //! hands the address to a [`Holder`], which claims, adds, renews and
 //! announces it until a reason to let go. Giving up: the address removed and
 //! confirmed gone first (the lease still kept alive), then resign, then
-//! revoke the lease, each etcd step bounded and sent through any member.
+//! revoke the lease, each step bounded and sent through any member. etcd is
+//! reached through the [`super::elector`] traits.
 
 use super::agreement::Suspicion;
-use super::election_error::{self, SessionError};
+use super::election_error::SessionError;
 use super::holder::{Holder, LetGo};
-use super::keepalive::{self, LeaseState};
-use super::observe::{self, Holder as Observed};
+use super::keepalive::LeaseState;
+use super::observe::Holder as Observed;
 use super::probe::Prober;
 use super::runner::{Deps, Desire, Shared};
-use crate::etcd::client as etcd;
-use etcd_client::{Client, EventType, LeaderKey, ResignOptions};
+use futures::future::BoxFuture;
 use machined_resources::types::VipSpec;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
-
-const STEP: Duration = Duration::from_secs(1);
 
 /// Runs until the desire channel closes.
 pub async fn run(
@@ -44,14 +42,6 @@ pub async fn run(
             }
         }
     }
-}
-
-/// One etcd request of the session, bounded by [`STEP`].
-async fn etcd_step<T>(
-    what: &'static str,
-    f: impl std::future::Future<Output = Result<T, etcd_client::Error>>,
-) -> Result<T, SessionError> {
-    election_error::step(what, STEP, f).await
 }
 
 /// Aborts the tasks it holds when dropped.
@@ -81,17 +71,10 @@ async fn session(
     deps: &Deps,
 ) -> Result<(), SessionError> {
     let name = super::election_name(&spec.ip);
-    let (member, mut client) =
-        etcd::connect_first(d.local_endpoint.as_deref(), &d.endpoints, d.tls.as_ref()).await?;
-    tracing::debug!(%member, "election session through this etcd member");
+    let c = deps.elector.connect(d).await?;
     let ttl = Duration::from_secs(u64::from(spec.options.lease_ttl_secs));
     let granted_at = Instant::now();
-    let lease = etcd_step(
-        "lease grant",
-        client.lease_grant(i64::from(spec.options.lease_ttl_secs), None),
-    )
-    .await?
-    .id();
+    let lease = c.grant(spec.options.lease_ttl_secs).await?;
     // Opened now, so winning costs no socket set-up.
     let Some(mac) = d.mac else {
         return Err(SessionError::NoMac(spec.link.clone()));
@@ -105,17 +88,10 @@ async fn session(
     let (holder_tx, holder_rx) = watch::channel::<Option<Observed>>(None);
     let mut tasks = Tasks(vec![
         tokio::spawn(
-            keepalive::keep_alive(
-                client.clone(),
-                lease,
-                ttl,
-                granted_at,
-                lease_tx,
-                kick.clone(),
-            )
-            .in_current_span(),
+            c.keep_alive(lease, ttl, granted_at, lease_tx, kick.clone())
+                .in_current_span(),
         ),
-        tokio::spawn(observe::observe(client.clone(), name.clone(), holder_tx).in_current_span()),
+        tokio::spawn(c.observe(name.clone(), holder_tx).in_current_span()),
     ]);
     let value = Observed {
         node: d.node.clone(),
@@ -140,28 +116,22 @@ async fn session(
         every: Duration::from_millis(spec.options.holder_probe_ms),
         dead_after: Duration::from_millis(spec.options.holder_dead_after_ms),
     };
-    let probing = prober.run(client.clone(), holder_rx.clone());
+    let probing = c.probe(prober, holder_rx.clone());
     let report = report_holder(holder_rx.clone(), shared);
-    let campaign = client.campaign(name.as_str(), value.as_str(), lease);
-    let won = tokio::select! {
-        r = campaign => r.map_err(|source| SessionError::Etcd { what: "campaign", source })?,
+    let key = tokio::select! {
+        r = c.campaign(&name, &value, lease) => r?,
         _ = ineligible(desire) => {
-            let _ = etcd_step("lease revoke", client.lease_revoke(lease)).await;
+            let _ = c.revoke(lease).await;
             return Ok(());
         }
         _ = lease_lost(&mut lease_rx) => return Err(SessionError::LeaseLost),
         _ = probing => unreachable!("the prober runs until dropped"),
         _ = report => unreachable!("reporting runs until dropped"),
     };
-    let Some(key) = won.leader().cloned() else {
-        return Err(SessionError::NoLeaderKey);
-    };
     tracing::info!(node = %d.node, "won the VIP election");
     shared.update(|v| v.set_holder(Some(d.node.clone())));
-    if let Some(local) = &d.local_endpoint {
-        tasks.0.push(tokio::spawn(
-            keep_etcd_leadership_away(vec![local.clone()], d.tls.clone()).in_current_span(),
-        ));
+    if let Some(t) = c.keep_leadership_away(d) {
+        tasks.0.push(tokio::spawn(t.in_current_span()));
     }
     let holder = Holder {
         link: d.link_index,
@@ -173,7 +143,7 @@ async fn session(
         wire,
         kick,
     };
-    let stop = until_let_go(client.clone(), key.clone(), desire.clone());
+    let stop = until_let_go(c.key_gone(&key), desire.clone());
     let why = holder.hold(&mut lease_rx, stop, shared).await;
     tracing::warn!(reason = why.as_str(), "giving up the VIP");
     // Fail closed: the keep-alive goes on until the kernel confirms the
@@ -182,65 +152,36 @@ async fn session(
     shared.update(|v| v.set_holder(None));
     // Resign through the session's member; if that fails (its member may be
     // what died), revoke the lease through another one at once.
-    let resigned = etcd_step(
-        "resign",
-        client.resign(Some(ResignOptions::new().with_leader(key))),
-    )
-    .await;
+    let resigned = c.resign(key).await;
     drop(tasks);
-    let released = match resigned {
-        Ok(_) => {
+    match resigned {
+        Ok(()) => {
             // Tidy: the lease is of no further use.
-            let _ = etcd_step("lease revoke", client.lease_revoke(lease)).await;
+            let _ = c.revoke(lease).await;
             Ok(())
         }
         Err(e) => {
-            tracing::warn!(error = %e, %member, "resign failed; revoking the lease through another member");
-            let others: Vec<String> = d
-                .endpoints
-                .iter()
-                .filter(|x| **x != member)
-                .cloned()
-                .collect();
-            match etcd::connect_first(None, &others, d.tls.as_ref()).await {
-                Ok((_, mut other)) => etcd_step("lease revoke", other.lease_revoke(lease))
-                    .await
-                    .map(|_| ()),
-                Err(e2) => Err(e2.into()),
-            }
-            .map_err(|e2| SessionError::Release {
-                why,
-                resign: Box::new(e),
-                revoke: Box::new(e2),
-            })
+            tracing::warn!(error = %e, member = c.member(), "resign failed; revoking the lease through another member");
+            c.revoke_elsewhere(d, lease)
+                .await
+                .map_err(|e2| SessionError::Release {
+                    why,
+                    resign: Box::new(e),
+                    revoke: Box::new(e2),
+                })
         }
-    };
-    released
+    }
 }
 
-/// Resolves with the first reason to let go that etcd or the controller
-/// gives: ineligible, or our election key deleted or unwatchable.
+/// Resolves with the first reason to let go: ineligible, or our election
+/// key deleted or unwatchable.
 async fn until_let_go(
-    mut client: Client,
-    key: LeaderKey,
+    key_gone: BoxFuture<'static, LetGo>,
     mut desire: watch::Receiver<Desire>,
 ) -> LetGo {
-    let mut events = match client.watch(key.key(), None).await {
-        Ok(w) => w,
-        Err(_) => return LetGo::KeyWatchEnded,
-    };
-    loop {
-        tokio::select! {
-            _ = ineligible(&mut desire) => return LetGo::Ineligible,
-            ev = events.message() => match ev {
-                Ok(Some(resp)) => {
-                    if resp.events().iter().any(|e| e.event_type() == EventType::Delete) {
-                        return LetGo::KeyDeleted;
-                    }
-                }
-                Ok(None) | Err(_) => return LetGo::KeyWatchEnded,
-            },
-        }
+    tokio::select! {
+        _ = ineligible(&mut desire) => LetGo::Ineligible,
+        why = key_gone => why,
     }
 }
 
@@ -252,44 +193,5 @@ async fn report_holder(mut rx: watch::Receiver<Option<Observed>>, shared: &Share
         if rx.changed().await.is_err() {
             return std::future::pending().await;
         }
-    }
-}
-
-/// When the VIP holder is also the etcd leader, its death costs an etcd
-/// election before anyone can take over; so move etcd leadership to another
-/// member, now and whenever it comes back.
-async fn keep_etcd_leadership_away(local: Vec<String>, tls: Option<etcd::Tls>) {
-    // Asks this node's own member: "am I the leader" must be about it.
-    let mut client = loop {
-        match etcd::connect(&local, tls.as_ref()).await {
-            Ok(c) => break c,
-            Err(_) => tokio::time::sleep(Duration::from_secs(5)).await,
-        }
-    };
-    loop {
-        if let Ok(Ok(st)) = tokio::time::timeout(STEP, client.status()).await {
-            let me = st.header().map(|h| h.member_id()).unwrap_or_default();
-            if me != 0 && st.leader() == me {
-                if let Ok(Ok(ml)) = tokio::time::timeout(STEP, client.member_list()).await {
-                    // Any other started voting member; try them in turn (one may be down).
-                    for other in ml
-                        .members()
-                        .iter()
-                        .filter(|m| m.id() != me && !m.is_learner() && !m.name().is_empty())
-                    {
-                        if let Ok(Ok(_)) =
-                            tokio::time::timeout(STEP, client.move_leader(other.id())).await
-                        {
-                            tracing::info!(
-                                to = other.name(),
-                                "moved etcd leadership away from the VIP holder"
-                            );
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_secs(5)).await;
     }
 }

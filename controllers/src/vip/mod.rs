@@ -12,7 +12,13 @@
 mod agreement;
 mod election;
 mod election_error;
+#[cfg(test)]
+mod election_tests;
 pub mod election_value;
+pub mod elector;
+mod elector_etcd;
+#[cfg(test)]
+mod fakes;
 mod holder;
 #[cfg(test)]
 mod holder_tests;
@@ -27,6 +33,7 @@ mod vip_config;
 mod vip_operator;
 mod wire;
 
+pub use elector_etcd::EtcdElector;
 pub use lifetime::KERNEL_EXPIRY_SLACK;
 pub use vip_config::VipConfigController;
 pub use vip_operator::VipOperatorController;

@@ -99,9 +99,11 @@ impl Shared {
     }
 }
 
-/// The kernel and the link, as the runner reaches them.
+/// The kernel, the link and the election service, as the runner reaches
+/// them.
 #[derive(Clone)]
 pub struct Deps {
     pub addrs: Arc<dyn VipAddrs>,
     pub wires: Arc<dyn Wires>,
+    pub elector: Arc<dyn super::elector::Elector>,
 }

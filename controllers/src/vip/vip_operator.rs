@@ -35,9 +35,17 @@ pub struct VipOperatorController {
 }
 
 impl VipOperatorController {
-    pub fn new(addrs: Arc<dyn VipAddrs>, wires: Arc<dyn super::Wires>) -> Self {
+    pub fn new(
+        addrs: Arc<dyn VipAddrs>,
+        wires: Arc<dyn super::Wires>,
+        elector: Arc<dyn super::elector::Elector>,
+    ) -> Self {
         VipOperatorController {
-            deps: Deps { addrs, wires },
+            deps: Deps {
+                addrs,
+                wires,
+                elector,
+            },
             waker: Waker::default(),
             runners: HashMap::new(),
             stopping: Vec::new(),

@@ -1,0 +1,65 @@
+//! What an election session needs of the service it elects through (etcd),
+//! behind traits: the session's own logic (campaign, hold, fail-closed
+//! release) then runs against a fake elector in unit tests, and against
+//! etcd ([`super::elector_etcd::EtcdElector`]) in machined.
+
+use super::election_error::SessionError;
+use super::holder::LetGo;
+use super::keepalive::LeaseState;
+use super::observe::Holder as Observed;
+use super::probe::Prober;
+use super::runner::Desire;
+use async_trait::async_trait;
+use etcd_client::LeaderKey;
+use futures::future::BoxFuture;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
+
+/// A background task of a session; it runs until dropped.
+pub type Task = BoxFuture<'static, ()>;
+
+#[async_trait]
+pub trait Elector: Send + Sync {
+    /// A campaign through one member (this node's own first).
+    async fn connect(&self, d: &Desire) -> Result<Box<dyn Campaign>, SessionError>;
+}
+
+/// One session's line to the election service.
+#[async_trait]
+pub trait Campaign: Send + Sync {
+    /// The member this campaign talks to.
+    fn member(&self) -> &str;
+    /// A lease of `ttl_secs`.
+    async fn grant(&self, ttl_secs: u32) -> Result<i64, SessionError>;
+    /// Keeps `lease` alive, publishing each acknowledgement's send time.
+    fn keep_alive(
+        &self,
+        lease: i64,
+        ttl: Duration,
+        granted_at: Instant,
+        tx: watch::Sender<LeaseState>,
+        kick: Arc<Notify>,
+    ) -> Task;
+    /// Publishes who holds election `name`.
+    fn observe(&self, name: String, tx: watch::Sender<Option<Observed>>) -> Task;
+    /// Probes the holder and deposes it when every candidate agrees it is dead.
+    fn probe(&self, prober: Prober, holder: watch::Receiver<Option<Observed>>) -> Task;
+    /// Resolves once this node leads election `name`.
+    async fn campaign(
+        &self,
+        name: &str,
+        value: &str,
+        lease: i64,
+    ) -> Result<LeaderKey, SessionError>;
+    /// Resolves when the leader key is deleted or can no longer be watched.
+    fn key_gone(&self, key: &LeaderKey) -> BoxFuture<'static, LetGo>;
+    /// Moves the service's own leadership away from this node while it
+    /// holds the VIP (etcd), if there is such a thing.
+    fn keep_leadership_away(&self, d: &Desire) -> Option<Task>;
+    async fn resign(&self, key: LeaderKey) -> Result<(), SessionError>;
+    async fn revoke(&self, lease: i64) -> Result<(), SessionError>;
+    /// Revokes `lease` through a member other than this campaign's.
+    async fn revoke_elsewhere(&self, d: &Desire, lease: i64) -> Result<(), SessionError>;
+}

@@ -1,0 +1,199 @@
+//! The election through etcd: one client on one member per campaign (this
+//! node's own first), every request bounded.
+
+use super::election_error::{self, SessionError};
+use super::elector::{Campaign, Elector, Task};
+use super::holder::LetGo;
+use super::keepalive::{self, LeaseState};
+use super::observe::{self, Holder as Observed};
+use super::probe::Prober;
+use super::runner::Desire;
+use crate::etcd::client as etcd;
+use async_trait::async_trait;
+use etcd_client::{Client, EventType, LeaderKey, ResignOptions};
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
+
+/// Every etcd request of a session is bounded by this.
+const STEP: Duration = Duration::from_secs(1);
+
+/// One etcd request of the session, bounded by [`STEP`].
+async fn etcd_step<T>(
+    what: &'static str,
+    f: impl std::future::Future<Output = Result<T, etcd_client::Error>>,
+) -> Result<T, SessionError> {
+    election_error::step(what, STEP, f).await
+}
+
+/// The real elector.
+pub struct EtcdElector;
+
+struct EtcdCampaign {
+    member: String,
+    client: Client,
+}
+
+#[async_trait]
+impl Elector for EtcdElector {
+    async fn connect(&self, d: &Desire) -> Result<Box<dyn Campaign>, SessionError> {
+        let (member, client) =
+            etcd::connect_first(d.local_endpoint.as_deref(), &d.endpoints, d.tls.as_ref()).await?;
+        tracing::debug!(%member, "election session through this etcd member");
+        Ok(Box::new(EtcdCampaign { member, client }))
+    }
+}
+
+#[async_trait]
+impl Campaign for EtcdCampaign {
+    fn member(&self) -> &str {
+        &self.member
+    }
+
+    async fn grant(&self, ttl_secs: u32) -> Result<i64, SessionError> {
+        let mut c = self.client.clone();
+        Ok(
+            etcd_step("lease grant", c.lease_grant(i64::from(ttl_secs), None))
+                .await?
+                .id(),
+        )
+    }
+
+    fn keep_alive(
+        &self,
+        lease: i64,
+        ttl: Duration,
+        granted_at: Instant,
+        tx: watch::Sender<LeaseState>,
+        kick: Arc<Notify>,
+    ) -> Task {
+        keepalive::keep_alive(self.client.clone(), lease, ttl, granted_at, tx, kick).boxed()
+    }
+
+    fn observe(&self, name: String, tx: watch::Sender<Option<Observed>>) -> Task {
+        observe::observe(self.client.clone(), name, tx).boxed()
+    }
+
+    fn probe(&self, prober: Prober, holder: watch::Receiver<Option<Observed>>) -> Task {
+        prober.run(self.client.clone(), holder).boxed()
+    }
+
+    async fn campaign(
+        &self,
+        name: &str,
+        value: &str,
+        lease: i64,
+    ) -> Result<LeaderKey, SessionError> {
+        let mut c = self.client.clone();
+        let won = c
+            .campaign(name, value, lease)
+            .await
+            .map_err(|source| SessionError::Etcd {
+                what: "campaign",
+                source,
+            })?;
+        won.leader().cloned().ok_or(SessionError::NoLeaderKey)
+    }
+
+    fn key_gone(&self, key: &LeaderKey) -> BoxFuture<'static, LetGo> {
+        let (mut client, key) = (self.client.clone(), key.key().to_vec());
+        async move {
+            let mut events = match client.watch(key, None).await {
+                Ok(w) => w,
+                Err(_) => return LetGo::KeyWatchEnded,
+            };
+            loop {
+                match events.message().await {
+                    Ok(Some(resp)) => {
+                        if resp
+                            .events()
+                            .iter()
+                            .any(|e| e.event_type() == EventType::Delete)
+                        {
+                            return LetGo::KeyDeleted;
+                        }
+                    }
+                    Ok(None) | Err(_) => return LetGo::KeyWatchEnded,
+                }
+            }
+        }
+        .boxed()
+    }
+
+    fn keep_leadership_away(&self, d: &Desire) -> Option<Task> {
+        let local = d.local_endpoint.clone()?;
+        Some(keep_etcd_leadership_away(vec![local], d.tls.clone()).boxed())
+    }
+
+    async fn resign(&self, key: LeaderKey) -> Result<(), SessionError> {
+        let mut c = self.client.clone();
+        etcd_step(
+            "resign",
+            c.resign(Some(ResignOptions::new().with_leader(key))),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn revoke(&self, lease: i64) -> Result<(), SessionError> {
+        let mut c = self.client.clone();
+        etcd_step("lease revoke", c.lease_revoke(lease))
+            .await
+            .map(|_| ())
+    }
+
+    async fn revoke_elsewhere(&self, d: &Desire, lease: i64) -> Result<(), SessionError> {
+        let others: Vec<String> = d
+            .endpoints
+            .iter()
+            .filter(|x| **x != self.member)
+            .cloned()
+            .collect();
+        let (_, mut other) = etcd::connect_first(None, &others, d.tls.as_ref()).await?;
+        etcd_step("lease revoke", other.lease_revoke(lease))
+            .await
+            .map(|_| ())
+    }
+}
+
+/// When the VIP holder is also the etcd leader, its death costs an etcd
+/// election before anyone can take over; so move etcd leadership to another
+/// member, now and whenever it comes back.
+async fn keep_etcd_leadership_away(local: Vec<String>, tls: Option<etcd::Tls>) {
+    // Asks this node's own member: "am I the leader" must be about it.
+    let mut client = loop {
+        match etcd::connect(&local, tls.as_ref()).await {
+            Ok(c) => break c,
+            Err(_) => tokio::time::sleep(Duration::from_secs(5)).await,
+        }
+    };
+    loop {
+        if let Ok(Ok(st)) = tokio::time::timeout(STEP, client.status()).await {
+            let me = st.header().map(|h| h.member_id()).unwrap_or_default();
+            if me != 0 && st.leader() == me {
+                if let Ok(Ok(ml)) = tokio::time::timeout(STEP, client.member_list()).await {
+                    // Any other started voting member; try them in turn (one may be down).
+                    for other in ml
+                        .members()
+                        .iter()
+                        .filter(|m| m.id() != me && !m.is_learner() && !m.name().is_empty())
+                    {
+                        if let Ok(Ok(_)) =
+                            tokio::time::timeout(STEP, client.move_leader(other.id())).await
+                        {
+                            tracing::info!(
+                                to = other.name(),
+                                "moved etcd leadership away from the VIP holder"
+                            );
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
