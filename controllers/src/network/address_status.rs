@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use machined_resources::types::{
     AddressSpec, AddressStatus, LinkStatus, ADDRESS_PROTO_MACHINED, ADDRESS_PROTO_VIP,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 pub struct AddressStatusController {
@@ -33,11 +33,7 @@ impl Controller for AddressStatusController {
     }
 
     async fn reconcile(&mut self, ctx: &mut Ctx) -> Result<(), ControllerError> {
-        let names: HashMap<u32, String> = ctx
-            .list::<LinkStatus>()?
-            .into_iter()
-            .map(|l| (l.spec.index, l.metadata.id))
-            .collect();
+        let names = super::link_names(ctx)?;
         let mut keep = HashSet::new();
         for a in self.driver.dump_addrs().await? {
             // A link that LinkStatus has not caught up with yet: next event.

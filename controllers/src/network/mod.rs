@@ -17,6 +17,20 @@ mod route_status;
 mod tests;
 
 pub use address_spec::{plan, AddrOp, AddressSpecController};
+
+use crate::{ControllerError, Ctx};
+use machined_resources::types::LinkStatus;
+use std::collections::HashMap;
+
+/// Link names by kernel index, as `LinkStatus` has them: what the status
+/// controllers name kernel objects by.
+fn link_names(ctx: &Ctx) -> Result<HashMap<u32, String>, ControllerError> {
+    Ok(ctx
+        .list::<LinkStatus>()?
+        .into_iter()
+        .map(|l| (l.spec.index, l.metadata.id))
+        .collect())
+}
 pub use address_status::AddressStatusController;
 pub use interface_config::InterfaceConfigController;
 pub use link_spec::LinkSpecController;

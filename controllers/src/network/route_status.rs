@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use machined_resources::types::{
     ConfigLayer, LinkStatus, RouteSpec, RouteStatus, ROUTE_PROTO_MACHINED,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 pub struct RouteStatusController {
@@ -34,11 +34,7 @@ impl Controller for RouteStatusController {
     }
 
     async fn reconcile(&mut self, ctx: &mut Ctx) -> Result<(), ControllerError> {
-        let names: HashMap<u32, String> = ctx
-            .list::<LinkStatus>()?
-            .into_iter()
-            .map(|l| (l.spec.index, l.metadata.id))
-            .collect();
+        let names = super::link_names(ctx)?;
         let mut keep = HashSet::new();
         for r in self.driver.dump_routes().await? {
             let Some(link) = names.get(&r.link_index) else {
