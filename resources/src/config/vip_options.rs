@@ -43,7 +43,7 @@ pub struct VipOptions {
 }
 
 fn default_claim_window_ms() -> u64 {
-    10
+    5
 }
 
 impl Default for VipOptions {
