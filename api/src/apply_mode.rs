@@ -3,11 +3,9 @@
 //! apply comes first); and the diff a dry run shows.
 
 use crate::store::NodeStore;
-use machined_resources::config;
+use machined_resources::config::{self, patch};
 use machined_resources::types::MachineConfigSpec;
 use machined_resources::State;
-use serde::Deserialize;
-use serde_yaml::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,9 +53,7 @@ pub fn schedule_rollback(
                 tracing::warn!(after_secs = after.as_secs(), "try: config rolled back");
             }
             None => {
-                let r = state.destroy(
-                    <MachineConfigSpec as machined_resources::ResourceSpec>::NAMESPACE,
-                    <MachineConfigSpec as machined_resources::ResourceSpec>::TYPE,
+                let r = state.destroy_typed::<MachineConfigSpec>(
                     MachineConfigSpec::ID,
                     crate::machine::CONFIG_OWNER,
                 );
@@ -71,26 +67,21 @@ pub fn schedule_rollback(
     });
 }
 
-/// Documents keyed by kind and name (the v1alpha1 document: `v1alpha1`).
+/// Documents keyed by kind and name (the v1alpha1 document: `v1alpha1`),
+/// re-serialised. Both sides are configs that passed validation.
 fn documents(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for (i, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let Ok(v) = Value::deserialize(de) else {
-            out.push((format!("document {}", i + 1), String::new()));
-            continue;
-        };
-        if v.is_null() {
-            continue;
-        }
-        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-        let id = match (s("kind"), s("name")) {
-            (Some(k), Some(n)) => format!("{k} {n}"),
-            (Some(k), None) => k,
-            (None, _) => "v1alpha1".into(),
-        };
-        out.push((id, serde_yaml::to_string(&v).unwrap_or_default()));
-    }
-    out
+    patch::documents(text)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| {
+            let id = match patch::doc_id(&v) {
+                (Some(k), Some(n)) => format!("{k} {n}"),
+                (Some(k), None) => k,
+                (None, _) => "v1alpha1".into(),
+            };
+            (id, serde_yaml::to_string(&v).unwrap_or_default())
+        })
+        .collect()
 }
 
 /// The change from `old` to `new`, document by document (matched by kind

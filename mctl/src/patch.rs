@@ -7,6 +7,8 @@ use crate::session::Session;
 use anyhow::{anyhow, bail, Context, Result};
 use machined_proto as pb;
 use machined_resources::config::{self, patch};
+use machined_resources::types::MachineConfigSpec;
+use machined_resources::ResourceSpec;
 use std::path::{Path, PathBuf};
 
 /// Loads each `-p` argument: `@FILE` reads the file, anything else is the
@@ -54,8 +56,8 @@ pub async fn applied(s: &Session, node: &str) -> Result<String> {
         .resources(node)
         .await?
         .get(pb::GetRequest {
-            r#type: "MachineConfig".into(),
-            id: "v1alpha1".into(),
+            r#type: MachineConfigSpec::TYPE.into(),
+            id: MachineConfigSpec::ID.into(),
             namespace: String::new(),
         })
         .await

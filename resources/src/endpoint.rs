@@ -74,16 +74,6 @@ impl Endpoint {
     pub fn port_or(&self, default: u16) -> u16 {
         self.port.unwrap_or(default)
     }
-
-    /// This endpoint as `scheme://host:port` (its own scheme and port when
-    /// written, else the defaults given).
-    pub fn url_or(&self, scheme: &str, port: u16) -> String {
-        url(
-            self.scheme.as_deref().unwrap_or(scheme),
-            &self.host,
-            self.port_or(port),
-        )
-    }
 }
 
 fn split_authority(a: &str) -> Result<(Host, Option<u16>), EndpointError> {
@@ -131,11 +121,6 @@ fn port(p: &str) -> Result<u16, EndpointError> {
         Ok(n) if n > 0 && !p.starts_with('+') => Ok(n),
         _ => Err(EndpointError::Port(p.chars().take(16).collect())),
     }
-}
-
-/// `host:port`, IPv6 in brackets.
-pub fn authority(host: &Host, port: u16) -> String {
-    format!("{host}:{port}")
 }
 
 /// `scheme://host:port`, IPv6 in brackets.
@@ -212,10 +197,16 @@ mod tests {
     fn writes_brackets_for_v6() {
         let v6: IpAddr = "fd00::11".parse().unwrap();
         assert_eq!(ip_url("http", v6, 2379), "http://[fd00::11]:2379");
-        assert_eq!(authority(&Host::Ip(v6), 50000), "[fd00::11]:50000");
+        assert_eq!(url("http", &Host::Ip(v6), 50000), "http://[fd00::11]:50000");
         let e = Endpoint::parse("10.5.0.11").unwrap();
-        assert_eq!(e.url_or("https", 2379), "https://10.5.0.11:2379");
+        assert_eq!(
+            url("https", &e.host, e.port_or(2379)),
+            "https://10.5.0.11:2379"
+        );
         let e = Endpoint::parse("http://10.5.0.11:3379").unwrap();
-        assert_eq!(e.url_or("https", 2379), "http://10.5.0.11:3379");
+        assert_eq!(
+            url("https", &e.host, e.port_or(2379)),
+            "https://10.5.0.11:3379"
+        );
     }
 }

@@ -226,6 +226,11 @@ impl State {
             .transpose()
     }
 
+    /// [`State::destroy`] of `T/id`.
+    pub fn destroy_typed<T: ResourceSpec>(&self, id: &str, owner: &str) -> Result<(), StateError> {
+        self.destroy(T::NAMESPACE, T::TYPE, id, owner)
+    }
+
     /// Whether `T/id` exists (without decoding it).
     pub fn has_typed<T: ResourceSpec>(&self, id: &str) -> bool {
         self.get(T::NAMESPACE, T::TYPE, id).is_some()

@@ -4,9 +4,8 @@
 use crate::kernel::NetDriver;
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
-use machined_resources::types::{
-    ConfigLayer, LinkStatus, RouteSpec, RouteStatus, ROUTE_PROTO_MACHINED,
-};
+
+use machined_resources::types::{route_id, LinkStatus, RouteStatus, ROUTE_PROTO_MACHINED};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -49,15 +48,7 @@ impl Controller for RouteStatusController {
                 protocol: r.protocol,
                 ours: r.protocol == ROUTE_PROTO_MACHINED,
             };
-            let id = RouteSpec {
-                link: link.clone(),
-                destination: r.destination,
-                gateway: r.gateway,
-                source: r.source,
-                metric: r.metric,
-                layer: ConfigLayer::Default,
-            }
-            .id();
+            let id = route_id(link, &r.destination, r.gateway, r.metric);
             ctx.put(&id, &status)?;
             keep.insert(id);
         }

@@ -46,7 +46,8 @@ pub enum PatchError {
     Convert(String),
 }
 
-fn documents(text: &str) -> Result<Vec<Value>, serde_yaml::Error> {
+/// The non-empty YAML documents of `text`.
+pub fn documents(text: &str) -> Result<Vec<Value>, serde_yaml::Error> {
     let mut out = Vec::new();
     for de in serde_yaml::Deserializer::from_str(text) {
         let v = Value::deserialize(de)?;
@@ -107,7 +108,7 @@ pub fn apply(config: &str, patches: &[Patch]) -> Result<String, PatchError> {
 }
 
 /// `kind/name` of a document; the `v1alpha1` document has no kind.
-fn doc_id(d: &Value) -> (Option<String>, Option<String>) {
+pub fn doc_id(d: &Value) -> (Option<String>, Option<String>) {
     let s = |k: &str| d.get(k).and_then(Value::as_str).map(str::to_string);
     (s("kind"), s("name"))
 }

@@ -9,8 +9,8 @@ mod vip;
 pub use etcd::{EtcdBootstrap, EtcdMember, EtcdPhase, EtcdSpec, EtcdStatus};
 pub use machine::MachineConfigSpec;
 pub use network::{
-    AddressSpec, AddressStatus, AnnounceStatus, ConfigLayer, LinkSpec, LinkStatus, RouteSpec,
-    RouteStatus, ADDRESS_PROTO_MACHINED, ADDRESS_PROTO_VIP, ROUTE_PROTO_MACHINED,
+    route_id, AddressSpec, AddressStatus, AnnounceStatus, ConfigLayer, LinkSpec, LinkStatus,
+    RouteSpec, RouteStatus, ADDRESS_PROTO_MACHINED, ADDRESS_PROTO_VIP, ROUTE_PROTO_MACHINED,
 };
 pub use secrets::{ApiCerts, EtcdCerts};
 pub use vip::{VipSpec, VipStatus};

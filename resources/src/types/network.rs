@@ -143,10 +143,20 @@ pub struct RouteSpec {
     pub layer: ConfigLayer,
 }
 
+/// `link/destination/gateway/metric`, the id of a route's spec and status.
+pub fn route_id(
+    link: &str,
+    destination: &IpNet,
+    gateway: Option<std::net::IpAddr>,
+    metric: u32,
+) -> String {
+    let gw = gateway.map_or("-".to_string(), |g| g.to_string());
+    format!("{link}/{destination}/{gw}/{metric}")
+}
+
 impl RouteSpec {
     pub fn id(&self) -> String {
-        let gw = self.gateway.map_or("-".to_string(), |g| g.to_string());
-        format!("{}/{}/{gw}/{}", self.link, self.destination, self.metric)
+        route_id(&self.link, &self.destination, self.gateway, self.metric)
     }
 }
 
