@@ -24,6 +24,7 @@ mod holder;
 mod holder_tests;
 mod keepalive;
 mod lifetime;
+mod liveness;
 mod observe;
 mod probe;
 mod runner;

@@ -11,6 +11,7 @@
 //! cannot hear the holder does not depose it.
 
 use super::agreement::Suspicion;
+use super::liveness::{Liveness, Verdict};
 use super::observe::Holder;
 use crate::kernel::packet::{self, Mac, PacketSocket};
 use etcd_client::Client;
@@ -22,6 +23,11 @@ use tokio::time::Instant;
 /// How long a candidate waits for the others to agree the holder is dead.
 const AGREE_WITHIN: Duration = Duration::from_secs(2);
 const STEP: Duration = Duration::from_secs(1);
+/// One attempt at an etcd call while deposing. Short: when the dead holder
+/// was etcd's leader, the first calls are forwarded to it and hang until
+/// they time out; a retry goes to the new leader as soon as there is one.
+/// Posting and revoking again are harmless (same value; an absent lease).
+const TRY: Duration = Duration::from_millis(250);
 
 /// etcd's answer for a lease that does not exist, by its gRPC status code.
 fn is_not_found(e: &etcd_client::Error) -> bool {
@@ -96,13 +102,13 @@ impl Prober {
         while Instant::now() < until {
             if !posted {
                 posted = matches!(
-                    tokio::time::timeout(STEP, self.suspicion.post(client, lease)).await,
+                    tokio::time::timeout(TRY, self.suspicion.post(client, lease)).await,
                     Ok(Ok(()))
                 );
             }
             if posted {
                 if let Ok(Ok(true)) =
-                    tokio::time::timeout(STEP, self.suspicion.agreed(client, lease)).await
+                    tokio::time::timeout(TRY, self.suspicion.agreed(client, lease)).await
                 {
                     tracing::warn!(
                         lease,
@@ -125,7 +131,7 @@ impl Prober {
     /// was also etcd's leader, revokes fail until etcd has a new one.
     async fn revoke(&self, client: &mut Client, lease: i64) {
         loop {
-            match tokio::time::timeout(STEP * 2, client.lease_revoke(lease)).await {
+            match tokio::time::timeout(TRY * 2, client.lease_revoke(lease)).await {
                 Ok(Ok(_)) => {
                     tracing::info!(lease, "revoked the dead holder's lease");
                     return;
@@ -179,30 +185,28 @@ impl Prober {
             (IpAddr::V6(t), Some(dst)) => packet::dad_solicit_to(self.mac, dst, t),
             (IpAddr::V6(t), None) => packet::dad_solicit(self.mac, t),
         };
-        let mut last_seen = Instant::now();
+        let mut liveness = Liveness::new(self.every, self.dead_after, Instant::now());
         let mut next = Instant::now();
         let mut buf = [0u8; 128];
-        // One wake-up per interval: the replies to the last probe are read
-        // from the socket's queue at the next tick (they come within a
-        // millisecond; the queue holds them), which keeps an idle candidate
-        // cheap. Replies queued while this task ran late count too: a busy
-        // machine must not make a live holder dead.
         loop {
             tokio::time::sleep_until(next).await;
+            let mut answered = false;
             while let Some(n) = sock.try_recv(&mut buf) {
-                if Self::answers(&buf[..n], target) {
-                    last_seen = Instant::now();
-                }
+                answered |= Self::answers(&buf[..n], target);
             }
-            if last_seen.elapsed() > self.dead_after {
-                return true;
-            }
+            let now = Instant::now();
+            let wait = match liveness.tick(now, answered) {
+                Verdict::Dead => return true,
+                Verdict::Probe(wait) => wait,
+            };
             if let Err(e) = sock.send(&probe) {
                 tracing::warn!(error = %e, "holder probe failed");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 return false;
             }
-            next += self.every;
+            liveness.sent(now);
+            // From now, not from the missed tick: a late task sends no burst.
+            next = now + wait;
         }
     }
 }

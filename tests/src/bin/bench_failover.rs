@@ -4,7 +4,10 @@
 //! ownership, and machined's RSS and CPU time per node.
 //!
 //! Usage: bench-failover [--trials N] [--scenarios graceful,dead,dead-etcd-leader,cutoff,quorum,crash,pause,etcd-down,deaf-candidate]
-//!                       [--probe-ms 10] [--json]
+//!                       [--probe-ms 10] [--idle-secs 0] [--json]
+//!
+//! `--idle-secs N` first measures each node's machined CPU over N idle
+//! seconds (no probes, no faults) and prints it with the node's role.
 
 use machined_tests::cluster::Cluster;
 use machined_tests::trial::{self, Outcome, Scenario};
@@ -15,6 +18,7 @@ struct Opts {
     trials: usize,
     scenarios: Vec<Scenario>,
     probe: Duration,
+    idle: Duration,
     json: bool,
 }
 
@@ -23,6 +27,7 @@ fn parse() -> Result<Opts, String> {
         trials: 5,
         scenarios: Scenario::all().to_vec(),
         probe: Duration::from_millis(10),
+        idle: Duration::ZERO,
         json: false,
     };
     let mut args = std::env::args().skip(1);
@@ -37,8 +42,9 @@ fn parse() -> Result<Opts, String> {
                     .map(|s| Scenario::parse(s).ok_or(format!("unknown scenario {s:?}")))
                     .collect::<Result<_, _>>()?
             }
+            "--idle-secs" => o.idle = Duration::from_secs(val("--idle-secs")?.parse().map_err(|_| "--idle-secs: a number")?),
             "--json" => o.json = true,
-            "-h" | "--help" => return Err("usage: bench-failover [--trials N] [--scenarios graceful,dead,dead-etcd-leader,cutoff,quorum,crash,pause,etcd-down,deaf-candidate] [--probe-ms 10] [--json]".into()),
+            "-h" | "--help" => return Err("usage: bench-failover [--trials N] [--scenarios graceful,dead,dead-etcd-leader,cutoff,quorum,crash,pause,etcd-down,deaf-candidate] [--probe-ms 10] [--idle-secs 0] [--json]".into()),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -83,6 +89,7 @@ fn main() {
     }
     eprintln!("building the lab (mctl cluster create, 3 control planes)...");
     let c = Cluster::create("bench", &["--controlplanes", "3"]);
+    let idle = (!o.idle.is_zero()).then(|| idle_cpu(&c, o.idle));
     let mut results: Vec<Outcome> = Vec::new();
     for s in &o.scenarios {
         for t in 1..=o.trials {
@@ -124,7 +131,8 @@ fn main() {
     if o.json {
         println!(
             "{}",
-            json!({"probe_ms": o.probe.as_millis() as u64, "scenarios": rows, "machined": usage_json})
+            json!({"probe_ms": o.probe.as_millis() as u64, "scenarios": rows, "machined": usage_json,
+                "idle": idle.as_ref().map(|v| v.iter().map(|(n, role, pct)| json!({"node": n, "role": role, "cpu_percent": pct})).collect::<Vec<_>>())})
         );
     } else {
         println!(
@@ -180,6 +188,16 @@ fn main() {
                 notes.join("; ")
             );
         }
+        if let Some(v) = &idle {
+            println!(
+                "idle machined CPU over {} s: {}",
+                o.idle.as_secs(),
+                v.iter()
+                    .map(|(n, role, pct)| format!("{n} ({role}) {pct:.2} %"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         println!(
             "machined per node at the end: {}",
             usage
@@ -189,4 +207,31 @@ fn main() {
                 .join("; ")
         );
     }
+}
+
+/// Each node's machined CPU (percent of one core) over `window` on an idle
+/// lab, with its role (holder or candidate) at the start and the end.
+fn idle_cpu(c: &Cluster, window: Duration) -> Vec<(String, &'static str, f64)> {
+    let holder = c.wait_healthy();
+    let before = c.usage();
+    let t = std::time::Instant::now();
+    machined_tests::wait_for("the idle window", window + Duration::from_secs(10), || {
+        (t.elapsed() >= window).then_some(())
+    });
+    let after = c.usage();
+    let secs = t.elapsed().as_secs_f64();
+    let still = c.holder();
+    before
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (n, _, cpu0))| {
+            let (_, _, cpu1) = after.iter().find(|(m, _, _)| m == n)?;
+            let role = match (i == holder, still == Some(i)) {
+                (true, true) => "holder",
+                (false, false) => "candidate",
+                _ => "holder changed",
+            };
+            Some((n.clone(), role, (cpu1 - cpu0) as f64 / 10.0 / secs))
+        })
+        .collect()
 }
