@@ -61,10 +61,18 @@ impl Tls {
     }
 }
 
+/// HTTP/2 pings on an otherwise quiet connection. Slow on purpose: every
+/// connection carries its own liveness traffic (health checks each second,
+/// lease keep-alives every TTL/6, each with a deadline), so pings only find
+/// a connection that went silent; at 1 s they were a sixth of an idle
+/// candidate's wake-ups.
+const PING_EVERY: Duration = Duration::from_secs(5);
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
 fn options(tls: Option<&Tls>) -> ConnectOptions {
     let o = ConnectOptions::new()
         .with_connect_timeout(RPC_TIMEOUT)
-        .with_keep_alive(Duration::from_secs(1), Duration::from_secs(2))
+        .with_keep_alive(PING_EVERY, PING_TIMEOUT)
         .with_keep_alive_while_idle(true);
     match tls {
         Some(t) => o.with_tls(

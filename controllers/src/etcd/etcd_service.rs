@@ -41,6 +41,8 @@ pub struct EtcdServiceController {
     member_id: u64,
     /// Health checks failed in a row (the process still running).
     failed_checks: u32,
+    /// The certificates last written for etcd (no disk traffic per check).
+    written: Option<EtcdCerts>,
 }
 
 /// A running member is reported unhealthy after this many failed checks in
@@ -61,6 +63,7 @@ impl EtcdServiceController {
             last_error: String::new(),
             member_id: 0,
             failed_checks: 0,
+            written: None,
         }
     }
 
@@ -277,8 +280,9 @@ impl Controller for EtcdServiceController {
             self.stop().await;
             return self.external(ctx, &spec, tls.as_ref()).await;
         }
-        if let Some(c) = &certs {
+        if let Some(c) = certs.as_ref().filter(|c| self.written.as_ref() != Some(*c)) {
             self.pki().write(c)?;
+            self.written = Some(c.clone());
         }
         self.reap();
         // Restart on a change that matters (name, address, flags).

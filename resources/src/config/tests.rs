@@ -92,8 +92,8 @@ fn vip_options_block() {
         ("leaseTTL: soon", "leaseTTL: must be a duration"),
         ("announceCount: 0", "announceCount: 0 is out of range"),
         (
-            "holderProbeInterval: 100ms\n            holderDeadAfter: 200ms",
-            "holderDeadAfter: must be at least 3",
+            "holderProbeInterval: 100ms\n            holderDeadAfter: 140ms",
+            "holderDeadAfter: must be at least 1.5",
         ),
     ] {
         let yaml = format!("version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - interface: eth0\n        vip:\n          ip: 10.5.0.50\n          machined:\n            {opt}\n");

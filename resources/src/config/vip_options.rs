@@ -55,7 +55,7 @@ impl Default for VipOptions {
                 interval_ms: 100,
                 refresh_ms: 10_000,
             },
-            holder_probe_ms: 50,
+            holder_probe_ms: 100,
             holder_dead_after_ms: 150,
             claim_window_ms: default_claim_window_ms(),
         }
@@ -152,10 +152,12 @@ pub(super) fn vip_options(v: &mut Obj<'_>, d: &mut Diag) -> VipOptions {
             opts.holder_dead_after_ms = ms;
         }
     }
-    if opts.holder_probe_ms > 0 && opts.holder_dead_after_ms < 3 * opts.holder_probe_ms {
+    // After a missed answer candidates probe every 10 ms; half an interval
+    // of those is what stands between one lost reply and a suspicion.
+    if opts.holder_probe_ms > 0 && 2 * opts.holder_dead_after_ms < 3 * opts.holder_probe_ms {
         d.error(
             o.path("holderDeadAfter"),
-            "must be at least 3 holder probe intervals",
+            "must be at least 1.5 holder probe intervals",
         );
     }
     if let Some(ms) = duration_ms(&mut o, "claimWindow", d) {
