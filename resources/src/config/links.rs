@@ -3,7 +3,7 @@
 //! certificate's names all read a config through these, so a new source of
 //! links or VIPs (another document kind) is added here once.
 
-use super::model::{LinkSelector, MachineConfig, RouteConfig, VipConfig};
+use super::model::{DhcpOptions, LinkSelector, MachineConfig, RouteConfig, VipConfig};
 use super::VipOptions;
 use crate::types::LinkStatus;
 use crate::Typed;
@@ -29,6 +29,8 @@ pub struct LinkEntry<'a> {
     pub vip: Option<&'a VipConfig>,
     /// `ignore: true` on the interface entry (its VLANs too).
     pub ignore: bool,
+    /// DHCPv4 on this link (`dhcp: true`, a `DHCPv4Config`).
+    pub dhcp: Option<&'a DhcpOptions>,
 }
 
 /// Which link a VIP goes on.
@@ -132,6 +134,7 @@ impl MachineConfig {
                 mtu: iface.mtu,
                 vip: iface.vip.as_ref(),
                 ignore: iface.ignore,
+                dhcp: iface.dhcp.then_some(&iface.dhcp_options),
             });
             out.extend(iface.vlans.iter().enumerate().map(|(j, vlan)| LinkEntry {
                 path: format!("{path}.vlans[{j}]"),
@@ -144,8 +147,15 @@ impl MachineConfig {
                 mtu: vlan.mtu,
                 vip: vlan.vip.as_ref(),
                 ignore: iface.ignore,
+                dhcp: vlan.dhcp.then_some(&vlan.dhcp_options),
             }));
         }
+        let dhcp_of = |name: &str| {
+            self.dhcp_docs
+                .iter()
+                .find(|x| x.link == name)
+                .map(|x| &x.options)
+        };
         out.extend(self.link_docs.iter().map(|l| LinkEntry {
             path: l.path.clone(),
             selector: &l.selector,
@@ -157,7 +167,27 @@ impl MachineConfig {
             mtu: l.mtu,
             vip: None,
             ignore: false,
+            dhcp: dhcp_of(&l.name),
         }));
+        // A DHCPv4Config alone configures its link too (up, DHCP).
+        out.extend(
+            self.dhcp_docs
+                .iter()
+                .filter(|x| !self.link_docs.iter().any(|l| l.name == x.link))
+                .map(|x| LinkEntry {
+                    path: x.path.clone(),
+                    selector: &x.selector,
+                    vlan: None,
+                    name: Some(&x.link),
+                    up: true,
+                    addresses: &[],
+                    routes: &[],
+                    mtu: None,
+                    vip: None,
+                    ignore: false,
+                    dhcp: Some(&x.options),
+                }),
+        );
         out
     }
 

@@ -5,6 +5,7 @@
 //! found, each naming the field path and the reason.
 
 mod cluster;
+mod dhcp;
 mod documents;
 pub mod limits;
 mod links;
@@ -52,6 +53,7 @@ pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
     let mut main: Option<MachineConfig> = None;
     let mut seen_main = false;
     let mut l2 = Vec::new();
+    let mut dhcp_docs = Vec::new();
     let mut docs = documents::Documents::default();
     let mut seen_kinds: std::collections::HashMap<String, usize> = Default::default();
 
@@ -91,6 +93,7 @@ pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
             Some("KubeClusterConfig") => documents::kube_cluster(&doc, &path, &mut docs, &mut d),
             Some("LinkConfig") => documents::link(&doc, &path, false, &mut docs, &mut d),
             Some("VLANConfig") => documents::link(&doc, &path, true, &mut docs, &mut d),
+            Some("DHCPv4Config") => dhcp::document(&doc, &path, &mut dhcp_docs, &mut d),
             Some(k) => d.warn(
                 &format!("document {} (kind {k})", i + 1),
                 "not supported by machined, ignored",
@@ -109,6 +112,7 @@ pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
     }
     let config = main.map(|mut config| {
         config.layer2_vips = l2;
+        config.dhcp_docs = dhcp_docs;
         documents::merge(&mut config, docs, &mut d);
         validate::check(&config, &mut d);
         config

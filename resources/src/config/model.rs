@@ -35,6 +35,9 @@ pub struct MachineConfig {
     /// `kind: LinkConfig` and `kind: VLANConfig` documents.
     #[serde(default)]
     pub link_docs: Vec<LinkDoc>,
+    /// `kind: DHCPv4Config` documents.
+    #[serde(default)]
+    pub dhcp_docs: Vec<DhcpDoc>,
     #[serde(default)]
     pub cluster: ClusterConfig,
     /// `machine.ca`: issues the node's API certificate; verifies clients.
@@ -130,6 +133,9 @@ pub struct InterfaceConfig {
     pub mtu: Option<u32>,
     #[serde(default)]
     pub dhcp: bool,
+    /// `dhcpOptions` (used with `dhcp: true`).
+    #[serde(default)]
+    pub dhcp_options: DhcpOptions,
     /// `ignore: true`: machined leaves this link alone.
     #[serde(default)]
     pub ignore: bool,
@@ -200,6 +206,70 @@ pub struct VlanConfig {
     pub mtu: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vip: Option<VipConfig>,
+    #[serde(default)]
+    pub dhcp: bool,
+    #[serde(default)]
+    pub dhcp_options: DhcpOptions,
+}
+
+/// How the DHCPv4 client names itself to the server (option 61).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum ClientIdentifier {
+    /// No option 61: the server keys the lease on the MAC (`chaddr`).
+    None,
+    /// Option 61 = hardware type 1 + the link's MAC.
+    #[default]
+    Mac,
+    /// Option 61 = `duidRaw`.
+    Duid,
+}
+
+/// DHCPv4 settings of a link (`dhcpOptions`, `DHCPv4Config`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DhcpOptions {
+    /// Metric of the routes the lease brings (Talos's default 1024).
+    pub route_metric: u32,
+    /// Do not take the hostname the server offers.
+    #[serde(default)]
+    pub ignore_hostname: bool,
+    /// Do not install the routes the server offers.
+    #[serde(default)]
+    pub ignore_routes: bool,
+    #[serde(default)]
+    pub client_identifier: ClientIdentifier,
+    /// The DUID sent with `clientIdentifier: duid`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duid_raw: Vec<u8>,
+}
+
+/// Talos's default metric for DHCP routes.
+pub const DHCP_ROUTE_METRIC: u32 = 1024;
+
+impl Default for DhcpOptions {
+    fn default() -> Self {
+        DhcpOptions {
+            route_metric: DHCP_ROUTE_METRIC,
+            ignore_hostname: false,
+            ignore_routes: false,
+            client_identifier: ClientIdentifier::Mac,
+            duid_raw: Vec::new(),
+        }
+    }
+}
+
+/// A `kind: DHCPv4Config` document: DHCP on the link it names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DhcpDoc {
+    /// Where it is configured, e.g. `DHCPv4Config[0]`.
+    pub path: String,
+    /// The link's name.
+    pub link: String,
+    /// `Name(link)`: what a configured link is selected by.
+    pub selector: LinkSelector,
+    pub options: DhcpOptions,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -144,7 +144,6 @@ fn unknown_fields_warn_with_their_path() {
         "machine.kubelet:",
         "machine.network.interfaces[0].bond:",
         "foo:",
-        "machine.network.interfaces[0].dhcp:",
     ] {
         assert!(
             p.warnings.iter().any(|x| x.starts_with(w)),

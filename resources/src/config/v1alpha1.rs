@@ -75,6 +75,7 @@ pub fn machine_config(doc: &Value, d: &mut Diag) -> Option<MachineConfig> {
         interfaces,
         layer2_vips: Vec::new(),
         link_docs: Vec::new(),
+        dhcp_docs: Vec::new(),
         cluster: ClusterConfig {
             name,
             control_plane_endpoint,
@@ -103,13 +104,7 @@ fn interface(v: &Value, path: &str, d: &mut Diag) -> Option<InterfaceConfig> {
     };
     let addresses = addresses(&mut o, d);
     let mtu = mtu(&mut o, d);
-    let dhcp = o.bool("dhcp", d).unwrap_or(false);
-    if dhcp {
-        d.warn(
-            &o.path("dhcp"),
-            "machined runs no DHCP client; configure static addresses",
-        );
-    }
+    let (dhcp, dhcp_options) = super::dhcp::legacy(&mut o, d);
     let ignore = o.bool("ignore", d).unwrap_or(false);
     let vip = vip(&mut o, d);
     let vlans = o
@@ -128,6 +123,7 @@ fn interface(v: &Value, path: &str, d: &mut Diag) -> Option<InterfaceConfig> {
         addresses,
         mtu,
         dhcp,
+        dhcp_options,
         ignore,
         vip,
         vlans,
@@ -229,12 +225,7 @@ fn vlan(v: &Value, path: &str, d: &mut Diag) -> Option<VlanConfig> {
     };
     let addresses = addresses(&mut o, d);
     let mtu = mtu(&mut o, d);
-    if o.bool("dhcp", d).unwrap_or(false) {
-        d.warn(
-            &o.path("dhcp"),
-            "machined runs no DHCP client; configure static addresses",
-        );
-    }
+    let (dhcp, dhcp_options) = super::dhcp::legacy(&mut o, d);
     let vip = vip(&mut o, d);
     o.finish(d);
     Some(VlanConfig {
@@ -242,6 +233,8 @@ fn vlan(v: &Value, path: &str, d: &mut Diag) -> Option<VlanConfig> {
         addresses,
         mtu,
         vip,
+        dhcp,
+        dhcp_options,
     })
 }
 

@@ -71,6 +71,23 @@ pub fn check(c: &MachineConfig, d: &mut Diag) {
         }
     }
 
+    // DHCP documents go with a LinkConfig of the same link, never with a
+    // legacy interface entry for it.
+    for doc in &c.dhcp_docs {
+        if let Some(first) = links
+            .get(&format!("interface {}", doc.link))
+            .filter(|p| p.starts_with("machine.network"))
+        {
+            d.error(
+                format!("{}.name", doc.path),
+                format!(
+                    "link {} is also configured at {first}: configure it in one place",
+                    doc.link
+                ),
+            );
+        }
+    }
+
     // Routes never use a VIP as their source: the VIP moves.
     let vip_ips = c.vip_ips();
     for link in c.links() {
