@@ -3,6 +3,7 @@
 //! The runtime ([`runtime::Engine`]) owns watching, waking, backoff, tracing
 //! spans and shutdown; a controller owns only its reconcile logic.
 
+pub mod dhcp;
 pub mod etcd;
 pub mod kernel;
 pub mod network;

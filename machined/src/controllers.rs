@@ -3,6 +3,7 @@
 //! controller still run), etcd next, the network last.
 
 use anyhow::Result;
+use machined_controllers::dhcp::DhcpOperatorController;
 use machined_controllers::etcd::{EtcdServiceController, EtcdSpecController};
 use machined_controllers::kernel::vip_addr::VipNetlink;
 use machined_controllers::kernel::{NetDriver, Rtnl};
@@ -35,6 +36,13 @@ pub fn engine(state: State, state_dir: &Path, etcd_binary: &Path) -> Result<Engi
     e.register(RouteStatusController {
         driver: driver.clone(),
     })?;
+    // After the network controllers it feeds, so it stops before them: its
+    // RELEASE and the address removal happen while they still run.
+    e.register(DhcpOperatorController::new(
+        state_dir.to_path_buf(),
+        Arc::new(L2Wires),
+        driver.clone(),
+    ))?;
     e.register(ApiCertsController)?;
     e.register(EtcdSpecController)?;
     e.register(EtcdCertsController)?;

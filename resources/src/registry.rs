@@ -110,6 +110,25 @@ static DEFINITIONS: &[Definition] = &[
         ],
         false,
     ),
+    def::<DhcpSpec>(
+        &["dhcpspec", "dhcpspecs"],
+        &[col("LINK", "/link"), col("METRIC", "/options/routeMetric")],
+        false,
+    ),
+    def::<DhcpStatus>(
+        &["dhcpstatus", "dhcpstatuses", "dhcp"],
+        &[
+            col("LINK", "/link"),
+            col("STATE", "/state"),
+            col("ADDRESS", "/address"),
+            col("SERVER", "/server"),
+            col("LEASE", "/leaseSecs"),
+            col("RENEW AT", "/renewAt"),
+            col("EXPIRES", "/expiresAt"),
+            col("LAST ERROR", "/lastError"),
+        ],
+        false,
+    ),
     def::<VipSpec>(
         &["vipspecs", "vipspec"],
         &[

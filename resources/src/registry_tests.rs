@@ -46,6 +46,7 @@ fn samples() -> Vec<(&'static str, Value)> {
             address: net,
             link: "eth0".into(),
             layer: ConfigLayer::Configuration,
+            valid_until_ms: None,
         }),
         json(AddressStatus {
             address: net,
@@ -78,6 +79,21 @@ fn samples() -> Vec<(&'static str, Value)> {
             link: "eth0".into(),
             last: "2026-01-01T00:00:00Z".into(),
             frames: 3,
+        }),
+        json(DhcpSpec {
+            link: "eth0".into(),
+            options: crate::config::DhcpOptions::default(),
+        }),
+        json(DhcpStatus {
+            link: "eth0".into(),
+            state: "bound".into(),
+            address: "10.5.0.11/24".into(),
+            server: "10.5.0.1".into(),
+            lease_secs: 120,
+            renew_at: "2026-01-01T00:01:00Z".into(),
+            expires_at: "2026-01-01T00:02:00Z".into(),
+            last_error: "none".into(),
+            ..Default::default()
         }),
         json(VipSpec {
             ip,

@@ -93,6 +93,7 @@ async fn watch_lists_then_marks_then_follows() {
             address: "10.0.0.1/24".parse().unwrap(),
             link: "eth0".into(),
             layer: Default::default(),
+            valid_until_ms: None,
         },
     )
     .unwrap();

@@ -63,7 +63,13 @@ impl NetDriver for FakeKernel {
         Ok(self.addrs.lock().unwrap().clone())
     }
 
-    async fn add_addr(&self, link_index: u32, addr: IpNet, protocol: u8) -> Result<(), NetError> {
+    async fn add_addr(
+        &self,
+        link_index: u32,
+        addr: IpNet,
+        protocol: u8,
+        _lifetime_secs: Option<u32>,
+    ) -> Result<(), NetError> {
         let mut a = self.addrs.lock().unwrap();
         if !a
             .iter()

@@ -85,8 +85,16 @@ pub trait NetDriver: Send + Sync + 'static {
     async fn dump_links(&self) -> Result<Vec<KernelLink>, NetError>;
     async fn dump_addrs(&self) -> Result<Vec<KernelAddr>, NetError>;
     /// Adds `addr` marked with `protocol`. An address already present is
-    /// not an error.
-    async fn add_addr(&self, link_index: u32, addr: IpNet, protocol: u8) -> Result<(), NetError>;
+    /// not an error. With `lifetime_secs` the address is valid and preferred
+    /// that long (the kernel removes it then) and an existing one gets the
+    /// new lifetime.
+    async fn add_addr(
+        &self,
+        link_index: u32,
+        addr: IpNet,
+        protocol: u8,
+        lifetime_secs: Option<u32>,
+    ) -> Result<(), NetError>;
     /// Removes `addr`; an address already gone is not an error.
     async fn del_addr(&self, link_index: u32, addr: IpNet) -> Result<(), NetError>;
     async fn set_link(&self, link_index: u32, up: bool, mtu: Option<u32>) -> Result<(), NetError>;

@@ -25,6 +25,7 @@ pub type Mac = [u8; 6];
 const ETH_HDR: usize = 14;
 const ARP_LEN: usize = 28;
 const ETH_P_ARP: u16 = 0x0806;
+const ETH_P_IP: u16 = 0x0800;
 const ETH_P_IPV6: u16 = 0x86dd;
 
 fn pnet_mac(m: Mac) -> MacAddr {
@@ -242,6 +243,10 @@ pub fn unsolicited_na(src: Mac, ip: Ipv6Addr) -> Vec<u8> {
     buf
 }
 
+fn bpf(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
+    libc::sock_filter { code, jt, jf, k }
+}
+
 /// A raw `AF_PACKET` socket bound to one link and one ethertype.
 pub struct PacketSocket {
     fd: AsyncFd<OwnedFd>,
@@ -292,32 +297,38 @@ impl PacketSocket {
     pub fn arp_replies(ifindex: u32) -> io::Result<Self> {
         let s = Self::open(ifindex, ETH_P_ARP)?;
         // ldh [20] (ARP operation); jeq #2 (reply) ? accept : drop
-        let code = [
-            libc::sock_filter {
-                code: 0x28,
-                jt: 0,
-                jf: 0,
-                k: 20,
-            },
-            libc::sock_filter {
-                code: 0x15,
-                jt: 0,
-                jf: 1,
-                k: 2,
-            },
-            libc::sock_filter {
-                code: 0x06,
-                jt: 0,
-                jf: 0,
-                k: 0xffff,
-            },
-            libc::sock_filter {
-                code: 0x06,
-                jt: 0,
-                jf: 0,
-                k: 0,
-            },
-        ];
+        s.attach_filter(&[
+            bpf(0x28, 0, 0, 20),
+            bpf(0x15, 0, 1, 2),
+            bpf(0x06, 0, 0, 0xffff),
+            bpf(0x06, 0, 0, 0),
+        ])?;
+        Ok(s)
+    }
+
+    /// An IPv4 socket that only receives unfragmented UDP datagrams to
+    /// `port` (a DHCP client's, before it has an address to bind to).
+    pub fn udp_to_port(ifindex: u32, port: u16) -> io::Result<Self> {
+        let s = Self::open(ifindex, ETH_P_IP)?;
+        s.attach_filter(&[
+            bpf(0x28, 0, 0, 12),                  // ldh [12]: ethertype
+            bpf(0x15, 0, 8, u32::from(ETH_P_IP)), // IPv4?
+            bpf(0x30, 0, 0, 23),                  // ldb [23]: protocol
+            bpf(0x15, 0, 6, 17),                  // UDP?
+            bpf(0x28, 0, 0, 20),                  // ldh [20]: fragment
+            bpf(0x45, 4, 0, 0x1fff),              // offset set: drop
+            bpf(0xb1, 0, 0, 14),                  // x = IPv4 header length
+            bpf(0x48, 0, 0, 16),                  // ldh [x+16]: dst port
+            bpf(0x15, 0, 1, u32::from(port)),
+            bpf(0x06, 0, 0, 0xffff),
+            bpf(0x06, 0, 0, 0),
+        ])?;
+        Ok(s)
+    }
+
+    /// Attaches a classic BPF program and drops what was queued before it
+    /// (frames that came in before the filter may be anything).
+    fn attach_filter(&self, code: &[libc::sock_filter]) -> io::Result<()> {
         let prog = libc::sock_fprog {
             len: code.len() as u16,
             filter: code.as_ptr().cast_mut(),
@@ -325,7 +336,7 @@ impl PacketSocket {
         // SAFETY: setsockopt(2) with a filter program that outlives the call.
         let r = unsafe {
             libc::setsockopt(
-                s.fd.as_raw_fd(),
+                self.fd.as_raw_fd(),
                 libc::SOL_SOCKET,
                 libc::SO_ATTACH_FILTER,
                 (&prog as *const libc::sock_fprog).cast(),
@@ -335,10 +346,9 @@ impl PacketSocket {
         if r != 0 {
             return Err(io::Error::last_os_error());
         }
-        // Frames queued before the filter was attached may be anything.
         let mut buf = [0u8; 64];
-        while s.try_recv(&mut buf).is_some() {}
-        Ok(s)
+        while self.try_recv(&mut buf).is_some() {}
+        Ok(())
     }
 
     pub fn ipv6(ifindex: u32) -> io::Result<Self> {

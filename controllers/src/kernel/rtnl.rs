@@ -226,14 +226,29 @@ impl NetDriver for Rtnl {
         Ok(msgs.into_iter().filter_map(addr_from).collect())
     }
 
-    async fn add_addr(&self, link_index: u32, addr: IpNet, protocol: u8) -> Result<(), NetError> {
+    async fn add_addr(
+        &self,
+        link_index: u32,
+        addr: IpNet,
+        protocol: u8,
+        lifetime_secs: Option<u32>,
+    ) -> Result<(), NetError> {
         let mut req = self
             .handle
             .address()
             .add(link_index, addr.addr(), addr.prefix_len());
+        if lifetime_secs.is_some() {
+            req = req.replace();
+        }
         let msg = req.message_mut();
         msg.attributes
             .push(AddressAttribute::Protocol(AddressProtocol::from(protocol)));
+        if let Some(secs) = lifetime_secs {
+            let mut ci = rtnetlink::packet_route::address::CacheInfo::default();
+            ci.ifa_valid = secs;
+            ci.ifa_preferred = secs;
+            msg.attributes.push(AddressAttribute::CacheInfo(ci));
+        }
         match req.execute().await {
             Err(e) if errno(&e) == Some(EEXIST) => Ok(()),
             r => {

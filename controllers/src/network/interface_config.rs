@@ -5,7 +5,7 @@ use crate::{Controller, ControllerError, Ctx, Input, Output};
 use async_trait::async_trait;
 use machined_resources::config::LinkEntry;
 use machined_resources::types::{
-    AddressSpec, ConfigLayer, LinkSpec, LinkStatus, MachineConfigSpec, RouteSpec,
+    AddressSpec, ConfigLayer, DhcpSpec, LinkSpec, LinkStatus, MachineConfigSpec, RouteSpec,
 };
 use std::collections::HashSet;
 
@@ -17,9 +17,16 @@ struct Rendered {
     links: Vec<LinkSpec>,
     addrs: Vec<AddressSpec>,
     routes: Vec<RouteSpec>,
+    dhcp: Vec<DhcpSpec>,
 }
 
 fn render(entry: &LinkEntry<'_>, link: String, out: &mut Rendered) {
+    if let Some(options) = entry.dhcp {
+        out.dhcp.push(DhcpSpec {
+            link: link.clone(),
+            options: options.clone(),
+        });
+    }
     out.routes.extend(entry.routes.iter().map(|r| RouteSpec {
         link: link.clone(),
         destination: r.destination_or_default(),
@@ -33,6 +40,7 @@ fn render(entry: &LinkEntry<'_>, link: String, out: &mut Rendered) {
             address: *a,
             link: link.clone(),
             layer: ConfigLayer::Configuration,
+            valid_until_ms: None,
         }));
     out.links.push(LinkSpec {
         name: link,
@@ -57,6 +65,7 @@ impl Controller for InterfaceConfigController {
             Output::shared::<AddressSpec>(),
             Output::shared::<LinkSpec>(),
             Output::shared::<RouteSpec>(),
+            Output::exclusive::<DhcpSpec>(),
         ]
     }
 
@@ -89,6 +98,12 @@ impl Controller for InterfaceConfigController {
             ctx.put(&id, spec)?;
             keep.insert(id);
         }
-        ctx.retain::<RouteSpec>(&keep)
+        ctx.retain::<RouteSpec>(&keep)?;
+        let mut keep = HashSet::new();
+        for spec in &out.dhcp {
+            ctx.put(&spec.link, spec)?;
+            keep.insert(spec.link.clone());
+        }
+        ctx.retain::<DhcpSpec>(&keep)
     }
 }

@@ -16,7 +16,7 @@ mod route_status;
 #[cfg(test)]
 mod tests;
 
-pub use address_spec::{plan, AddrOp, AddressSpecController};
+pub use address_spec::{plan, AddrOp, AddressSpecController, Lifetimes};
 
 use crate::{ControllerError, Ctx};
 use machined_resources::types::LinkStatus;

@@ -16,6 +16,7 @@ fn spec(link: &str, cidr: &str) -> AddressSpec {
         address: cidr.parse().unwrap(),
         link: link.into(),
         layer: ConfigLayer::Configuration,
+        valid_until_ms: None,
     }
 }
 
@@ -36,6 +37,7 @@ fn plan_table() {
     let add = |i, c: &str| AddrOp::Add {
         link_index: i,
         addr: c.parse().unwrap(),
+        lifetime_secs: None,
     };
     let del = |i, c: &str| AddrOp::Del {
         link_index: i,
@@ -104,8 +106,66 @@ fn plan_table() {
         ),
     ];
     for (name, desired, observed, want) in cases {
-        assert_eq!(plan(&desired, &links, &observed), want, "case: {name}");
+        assert_eq!(
+            plan(&desired, &links, &observed, &Lifetimes::default()),
+            want,
+            "case: {name}"
+        );
     }
+}
+
+#[test]
+fn plan_gives_a_lease_address_what_is_left_of_its_lifetime() {
+    let links: HashMap<String, u32> = [("eth0".to_string(), 2)].into();
+    let now = 1_000_000;
+    let leased = |until: u64| AddressSpec {
+        valid_until_ms: Some(until),
+        ..spec("eth0", "10.0.0.5/24")
+    };
+    let addr: ipnet::IpNet = "10.0.0.5/24".parse().unwrap();
+    let add = |secs| AddrOp::Add {
+        link_index: 2,
+        addr,
+        lifetime_secs: Some(secs),
+    };
+    let lt = |applied: Option<u64>| Lifetimes {
+        now_ms: now,
+        applied: applied.map(|t| ((2, addr), t)).into_iter().collect(),
+    };
+    let present = vec![kaddr(2, "10.0.0.5/24", OURS)];
+    // Absent: added with the whole seconds left.
+    assert_eq!(
+        plan(&[leased(now + 60_500)], &links, &[], &lt(None)),
+        vec![add(60)]
+    );
+    // Present with that lifetime already: nothing.
+    assert_eq!(
+        plan(
+            &[leased(now + 60_500)],
+            &links,
+            &present,
+            &lt(Some(now + 60_500))
+        ),
+        vec![]
+    );
+    // Renewed (a later end): replaced with the new lifetime.
+    assert_eq!(
+        plan(
+            &[leased(now + 120_000)],
+            &links,
+            &present,
+            &lt(Some(now + 60_500))
+        ),
+        vec![add(120)]
+    );
+    // Less than a second left: not wanted, so ours is removed.
+    assert_eq!(
+        plan(&[leased(now + 999)], &links, &present, &lt(Some(now + 999))),
+        vec![AddrOp::Del {
+            link_index: 2,
+            addr
+        }]
+    );
 }
 
 fn link(name: &str, mac: &str, kind: &str) -> Typed<LinkStatus> {

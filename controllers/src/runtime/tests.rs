@@ -209,6 +209,7 @@ impl Controller for Rogue {
             address: "10.0.0.1/24".parse().unwrap(),
             link: "eth0".into(),
             layer: Default::default(),
+            valid_until_ms: None,
         };
         let r = ctx.put("eth0/10.0.0.1/24", &spec);
         *self.result.lock().unwrap() = Some(format!("{r:?}"));

@@ -11,7 +11,8 @@ use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
 use machined_resources::resource::rfc3339;
 use machined_resources::types::{
-    AnnounceStatus, EtcdCerts, EtcdSpec, EtcdStatus, LinkStatus, VipSpec, VipStatus,
+    AnnounceStatus, DhcpSpec, DhcpStatus, EtcdCerts, EtcdSpec, EtcdStatus, LinkStatus, VipSpec,
+    VipStatus,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -75,6 +76,18 @@ pub(super) fn desire(ctx: &Ctx, spec: &VipSpec, stopping: bool) -> Result<Desire
     let etcd_spec = ctx.get::<EtcdSpec>(EtcdSpec::ID)?.map(|s| s.spec);
     let etcd = ctx.get::<EtcdStatus>(EtcdStatus::ID)?.map(|s| s.spec);
     let link = ctx.get::<LinkStatus>(&spec.link)?.map(|s| s.spec);
+    // On a DHCP link the node's address is the lease's: no lease, no VIP.
+    let no_lease = match ctx.get::<DhcpSpec>(&spec.link)? {
+        None => None,
+        Some(_) => {
+            let st = ctx.get::<DhcpStatus>(&spec.link)?.map(|s| s.spec);
+            match st {
+                Some(st) if !st.address.is_empty() => None,
+                Some(st) => Some(st.state),
+                None => Some("starting".to_string()),
+            }
+        }
+    };
     if let Some(l) = &link {
         d.link_index = l.index;
         d.mac = parse_mac(&l.hardware_addr);
@@ -108,6 +121,8 @@ pub(super) fn desire(ctx: &Ctx, spec: &VipSpec, stopping: bool) -> Result<Desire
         "not a control plane".into()
     } else if !link.as_ref().is_some_and(|l| l.is_operational()) {
         format!("link {} is not up", spec.link)
+    } else if let Some(state) = no_lease {
+        format!("no DHCP lease on {} ({state})", spec.link)
     } else if !etcd.as_ref().is_some_and(|e| e.is_running()) {
         "etcd is not running".into()
     } else {
@@ -130,6 +145,8 @@ impl Controller for VipOperatorController {
             Input::of::<EtcdSpec>(),
             Input::of::<EtcdStatus>(),
             Input::of::<EtcdCerts>(),
+            Input::of::<DhcpSpec>(),
+            Input::of::<DhcpStatus>(),
         ]
     }
 

@@ -26,6 +26,8 @@ pub struct NodeNet<'a> {
     /// Talos v1.12+ style: HostnameConfig, LinkConfig and Layer2VIPConfig
     /// documents instead of `machine.network`.
     pub multidoc: bool,
+    /// The address comes by DHCP (`dhcp: true`, a `DHCPv4Config`).
+    pub dhcp: bool,
 }
 
 /// `base` (generated, with the cluster's secrets) for one node.
@@ -33,10 +35,14 @@ pub fn node(base: &Value, n: &NodeNet<'_>, cp: bool) -> String {
     let mut v = base.clone();
     let mut iface = Mapping::new();
     iface.insert("interface".into(), "eth0".into());
-    iface.insert(
-        "addresses".into(),
-        Value::Sequence(vec![format!("{}/{}", n.ip, n.net.prefix_len()).into()]),
-    );
+    if n.dhcp {
+        iface.insert("dhcp".into(), true.into());
+    } else {
+        iface.insert(
+            "addresses".into(),
+            Value::Sequence(vec![format!("{}/{}", n.ip, n.net.prefix_len()).into()]),
+        );
+    }
     if cp {
         let mut vip = Mapping::new();
         vip.insert("ip".into(), n.vip.to_string().into());
@@ -77,9 +83,15 @@ pub fn node(base: &Value, n: &NodeNet<'_>, cp: bool) -> String {
     let mut text = serde_yaml::to_string(&v).unwrap_or_default();
     if n.multidoc {
         text.push_str(&format!(
-            "---\napiVersion: v1alpha1\nkind: HostnameConfig\nhostname: {hostname}\n---\n\
-             apiVersion: v1alpha1\nkind: LinkConfig\nname: eth0\naddresses:\n  - address: {address}\n"
+            "---\napiVersion: v1alpha1\nkind: HostnameConfig\nhostname: {hostname}\n"
         ));
+        if n.dhcp {
+            text.push_str("---\napiVersion: v1alpha1\nkind: DHCPv4Config\nname: eth0\n");
+        } else {
+            text.push_str(&format!(
+                "---\napiVersion: v1alpha1\nkind: LinkConfig\nname: eth0\naddresses:\n  - address: {address}\n"
+            ));
+        }
         if cp {
             text.push_str(&format!(
                 "---\napiVersion: v1alpha1\nkind: Layer2VIPConfig\nname: {}\nlink: eth0\n",
@@ -99,14 +111,17 @@ mod tests {
         let g = crate::gen::generate("demo", "https://10.5.0.50:6443").unwrap();
         let net = "10.5.0.0/24".parse().unwrap();
         let ips = vec!["10.5.0.11".to_string(), "10.5.0.12".to_string()];
-        for (base, cp, multidoc) in [
-            (&g.controlplane, true, false),
-            (&g.worker, false, false),
-            (&g.controlplane, true, true),
-            (&g.worker, false, true),
+        for (base, cp, multidoc, dhcp) in [
+            (&g.controlplane, true, false, false),
+            (&g.worker, false, false, false),
+            (&g.controlplane, true, true, false),
+            (&g.worker, false, true, false),
+            (&g.controlplane, true, false, true),
+            (&g.controlplane, true, true, true),
         ] {
             let n = NodeNet {
                 multidoc,
+                dhcp,
                 cluster: "demo",
                 short: "cp1",
                 ip: "10.5.0.11".parse().unwrap(),

@@ -14,6 +14,10 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// Lease time of the lab's DHCP server: dnsmasq's shortest, so a renewal
+/// comes every minute.
+const DHCP_LEASE: &str = "2m";
+
 /// What create will build, checked before anything is touched.
 struct Plan<'a> {
     a: &'a CreateArgs,
@@ -146,6 +150,27 @@ fn make_lan(p: &Plan<'_>, rec: &mut Record) -> Result<Generated> {
     crate::gen::write(&secrets, &p.dir, true)?;
     lab::add_netns(&p.lan)?;
     lab::add_lan(&p.lan, &format!("{gateway}/{}", p.net.prefix_len()))?;
+    if p.a.dhcp {
+        let pool = (host(&p.net, 100)?, host(&p.net, 199)?);
+        step(format!(
+            "starting a DHCP server in {} (dnsmasq: a reservation per node, pool {}-{})",
+            p.lan, pool.0, pool.1
+        ));
+        let hosts: Vec<(String, Ipv4Addr, String)> = p
+            .nodes
+            .iter()
+            .map(|(short, ip, _)| (lab::node_mac(*ip), *ip, format!("{}-{short}", p.a.name)))
+            .collect();
+        lab::start_dnsmasq(
+            &p.lan,
+            &p.dir,
+            gateway,
+            pool,
+            p.net.netmask(),
+            &hosts,
+            DHCP_LEASE,
+        )?;
+    }
     Ok(secrets)
 }
 
@@ -166,7 +191,7 @@ fn start_nodes(p: &Plan<'_>, secrets: &Generated, rec: &mut Record) -> Result<()
         rec.namespaces.push(ns.clone());
         rec.save(&p.dir)?;
         lab::add_netns(&ns)?;
-        lab::plug(&ns, &p.lan, short)?;
+        lab::plug(&ns, &p.lan, short, &lab::node_mac(*ip))?;
         let args: Vec<String> = vec![
             "--state-dir".into(),
             node_dir.join("state").to_string_lossy().into(),
@@ -197,6 +222,7 @@ fn start_nodes(p: &Plan<'_>, secrets: &Generated, rec: &mut Record) -> Result<()
             vip: p.vip,
             cp_ips: &cp_ips,
             multidoc: p.a.config_style == "multidoc",
+            dhcp: p.a.dhcp,
         };
         std::fs::write(node_dir.join("config.yaml"), configs::node(base, &nn, *cp))?;
     }

@@ -40,13 +40,63 @@ pub fn add_lan(ns: &str, gw_cidr: &str) -> Result<()> {
 }
 
 /// `eth0` in the node's namespace, its peer (named after the node) on the bridge.
-pub fn plug(node_ns: &str, lan_ns: &str, port: &str) -> Result<()> {
+pub fn plug(node_ns: &str, lan_ns: &str, port: &str, mac: &str) -> Result<()> {
     ip(&[
-        "-n", node_ns, "link", "add", "eth0", "type", "veth", "peer", "name", port, "netns", lan_ns,
+        "-n", node_ns, "link", "add", "eth0", "address", mac, "type", "veth", "peer", "name", port,
+        "netns", lan_ns,
     ])?;
     ip(&["-n", lan_ns, "link", "set", port, "master", "br0"])?;
     ip(&["-n", lan_ns, "link", "set", port, "up"])?;
     Ok(())
+}
+
+/// The MAC of a node's `eth0`, from its address (locally administered):
+/// stable, so a DHCP reservation can name it.
+pub fn node_mac(ip: std::net::Ipv4Addr) -> String {
+    let o = ip.octets();
+    format!("02:00:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
+}
+
+/// A DHCP server for the LAN: dnsmasq on `br0` (no DNS), a reservation per
+/// `(mac, ip, name)`, a pool, the gateway as router, leases of `lease`.
+pub fn start_dnsmasq(
+    lan_ns: &str,
+    dir: &Path,
+    gateway: std::net::Ipv4Addr,
+    pool: (std::net::Ipv4Addr, std::net::Ipv4Addr),
+    netmask: std::net::Ipv4Addr,
+    hosts: &[(String, std::net::Ipv4Addr, String)],
+    lease: &str,
+) -> Result<u32> {
+    let mut args: Vec<String> = vec![
+        "--keep-in-foreground".into(),
+        "--port=0".into(),
+        "--no-resolv".into(),
+        "--no-hosts".into(),
+        "--interface=br0".into(),
+        "--bind-interfaces".into(),
+        "--log-dhcp".into(),
+        // The only server on the LAN: it refuses (NAKs) what it does not
+        // grant instead of staying silent.
+        "--dhcp-authoritative".into(),
+        "--log-facility=-".into(),
+        "--user=root".into(),
+        "--group=root".into(),
+        format!("--dhcp-leasefile={}", dir.join("dnsmasq.leases").display()),
+        format!("--pid-file={}", dir.join("dnsmasq.pid").display()),
+        format!("--dhcp-range={},{},{netmask},{lease}", pool.0, pool.1),
+        format!("--dhcp-option=option:router,{gateway}"),
+        format!("--dhcp-option=option:dns-server,{gateway}"),
+    ];
+    for (mac, ip, name) in hosts {
+        args.push(format!("--dhcp-host={mac},{ip},{name},{lease}"));
+    }
+    spawn_detached(
+        lan_ns,
+        Path::new("dnsmasq"),
+        &args,
+        &dir.join("dnsmasq.log"),
+    )
 }
 
 /// Starts `bin args` in `ns`, detached (own session, no terminal), output to `log`.

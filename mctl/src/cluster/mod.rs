@@ -53,6 +53,11 @@ pub struct CreateArgs {
     /// v1.12+).
     #[arg(long, default_value = "legacy", value_parser = ["legacy", "multidoc"])]
     pub config_style: String,
+    /// Nodes take their addresses by DHCP from a dnsmasq in the LAN
+    /// namespace (a reservation per node, the pool .100-.199; the VIP is in
+    /// neither) instead of static addresses.
+    #[arg(long)]
+    pub dhcp: bool,
     /// How long to wait for the cluster to become healthy.
     #[arg(long, default_value = "180s", value_parser = parse_secs)]
     pub wait: Duration,

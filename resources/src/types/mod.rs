@@ -1,11 +1,13 @@
 //! Typed specs of every resource machined keeps.
 
+mod dhcp;
 mod etcd;
 mod machine;
 mod network;
 mod secrets;
 mod vip;
 
+pub use dhcp::{DhcpSpec, DhcpStatus};
 pub use etcd::{EtcdBootstrap, EtcdMember, EtcdPhase, EtcdSpec, EtcdStatus};
 pub use machine::MachineConfigSpec;
 pub use network::{

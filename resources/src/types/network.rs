@@ -79,6 +79,11 @@ pub struct AddressSpec {
     pub address: IpNet,
     pub link: String,
     pub layer: ConfigLayer,
+    /// The address lives until then (unix ms) and no longer: the kernel
+    /// gets the remaining time as its valid and preferred lifetime (a DHCP
+    /// lease). `None`: forever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until_ms: Option<u64>,
 }
 
 impl AddressSpec {

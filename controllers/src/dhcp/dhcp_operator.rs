@@ -1,0 +1,330 @@
+//! `DHCPSpec` → one DHCPv4 client per link → `AddressSpec` (the lease's
+//! address, living no longer than the lease), `RouteSpec` (its routers or
+//! classless routes, the lease address as their source) and `DHCPStatus`.
+//! The VIP is none of these: it is a /32 its holder adds beside the lease.
+
+use super::lease::now_ms;
+use super::lease::Lease;
+use super::runner::{Link, Runner, Snapshot};
+use super::wire::Identity;
+use crate::kernel::packet::parse_mac;
+use crate::kernel::NetDriver;
+use crate::vip::Wires;
+use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
+use async_trait::async_trait;
+use ipnet::{IpNet, Ipv4Net};
+use machined_resources::config::{ClientIdentifier, DhcpOptions};
+use machined_resources::resource::rfc3339;
+use machined_resources::types::{
+    AddressSpec, ConfigLayer, DhcpSpec, DhcpStatus, LinkStatus, RouteSpec, VipStatus,
+};
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+struct Running {
+    /// What it was started with: a change restarts it.
+    key: (DhcpOptions, u32, String),
+    out: Arc<Mutex<Snapshot>>,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+pub struct DhcpOperatorController {
+    state_dir: PathBuf,
+    wires: Arc<dyn Wires>,
+    driver: Arc<dyn NetDriver>,
+    waker: Waker,
+    running: HashMap<String, Running>,
+    /// The lease each link's client held last time.
+    last: HashMap<String, Lease>,
+    /// Leases the client lost, kept on the link until no VIP there is held
+    /// (the VIP goes first), until the deadline (unix ms) at the latest.
+    draining: HashMap<String, (Lease, u64)>,
+}
+
+/// How long a lost lease's address waits for the link's VIP to be let go.
+const DRAIN_MS: u64 = 5_000;
+
+impl DhcpOperatorController {
+    pub fn new(state_dir: PathBuf, wires: Arc<dyn Wires>, driver: Arc<dyn NetDriver>) -> Self {
+        DhcpOperatorController {
+            state_dir,
+            wires,
+            driver,
+            waker: Waker::default(),
+            running: HashMap::new(),
+            last: HashMap::new(),
+            draining: HashMap::new(),
+        }
+    }
+
+    fn spawn(&self, spec: &DhcpSpec, link: &LinkStatus, mac: [u8; 6]) -> Running {
+        use tracing::Instrument;
+        let client_id = match spec.options.client_identifier {
+            ClientIdentifier::None => None,
+            ClientIdentifier::Mac => Some([&[1u8][..], &mac[..]].concat()),
+            ClientIdentifier::Duid => Some(spec.options.duid_raw.clone()),
+        };
+        let out = Arc::new(Mutex::new(Snapshot::default()));
+        let (stop, stopped) = oneshot::channel();
+        let runner = Runner {
+            link: Link {
+                index: link.index,
+                mac,
+            },
+            me: Identity { mac, client_id },
+            file: super::lease::path(&self.state_dir, &spec.link),
+            wires: self.wires.clone(),
+            out: out.clone(),
+            waker: self.waker.clone(),
+        };
+        let span = tracing::info_span!("dhcp", link = %spec.link);
+        let task = tokio::spawn(runner.run(stopped).instrument(span));
+        Running {
+            key: (spec.options.clone(), link.index, link.hardware_addr.clone()),
+            out,
+            stop,
+            task,
+        }
+    }
+
+    async fn stop(&self, r: Running) {
+        let _ = r.stop.send(());
+        if tokio::time::timeout(Duration::from_secs(2), r.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("DHCP client did not stop in time");
+        }
+    }
+}
+
+fn time(ms: u64) -> String {
+    if ms == u64::MAX {
+        return String::new();
+    }
+    rfc3339::format(UNIX_EPOCH + Duration::from_millis(ms))
+}
+
+/// The routes a lease brings: its classless routes when it has any (RFC
+/// 3442: then the router option is ignored), else a default route through
+/// its first router; each from the lease's address.
+pub fn routes(link: &str, l: &Lease, metric: u32) -> Vec<RouteSpec> {
+    let src = Some(IpAddr::V4(l.address));
+    let route = |dest: Ipv4Net, gw: Ipv4Addr| RouteSpec {
+        link: link.to_string(),
+        destination: IpNet::V4(dest),
+        gateway: (!gw.is_unspecified()).then_some(IpAddr::V4(gw)),
+        source: src,
+        metric,
+        layer: ConfigLayer::Operator,
+    };
+    if !l.routes.is_empty() {
+        return l.routes.iter().map(|(d, g)| route(*d, *g)).collect();
+    }
+    l.routers
+        .first()
+        .map(|gw| route(Ipv4Net::default(), *gw))
+        .into_iter()
+        .collect()
+}
+
+pub fn status(link: &str, s: &Snapshot) -> DhcpStatus {
+    let mut st = DhcpStatus {
+        link: link.to_string(),
+        state: s.state.clone(),
+        last_error: s.last_error.clone(),
+        ..Default::default()
+    };
+    if let Some(l) = &s.lease {
+        st.address = l.cidr().to_string();
+        st.server = l.server.to_string();
+        st.routers = l.routers.iter().map(|r| r.to_string()).collect();
+        st.dns = l.dns.iter().map(|r| r.to_string()).collect();
+        st.hostname = l.hostname.clone().unwrap_or_default();
+        st.mtu = l.mtu;
+        st.lease_secs = l.lease_secs;
+        st.acquired = time(l.acquired_ms);
+        st.renew_at = time(l.renew_ms());
+        st.rebind_at = time(l.rebind_ms());
+        st.expires_at = time(l.expires_ms());
+    }
+    st
+}
+
+impl DhcpOperatorController {
+    /// The lease whose address the link keeps: the client's, or one it just
+    /// lost while `held` VIPs on the link are still being let go.
+    fn lease_in_use(
+        &mut self,
+        link: &str,
+        current: Option<Lease>,
+        held: &[String],
+        now: u64,
+        ctx: &mut Ctx,
+    ) -> Option<Lease> {
+        if let Some(l) = current.filter(|l| l.expires_ms() > now) {
+            self.draining.remove(link);
+            self.last.insert(link.to_string(), l.clone());
+            return Some(l);
+        }
+        if let Some(prev) = self.last.remove(link) {
+            let until = (now + DRAIN_MS).min(prev.expires_ms());
+            self.draining.insert(link.to_string(), (prev, until));
+        }
+        match self.draining.get(link) {
+            Some((l, until)) if now < *until && !held.is_empty() => {
+                tracing::info!(link, vips = ?held, "lease lost: keeping its address until the VIP is let go");
+                ctx.requeue_after(Duration::from_millis(100));
+                Some(l.clone())
+            }
+            _ => {
+                self.draining.remove(link);
+                None
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Controller for DhcpOperatorController {
+    fn name(&self) -> &'static str {
+        "network.DhcpOperatorController"
+    }
+
+    fn inputs(&self) -> Vec<Input> {
+        vec![
+            Input::of::<DhcpSpec>(),
+            Input::of::<LinkStatus>(),
+            Input::of::<VipStatus>(),
+        ]
+    }
+
+    fn outputs(&self) -> Vec<Output> {
+        vec![
+            Output::shared::<AddressSpec>(),
+            Output::shared::<RouteSpec>(),
+            Output::exclusive::<DhcpStatus>(),
+        ]
+    }
+
+    async fn start(&mut self, waker: Waker) -> Result<(), ControllerError> {
+        self.waker = waker;
+        Ok(())
+    }
+
+    async fn reconcile(&mut self, ctx: &mut Ctx) -> Result<(), ControllerError> {
+        let specs = ctx.list::<DhcpSpec>()?;
+        let links: HashMap<String, LinkStatus> = ctx
+            .list::<LinkStatus>()?
+            .into_iter()
+            .map(|l| (l.metadata.id, l.spec))
+            .collect();
+        let mut wanted = HashSet::new();
+        for s in specs.iter().map(|s| &s.spec) {
+            let Some(link) = links.get(&s.link) else {
+                continue;
+            };
+            let Some(mac) = parse_mac(&link.hardware_addr) else {
+                continue;
+            };
+            wanted.insert(s.link.clone());
+            let key = (s.options.clone(), link.index, link.hardware_addr.clone());
+            if self.running.get(&s.link).is_some_and(|r| r.key != key) {
+                if let Some(r) = self.running.remove(&s.link) {
+                    self.stop(r).await;
+                }
+            }
+            if !self.running.contains_key(&s.link) {
+                let r = self.spawn(s, link, mac);
+                self.running.insert(s.link.clone(), r);
+            }
+        }
+        let gone: Vec<String> = self
+            .running
+            .keys()
+            .filter(|k| !wanted.contains(*k))
+            .cloned()
+            .collect();
+        for k in gone {
+            if let Some(r) = self.running.remove(&k) {
+                self.stop(r).await;
+            }
+        }
+
+        let now = now_ms();
+        let (mut addrs, mut rts, mut sts) = (HashSet::new(), HashSet::new(), HashSet::new());
+        for s in specs.iter().map(|s| &s.spec) {
+            let Some(r) = self.running.get(&s.link) else {
+                continue;
+            };
+            let snap = r.out.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            ctx.put(&s.link, &status(&s.link, &snap))?;
+            sts.insert(s.link.clone());
+            let held: Vec<String> = ctx
+                .list::<VipStatus>()?
+                .into_iter()
+                .filter(|v| v.spec.holding && v.spec.link == s.link)
+                .map(|v| v.spec.ip)
+                .collect();
+            let Some(l) = self.lease_in_use(&s.link, snap.lease, &held, now, ctx) else {
+                continue;
+            };
+            let a = AddressSpec {
+                address: IpNet::V4(l.cidr()),
+                link: s.link.clone(),
+                layer: ConfigLayer::Operator,
+                valid_until_ms: (l.expires_ms() != u64::MAX).then_some(l.expires_ms()),
+            };
+            let id = AddressSpec::id(&a.link, &a.address);
+            ctx.put(&id, &a)?;
+            addrs.insert(id);
+            if !s.options.ignore_routes {
+                for rt in routes(&s.link, &l, s.options.route_metric) {
+                    let id = rt.id();
+                    ctx.put(&id, &rt)?;
+                    rts.insert(id);
+                }
+            }
+            // Drop the address at expiry even if the client says nothing.
+            ctx.requeue_after(Duration::from_millis(
+                l.expires_ms().saturating_sub(now).min(3_600_000),
+            ));
+        }
+        ctx.retain::<AddressSpec>(&addrs)?;
+        ctx.retain::<RouteSpec>(&rts)?;
+        ctx.retain::<DhcpStatus>(&sts)
+    }
+
+    /// Stops every client (each sends a RELEASE when it holds a lease) and
+    /// removes the released addresses: a released address is not ours.
+    async fn shutdown(&mut self, ctx: &mut Ctx) -> Result<(), ControllerError> {
+        let links: HashMap<String, u32> = ctx
+            .list::<LinkStatus>()?
+            .into_iter()
+            .map(|l| (l.metadata.id, l.spec.index))
+            .collect();
+        for (name, r) in self.running.drain().collect::<Vec<_>>() {
+            let held = r
+                .out
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .lease
+                .clone();
+            self.stop(r).await;
+            if let (Some(l), Some(index)) = (held, links.get(&name)) {
+                if let Err(e) = self.driver.del_addr(*index, IpNet::V4(l.cidr())).await {
+                    tracing::warn!(link = %name, error = %e, "removing the released address failed");
+                }
+            }
+        }
+        ctx.retain::<AddressSpec>(&HashSet::new())?;
+        ctx.retain::<RouteSpec>(&HashSet::new())?;
+        ctx.retain::<DhcpStatus>(&HashSet::new())
+    }
+}

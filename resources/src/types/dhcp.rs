@@ -1,0 +1,61 @@
+use crate::config::DhcpOptions;
+use crate::resource::ResourceSpec;
+use serde::{Deserialize, Serialize};
+
+/// DHCPv4 wanted on a link (`network/DHCPSpec/<link>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DhcpSpec {
+    pub link: String,
+    pub options: DhcpOptions,
+}
+
+impl ResourceSpec for DhcpSpec {
+    const NAMESPACE: &'static str = super::NS_NETWORK;
+    const TYPE: &'static str = "DHCPSpec";
+}
+
+/// The DHCPv4 client of a link (`network/DHCPStatus/<link>`). Times are
+/// RFC 3339; empty when not bound.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DhcpStatus {
+    pub link: String,
+    /// `init`, `selecting`, `requesting`, `init-reboot`, `bound`,
+    /// `renewing`, `rebinding`, `declined`.
+    pub state: String,
+    /// The lease's address with its prefix.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub address: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub server: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hostname: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u16>,
+    /// Lease time granted, seconds.
+    #[serde(default)]
+    pub lease_secs: u32,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub acquired: String,
+    /// T1: when the client renews with its server.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub renew_at: String,
+    /// T2: when it asks any server.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub rebind_at: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub expires_at: String,
+    /// What went wrong last (a NAK, a conflict, a socket error).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub last_error: String,
+}
+
+impl ResourceSpec for DhcpStatus {
+    const NAMESPACE: &'static str = super::NS_NETWORK;
+    const TYPE: &'static str = "DHCPStatus";
+}
