@@ -38,7 +38,7 @@ struct Args {
     log_format: String,
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() -> Result<()> {
     let args = Args::parse();
     startup::init_logs(&args.log_format);

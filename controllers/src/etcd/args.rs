@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// etcd timing machined uses unless the config says otherwise.
 pub const DEFAULT_TIMING: &[(&str, &str)] =
-    &[("heartbeat-interval", "100"), ("election-timeout", "500")];
+    &[("heartbeat-interval", "50"), ("election-timeout", "250")];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartMode {
@@ -135,7 +135,7 @@ mod tests {
             ..Default::default()
         };
         spec.extra_args
-            .insert("heartbeat-interval".into(), "50".into());
+            .insert("heartbeat-interval".into(), "40".into());
         let ip: IpAddr = "10.5.0.11".parse().unwrap();
         let d = Path::new("/var/lib/machined/etcd/data");
         let pki = PkiFiles::in_dir(Path::new("/var/lib/machined/etcd/pki"));
@@ -147,7 +147,7 @@ mod tests {
         // The config's heartbeat wins over ours; our election timeout stays.
         assert_eq!(
             new.last().map(String::as_str),
-            Some("--heartbeat-interval=50")
+            Some("--heartbeat-interval=40")
         );
         assert_eq!(
             new.iter()
@@ -155,7 +155,7 @@ mod tests {
                 .count(),
             1
         );
-        assert!(new.contains(&"--election-timeout=500".to_string()));
+        assert!(new.contains(&"--election-timeout=250".to_string()));
         let join = etcd_args(
             &spec,
             ip,

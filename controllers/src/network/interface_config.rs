@@ -1,11 +1,13 @@
-//! Machine config → `LinkSpec` (up, MTU), `AddressSpec` and `RouteSpec`
-//! (layer configuration) for every configured link that exists.
+//! Machine config → `LinkSpec` (up, MTU), `AddressSpec`, `RouteSpec`
+//! (layer configuration) and `DHCPSpec` for every configured link that
+//! exists. A DHCP link without a configured MTU takes its lease's.
 
 use crate::{Controller, ControllerError, Ctx, Input, Output};
 use async_trait::async_trait;
 use machined_resources::config::LinkEntry;
 use machined_resources::types::{
-    AddressSpec, ConfigLayer, DhcpSpec, LinkSpec, LinkStatus, MachineConfigSpec, RouteSpec,
+    AddressSpec, ConfigLayer, DhcpSpec, DhcpStatus, LinkSpec, LinkStatus, MachineConfigSpec,
+    RouteSpec,
 };
 use std::collections::HashSet;
 
@@ -57,7 +59,11 @@ impl Controller for InterfaceConfigController {
     }
 
     fn inputs(&self) -> Vec<Input> {
-        vec![Input::of::<MachineConfigSpec>(), Input::of::<LinkStatus>()]
+        vec![
+            Input::of::<MachineConfigSpec>(),
+            Input::of::<LinkStatus>(),
+            Input::of::<DhcpStatus>(),
+        ]
     }
 
     fn outputs(&self) -> Vec<Output> {
@@ -77,6 +83,16 @@ impl Controller for InterfaceConfigController {
                 if let Some(link) = entry.resolve(&links) {
                     render(entry, link, &mut out);
                 }
+            }
+        }
+        // A DHCP link without a configured MTU takes the lease's (option 26).
+        for spec in out.links.iter_mut().filter(|l| l.mtu.is_none()) {
+            if out.dhcp.iter().any(|d| d.link == spec.name) {
+                spec.mtu = ctx
+                    .get::<DhcpStatus>(&spec.name)?
+                    .and_then(|s| s.spec.mtu)
+                    .filter(|m| *m >= 576)
+                    .map(u32::from);
             }
         }
         let mut keep = HashSet::new();

@@ -285,3 +285,44 @@ async fn config_flows_to_the_kernel_and_hand_made_changes_are_handled() {
     assert!(kernel.has(2, "192.0.2.9/24"));
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_dhcp_link_gets_its_spec_and_the_lease_mtu_unless_configured() {
+    let kernel = Arc::new(FakeKernel::default().with_link(2, "eth0", "52:54:00:00:00:01", ""));
+    let state = State::new();
+    apply(
+        &state,
+        "version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - interface: eth0\n        dhcp: true\n",
+    );
+    let mut e = Engine::new(state.clone());
+    let d: Arc<dyn crate::kernel::NetDriver> = kernel.clone();
+    e.register(LinkStatusController { driver: d.clone() })
+        .unwrap();
+    e.register(InterfaceConfigController).unwrap();
+    let running = e.start();
+    until(|| state.get("network", "DHCPSpec", "eth0").is_some()).await;
+    let link_mtu = || {
+        state
+            .get_typed::<machined_resources::types::LinkSpec>("eth0")
+            .ok()
+            .flatten()
+            .and_then(|l| l.spec.mtu)
+    };
+    assert_eq!(link_mtu(), None);
+    // The DHCP operator's status (written here by a stand-in owner).
+    let st = machined_resources::types::DhcpStatus {
+        link: "eth0".into(),
+        state: "bound".into(),
+        mtu: Some(1400),
+        ..Default::default()
+    };
+    state.put("dhcp-test", "eth0", &st).unwrap();
+    until(|| link_mtu() == Some(1400)).await;
+    // A configured MTU wins over the lease's.
+    apply(
+        &state,
+        "version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - interface: eth0\n        dhcp: true\n        mtu: 9000\n",
+    );
+    until(|| link_mtu() == Some(9000)).await;
+    running.shutdown().await;
+}

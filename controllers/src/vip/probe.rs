@@ -27,7 +27,7 @@ const STEP: Duration = Duration::from_secs(1);
 /// was etcd's leader, the first calls are forwarded to it and hang until
 /// they time out; a retry goes to the new leader as soon as there is one.
 /// Posting and revoking again are harmless (same value; an absent lease).
-const TRY: Duration = Duration::from_millis(250);
+const TRY: Duration = Duration::from_millis(100);
 
 /// etcd's answer for a lease that does not exist, by its gRPC status code.
 fn is_not_found(e: &etcd_client::Error) -> bool {
