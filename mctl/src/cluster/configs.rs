@@ -143,7 +143,12 @@ mod tests {
                 .iter()
                 .flat_map(|l| l.addresses.iter().map(|a| a.to_string()))
                 .collect();
-            assert_eq!(addrs, vec!["10.5.0.11/24".to_string()]);
+            if dhcp {
+                assert!(addrs.is_empty(), "{addrs:?}");
+                assert!(p.config.links().iter().any(|l| l.dhcp.is_some()), "{text}");
+            } else {
+                assert_eq!(addrs, vec!["10.5.0.11/24".to_string()]);
+            }
             assert_eq!(p.config.interfaces.is_empty(), multidoc);
         }
     }
