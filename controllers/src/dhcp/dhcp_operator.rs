@@ -258,6 +258,13 @@ impl Controller for DhcpOperatorController {
         }
 
         let now = now_ms();
+        // (link, ip) of every VIP this node holds.
+        let held_vips: Vec<(String, String)> = ctx
+            .list::<VipStatus>()?
+            .into_iter()
+            .filter(|v| v.spec.holding)
+            .map(|v| (v.spec.link, v.spec.ip))
+            .collect();
         let (mut addrs, mut rts, mut sts) = (HashSet::new(), HashSet::new(), HashSet::new());
         for s in specs.iter().map(|s| &s.spec) {
             let Some(r) = self.running.get(&s.link) else {
@@ -266,11 +273,10 @@ impl Controller for DhcpOperatorController {
             let snap = r.out.lock().unwrap_or_else(|e| e.into_inner()).clone();
             ctx.put(&s.link, &status(&s.link, &snap))?;
             sts.insert(s.link.clone());
-            let held: Vec<String> = ctx
-                .list::<VipStatus>()?
-                .into_iter()
-                .filter(|v| v.spec.holding && v.spec.link == s.link)
-                .map(|v| v.spec.ip)
+            let held: Vec<String> = held_vips
+                .iter()
+                .filter(|(link, _)| *link == s.link)
+                .map(|(_, ip)| ip.clone())
                 .collect();
             let Some(l) = self.lease_in_use(&s.link, snap.lease, &held, now, ctx) else {
                 continue;

@@ -136,22 +136,18 @@ impl Runner {
                 Vec::new()
             }
             Action::Check(ip) => {
-                let conflict = match self
+                let checked = match self
                     .wires
                     .open(self.link.index, self.link.mac, IpAddr::V4(ip))
                 {
-                    Ok(w) => match w.answered_by(CHECK_WINDOW).await {
-                        Ok(who) => who.is_some(),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "address check failed; taking the lease");
-                            false
-                        }
-                    },
-                    Err(e) => {
-                        tracing::warn!(error = %e, "address check failed; taking the lease");
-                        false
-                    }
+                    Ok(w) => w.answered_by(CHECK_WINDOW).await,
+                    Err(e) => Err(e),
                 };
+                let conflict = checked.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "address check failed; taking the lease");
+                    None
+                });
+                let conflict = conflict.is_some();
                 if conflict {
                     tracing::warn!(%ip, "offered address is in use on the link; declining");
                 }
