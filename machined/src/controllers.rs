@@ -21,6 +21,7 @@ pub fn engine(state: State, state_dir: &Path, etcd_binary: &Path) -> Result<Engi
     e.register(LinkStatusController {
         driver: driver.clone(),
     })?;
+    e.register(LinkAliasConfigController::new(driver.clone()))?;
     e.register(InterfaceConfigController)?;
     e.register(VipConfigController)?;
     e.register(LinkSpecController {

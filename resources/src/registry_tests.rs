@@ -34,7 +34,7 @@ fn samples() -> Vec<(&'static str, Value)> {
             up: true,
             oper_state: "up".into(),
             mtu: 1500,
-            master_index: 0,
+            ..Default::default()
         }),
         json(LinkSpec {
             name: "eth0".into(),

@@ -278,7 +278,17 @@ fn a_multi_document_config_gives_the_node_its_address_and_name() {
         mut m,
     } = start("multidoc");
 
-    // Talos v1.12+ style: no machine.network, typed documents instead.
+    // Talos v1.12+ style: no machine.network, typed documents instead; the
+    // link is named by an alternative name, as Talos allows.
+    node.ip(&[
+        "link",
+        "property",
+        "add",
+        "dev",
+        "eth0",
+        "altname",
+        "lan-uplink",
+    ]);
     let base = secrets.config(
         "controlplane",
         "interfaces: [{interface: mgmt0, ignore: true}]",
@@ -286,7 +296,7 @@ fn a_multi_document_config_gives_the_node_its_address_and_name() {
     );
     let text = format!(
         "{base}---\napiVersion: v1alpha1\nkind: HostnameConfig\nhostname: doc-node\n---\n\
-         apiVersion: v1alpha1\nkind: LinkConfig\nname: eth0\nmtu: 1400\naddresses:\n  - address: 10.201.0.1/24\n"
+         apiVersion: v1alpha1\nkind: LinkConfig\nname: lan-uplink\nmtu: 1400\naddresses:\n  - address: 10.201.0.1/24\n"
     );
     let file = write(&dir, "multidoc.yaml", &text);
     let r = mctl(

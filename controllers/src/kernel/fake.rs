@@ -26,7 +26,7 @@ impl FakeKernel {
             up: false,
             oper_state: "down".into(),
             mtu: 1500,
-            master: 0,
+            ..Default::default()
         });
         self
     }
@@ -109,6 +109,20 @@ impl NetDriver for FakeKernel {
             if let Some(m) = mtu {
                 l.mtu = m;
             }
+        }
+        self.wake();
+        Ok(())
+    }
+
+    async fn set_link_alias(&self, link_index: u32, alias: &str) -> Result<(), NetError> {
+        for l in self
+            .links
+            .lock()
+            .unwrap()
+            .iter_mut()
+            .filter(|l| l.index == link_index)
+        {
+            l.alias = alias.to_string();
         }
         self.wake();
         Ok(())

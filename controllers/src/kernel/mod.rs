@@ -25,6 +25,11 @@ pub struct KernelLink {
     pub oper_state: String,
     pub mtu: u32,
     pub master: u32,
+    /// `IFLA_PERM_ADDRESS`, formatted; empty when the device has none.
+    pub perm_mac: String,
+    pub alt_names: Vec<String>,
+    /// `IFLA_IFALIAS`.
+    pub alias: String,
 }
 
 /// An address as the kernel reports it.
@@ -98,6 +103,8 @@ pub trait NetDriver: Send + Sync + 'static {
     /// Removes `addr`; an address already gone is not an error.
     async fn del_addr(&self, link_index: u32, addr: IpNet) -> Result<(), NetError>;
     async fn set_link(&self, link_index: u32, up: bool, mtu: Option<u32>) -> Result<(), NetError>;
+    /// Sets the link's alias (`IFLA_IFALIAS`); empty clears it.
+    async fn set_link_alias(&self, link_index: u32, alias: &str) -> Result<(), NetError>;
     /// Keeps secondary IPv4 addresses when their primary is removed (the
     /// kernel deletes them otherwise): removing an address of ours must
     /// never take a hand-made one with it.

@@ -10,7 +10,7 @@ use rtnetlink::packet_route::address::{
     AddressAttribute, AddressMessage, AddressProtocol, AddressScope,
 };
 use rtnetlink::packet_route::link::{
-    LinkAttribute, LinkFlags, LinkInfo, LinkLayerType, LinkMessage,
+    LinkAttribute, LinkFlags, LinkInfo, LinkLayerType, LinkMessage, Prop,
 };
 use rtnetlink::packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
@@ -97,6 +97,17 @@ fn link_from(m: LinkMessage) -> KernelLink {
             LinkAttribute::Mtu(v) => l.mtu = v,
             LinkAttribute::OperState(s) => l.oper_state = format!("{s:?}").to_ascii_lowercase(),
             LinkAttribute::Controller(i) => l.master = i,
+            LinkAttribute::PermAddress(b) if b.iter().any(|x| *x != 0) => {
+                l.perm_mac = super::packet::format_mac(&b)
+            }
+            LinkAttribute::IfAlias(a) => l.alias = a.trim_end_matches('\0').to_string(),
+            LinkAttribute::PropList(props) => {
+                for p in props {
+                    if let Prop::AltIfName(n) = p {
+                        l.alt_names.push(n);
+                    }
+                }
+            }
             LinkAttribute::LinkInfo(infos) => {
                 for i in infos {
                     if let LinkInfo::Kind(k) = i {
@@ -290,6 +301,17 @@ impl NetDriver for Rtnl {
             .execute()
             .await
             .map_err(|e| NetError::new(format!("set link {link_index} up={up} mtu={mtu:?}"), e))
+    }
+
+    async fn set_link_alias(&self, link_index: u32, alias: &str) -> Result<(), NetError> {
+        let b = LinkUnspec::new_with_index(link_index)
+            .append_extra_attribute(LinkAttribute::IfAlias(alias.to_string()));
+        self.handle
+            .link()
+            .set(b.build())
+            .execute()
+            .await
+            .map_err(|e| NetError::new(format!("set link {link_index} alias {alias:?}"), e))
     }
 
     async fn promote_secondaries(&self, link: &str) -> Result<(), NetError> {

@@ -1,6 +1,6 @@
 //! Kernel links → `LinkStatus`, refreshed on every netlink link event.
 
-use crate::kernel::NetDriver;
+use crate::kernel::{KernelLink, NetDriver};
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
 use machined_resources::types::LinkStatus;
@@ -9,6 +9,24 @@ use std::sync::Arc;
 
 pub struct LinkStatusController {
     pub driver: Arc<dyn NetDriver>,
+}
+
+/// The driver of a physical device, from sysfs; only when sysfs shows this
+/// network namespace's link of that name (same index).
+fn driver_of(l: &KernelLink) -> String {
+    if l.link_type != "ether" || !l.kind.is_empty() {
+        return String::new();
+    }
+    let dir = format!("/sys/class/net/{}", l.name);
+    let same = std::fs::read_to_string(format!("{dir}/ifindex"))
+        .is_ok_and(|i| i.trim() == l.index.to_string());
+    if !same {
+        return String::new();
+    }
+    std::fs::read_link(format!("{dir}/device/driver"))
+        .ok()
+        .and_then(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
+        .unwrap_or_default()
 }
 
 #[async_trait]
@@ -35,6 +53,7 @@ impl Controller for LinkStatusController {
         for l in self.driver.dump_links().await? {
             let status = LinkStatus {
                 index: l.index,
+                driver: driver_of(&l),
                 link_type: l.link_type,
                 kind: l.kind,
                 hardware_addr: l.mac,
@@ -42,6 +61,9 @@ impl Controller for LinkStatusController {
                 oper_state: l.oper_state,
                 mtu: l.mtu,
                 master_index: l.master,
+                permanent_addr: l.perm_mac,
+                alt_names: l.alt_names,
+                alias: l.alias,
             };
             ctx.put(&l.name, &status)?;
             keep.insert(l.name);

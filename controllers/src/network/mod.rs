@@ -9,6 +9,9 @@
 mod address_spec;
 mod address_status;
 mod interface_config;
+mod link_alias_config;
+#[cfg(test)]
+mod link_alias_tests;
 mod link_spec;
 mod link_status;
 mod route_spec;
@@ -33,6 +36,7 @@ fn link_names(ctx: &Ctx) -> Result<HashMap<u32, String>, ControllerError> {
 }
 pub use address_status::AddressStatusController;
 pub use interface_config::InterfaceConfigController;
+pub use link_alias_config::LinkAliasConfigController;
 pub use link_spec::LinkSpecController;
 pub use link_status::LinkStatusController;
 pub use route_spec::{plan_routes, RouteOp, RouteSpecController};

@@ -213,7 +213,7 @@ fn selector_resolves_by_name_and_by_device() {
     assert_eq!(by_mac("de:ad:*", None).resolve(&links), None);
 }
 
-async fn until(mut f: impl FnMut() -> bool) {
+pub(super) async fn until(mut f: impl FnMut() -> bool) {
     for _ in 0..400 {
         if f() {
             return;
@@ -223,7 +223,7 @@ async fn until(mut f: impl FnMut() -> bool) {
     panic!("condition not reached");
 }
 
-fn apply(state: &State, yaml: &str) {
+pub(super) fn apply(state: &State, yaml: &str) {
     let parsed = machined_resources::config::parse(yaml).expect("valid config");
     let spec = MachineConfigSpec {
         config: parsed.config,

@@ -1,5 +1,6 @@
 //! The typed network documents of Talos's multi-document config (v1.12+):
-//! `HostnameConfig`, `KubeClusterConfig`, `LinkConfig`, `VLANConfig`. Field
+//! `HostnameConfig`, `KubeClusterConfig`, `LinkConfig`, `VLANConfig`,
+//! `BondConfig`. Field
 //! names and meanings are Talos's. What a document shares with the legacy
 //! `machine.network` / `cluster` fields is checked for conflicts in
 //! [`merge`], each error naming both places.
@@ -67,10 +68,18 @@ pub fn kube_cluster(doc: &Value, path: &str, docs: &mut Documents, d: &mut Diag)
     docs.kube_cluster = Some((path.to_string(), name, endpoint));
 }
 
-/// `kind: LinkConfig` (`name`, `up`, `mtu`, `addresses[].address`) and
-/// `kind: VLANConfig` (the same, plus `vlanID` and `parent`).
-pub fn link(doc: &Value, path: &str, vlan: bool, docs: &mut Documents, d: &mut Diag) {
+/// `kind: LinkConfig` (`name`, `up`, `mtu`, `addresses[].address`),
+/// `kind: VLANConfig` (the same, plus `vlanID` and `parent`) and
+/// `kind: BondConfig` (the same, plus `links`, `bondMode` and options).
+pub fn link(doc: &Value, path: &str, kind: &str, docs: &mut Documents, d: &mut Diag) {
+    let vlan = kind == "VLANConfig";
     let mut o = open(doc, path, d);
+    let bond = if kind == "BondConfig" {
+        super::bond::settings(&mut o, "links", "bondMode", d)
+    } else {
+        None
+    };
+
     let name = o.string("name", d);
     match &name {
         Some(n) => check_link_name(n, &o.path("name"), d),
@@ -118,7 +127,7 @@ pub fn link(doc: &Value, path: &str, vlan: bool, docs: &mut Documents, d: &mut D
     };
     o.finish(d);
     let Some(name) = name else { return };
-    if vlan && vlan_of.is_none() {
+    if (vlan && vlan_of.is_none()) || (kind == "BondConfig" && bond.is_none()) {
         return;
     }
     let selector = LinkSelector::Name(match &vlan_of {
@@ -134,6 +143,7 @@ pub fn link(doc: &Value, path: &str, vlan: bool, docs: &mut Documents, d: &mut D
         mtu,
         addresses,
         routes,
+        bond,
     });
 }
 

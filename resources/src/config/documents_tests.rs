@@ -214,3 +214,82 @@ fn bad_documents_say_which_field() {
         );
     }
 }
+
+/// Talos's testdata (pkg/machinery/config/types/network/bondconfig.yaml).
+const TALOS_BOND: &str = "apiVersion: v1alpha1\nkind: BondConfig\nname: agg.0\nlinks:\n    - eth0\n    - eth1\nbondMode: 802.3ad\nmiimon: 100\nupdelay: 200\ndowndelay: 200\nxmitHashPolicy: layer3+4\nlacpRate: slow\nfailOverMac: follow\nadActorSysPrio: 65535\nresendIGMP: 1\npacketsPerSlave: 1\nup: true\naddresses:\n    - address: 1.2.3.4/24\n";
+
+#[test]
+fn a_bond_document_and_the_legacy_bond_give_the_same_settings() {
+    let p = parsed(&format!("{MAIN}---\n{TALOS_BOND}"));
+    let links = p.config.links();
+    let b = links[0].bond.expect("bond settings");
+    assert_eq!(b.links, vec!["eth0", "eth1"]);
+    assert_eq!(
+        (b.mode.as_str(), b.miimon, b.updelay, b.downdelay),
+        ("802.3ad", Some(100), Some(200), Some(200))
+    );
+    assert_eq!(b.xmit_hash_policy.as_deref(), Some("layer3+4"));
+    assert_eq!(
+        (b.lacp_rate.as_deref(), b.fail_over_mac.as_deref()),
+        (Some("slow"), Some("follow"))
+    );
+    assert_eq!(
+        (b.ad_actor_sys_prio, b.resend_igmp, b.packets_per_slave),
+        (Some(65535), Some(1), Some(1))
+    );
+    assert_eq!(links[0].resolve(&[]).as_deref(), Some("agg.0"));
+    assert_eq!(links[0].addresses[0].to_string(), "1.2.3.4/24");
+    // Every field of Talos's example is known; the only warning says bonds
+    // are not created yet.
+    assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    assert!(p.warnings[0].contains("does not create bond links"));
+
+    let legacy = parsed(&format!(
+        "{MAIN}  network:\n    interfaces:\n      - interface: agg.0\n        addresses: [1.2.3.4/24]\n        bond:\n          interfaces: [eth0, eth1]\n          mode: 802.3ad\n          miimon: 100\n          updelay: 200\n          downdelay: 200\n          xmitHashPolicy: layer3+4\n          lacpRate: slow\n          failOverMac: follow\n          adActorSysPrio: 65535\n          resendIGMP: 1\n          packetsPerSlave: 1\n"
+    ));
+    let l = legacy.config.links();
+    assert_eq!(l[0].bond, Some(b));
+}
+
+#[test]
+fn bad_bonds_are_refused_naming_the_field() {
+    let cases = [
+        (
+            "bondMode: round-robin\nlinks: [eth0]\n",
+            "BondConfig[0].bondMode: \"round-robin\" is not one of",
+        ),
+        (
+            "bondMode: active-backup\n",
+            "BondConfig[0].links: is required",
+        ),
+        ("links: [eth0]\n", "BondConfig[0].bondMode: is required"),
+        (
+            "bondMode: active-backup\nlinks: [eth0, eth0]\n",
+            "BondConfig[0].links[1]: link eth0 is listed twice",
+        ),
+        (
+            "bondMode: active-backup\nlinks: [eth0]\nprimary: eth9\n",
+            "BondConfig[0].primary: eth9 is not one of the bond's links",
+        ),
+        (
+            "bondMode: active-backup\nlinks: [eth0]\nfailOverMac: sometimes\n",
+            "BondConfig[0].failOverMac",
+        ),
+        (
+            "bondMode: active-backup\nlinks: [eth0]\nmiimon: -1\n",
+            "BondConfig[0].miimon",
+        ),
+    ];
+    for (body, want) in cases {
+        let e = errors(&format!("{MAIN}---\nkind: BondConfig\nname: bond0\n{body}"));
+        assert!(e.iter().any(|x| x.contains(want)), "{body}: {e:?}");
+    }
+    let e = errors(&format!(
+        "{MAIN}  network:\n    interfaces:\n      - interface: bond0\n        bond: {{interfaces: [eth0], mode: fast}}\n"
+    ));
+    assert!(
+        e.iter()
+            .any(|x| x.contains("machine.network.interfaces[0].bond.mode")),
+        "{e:?}"
+    );
+}

@@ -3,7 +3,9 @@
 //! certificate's names all read a config through these, so a new source of
 //! links or VIPs (another document kind) is added here once.
 
-use super::model::{DhcpOptions, LinkSelector, MachineConfig, RouteConfig, VipConfig};
+use super::model::{
+    BondSettings, DhcpOptions, LinkSelector, MachineConfig, RouteConfig, VipConfig,
+};
 use super::VipOptions;
 use crate::types::LinkStatus;
 use crate::Typed;
@@ -31,6 +33,8 @@ pub struct LinkEntry<'a> {
     pub ignore: bool,
     /// DHCPv4 on this link (`dhcp: true`, a `DHCPv4Config`).
     pub dhcp: Option<&'a DhcpOptions>,
+    /// The link is a bond of these settings (`bond`, `BondConfig`).
+    pub bond: Option<&'a BondSettings>,
 }
 
 /// Which link a VIP goes on.
@@ -62,13 +66,26 @@ pub fn vlan_link_name(parent: &str, id: u16) -> String {
     format!("{parent}.{id}")
 }
 
+/// The kernel name of the link `name` stands for: a link of that name, else
+/// the link with that alias (`LinkAliasConfig`) or alternative name, else
+/// `name` itself (a link yet to appear).
+pub fn resolve_name(name: &str, links: &[Typed<LinkStatus>]) -> String {
+    if links.iter().any(|l| l.metadata.id == name) {
+        return name.to_string();
+    }
+    links
+        .iter()
+        .find(|l| l.spec.answers_to(name))
+        .map_or_else(|| name.to_string(), |l| l.metadata.id.clone())
+}
+
 impl LinkSelector {
     /// The link this selector picks among `links`: by name, or the first
     /// (by name) Ethernet link whose MAC matches the glob and whose kind
     /// fits `physical`.
     pub fn resolve(&self, links: &[Typed<LinkStatus>]) -> Option<String> {
         match self {
-            LinkSelector::Name(n) => Some(n.clone()),
+            LinkSelector::Name(n) => Some(resolve_name(n, links)),
             LinkSelector::Device(d) => links
                 .iter()
                 .filter(|l| l.spec.link_type == "ether")
@@ -100,7 +117,7 @@ impl LinkEntry<'_> {
     /// The kernel link name, once the selected link exists.
     pub fn resolve(&self, links: &[Typed<LinkStatus>]) -> Option<String> {
         match self.name {
-            Some(n) => Some(n.to_string()),
+            Some(n) => Some(resolve_name(n, links)),
             None => resolve(self.selector, self.vlan, links),
         }
     }
@@ -111,7 +128,7 @@ impl VipLink<'_> {
     pub fn resolve(&self, links: &[Typed<LinkStatus>]) -> Option<String> {
         match self {
             VipLink::Selected { selector, vlan } => resolve(selector, *vlan, links),
-            VipLink::Named(n) => Some(n.to_string()),
+            VipLink::Named(n) => Some(resolve_name(n, links)),
         }
     }
 }
@@ -135,6 +152,7 @@ impl MachineConfig {
                 vip: iface.vip.as_ref(),
                 ignore: iface.ignore,
                 dhcp: iface.dhcp.then_some(&iface.dhcp_options),
+                bond: iface.bond.as_ref(),
             });
             out.extend(iface.vlans.iter().enumerate().map(|(j, vlan)| LinkEntry {
                 path: format!("{path}.vlans[{j}]"),
@@ -148,6 +166,7 @@ impl MachineConfig {
                 vip: vlan.vip.as_ref(),
                 ignore: iface.ignore,
                 dhcp: vlan.dhcp.then_some(&vlan.dhcp_options),
+                bond: None,
             }));
         }
         let dhcp_of = |name: &str| {
@@ -168,6 +187,7 @@ impl MachineConfig {
             vip: None,
             ignore: false,
             dhcp: dhcp_of(&l.name),
+            bond: l.bond.as_ref(),
         }));
         // A DHCPv4Config alone configures its link too (up, DHCP).
         out.extend(
@@ -186,6 +206,7 @@ impl MachineConfig {
                     vip: None,
                     ignore: false,
                     dhcp: Some(&x.options),
+                    bond: None,
                 }),
         );
         out

@@ -4,10 +4,12 @@
 //! config with warnings (each naming an unsupported field), or every error
 //! found, each naming the field path and the reason.
 
+mod bond;
 mod cluster;
 mod dhcp;
 mod documents;
 pub mod limits;
+pub mod link_alias;
 mod links;
 mod model;
 pub mod patch;
@@ -17,7 +19,7 @@ mod values;
 mod vip_options;
 mod walk;
 
-pub use links::{vlan_link_name, LinkEntry, VipEntry, VipLink};
+pub use links::{resolve_name, vlan_link_name, LinkEntry, VipEntry, VipLink};
 pub use model::*;
 pub use vip_options::{Announce, VipOptions, MIN_LEASE_TTL_SECS};
 pub use walk::FieldError;
@@ -54,6 +56,7 @@ pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
     let mut seen_main = false;
     let mut l2 = Vec::new();
     let mut dhcp_docs = Vec::new();
+    let mut aliases = Vec::new();
     let mut docs = documents::Documents::default();
     let mut seen_kinds: std::collections::HashMap<String, usize> = Default::default();
 
@@ -91,9 +94,11 @@ pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
             Some("Layer2VIPConfig") => l2.extend(v1alpha1::layer2_vip(&doc, &path, &mut d)),
             Some("HostnameConfig") => documents::hostname(&doc, &path, &mut docs, &mut d),
             Some("KubeClusterConfig") => documents::kube_cluster(&doc, &path, &mut docs, &mut d),
-            Some("LinkConfig") => documents::link(&doc, &path, false, &mut docs, &mut d),
-            Some("VLANConfig") => documents::link(&doc, &path, true, &mut docs, &mut d),
+            Some(k @ ("LinkConfig" | "VLANConfig" | "BondConfig")) => {
+                documents::link(&doc, &path, k, &mut docs, &mut d)
+            }
             Some("DHCPv4Config") => dhcp::document(&doc, &path, &mut dhcp_docs, &mut d),
+            Some("LinkAliasConfig") => link_alias::document(&doc, &path, &mut aliases, &mut d),
             Some(k) => d.warn(
                 &format!("document {} (kind {k})", i + 1),
                 "not supported by machined, ignored",
@@ -113,6 +118,7 @@ pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
     let config = main.map(|mut config| {
         config.layer2_vips = l2;
         config.dhcp_docs = dhcp_docs;
+        config.link_aliases = aliases;
         documents::merge(&mut config, docs, &mut d);
         validate::check(&config, &mut d);
         config
@@ -131,5 +137,7 @@ pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
 
 #[cfg(test)]
 mod documents_tests;
+#[cfg(test)]
+mod link_alias_tests;
 #[cfg(test)]
 mod tests;

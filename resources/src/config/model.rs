@@ -38,6 +38,9 @@ pub struct MachineConfig {
     /// `kind: DHCPv4Config` documents.
     #[serde(default)]
     pub dhcp_docs: Vec<DhcpDoc>,
+    /// `kind: LinkAliasConfig` documents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub link_aliases: Vec<LinkAlias>,
     #[serde(default)]
     pub cluster: ClusterConfig,
     /// `machine.ca`: issues the node's API certificate; verifies clients.
@@ -146,6 +149,9 @@ pub struct InterfaceConfig {
     /// `routes[]` (`network`, `gateway`, `source`, `metric`).
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// `bond`: the entry's link is a bond of these links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bond: Option<BondSettings>,
 }
 
 /// A static route on a link. Without a destination it is the default route
@@ -174,6 +180,53 @@ impl RouteConfig {
     }
 }
 
+/// A bond's kernel settings (`BondConfig`, legacy `interfaces[].bond`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BondSettings {
+    /// Member links.
+    pub links: Vec<String>,
+    /// `active-backup`, `802.3ad`, ...
+    pub mode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub miimon: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updelay: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downdelay: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_carrier: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xmit_hash_policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lacp_rate: Option<String>,
+    /// `none`, `active` or `follow`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_over_mac: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ad_actor_sys_prio: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resend_igmp: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packets_per_slave: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_links: Option<u32>,
+}
+
+/// A `kind: LinkAliasConfig` document: `name` (`net0`, or `net%d` for
+/// every match) for the physical links `selector.match` selects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkAlias {
+    /// Where it is configured, e.g. `LinkAliasConfig[0]`.
+    pub path: String,
+    pub name: String,
+    /// The CEL expression over `link`.
+    pub expr: String,
+}
+
 /// A link configured by a `LinkConfig` or `VLANConfig` document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -194,6 +247,9 @@ pub struct LinkDoc {
     pub addresses: Vec<IpNet>,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// Set for a `BondConfig`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bond: Option<BondSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -137,12 +137,12 @@ fn etcd_section() {
 #[test]
 fn unknown_fields_warn_with_their_path() {
     let p = parse(
-        "version: v1alpha1\nmachine:\n  type: worker\n  kubelet: {image: x}\n  network:\n    interfaces:\n      - interface: eth0\n        dhcp: true\n        bond: {}\nfoo: 1\n",
+        "version: v1alpha1\nmachine:\n  type: worker\n  kubelet: {image: x}\n  network:\n    interfaces:\n      - interface: eth0\n        dhcp: true\n        wireguard: {}\nfoo: 1\n",
     )
     .expect("valid");
     for w in [
         "machine.kubelet:",
-        "machine.network.interfaces[0].bond:",
+        "machine.network.interfaces[0].wireguard:",
         "foo:",
     ] {
         assert!(

@@ -76,6 +76,7 @@ pub fn machine_config(doc: &Value, d: &mut Diag) -> Option<MachineConfig> {
         layer2_vips: Vec::new(),
         link_docs: Vec::new(),
         dhcp_docs: Vec::new(),
+        link_aliases: Vec::new(),
         cluster: ClusterConfig {
             name,
             control_plane_endpoint,
@@ -107,6 +108,14 @@ fn interface(v: &Value, path: &str, d: &mut Diag) -> Option<InterfaceConfig> {
     let (dhcp, dhcp_options) = super::dhcp::legacy(&mut o, d);
     let ignore = o.bool("ignore", d).unwrap_or(false);
     let vip = vip(&mut o, d);
+    let bond = if o.has("bond") {
+        let mut b = o.child("bond", d);
+        let s = super::bond::settings(&mut b, "interfaces", "mode", d);
+        b.finish(d);
+        s
+    } else {
+        None
+    };
     let vlans = o
         .list("vlans", d)
         .into_iter()
@@ -128,6 +137,7 @@ fn interface(v: &Value, path: &str, d: &mut Diag) -> Option<InterfaceConfig> {
         vip,
         vlans,
         routes,
+        bond,
     })
 }
 

@@ -41,9 +41,27 @@ pub struct LinkStatus {
     /// Index of the master device (bridge, bond), 0 if none.
     #[serde(default)]
     pub master_index: u32,
+    /// The device's own MAC (`IFLA_PERM_ADDRESS`), empty when it has none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub permanent_addr: String,
+    /// Alternative names (`ip link property add ... altname`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alt_names: Vec<String>,
+    /// The kernel driver of a physical device (sysfs), when known.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub driver: String,
+    /// The link's alias (`IFLA_IFALIAS`): a `LinkAliasConfig` name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub alias: String,
 }
 
 impl LinkStatus {
+    /// Whether `name` names this link: as its alias or an alternative name
+    /// (its kernel name is the resource id).
+    pub fn answers_to(&self, name: &str) -> bool {
+        self.alias == name || self.alt_names.iter().any(|a| a == name)
+    }
+
     /// Usable for traffic: admin up and operationally up (or `unknown`, which
     /// is what loopback and some virtual devices report).
     pub fn is_operational(&self) -> bool {
