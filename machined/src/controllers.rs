@@ -15,7 +15,12 @@ use machined_resources::State;
 use std::path::Path;
 use std::sync::Arc;
 
-pub fn engine(state: State, state_dir: &Path, etcd_binary: &Path) -> Result<Engine> {
+pub fn engine(
+    state: State,
+    state_dir: &Path,
+    etcd_binary: &Path,
+    set_hostname: bool,
+) -> Result<Engine> {
     let driver: Arc<dyn NetDriver> = Arc::new(Rtnl::new()?);
     let mut e = Engine::new(state);
     e.register(LinkStatusController {
@@ -23,6 +28,8 @@ pub fn engine(state: State, state_dir: &Path, etcd_binary: &Path) -> Result<Engi
     })?;
     e.register(LinkAliasConfigController::new(driver.clone()))?;
     e.register(InterfaceConfigController)?;
+    e.register(HostnameConfigController)?;
+    e.register(HostnameSpecController::new(set_hostname))?;
     e.register(VipConfigController)?;
     e.register(LinkSpecController {
         driver: driver.clone(),

@@ -33,6 +33,11 @@ struct Args {
     /// The etcd binary (control planes run it); found on PATH by default.
     #[arg(long, default_value = "etcd")]
     etcd_binary: PathBuf,
+    /// Set the kernel's hostname from the config or DHCP. For a machined in
+    /// a UTS namespace of its own (the lab); as PID 1 it is always on.
+    /// Refused when this process visibly shares PID 1's UTS namespace.
+    #[arg(long)]
+    set_hostname: bool,
     /// Log format.
     #[arg(long, value_parser = ["text", "json"], default_value = "text")]
     log_format: String,
@@ -56,7 +61,21 @@ async fn main() -> Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    let engine = controllers::engine(state.clone(), &args.state_dir, &args.etcd_binary)?.start();
+    let set_hostname = match machined_controllers::network::shares_init_uts_namespace() {
+        Some(false) if std::process::id() == 1 => true,
+        Some(true) if args.set_hostname => {
+            tracing::warn!("--set-hostname refused: this process shares PID 1's UTS namespace");
+            false
+        }
+        _ => args.set_hostname,
+    };
+    let engine = controllers::engine(
+        state.clone(),
+        &args.state_dir,
+        &args.etcd_binary,
+        set_hostname,
+    )?
+    .start();
     let node = machined_controllers::kernel::hostname();
     let api = serve::serve(listener, &state, store, node.clone())?;
     tracing::info!(listen = %args.listen, node = %node, "machine API up");

@@ -52,6 +52,31 @@ static DEFINITIONS: &[Definition] = &[
             col("HW ADDR", "/hardwareAddr"),
             col("OPER STATE", "/operState"),
             col("MTU", "/mtu"),
+            col("ALIAS", "/alias"),
+        ],
+        false,
+    ),
+    def::<HostnameSpec>(
+        &["hostnamespec", "hostnamespecs"],
+        &[
+            col("HOSTNAME", "/hostname"),
+            col("DOMAIN", "/domainname"),
+            col("SOURCE", "/source"),
+        ],
+        false,
+    ),
+    def::<HostnameStatus>(
+        &[
+            "hostname",
+            "hostnames",
+            "hostnamestatus",
+            "hostnamestatuses",
+        ],
+        &[
+            col("HOSTNAME", "/hostname"),
+            col("DOMAIN", "/domainname"),
+            col("SOURCE", "/source"),
+            col("NOTE", "/note"),
         ],
         false,
     ),

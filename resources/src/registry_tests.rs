@@ -36,6 +36,15 @@ fn samples() -> Vec<(&'static str, Value)> {
             mtu: 1500,
             ..Default::default()
         }),
+        json(HostnameSpec {
+            hostname: "cp1".into(),
+            domainname: "lab".into(),
+            source: "config".into(),
+        }),
+        json(HostnameStatus {
+            hostname: "cp1".into(),
+            ..Default::default()
+        }),
         json(LinkSpec {
             name: "eth0".into(),
             up: true,

@@ -195,15 +195,17 @@ impl Cluster {
                 &dir.join("state").to_string_lossy(),
                 "--listen",
                 "0.0.0.0:50000",
+                "--set-hostname",
             ])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log);
-        // SAFETY: setsid in the child only.
+        // SAFETY: setsid and unshare in the child only. Its own UTS
+        // namespace, as the lab gives every node (--set-hostname).
         unsafe {
             cmd.pre_exec(|| {
-                nix::unistd::setsid()
-                    .map(|_| ())
+                nix::unistd::setsid().map_err(std::io::Error::from)?;
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUTS)
                     .map_err(std::io::Error::from)
             });
         }

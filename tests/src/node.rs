@@ -127,7 +127,13 @@ impl Machined {
         self.proc = Some(Proc::spawn_in(
             ns,
             &bins::machined(),
-            &["--state-dir", &sd, "--listen", "0.0.0.0:50000"],
+            &[
+                "--state-dir",
+                &sd,
+                "--listen",
+                "0.0.0.0:50000",
+                "--set-hostname",
+            ],
             &self.log,
         ));
     }
@@ -167,5 +173,19 @@ impl Machined {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The hostname machined's process sees (its own UTS namespace), read
+    /// from outside with nsenter.
+    pub fn hostname(&self) -> Option<String> {
+        let pid = self.proc.as_ref()?.pid()?;
+        let out = std::process::Command::new("nsenter")
+            .arg(format!("--uts=/proc/{pid}/ns/uts"))
+            .arg("hostname")
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 }

@@ -12,22 +12,31 @@ pub struct Proc {
 
 impl Proc {
     /// Starts `bin args` inside `ns` (`ip netns exec` execs, so the PID is
-    /// the program's own), output appended to `log`.
+    /// the program's own) in a UTS namespace of its own, output appended to
+    /// `log`.
     pub fn spawn_in(ns: &Netns, bin: &Path, args: &[&str], log: &Path) -> Self {
         let f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .expect("open log");
-        let child = Command::new("ip")
-            .args(["netns", "exec", &ns.name])
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &ns.name])
             .arg(bin)
             .args(args)
             .stdin(Stdio::null())
             .stdout(f.try_clone().expect("dup log"))
-            .stderr(f)
-            .spawn()
-            .expect("spawn");
+            .stderr(f);
+        // A UTS namespace of its own: a machined sets its hostname there,
+        // never the host's.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUTS)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let child = cmd.spawn().expect("spawn");
         Proc {
             child: Some(child),
             log: log.to_path_buf(),

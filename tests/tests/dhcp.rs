@@ -3,7 +3,8 @@
 //! take their addresses by DHCP, bootstrap, and the VIP comes up and fails
 //! over; a renewal and a server restart do not disturb the VIP; a machined
 //! restart keeps the address; a NAK on renewal takes the address away, and
-//! the node lets go of the VIP before that.
+//! the node lets go of the VIP before that; its new address is re-advertised
+//! to etcd.
 
 use machined_tests::cluster::{pids_named, serial, Cluster};
 use machined_tests::faults::VIP;
@@ -195,7 +196,7 @@ fn dhcp_control_planes_hold_the_vip_through_renewals_restarts_and_a_nak() {
                 ip(&["-n", &cps[*i].1, "addr", "show", "dev", "eth0"]).contains(&format!(" {VIP}/"))
             })
             .collect();
-        (hs.len() == 1 && hs[0] != h).then_some(hs[0])
+        (hs.len() == 1 && hs[0] != h).then(|| hs[0])
     });
     let vip_changes = vip_mon.stop();
     let addr_changes = addr_mon.stop();
@@ -220,6 +221,38 @@ fn dhcp_control_planes_hold_the_vip_through_renewals_restarts_and_a_nak() {
     eprintln!(
         "NAK: {h_ip} gone {lost_after:?} after the server changed; VIP on {}",
         cps[new].0
+    );
+
+    // The node takes its new reservation, and its etcd member follows: the
+    // other members list it at the new address, and it serves again there.
+    let moved_ip = "10.5.0.150";
+    wait_for(&format!("{hs} bound at {moved_ip}"), RENEWAL, || {
+        addrs(&hns).iter().any(|(a, _)| a == moved_ip).then_some(())
+    });
+    let peer = format!("//{moved_ip}:2380");
+    wait_for(
+        &format!("{hs}'s etcd member at {moved_ip}"),
+        PATIENCE,
+        || {
+            let st = c.get_json(&cps[new].2, "etcdstatus")?;
+            let members = st["spec"]["members"].as_array()?.clone();
+            let listed = members.iter().any(|m| {
+                m["peerUrls"].as_array().is_some_and(|u| {
+                    u.iter()
+                        .any(|u| u.as_str().is_some_and(|u| u.contains(&peer)))
+                })
+            });
+            (listed && st["spec"]["phase"] == "running").then_some(())
+        },
+    );
+    wait_for(
+        &format!("{hs}'s etcd running at {moved_ip}"),
+        PATIENCE,
+        || {
+            let st = c.get_json(moved_ip, "etcdstatus")?;
+            (st["spec"]["phase"] == "running" && st["spec"]["members"].as_array()?.len() == 3)
+                .then_some(())
+        },
     );
     // destroy ends the dnsmasq this test started; reap it.
     let r = c.destroy();

@@ -322,6 +322,24 @@ fn a_multi_document_config_gives_the_node_its_address_and_name() {
         let v: Value = serde_json::from_str(r.stdout.trim()).ok()?;
         (v["spec"]["name"] == "doc-node").then_some(())
     });
+    // The kernel's hostname, in the node's own UTS namespace; the host's
+    // stays what it was.
+    let host_before = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    wait_for("the node's hostname doc-node", PATIENCE, || {
+        (m.hostname()? == "doc-node").then_some(())
+    });
+    let r = mctl_as(
+        &client,
+        &cfg,
+        &["-n", NODE, "get", "hostname", "-o", "json"],
+    );
+    let v: Value = serde_json::from_str(r.stdout.trim()).expect("hostname json");
+    assert_eq!(v["spec"]["hostname"], "doc-node", "{v}");
+    assert_eq!(v["spec"]["source"], "config", "{v}");
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default(),
+        host_before
+    );
     assert!(m.stop(), "machined did not exit 0 on SIGTERM:\n{}", m.log());
 }
 

@@ -20,6 +20,8 @@ pub enum EtcdError {
     Timeout { endpoints: String, after: Duration },
     #[error("etcd: no endpoints to try")]
     NoEndpoints,
+    #[error("etcd: no member answers at {endpoints}")]
+    NoAnswer { endpoints: String },
     #[error("etcd at {endpoints}: no leader (quorum lost?)")]
     NoLeader { endpoints: String },
 }

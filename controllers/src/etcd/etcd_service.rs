@@ -8,7 +8,9 @@ use super::client::{self, hex, Health, Tls};
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
 use etcd_client::Client;
-use machined_resources::types::{EtcdBootstrap, EtcdCerts, EtcdPhase, EtcdSpec, EtcdStatus};
+use machined_resources::types::{
+    EtcdBootstrap, EtcdCerts, EtcdMember, EtcdPhase, EtcdSpec, EtcdStatus,
+};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::net::IpAddr;
@@ -43,6 +45,8 @@ pub struct EtcdServiceController {
     failed_checks: u32,
     /// The certificates last written for etcd (no disk traffic per check).
     written: Option<EtcdCerts>,
+    /// The members as the last healthy check listed them.
+    members: Vec<EtcdMember>,
 }
 
 /// A running member is reported unhealthy after this many failed checks in
@@ -64,6 +68,7 @@ impl EtcdServiceController {
             member_id: 0,
             failed_checks: 0,
             written: None,
+            members: Vec::new(),
         }
     }
 
@@ -285,11 +290,33 @@ impl Controller for EtcdServiceController {
             self.written = Some(c.clone());
         }
         self.reap();
-        // Restart on a change that matters (name, address, flags).
+        // Restart on a change that matters (name, address, flags). A member
+        // whose address moved (a new DHCP lease) is re-advertised first, or
+        // keeps running as it was, saying why.
         if let Some(p) = &self.proc {
-            let changed = p.spec.name != spec.name
-                || p.spec.extra_args != spec.extra_args
-                || spec.advertise_ip.is_some_and(|ip| ip != p.ip);
+            let old_ip = p.ip;
+            let moved = spec.advertise_ip.filter(|ip| *ip != old_ip);
+            let changed =
+                p.spec.name != spec.name || p.spec.extra_args != spec.extra_args || moved.is_some();
+            if let Some(new_ip) = moved.filter(|_| self.member_id != 0) {
+                let r = super::join::readvertise(
+                    &spec,
+                    self.member_id,
+                    new_ip,
+                    &self.members,
+                    tls.as_ref(),
+                )
+                .await;
+                if let Err(e) = r {
+                    self.last_error = format!(
+                        "the node address moved from {old_ip} to {new_ip} and this member's peer URL could not follow ({e}); etcd runs on as it was, retrying"
+                    );
+                    tracing::warn!(%old_ip, %new_ip, error = %e, "etcd re-advertise failed");
+                    ctx.requeue_after(JOIN_RETRY);
+                    return self.put_status(ctx, EtcdPhase::Unhealthy, None, false);
+                }
+                tracing::info!(%old_ip, %new_ip, "etcd member re-advertised");
+            }
             if changed {
                 tracing::info!("etcd spec changed; restarting etcd");
                 self.stop().await;
@@ -347,6 +374,7 @@ impl Controller for EtcdServiceController {
                 self.last_error.clear();
                 self.failed_checks = 0;
                 self.member_id = h.member_id;
+                self.members = h.members.clone();
                 self.put_status(ctx, EtcdPhase::Running, Some(&h), false)
             }
             Err(e) => {

@@ -4,7 +4,7 @@
 
 use super::client::{self, Tls};
 use crate::ControllerError;
-use machined_resources::types::EtcdSpec;
+use machined_resources::types::{EtcdMember, EtcdSpec};
 use std::net::IpAddr;
 
 /// Finds a running member and adds this node; returns the
@@ -55,4 +55,36 @@ pub async fn join(
         .collect::<Vec<_>>()
         .join(",");
     Ok(Some(initial))
+}
+
+/// The node's address moved to `ip`: points this member's peer URL there,
+/// through another member if one answers (the local one advertises an
+/// address that is gone), else through the local one.
+pub async fn readvertise(
+    spec: &EtcdSpec,
+    member_id: u64,
+    ip: IpAddr,
+    members: &[EtcdMember],
+    tls: Option<&Tls>,
+) -> Result<(), client::EtcdError> {
+    let own = client::hex(member_id);
+    let mut endpoints: Vec<String> = members
+        .iter()
+        .filter(|m| m.id != own)
+        .flat_map(|m| m.client_urls.iter().cloned())
+        .collect();
+    endpoints.extend(spec.join_endpoints.iter().cloned());
+    endpoints.push(spec.local_client_url());
+    endpoints.dedup();
+    let Some((ep, mut c)) = client::find_running(&endpoints, tls).await else {
+        return Err(client::EtcdError::NoAnswer {
+            endpoints: endpoints.join(","),
+        });
+    };
+    let url = spec.peer_url(ip);
+    tracing::info!(member = %own, peer_url = %url, via = %ep, "re-advertising this etcd member");
+    c.member_update(member_id, [url])
+        .await
+        .map_err(client::call_error(&[ep]))?;
+    Ok(())
 }

@@ -1,4 +1,6 @@
-//! Kernel links → `LinkStatus`, refreshed on every netlink link event.
+//! Kernel links → `LinkStatus`, refreshed on every netlink link event and
+//! every few seconds: some changes send no event (an alternative name added
+//! to a link that is down), and a busy multicast socket can drop events.
 
 use crate::kernel::{KernelLink, NetDriver};
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
@@ -6,6 +8,9 @@ use async_trait::async_trait;
 use machined_resources::types::LinkStatus;
 use std::collections::HashSet;
 use std::sync::Arc;
+
+/// How often links are read again without an event.
+const RESYNC: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct LinkStatusController {
     pub driver: Arc<dyn NetDriver>,
@@ -68,6 +73,7 @@ impl Controller for LinkStatusController {
             ctx.put(&l.name, &status)?;
             keep.insert(l.name);
         }
+        ctx.requeue_after(RESYNC);
         ctx.retain::<LinkStatus>(&keep)
     }
 }

@@ -8,6 +8,10 @@
 
 mod address_spec;
 mod address_status;
+mod hostname_config;
+mod hostname_spec;
+#[cfg(test)]
+mod hostname_tests;
 mod interface_config;
 mod link_alias_config;
 #[cfg(test)]
@@ -35,6 +39,8 @@ fn link_names(ctx: &Ctx) -> Result<HashMap<u32, String>, ControllerError> {
         .collect())
 }
 pub use address_status::AddressStatusController;
+pub use hostname_config::{split_fqdn, HostnameConfigController};
+pub use hostname_spec::{shares_init_uts_namespace, HostnameSpecController};
 pub use interface_config::InterfaceConfigController;
 pub use link_alias_config::LinkAliasConfigController;
 pub use link_spec::LinkSpecController;

@@ -197,6 +197,8 @@ fn start_nodes(p: &Plan<'_>, secrets: &Generated, rec: &mut Record) -> Result<()
             node_dir.join("state").to_string_lossy().into(),
             "--listen".into(),
             "0.0.0.0:50000".into(),
+            // Each node runs in a UTS namespace of its own (lab::spawn_detached).
+            "--set-hostname".into(),
             "--etcd-binary".into(),
             p.a.etcd_binary.clone(),
         ];

@@ -99,7 +99,8 @@ pub fn start_dnsmasq(
     )
 }
 
-/// Starts `bin args` in `ns`, detached (own session, no terminal), output to `log`.
+/// Starts `bin args` in `ns`, detached (own session, no terminal, own UTS
+/// namespace), output to `log`.
 pub fn spawn_detached(ns: &str, bin: &Path, args: &[String], log: &Path) -> Result<u32> {
     use std::os::unix::process::CommandExt;
     let f = std::fs::OpenOptions::new()
@@ -115,10 +116,11 @@ pub fn spawn_detached(ns: &str, bin: &Path, args: &[String], log: &Path) -> Resu
         .stdout(f.try_clone()?)
         .stderr(f);
     unsafe {
+        // Its own session, and its own UTS namespace: a node sets its
+        // hostname there, never the host's.
         cmd.pre_exec(|| {
-            nix::unistd::setsid()
-                .map(|_| ())
-                .map_err(std::io::Error::from)
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUTS).map_err(std::io::Error::from)
         });
     }
     let child = cmd

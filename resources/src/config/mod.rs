@@ -21,6 +21,7 @@ mod walk;
 
 pub use links::{resolve_name, vlan_link_name, LinkEntry, VipEntry, VipLink};
 pub use model::*;
+pub use values::valid_hostname;
 pub use vip_options::{Announce, VipOptions, MIN_LEASE_TTL_SECS};
 pub use walk::FieldError;
 

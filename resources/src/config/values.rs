@@ -48,6 +48,14 @@ pub fn check_link_name(n: &str, path: &str, d: &mut Diag) {
 
 /// A DNS hostname (labels of letters, digits and '-').
 pub fn check_hostname(h: &str, path: &str, d: &mut Diag) {
+    if !valid_hostname(h) {
+        d.error(path, format!("{h:?} is not a valid hostname"));
+    }
+}
+
+/// Whether `h` is a DNS name: labels of 1-63 letters, digits and '-' (not
+/// first or last), 253 characters at most.
+pub fn valid_hostname(h: &str) -> bool {
     let label_ok = |l: &str| {
         !l.is_empty()
             && l.len() <= 63
@@ -55,9 +63,7 @@ pub fn check_hostname(h: &str, path: &str, d: &mut Diag) {
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
-    if h.len() > 253 || !h.split('.').all(label_ok) {
-        d.error(path, format!("{h:?} is not a valid hostname"));
-    }
+    h.len() <= 253 && h.split('.').all(label_ok)
 }
 
 /// An `https://HOST[:PORT]` (or `http://`) endpoint.

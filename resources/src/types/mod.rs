@@ -2,6 +2,7 @@
 
 mod dhcp;
 mod etcd;
+mod hostname;
 mod machine;
 mod network;
 mod secrets;
@@ -9,6 +10,7 @@ mod vip;
 
 pub use dhcp::{DhcpSpec, DhcpStatus};
 pub use etcd::{EtcdBootstrap, EtcdMember, EtcdPhase, EtcdSpec, EtcdStatus};
+pub use hostname::{HostnameSpec, HostnameStatus};
 pub use machine::MachineConfigSpec;
 pub use network::{
     route_id, AddressSpec, AddressStatus, AnnounceStatus, ConfigLayer, LinkSpec, LinkStatus,

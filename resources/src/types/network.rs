@@ -51,7 +51,7 @@ pub struct LinkStatus {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub driver: String,
     /// The link's alias (`IFLA_IFALIAS`): a `LinkAliasConfig` name.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(default)]
     pub alias: String,
 }
 
