@@ -6,11 +6,13 @@ pub mod auth;
 pub mod client;
 pub mod convert;
 pub mod machine;
+pub mod power;
 pub mod resources;
 pub mod store;
 pub mod tls;
 
 pub use machine::MachineApi;
+pub use power::{PowerAction, PowerSwitch};
 pub use resources::ResourceApi;
 pub use store::NodeStore;
 

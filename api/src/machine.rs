@@ -23,6 +23,8 @@ pub struct MachineApi {
     apply_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Applies so far: a pending try rollback yields to a later apply.
     applies: crate::apply_mode::Generation,
+    /// Where reboot and shutdown requests go.
+    power: crate::power::PowerSwitch,
 }
 
 impl MachineApi {
@@ -33,6 +35,22 @@ impl MachineApi {
             node,
             apply_lock: Default::default(),
             applies: Default::default(),
+            power: Default::default(),
+        }
+    }
+
+    /// Sends reboot and shutdown requests to `power`.
+    pub fn with_power(mut self, power: crate::power::PowerSwitch) -> Self {
+        self.power = power;
+        self
+    }
+
+    fn power(&self, a: crate::power::PowerAction) -> Result<String, Status> {
+        if self.power.request(a) {
+            tracing::info!(action = ?a, "power request accepted");
+            Ok(self.node.clone())
+        } else {
+            Err(Status::unavailable("this machined takes no power requests"))
         }
     }
 
@@ -149,6 +167,24 @@ impl pb::machine_service_server::MachineService for MachineApi {
             diff,
             mode: mode.into(),
         }))
+    }
+
+    async fn reboot(
+        &self,
+        req: Request<pb::RebootRequest>,
+    ) -> Result<Response<pb::RebootResponse>, Status> {
+        crate::auth::check(&req, &self.state, crate::auth::Need::Admin)?;
+        let node = self.power(crate::power::PowerAction::Reboot)?;
+        Ok(Response::new(pb::RebootResponse { node }))
+    }
+
+    async fn shutdown(
+        &self,
+        req: Request<pb::ShutdownRequest>,
+    ) -> Result<Response<pb::ShutdownResponse>, Status> {
+        crate::auth::check(&req, &self.state, crate::auth::Need::Admin)?;
+        let node = self.power(crate::power::PowerAction::PowerOff)?;
+        Ok(Response::new(pb::ShutdownResponse { node }))
     }
 
     async fn bootstrap(

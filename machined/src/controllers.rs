@@ -20,6 +20,7 @@ pub fn engine(
     state_dir: &Path,
     etcd_binary: &Path,
     set_hostname: bool,
+    cmdline_ip: Option<CmdlineIp>,
 ) -> Result<Engine> {
     let driver: Arc<dyn NetDriver> = Arc::new(Rtnl::new()?);
     let mut e = Engine::new(state);
@@ -28,6 +29,9 @@ pub fn engine(
     })?;
     e.register(LinkAliasConfigController::new(driver.clone()))?;
     e.register(InterfaceConfigController)?;
+    if cmdline_ip.is_some() {
+        e.register(CmdlineConfigController { ip: cmdline_ip })?;
+    }
     e.register(HostnameConfigController)?;
     e.register(HostnameSpecController::new(set_hostname))?;
     e.register(VipConfigController)?;

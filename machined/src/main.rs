@@ -1,15 +1,18 @@
 //! machined: takes the state directory, starts the state, the controllers
-//! and the machine API; waits for SIGTERM or SIGINT; stops the controllers
-//! (the VIP is released first), drains the API; exits.
+//! and the machine API; waits for SIGTERM, SIGINT or a reboot/shutdown
+//! request; stops the controllers (the VIP is released first), drains the
+//! API; exits (or, asked to reboot outside the image, starts again). As PID 1
+//! of the OS image it first sets the machine up ([`pid1`]).
 
 mod controllers;
 mod lock;
+mod pid1;
 mod serve;
 mod startup;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use machined_api::NodeStore;
+use machined_api::{NodeStore, PowerAction, PowerSwitch};
 use machined_resources::State;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,10 +46,58 @@ struct Args {
     log_format: String,
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
-async fn main() -> Result<()> {
-    let args = Args::parse();
-    startup::init_logs(&args.log_format);
+/// What ended the daemon.
+enum End {
+    Signal(&'static str),
+    Power(PowerAction),
+}
+
+fn main() -> Result<()> {
+    // As PID 1 the machine is set up first, before any thread exists; the
+    // daemon runs in a child (PID 1 stays behind to reap and to reboot),
+    // with the image's paths whatever the kernel passed as arguments.
+    let os = std::process::id() == 1;
+    let args = if os {
+        pid1::become_init();
+        Args::parse_from([
+            "machined",
+            "--etcd-binary",
+            "/usr/bin/etcd",
+            "--set-hostname",
+        ])
+    } else {
+        Args::parse()
+    };
+    let end = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?
+        .block_on(daemon(&args, os))?;
+    match end {
+        End::Power(PowerAction::Reboot) if os => std::process::exit(pid1::EXIT_REBOOT),
+        End::Power(PowerAction::PowerOff) if os => std::process::exit(pid1::EXIT_POWEROFF),
+        End::Power(PowerAction::Reboot) => restart_self(),
+        End::Power(PowerAction::PowerOff) | End::Signal(_) => Ok(()),
+    }
+}
+
+/// A reboot outside the image: machined starts again, same arguments.
+fn restart_self() -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let mut argv = std::env::args_os();
+    let _ = argv.next();
+    tracing::info!("rebooting: starting machined again");
+    let e = std::process::Command::new("/proc/self/exe")
+        .args(argv)
+        .exec();
+    Err(anyhow::anyhow!("re-executing machined: {e}"))
+}
+
+async fn daemon(args: &Args, os: bool) -> Result<End> {
+    startup::init_logs(&args.log_format, !os);
+    if os {
+        startup::loopback_up().await;
+    }
     std::fs::create_dir_all(&args.state_dir)
         .with_context(|| format!("creating state dir {}", args.state_dir.display()))?;
     let _lock = lock::take(&args.state_dir)?;
@@ -61,8 +112,9 @@ async fn main() -> Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
+    // The image's daemon (PID 1's child) owns the machine's name.
     let set_hostname = match machined_controllers::network::shares_init_uts_namespace() {
-        Some(false) if std::process::id() == 1 => true,
+        _ if os => true,
         Some(true) if args.set_hostname => {
             tracing::warn!("--set-hostname refused: this process shares PID 1's UTS namespace");
             false
@@ -74,20 +126,33 @@ async fn main() -> Result<()> {
         &args.state_dir,
         &args.etcd_binary,
         set_hostname,
+        // Only the image reads the kernel command line (`ip=`).
+        os.then(|| std::fs::read_to_string("/proc/cmdline").unwrap_or_default())
+            .and_then(|c| machined_controllers::network::parse_ip(&c)),
     )?
     .start();
     let node = machined_controllers::kernel::hostname();
-    let api = serve::serve(listener, &state, store, node.clone())?;
+    let (power, mut power_rx) = PowerSwitch::new();
+    let api = serve::serve(listener, &state, store, node.clone(), power)?;
     tracing::info!(listen = %args.listen, node = %node, "machine API up");
 
-    let sig = wait_for_signal().await?;
-    tracing::info!(signal = sig, "shutting down");
+    let end = tokio::select! {
+        sig = wait_for_signal() => End::Signal(sig?),
+        a = power_rx.wait_for(Option::is_some) => match a.ok().and_then(|a| *a) {
+            Some(a) => End::Power(a),
+            None => End::Signal("none"),
+        },
+    };
+    match &end {
+        End::Signal(sig) => tracing::info!(signal = sig, "shutting down"),
+        End::Power(a) => tracing::info!(action = ?a, "shutting down for a power request"),
+    }
     // Controllers first: the VIP is released while etcd still runs, before
     // anything else; the API stays up meanwhile so the node can be watched.
     engine.shutdown().await;
     api.drain().await;
     tracing::info!("stopped");
-    Ok(())
+    Ok(end)
 }
 
 async fn wait_for_signal() -> Result<&'static str> {

@@ -23,6 +23,7 @@ pub fn serve(
     state: &State,
     store: NodeStore,
     node: String,
+    power: machined_api::PowerSwitch,
 ) -> anyhow::Result<Serving> {
     let (stop, stop_rx) = oneshot::channel::<()>();
     let current = tls::Current::new(tls::maintenance()?);
@@ -31,8 +32,10 @@ pub fn serve(
         // Requests are small (a config is at most 1 MiB): refuse larger
         // messages before reading them.
         .add_service(
-            MachineServiceServer::new(MachineApi::new(state.clone(), store, node.clone()))
-                .max_decoding_message_size(2 << 20),
+            MachineServiceServer::new(
+                MachineApi::new(state.clone(), store, node.clone()).with_power(power),
+            )
+            .max_decoding_message_size(2 << 20),
         )
         .add_service(
             ResourceServiceServer::new(ResourceApi::new(state.clone(), node))

@@ -7,11 +7,12 @@ use machined_resources::types::EtcdBootstrap;
 use machined_resources::{config, State};
 use std::path::Path;
 
-pub fn init_logs(format: &str) {
+pub fn init_logs(format: &str, ansi: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     if format == "json" {
         b.json().init();
@@ -71,4 +72,17 @@ pub fn restore_bootstrap(store: &NodeStore, state: &State) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Brings the loopback link up (the image's kernel leaves it down).
+pub async fn loopback_up() {
+    use machined_controllers::kernel::NetDriver;
+    let r = match machined_controllers::kernel::Rtnl::new() {
+        Ok(n) => n.set_link(1, true, None).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match r {
+        Ok(()) => tracing::info!("lo up"),
+        Err(e) => tracing::error!(error = %e, "bringing lo up"),
+    }
 }

@@ -6,9 +6,11 @@ mod cluster;
 mod config_cmd;
 mod gen;
 mod get;
+mod image;
 mod mctlconfig;
 mod output;
 mod patch;
+mod power;
 mod session;
 mod validate;
 mod version;
@@ -76,6 +78,10 @@ enum Cmd {
     /// Start a new etcd cluster on one control-plane node (use its own
     /// address, never the VIP: the VIP needs etcd).
     Bootstrap,
+    /// Stop the nodes cleanly (VIP released first, then etcd) and reboot them.
+    Reboot,
+    /// Stop the nodes cleanly and power them off.
+    Shutdown,
     /// Get or watch resources.
     Get(get::GetArgs),
     /// Check a machine config locally: warnings and exit 0, or every error and exit 1.
@@ -92,6 +98,9 @@ enum Cmd {
     /// Local clusters in network namespaces.
     #[command(subcommand)]
     Cluster(cluster::ClusterCmd),
+    /// The OS image: Debian's kernel and an initramfs with machined as /init.
+    #[command(subcommand)]
+    Image(image::ImageCmd),
     /// Print client and node versions.
     Version {
         /// Client version only.
@@ -179,6 +188,8 @@ async fn run(cli: Cli) -> Result<bool> {
         }) => patch::offline(&file, &patches, output.as_ref()),
         Cmd::Get(args) => get::run(&t.session()?, args).await,
         Cmd::Bootstrap => bootstrap::run(&t.session()?).await,
+        Cmd::Reboot => power::run(&t.session()?, true).await,
+        Cmd::Shutdown => power::run(&t.session()?, false).await,
         Cmd::Version { client } => version::run(t, client).await,
         Cmd::Gen(GenCmd::Config {
             name,
@@ -198,6 +209,7 @@ async fn run(cli: Cli) -> Result<bool> {
         }
         Cmd::Config(c) => config_cmd::run(t, c).await,
         Cmd::Cluster(c) => tokio::task::spawn_blocking(move || cluster::run(&c)).await?,
+        Cmd::Image(c) => tokio::task::spawn_blocking(move || image::run(&c)).await?,
     }
 }
 
@@ -206,7 +218,11 @@ fn main() {
     // `cluster` manages namespaces from the host; everything else may run
     // inside the LAN namespace of a local cluster.
     let netns = match &cli.cmd {
-        Cmd::Cluster(_) | Cmd::Gen(_) | Cmd::Validate { .. } | Cmd::MachineConfig(_) => Ok(None),
+        Cmd::Cluster(_)
+        | Cmd::Image(_)
+        | Cmd::Gen(_)
+        | Cmd::Validate { .. }
+        | Cmd::MachineConfig(_) => Ok(None),
         _ => cli.target.netns(),
     };
     let result = netns

@@ -76,7 +76,10 @@ impl Cluster {
         let mut s = String::new();
         for n in self.record["nodes"].as_array().into_iter().flatten() {
             let short = n["name"].as_str().unwrap_or_default();
-            let log = std::fs::read_to_string(self.node_dir(short).join("machined.log"))
+            // A VM's machined logs to its serial console.
+            let dir = self.node_dir(short);
+            let log = std::fs::read_to_string(dir.join("machined.log"))
+                .or_else(|_| std::fs::read_to_string(dir.join("console.log")))
                 .unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(30).collect();
             s.push_str(&format!("--- {short} (last lines)\n"));

@@ -8,6 +8,7 @@
 
 mod address_spec;
 mod address_status;
+mod cmdline_config;
 mod hostname_config;
 mod hostname_spec;
 #[cfg(test)]
@@ -39,6 +40,7 @@ fn link_names(ctx: &Ctx) -> Result<HashMap<u32, String>, ControllerError> {
         .collect())
 }
 pub use address_status::AddressStatusController;
+pub use cmdline_config::{parse_ip, CmdlineConfigController, CmdlineIp};
 pub use hostname_config::{split_fqdn, HostnameConfigController};
 pub use hostname_spec::{shares_init_uts_namespace, HostnameSpecController};
 pub use interface_config::InterfaceConfigController;

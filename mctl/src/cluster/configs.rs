@@ -17,6 +17,8 @@ fn set(v: &mut Value, path: &[&str], val: Value) {
 }
 
 pub struct NodeNet<'a> {
+    /// etcd timing for slow (emulated) machines.
+    pub slow_etcd: bool,
     pub cluster: &'a str,
     pub short: &'a str,
     pub ip: Ipv4Addr,
@@ -58,6 +60,16 @@ pub fn node(base: &Value, n: &NodeNet<'_>, cp: bool) -> String {
             &mut v,
             &["machine", "network", "interfaces"],
             Value::Sequence(vec![Value::Mapping(iface)]),
+        );
+    }
+    if n.slow_etcd && cp {
+        let mut args = Mapping::new();
+        args.insert("heartbeat-interval".into(), "250".into());
+        args.insert("election-timeout".into(), "2500".into());
+        set(
+            &mut v,
+            &["cluster", "etcd", "extraArgs"],
+            Value::Mapping(args),
         );
     }
     let hostname = format!("{}-{}", n.cluster, n.short);
@@ -120,6 +132,7 @@ mod tests {
             (&g.controlplane, true, true, true),
         ] {
             let n = NodeNet {
+                slow_etcd: false,
                 multidoc,
                 dhcp,
                 cluster: "demo",

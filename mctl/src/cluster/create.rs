@@ -3,6 +3,7 @@
 //! the nodes, apply their configs, merge the client context, bootstrap
 //! etcd, wait for every member and for the VIP, and print a summary.
 
+use super::qemu::{self, Accel};
 use super::record::{self, NodeRecord, Record};
 use super::{check_name, configs, lab, self_in, step, wait_until, CreateArgs};
 use crate::gen::Generated;
@@ -28,6 +29,8 @@ struct Plan<'a> {
     lan: String,
     /// (short name, address, control plane)
     nodes: Vec<(String, Ipv4Addr, bool)>,
+    /// `--provisioner qemu`: the image and how the VMs run.
+    vms: Option<(PathBuf, Accel)>,
 }
 
 pub fn create(a: &CreateArgs) -> Result<()> {
@@ -39,6 +42,10 @@ pub fn create(a: &CreateArgs) -> Result<()> {
         lan: p.lan.clone(),
         ..Default::default()
     };
+    let mut p = p;
+    if a.provisioner == "qemu" {
+        p.vms = Some(vm_image(&p)?);
+    }
     let secrets = make_lan(&p, &mut rec)?;
     start_nodes(&p, &secrets, &mut rec)?;
     let deadline = Instant::now() + a.wait;
@@ -127,7 +134,29 @@ fn plan(a: &CreateArgs) -> Result<Plan<'_>> {
         dir,
         lan: format!("{}-lan", a.name),
         nodes,
+        vms: None,
     })
+}
+
+/// The image the VMs boot (built beside the cluster unless given) and the
+/// accelerator a probe boot shows to work.
+fn vm_image(p: &Plan<'_>) -> Result<(PathBuf, Accel)> {
+    let image = match &p.a.image {
+        Some(i) => i.clone(),
+        None => {
+            let out = p.dir.join("image");
+            step(format!("building the OS image into {}", out.display()));
+            crate::image::build_quiet(&out, &p.machined)?;
+            out
+        }
+    };
+    std::fs::create_dir_all(&p.dir)?;
+    let accel = qemu::probe_kvm(&image, &p.dir, std::time::Duration::from_secs(15));
+    step(match accel {
+        Accel::Kvm => "KVM boots the image: VMs use KVM".to_string(),
+        Accel::Tcg => "KVM missing or its probe boot hung: VMs use TCG (emulation)".to_string(),
+    });
+    Ok((image, accel))
 }
 
 /// The LAN namespace with its bridge, and the gen config flow: secrets,
@@ -187,28 +216,35 @@ fn start_nodes(p: &Plan<'_>, secrets: &Generated, rec: &mut Record) -> Result<()
         let ns = format!("{}-{short}", p.a.name);
         let node_dir = p.dir.join(short);
         std::fs::create_dir_all(&node_dir)?;
-        step(format!("starting node {short} ({ns}, {ip})"));
-        rec.namespaces.push(ns.clone());
-        rec.save(&p.dir)?;
-        lab::add_netns(&ns)?;
-        lab::plug(&ns, &p.lan, short, &lab::node_mac(*ip))?;
-        let args: Vec<String> = vec![
-            "--state-dir".into(),
-            node_dir.join("state").to_string_lossy().into(),
-            "--listen".into(),
-            "0.0.0.0:50000".into(),
-            // Each node runs in a UTS namespace of its own (lab::spawn_detached).
-            "--set-hostname".into(),
-            "--etcd-binary".into(),
-            p.a.etcd_binary.clone(),
-        ];
-        let pid = lab::spawn_detached(&ns, &p.machined, &args, &node_dir.join("machined.log"))?;
+        let (pid, ns, vm) = if let Some((image, accel)) = &p.vms {
+            step(format!("starting VM {short} ({ip}, {accel:?})"));
+            let vm = qemu::Vm {
+                cluster: &p.a.name,
+                short,
+                ip: *ip,
+                gateway: host(&p.net, 1)?,
+                netmask: p.net.netmask(),
+                mac: lab::node_mac(*ip),
+                image,
+                dir: &node_dir,
+                memory_mib: p.a.memory,
+                accel: *accel,
+            };
+            (qemu::start(&p.lan, &vm)?, p.lan.clone(), true)
+        } else {
+            (
+                start_netns_node(p, short, *ip, &ns, &node_dir, rec)?,
+                ns,
+                false,
+            )
+        };
         rec.nodes.push(NodeRecord {
             name: short.clone(),
-            netns: ns.clone(),
+            netns: ns,
             ip: ip.to_string(),
             controlplane: *cp,
             pid: Some(pid),
+            vm,
         });
         rec.save(&p.dir)?;
         let base = if *cp {
@@ -217,6 +253,7 @@ fn start_nodes(p: &Plan<'_>, secrets: &Generated, rec: &mut Record) -> Result<()
             &secrets.worker
         };
         let nn = configs::NodeNet {
+            slow_etcd: p.vms.as_ref().is_some_and(|(_, a)| *a == Accel::Tcg),
             cluster: &p.a.name,
             short,
             ip: *ip,
@@ -231,15 +268,45 @@ fn start_nodes(p: &Plan<'_>, secrets: &Generated, rec: &mut Record) -> Result<()
     Ok(())
 }
 
+/// A node as a machined in a network namespace of its own.
+fn start_netns_node(
+    p: &Plan<'_>,
+    short: &str,
+    ip: Ipv4Addr,
+    ns: &str,
+    node_dir: &Path,
+    rec: &mut Record,
+) -> Result<u32> {
+    {
+        step(format!("starting node {short} ({ns}, {ip})"));
+        rec.namespaces.push(ns.to_string());
+        rec.save(&p.dir)?;
+        lab::add_netns(ns)?;
+        lab::plug(ns, &p.lan, short, &lab::node_mac(ip))?;
+        let args: Vec<String> = vec![
+            "--state-dir".into(),
+            node_dir.join("state").to_string_lossy().into(),
+            "--listen".into(),
+            "0.0.0.0:50000".into(),
+            // Each node runs in a UTS namespace of its own (lab::spawn_detached).
+            "--set-hostname".into(),
+            "--etcd-binary".into(),
+            p.a.etcd_binary.clone(),
+        ];
+        lab::spawn_detached(ns, &p.machined, &args, &node_dir.join("machined.log"))
+    }
+}
+
 /// Each node in maintenance mode takes its config (`apply-config --insecure`).
 fn apply_configs(dir: &Path, rec: &Record, deadline: Instant) -> Result<()> {
     for n in &rec.nodes {
+        // A VM is reached from the LAN at its address (`ip=` on its kernel
+        // command line); a namespace node on its own loopback.
+        let at = if n.vm { n.ip.as_str() } else { "127.0.0.1" };
         wait_until(&format!("{}'s API", n.name), deadline, || {
-            Ok(
-                self_in(dir, &n.netns, &["-n", "127.0.0.1", "version", "--insecure"])
-                    .ok()
-                    .map(|_| ()),
-            )
+            Ok(self_in(dir, &n.netns, &["-n", at, "version", "--insecure"])
+                .ok()
+                .map(|_| ()))
         })?;
         let cfg = dir.join(&n.name).join("config.yaml");
         step(format!("applying config to {} ({})", n.name, n.ip));
@@ -248,7 +315,7 @@ fn apply_configs(dir: &Path, rec: &Record, deadline: Instant) -> Result<()> {
             &n.netns,
             &[
                 "-n",
-                "127.0.0.1",
+                at,
                 "apply-config",
                 "--insecure",
                 "-f",

@@ -5,6 +5,7 @@ mod configs;
 mod create;
 mod destroy;
 mod lab;
+mod qemu;
 mod record;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -58,6 +59,18 @@ pub struct CreateArgs {
     /// neither) instead of static addresses.
     #[arg(long)]
     pub dhcp: bool,
+    /// `netns`: every node a machined in a network namespace; `qemu`: every
+    /// node a virtual machine booted from the OS image (KVM when a probe
+    /// boot works, else TCG).
+    #[arg(long, default_value = "netns", value_parser = ["netns", "qemu"])]
+    pub provisioner: String,
+    /// The OS image for `--provisioner qemu` (a `mctl image build`
+    /// directory); default: built into the cluster's directory.
+    #[arg(long)]
+    pub image: Option<PathBuf>,
+    /// Memory of each VM, MiB.
+    #[arg(long, default_value_t = 1024)]
+    pub memory: u32,
     /// How long to wait for the cluster to become healthy.
     #[arg(long, default_value = "180s", value_parser = parse_secs)]
     pub wait: Duration,

@@ -12,6 +12,10 @@ pub struct NodeRecord {
     pub controlplane: bool,
     #[serde(default)]
     pub pid: Option<u32>,
+    /// A virtual machine (`--provisioner qemu`): `pid` is qemu's, `netns`
+    /// the LAN's, reached at `ip`.
+    #[serde(default)]
+    pub vm: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]

@@ -1,0 +1,216 @@
+//! The OS image under qemu (`mctl cluster create --provisioner qemu`): a
+//! VM boots Debian's kernel with machined as PID 1 into maintenance mode,
+//! takes its config, bootstraps etcd and holds the VIP, answering ping from
+//! the LAN; `mctl reboot` brings it back with its config and etcd data;
+//! `mctl shutdown` powers it off; the image builds to the same bytes
+//! twice. KVM if a probe boot works, else TCG.
+
+use machined_tests::cluster::{serial, Cluster};
+use machined_tests::faults::VIP;
+use machined_tests::netns::ip;
+use machined_tests::{require_root, wait_for, PATIENCE};
+use std::time::Duration;
+
+const NODE: &str = "10.5.0.11";
+/// A VM's boot under TCG plus etcd's start.
+const BOOT: Duration = Duration::from_secs(120);
+
+fn pings(c: &Cluster, addr: &str) -> bool {
+    std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &c.lan(),
+            "ping",
+            "-c",
+            "1",
+            "-W",
+            "1",
+            addr,
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn member_id(c: &Cluster) -> Option<String> {
+    let st = c.get_json(NODE, "etcdstatus")?;
+    (st["spec"]["phase"] == "running")
+        .then(|| {
+            st["spec"]["memberId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .filter(|id| !id.is_empty())
+}
+
+fn boots(c: &Cluster) -> usize {
+    std::fs::read_to_string(c.node_dir("cp1").join("console.log"))
+        .unwrap_or_default()
+        .matches("machined[init]: daemon started")
+        .count()
+}
+
+#[test]
+fn a_vm_boots_the_image_holds_the_vip_reboots_with_its_data_and_powers_off() {
+    if !require_root("qemu VM") {
+        return;
+    }
+    let _serial = serial();
+    let c = Cluster::create("qm", &["--provisioner", "qemu", "--controlplanes", "1"]);
+    let qemu_pid = c.record["nodes"][0]["pid"].as_u64().expect("qemu pid") as i32;
+    assert_eq!(c.record["nodes"][0]["vm"], true);
+    let console =
+        std::fs::read_to_string(c.node_dir("cp1").join("console.log")).unwrap_or_default();
+    for line in [
+        "module 8021q loaded",
+        "module bonding loaded",
+        "state disk is blank: formatting it",
+        "state disk mounted on /var",
+    ] {
+        assert!(console.contains(line), "console lacks {line:?}:\n{console}");
+    }
+    wait_for("the VIP to answer ping from the LAN", PATIENCE, || {
+        pings(&c, VIP).then_some(())
+    });
+    // The machine's own hostname, set by machined as PID 1.
+    let h = c.get_json(NODE, "hostname").expect("hostname status");
+    assert_eq!(h["spec"]["hostname"], format!("{}-cp1", c.name), "{h}");
+    // Nothing writable but the state disk and tmpfs: the root is read-only.
+    assert!(!console.contains("making / read-only"), "{console}");
+    let id = member_id(&c).expect("etcd running");
+
+    let r = c.mctl(&["-n", NODE, "reboot"]);
+    assert!(r.ok, "reboot: {}", r.stderr);
+    wait_for("a second boot", BOOT, || (boots(&c) == 2).then_some(()));
+    let again = wait_for("etcd running after the reboot", BOOT, || member_id(&c));
+    assert_eq!(
+        again, id,
+        "etcd came back as another member: its data was lost"
+    );
+    let console =
+        std::fs::read_to_string(c.node_dir("cp1").join("console.log")).unwrap_or_default();
+    assert_eq!(
+        console.matches("formatting it").count(),
+        1,
+        "the state disk was formatted twice"
+    );
+    assert!(
+        c.get_json(NODE, "machineconfig").is_some(),
+        "the config did not survive"
+    );
+    wait_for("the VIP after the reboot", BOOT, || {
+        pings(&c, VIP).then_some(())
+    });
+
+    let r = c.mctl(&["-n", NODE, "shutdown"]);
+    assert!(r.ok, "shutdown: {}", r.stderr);
+    wait_for("qemu to exit (powered off)", PATIENCE, || {
+        let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(qemu_pid), None).is_err()
+            || std::fs::read_to_string(format!("/proc/{qemu_pid}/stat")).is_ok_and(|s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+            });
+        gone.then_some(())
+    });
+    let console =
+        std::fs::read_to_string(c.node_dir("cp1").join("console.log")).unwrap_or_default();
+    assert!(console.contains("RB_POWER_OFF"), "{console}");
+
+    // The image is reproducible: built again, the same bytes.
+    let again = c.dir.0.join("image-again");
+    let out = std::process::Command::new(machined_tests::bins::mctl())
+        .args(["image", "build", "--machined"])
+        .arg(machined_tests::bins::machined())
+        .arg("--out")
+        .arg(&again)
+        .output()
+        .expect("mctl image build");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = c.dir.0.join(&c.name).join("image");
+    for f in ["vmlinuz", "initramfs.img"] {
+        let a = std::fs::read(first.join(f)).expect("first image");
+        let b = std::fs::read(again.join(f)).expect("second image");
+        assert!(
+            a == b,
+            "{f} differs between two builds from the same inputs"
+        );
+    }
+
+    let r = c.destroy();
+    assert!(r.ok, "destroy: {}", r.stderr);
+    assert!(
+        !ip(&["netns", "list"]).contains(&c.lan()),
+        "the LAN namespace is left"
+    );
+}
+
+/// The VIP's holder per VM, as each VM's machined reads its own kernel
+/// (AddressStatus, from netlink inside the VM): every node that has it.
+fn holders(c: &Cluster, ips: &[&str]) -> Vec<usize> {
+    (0..ips.len())
+        .filter(|i| {
+            let r = c.mctl(&["-n", ips[*i], "get", "addresses", "-o", "json"]);
+            r.ok && r
+                .stdout
+                .lines()
+                .any(|l| l.contains(&format!("\"{VIP}/32\"")) || l.contains(&format!("{VIP}/32")))
+        })
+        .collect()
+}
+
+#[test]
+fn three_vms_move_the_vip_when_the_holder_vm_is_killed() {
+    if !require_root("qemu VMs") {
+        return;
+    }
+    let _serial = serial();
+    let c = Cluster::create(
+        "q3",
+        &[
+            "--provisioner",
+            "qemu",
+            "--controlplanes",
+            "3",
+            "--memory",
+            "768",
+        ],
+    );
+    let ips = ["10.5.0.11", "10.5.0.12", "10.5.0.13"];
+    let h = wait_for("exactly one VM holding the VIP", BOOT, || {
+        let hs = holders(&c, &ips);
+        (hs.len() == 1).then(|| hs[0])
+    });
+    wait_for("the VIP to answer ping", PATIENCE, || {
+        pings(&c, VIP).then_some(())
+    });
+    let pid = c.record["nodes"][h]["pid"].as_u64().expect("qemu pid") as i32;
+    // The machine dies at once: no release, no resign.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill qemu");
+    let others: Vec<&str> = (0..3).filter(|i| *i != h).map(|i| ips[i]).collect();
+    let new = wait_for("another VM holding the VIP", BOOT, || {
+        let hs = holders(&c, &others);
+        (hs.len() == 1).then(|| hs[0])
+    });
+    wait_for("the VIP to answer ping again", PATIENCE, || {
+        pings(&c, VIP).then_some(())
+    });
+    // Never two holders among the live VMs afterwards either.
+    for _ in 0..5 {
+        assert!(holders(&c, &others).len() <= 1, "two holders");
+    }
+    eprintln!(
+        "VIP moved from {} to {} after kill -9 of its VM",
+        ips[h], others[new]
+    );
+    let r = c.destroy();
+    assert!(r.ok, "destroy: {}", r.stderr);
+}
