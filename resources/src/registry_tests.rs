@@ -50,6 +50,7 @@ fn samples() -> Vec<(&'static str, Value)> {
             up: true,
             mtu: Some(1500),
             layer: ConfigLayer::Configuration,
+            ..Default::default()
         }),
         json(AddressSpec {
             address: net,

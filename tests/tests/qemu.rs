@@ -3,7 +3,9 @@
 //! takes its config, bootstraps etcd and holds the VIP, answering ping from
 //! the LAN; `mctl reboot` brings it back with its config and etcd data;
 //! `mctl shutdown` powers it off; the image builds to the same bytes
-//! twice. KVM if a probe boot works, else TCG.
+//! twice; three VMs move the VIP when the holder's qemu is killed; a VIP on
+//! an active-backup bond of two cards survives the loss of the active one,
+//! and a VLAN is created on the bond. KVM if a probe boot works, else TCG.
 
 use machined_tests::cluster::{serial, Cluster};
 use machined_tests::faults::VIP;
@@ -211,6 +213,128 @@ fn three_vms_move_the_vip_when_the_holder_vm_is_killed() {
         "VIP moved from {} to {} after kill -9 of its VM",
         ips[h], others[new]
     );
+    let r = c.destroy();
+    assert!(r.ok, "destroy: {}", r.stderr);
+}
+
+/// A command to a VM's qemu monitor (`set_link n0 off`: the card loses
+/// its carrier, as when a cable is pulled).
+fn monitor(c: &Cluster, short: &str, cmd: &str) {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    fn read_until(s: &mut UnixStream, seen: &mut String, prompts: usize) {
+        let mut buf = [0u8; 4096];
+        for _ in 0..20 {
+            if seen.matches("(qemu)").count() >= prompts {
+                return;
+            }
+            if let Ok(n) = s.read(&mut buf) {
+                seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+    }
+    let mut s = UnixStream::connect(c.node_dir(short).join("monitor.sock")).expect("qemu monitor");
+    s.set_read_timeout(Some(Duration::from_millis(500))).ok();
+    // The banner's prompt, then the command, then the prompt after it: the
+    // command has run.
+    let mut seen = String::new();
+    read_until(&mut s, &mut seen, 1);
+    s.write_all(format!("{cmd}\n").as_bytes())
+        .expect("monitor write");
+    read_until(&mut s, &mut seen, 2);
+    assert!(
+        seen.matches("(qemu)").count() >= 2,
+        "qemu monitor did not answer {cmd:?}: {seen:?}"
+    );
+}
+
+fn vip_link(c: &Cluster) -> Option<String> {
+    let r = c.mctl(&["-n", NODE, "get", "addresses", "-o", "json"]);
+    r.stdout.lines().find_map(|l| {
+        let v: serde_json::Value = serde_json::from_str(l).ok()?;
+        (v["spec"]["address"] == format!("{VIP}/32"))
+            .then(|| v["spec"]["link"].as_str().unwrap_or_default().to_string())
+    })
+}
+
+#[test]
+fn a_vip_on_an_active_backup_bond_survives_the_loss_of_the_active_member() {
+    if !require_root("qemu VM with a bond") {
+        return;
+    }
+    let _serial = serial();
+    let c = Cluster::create(
+        "qb",
+        &[
+            "--provisioner",
+            "qemu",
+            "--controlplanes",
+            "1",
+            "--nics",
+            "2",
+        ],
+    );
+    // The node's address and VIP move from eth0 to bond0 (eth0 + eth1,
+    // active-backup, eth0 primary).
+    let path = c.node_dir("cp1").join("config.yaml");
+    let text = std::fs::read_to_string(&path).expect("node config");
+    let mut v: serde_yaml::Value = serde_yaml::from_str(&text).expect("yaml");
+    let bond: serde_yaml::Value = serde_yaml::from_str(&format!(
+        "- interface: bond0\n  addresses: [{NODE}/24]\n  vip: {{ip: {VIP}}}\n  bond: {{interfaces: [eth0, eth1], mode: active-backup, miimon: 100, primary: eth0}}\n  vlans: [{{vlanId: 100, addresses: [10.100.0.11/24]}}]\n"
+    ))
+    .expect("bond yaml");
+    v["machine"]["network"]["interfaces"] = bond;
+    let bonded = c.dir.0.join("bonded.yaml");
+    std::fs::write(&bonded, serde_yaml::to_string(&v).expect("yaml")).expect("write");
+    let r = c.mctl(&["-n", NODE, "apply-config", "-f", &bonded.to_string_lossy()]);
+    assert!(r.ok, "apply the bond: {}", r.stderr);
+    wait_for("the VIP on bond0", BOOT, || {
+        (vip_link(&c)? == "bond0").then_some(())
+    });
+    wait_for("the VIP to answer ping over the bond", PATIENCE, || {
+        pings(&c, VIP).then_some(())
+    });
+    let links = c.mctl(&["-n", NODE, "get", "links", "-o", "json"]).stdout;
+    let kind_of = |name: &str| {
+        links.lines().find_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            (v["metadata"]["id"] == name)
+                .then(|| v["spec"]["kind"].as_str().unwrap_or_default().to_string())
+        })
+    };
+    assert_eq!(kind_of("bond0").as_deref(), Some("bond"), "{links}");
+    // A VLAN on the bond, created inside the VM with its address (this
+    // host's kernel has no 8021q, so nothing on the LAN side can reach it).
+    wait_for("VLAN bond0.100 with 10.100.0.11", PATIENCE, || {
+        let links = c
+            .mctl(&["-n", NODE, "get", "links", "bond0.100", "-o", "json"])
+            .stdout;
+        let v: serde_json::Value = serde_json::from_str(links.lines().next()?).ok()?;
+        let addrs = c
+            .mctl(&["-n", NODE, "get", "addresses", "-o", "json"])
+            .stdout;
+        (v["spec"]["kind"] == "vlan" && addrs.contains("10.100.0.11/24")).then_some(())
+    });
+
+    // The active member loses its carrier: the bond goes on over eth1.
+    monitor(&c, "cp1", "set_link n0 off");
+    wait_for("eth0 down inside the VM", PATIENCE, || {
+        let r = c.mctl(&["-n", NODE, "get", "links", "eth0", "-o", "json"]);
+        let v: serde_json::Value = serde_json::from_str(r.stdout.lines().next()?).ok()?;
+        (v["spec"]["operState"] != "up").then_some(())
+    });
+    wait_for(
+        "the VIP to answer ping after the failover",
+        PATIENCE,
+        || pings(&c, VIP).then_some(()),
+    );
+    assert_eq!(vip_link(&c).as_deref(), Some("bond0"));
+    for _ in 0..5 {
+        assert!(
+            pings(&c, VIP),
+            "the VIP stopped answering over the remaining member"
+        );
+    }
     let r = c.destroy();
     assert!(r.ok, "destroy: {}", r.stderr);
 }

@@ -31,6 +31,45 @@ impl FakeKernel {
         self
     }
 
+    /// Changes the link `index` and wakes the subscribers.
+    fn change_link(&self, index: u32, f: impl FnOnce(&mut KernelLink)) {
+        if let Some(l) = self
+            .links
+            .lock()
+            .unwrap()
+            .iter_mut()
+            .find(|l| l.index == index)
+        {
+            f(l);
+        }
+        self.wake();
+    }
+
+    /// A new link of `kind` (a VLAN takes its parent's MAC).
+    fn add_virtual(&self, name: &str, kind: &str, parent_index: u32) {
+        let mut links = self.links.lock().unwrap();
+        if links.iter().any(|l| l.name == name) {
+            return;
+        }
+        let index = links.iter().map(|l| l.index).max().unwrap_or(0) + 1;
+        let mac = links
+            .iter()
+            .find(|l| l.index == parent_index)
+            .map_or("02:00:00:00:00:ff".to_string(), |p| p.mac.clone());
+        links.push(KernelLink {
+            index,
+            name: name.into(),
+            link_type: "ether".into(),
+            kind: kind.into(),
+            mac,
+            oper_state: "down".into(),
+            mtu: 1500,
+            ..Default::default()
+        });
+        drop(links);
+        self.wake();
+    }
+
     /// Simulates a change made behind machined's back (e.g. `ip addr del`).
     pub fn external_change(&self, f: impl FnOnce(&mut Vec<KernelAddr>)) {
         f(&mut self.addrs.lock().unwrap());
@@ -97,34 +136,41 @@ impl NetDriver for FakeKernel {
     }
 
     async fn set_link(&self, link_index: u32, up: bool, mtu: Option<u32>) -> Result<(), NetError> {
-        for l in self
-            .links
-            .lock()
-            .unwrap()
-            .iter_mut()
-            .filter(|l| l.index == link_index)
-        {
+        self.change_link(link_index, |l| {
             l.up = up;
             l.oper_state = if up { "up" } else { "down" }.into();
             if let Some(m) = mtu {
                 l.mtu = m;
             }
-        }
-        self.wake();
+        });
+        Ok(())
+    }
+
+    async fn create_vlan(&self, name: &str, parent_index: u32, _id: u16) -> Result<(), NetError> {
+        self.add_virtual(name, "vlan", parent_index);
+        Ok(())
+    }
+
+    async fn create_bond(
+        &self,
+        name: &str,
+        _settings: &machined_resources::config::BondSettings,
+        _primary_index: Option<u32>,
+    ) -> Result<(), NetError> {
+        self.add_virtual(name, "bond", 0);
+        Ok(())
+    }
+
+    async fn set_master(&self, link_index: u32, master_index: u32) -> Result<(), NetError> {
+        self.change_link(link_index, |l| {
+            l.master = master_index;
+            l.up = false;
+        });
         Ok(())
     }
 
     async fn set_link_alias(&self, link_index: u32, alias: &str) -> Result<(), NetError> {
-        for l in self
-            .links
-            .lock()
-            .unwrap()
-            .iter_mut()
-            .filter(|l| l.index == link_index)
-        {
-            l.alias = alias.to_string();
-        }
-        self.wake();
+        self.change_link(link_index, |l| l.alias = alias.to_string());
         Ok(())
     }
 

@@ -103,6 +103,19 @@ pub trait NetDriver: Send + Sync + 'static {
     /// Removes `addr`; an address already gone is not an error.
     async fn del_addr(&self, link_index: u32, addr: IpNet) -> Result<(), NetError>;
     async fn set_link(&self, link_index: u32, up: bool, mtu: Option<u32>) -> Result<(), NetError>;
+    /// Creates VLAN `id` of the link `parent_index`, named `name`.
+    async fn create_vlan(&self, name: &str, parent_index: u32, id: u16) -> Result<(), NetError>;
+    /// Creates bond `name` with `settings` (`primary_index`: the primary
+    /// member's index, when it exists).
+    async fn create_bond(
+        &self,
+        name: &str,
+        settings: &machined_resources::config::BondSettings,
+        primary_index: Option<u32>,
+    ) -> Result<(), NetError>;
+    /// Enslaves the link to `master_index` (taking it down first, as the
+    /// kernel requires for bonds; it is brought up again by its spec).
+    async fn set_master(&self, link_index: u32, master_index: u32) -> Result<(), NetError>;
     /// Sets the link's alias (`IFLA_IFALIAS`); empty clears it.
     async fn set_link_alias(&self, link_index: u32, alias: &str) -> Result<(), NetError>;
     /// Keeps secondary IPv4 addresses when their primary is removed (the

@@ -303,6 +303,106 @@ impl NetDriver for Rtnl {
             .map_err(|e| NetError::new(format!("set link {link_index} up={up} mtu={mtu:?}"), e))
     }
 
+    async fn create_vlan(&self, name: &str, parent_index: u32, id: u16) -> Result<(), NetError> {
+        let m = rtnetlink::LinkVlan::new(name, parent_index, id)
+            .up()
+            .build();
+        match self.handle.link().add(m).execute().await {
+            Err(e) if errno(&e) != Some(EEXIST) => Err(NetError::new(
+                format!("create VLAN {name} (id {id} on link {parent_index})"),
+                e,
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    async fn create_bond(
+        &self,
+        name: &str,
+        b: &machined_resources::config::BondSettings,
+        primary_index: Option<u32>,
+    ) -> Result<(), NetError> {
+        use machined_resources::config::bond::{
+            code, FAIL_OVER_MACS, HASH_POLICIES, LACP_RATES, MODES,
+        };
+        use rtnetlink::packet_route::link::{
+            BondFailOverMac, BondLacpRate, BondMode, BondXmitHashPolicy,
+        };
+        let mut l = rtnetlink::LinkBond::new(name);
+        if let Some(m) = code(MODES, &b.mode) {
+            l = l.mode(BondMode::from(m));
+        }
+        if let Some(v) = b.miimon {
+            l = l.miimon(v);
+        }
+        if let Some(v) = b.updelay {
+            l = l.updelay(v);
+        }
+        if let Some(v) = b.downdelay {
+            l = l.downdelay(v);
+        }
+        if let Some(v) = b.use_carrier {
+            l = l.use_carrier(v);
+        }
+        if let Some(v) = b
+            .xmit_hash_policy
+            .as_deref()
+            .and_then(|v| code(HASH_POLICIES, v))
+        {
+            l = l.xmit_hash_policy(BondXmitHashPolicy::from(v));
+        }
+        if let Some(v) = b.lacp_rate.as_deref().and_then(|v| code(LACP_RATES, v)) {
+            l = l.ad_lacp_rate(BondLacpRate::from(v));
+        }
+        if let Some(v) = b
+            .fail_over_mac
+            .as_deref()
+            .and_then(|v| code(FAIL_OVER_MACS, v))
+        {
+            l = l.fail_over_mac(BondFailOverMac::from(v));
+        }
+        if let Some(i) = primary_index {
+            l = l.primary(i);
+        }
+        if let Some(v) = b.ad_actor_sys_prio {
+            l = l.ad_actor_sys_prio(v);
+        }
+        if let Some(v) = b.resend_igmp {
+            l = l.resend_igmp(v);
+        }
+        if let Some(v) = b.packets_per_slave {
+            l = l.packets_per_port(v);
+        }
+        if let Some(v) = b.min_links {
+            l = l.min_links(v);
+        }
+        match self.handle.link().add(l.build()).execute().await {
+            Err(e) if errno(&e) != Some(EEXIST) => {
+                Err(NetError::new(format!("create bond {name} ({})", b.mode), e))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn set_master(&self, link_index: u32, master_index: u32) -> Result<(), NetError> {
+        let down = LinkUnspec::new_with_index(link_index).down().build();
+        self.handle
+            .link()
+            .set(down)
+            .execute()
+            .await
+            .map_err(|e| NetError::new(format!("set link {link_index} down"), e))?;
+        let m = LinkUnspec::new_with_index(link_index)
+            .controller(master_index)
+            .build();
+        self.handle
+            .link()
+            .set(m)
+            .execute()
+            .await
+            .map_err(|e| NetError::new(format!("enslave link {link_index} to {master_index}"), e))
+    }
+
     async fn set_link_alias(&self, link_index: u32, alias: &str) -> Result<(), NetError> {
         let b = LinkUnspec::new_with_index(link_index)
             .append_extra_attribute(LinkAttribute::IfAlias(alias.to_string()));

@@ -2,12 +2,15 @@
 //! `ip=<client>:<server>:<gateway>:<netmask>:<hostname>:<device>:<autoconf>`)
 //! → an address, the link up and a default route, at the lowest layer, as
 //! Talos reads it: how a machine in maintenance mode is reached before it
-//! has a config. Only the OS image reads the command line.
+//! has a config. Once a config is applied the config alone says the
+//! network (the address may move to a bond or VLAN). Only the OS image
+//! reads the command line.
 
 use crate::{Controller, ControllerError, Ctx, Input, Output};
 use async_trait::async_trait;
 use ipnet::IpNet;
-use machined_resources::types::{AddressSpec, ConfigLayer, LinkSpec, RouteSpec};
+use machined_resources::config::LinkSelector;
+use machined_resources::types::{AddressSpec, ConfigLayer, LinkSpec, MachineConfigSpec, RouteSpec};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// What one `ip=` asks for.
@@ -52,7 +55,7 @@ impl Controller for CmdlineConfigController {
     }
 
     fn inputs(&self) -> Vec<Input> {
-        vec![]
+        vec![Input::of::<MachineConfigSpec>()]
     }
 
     fn outputs(&self) -> Vec<Output> {
@@ -64,7 +67,27 @@ impl Controller for CmdlineConfigController {
     }
 
     async fn reconcile(&mut self, ctx: &mut Ctx) -> Result<(), ControllerError> {
-        let Some(ip) = &self.ip else { return Ok(()) };
+        let mc = ctx.get::<MachineConfigSpec>(MachineConfigSpec::ID)?;
+        // Kept while no config is applied, and while the config puts the
+        // same address on the same link (so the address never blinks).
+        let keep = |ip: &CmdlineIp| {
+            mc.as_ref().is_none_or(|mc| {
+                mc.spec.config.links().iter().any(|l| {
+                    let on_it = match (l.name, l.selector, l.vlan) {
+                        (Some(n), _, _) => n == ip.device,
+                        (None, LinkSelector::Name(n), None) => *n == ip.device,
+                        _ => false,
+                    };
+                    on_it && l.addresses.contains(&ip.address)
+                })
+            })
+        };
+        let Some(ip) = self.ip.as_ref().filter(|ip| keep(ip)) else {
+            let none = std::collections::HashSet::new();
+            ctx.retain::<AddressSpec>(&none)?;
+            ctx.retain::<LinkSpec>(&none)?;
+            return ctx.retain::<RouteSpec>(&none);
+        };
         let link = ip.device.clone();
         let layer = ConfigLayer::Default;
         let spec = LinkSpec {
@@ -72,6 +95,7 @@ impl Controller for CmdlineConfigController {
             up: true,
             mtu: None,
             layer,
+            ..Default::default()
         };
         ctx.put(&format!("cmdline/{link}"), &spec)?;
         let addr = AddressSpec {

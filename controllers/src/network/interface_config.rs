@@ -1,13 +1,14 @@
-//! Machine config → `LinkSpec` (up, MTU), `AddressSpec`, `RouteSpec`
+//! Machine config → `LinkSpec` (up, MTU; VLANs and bonds to create, bond
+//! members to enslave), `AddressSpec`, `RouteSpec`
 //! (layer configuration) and `DHCPSpec` for every configured link that
 //! exists. A DHCP link without a configured MTU takes its lease's.
 
 use crate::{Controller, ControllerError, Ctx, Input, Output};
 use async_trait::async_trait;
-use machined_resources::config::LinkEntry;
+use machined_resources::config::{resolve_name, LinkEntry};
 use machined_resources::types::{
     AddressSpec, ConfigLayer, DhcpSpec, DhcpStatus, LinkSpec, LinkStatus, MachineConfigSpec,
-    RouteSpec,
+    RouteSpec, VirtualLink,
 };
 use std::collections::HashSet;
 
@@ -22,7 +23,7 @@ struct Rendered {
     dhcp: Vec<DhcpSpec>,
 }
 
-fn render(entry: &LinkEntry<'_>, link: String, out: &mut Rendered) {
+fn render(entry: &LinkEntry<'_>, link: String, create: Option<VirtualLink>, out: &mut Rendered) {
     if let Some(options) = entry.dhcp {
         out.dhcp.push(DhcpSpec {
             link: link.clone(),
@@ -49,7 +50,26 @@ fn render(entry: &LinkEntry<'_>, link: String, out: &mut Rendered) {
         up: entry.up,
         mtu: entry.mtu,
         layer: ConfigLayer::Configuration,
+        create,
+        master: None,
     });
+}
+
+/// Bond members: up, enslaved to their bond (a member configured on its own
+/// keeps its settings and gains the master).
+fn enslave(out: &mut Rendered, bond: &str, members: &[String]) {
+    for m in members {
+        match out.links.iter_mut().find(|l| l.name == *m) {
+            Some(l) => l.master = Some(bond.to_string()),
+            None => out.links.push(LinkSpec {
+                name: m.clone(),
+                up: true,
+                layer: ConfigLayer::Configuration,
+                master: Some(bond.to_string()),
+                ..Default::default()
+            }),
+        }
+    }
 }
 
 #[async_trait]
@@ -79,10 +99,29 @@ impl Controller for InterfaceConfigController {
         let links = ctx.list::<LinkStatus>()?;
         let mut out = Rendered::default();
         if let Some(mc) = ctx.get::<MachineConfigSpec>(MachineConfigSpec::ID)? {
+            let mut bonds = Vec::new();
             for entry in mc.spec.config.links().iter().filter(|l| !l.ignore) {
-                if let Some(link) = entry.resolve(&links) {
-                    render(entry, link, &mut out);
-                }
+                let Some(link) = entry.resolve(&links) else {
+                    continue;
+                };
+                // VLANs and bonds are machined's to create.
+                let create = match (entry.vlan, entry.bond) {
+                    (Some(id), _) => entry
+                        .selector
+                        .resolve(&links)
+                        .map(|parent| VirtualLink::Vlan { parent, id }),
+                    (None, Some(b)) => {
+                        let members: Vec<String> =
+                            b.links.iter().map(|m| resolve_name(m, &links)).collect();
+                        bonds.push((link.clone(), members));
+                        Some(VirtualLink::Bond(b.clone()))
+                    }
+                    (None, None) => None,
+                };
+                render(entry, link, create, &mut out);
+            }
+            for (bond, members) in bonds {
+                enslave(&mut out, &bond, &members);
             }
         }
         // A DHCP link without a configured MTU takes the lease's (option 26).

@@ -23,6 +23,8 @@ mod route_spec;
 mod route_status;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod virtual_links_tests;
 
 pub use address_spec::{plan, AddrOp, AddressSpecController, Lifetimes};
 

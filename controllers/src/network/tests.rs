@@ -223,6 +223,20 @@ pub(super) async fn until(mut f: impl FnMut() -> bool) {
     panic!("condition not reached");
 }
 
+/// An engine with the controllers from config to kernel links and
+/// addresses, on `kernel`.
+pub(super) fn config_engine(state: &State, kernel: &Arc<FakeKernel>) -> Engine {
+    let mut e = Engine::new(state.clone());
+    let d: Arc<dyn crate::kernel::NetDriver> = kernel.clone();
+    e.register(LinkStatusController { driver: d.clone() })
+        .unwrap();
+    e.register(InterfaceConfigController).unwrap();
+    e.register(LinkSpecController { driver: d.clone() })
+        .unwrap();
+    e.register(AddressSpecController::new(d)).unwrap();
+    e
+}
+
 pub(super) fn apply(state: &State, yaml: &str) {
     let parsed = machined_resources::config::parse(yaml).expect("valid config");
     let spec = MachineConfigSpec {
@@ -245,14 +259,8 @@ async fn config_flows_to_the_kernel_and_hand_made_changes_are_handled() {
         &state,
         "version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - deviceSelector: {hardwareAddr: '52:54:00:*'}\n        addresses: [10.0.0.2/24]\n        mtu: 1400\n",
     );
-    let mut e = Engine::new(state.clone());
+    let mut e = config_engine(&state, &kernel);
     let d: Arc<dyn crate::kernel::NetDriver> = kernel.clone();
-    e.register(LinkStatusController { driver: d.clone() })
-        .unwrap();
-    e.register(InterfaceConfigController).unwrap();
-    e.register(LinkSpecController { driver: d.clone() })
-        .unwrap();
-    e.register(AddressSpecController::new(d.clone())).unwrap();
     e.register(AddressStatusController { driver: d.clone() })
         .unwrap();
     let running = e.start();

@@ -229,6 +229,7 @@ fn start_nodes(p: &Plan<'_>, secrets: &Generated, rec: &mut Record) -> Result<()
                 dir: &node_dir,
                 memory_mib: p.a.memory,
                 accel: *accel,
+                nics: p.a.nics,
             };
             (qemu::start(&p.lan, &vm)?, p.lan.clone(), true)
         } else {

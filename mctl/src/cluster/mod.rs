@@ -68,6 +68,10 @@ pub struct CreateArgs {
     /// directory); default: built into the cluster's directory.
     #[arg(long)]
     pub image: Option<PathBuf>,
+    /// Network cards per VM (eth0, eth1, ...), each on the lab bridge: a
+    /// config can bond them.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=4))]
+    pub nics: u8,
     /// Memory of each VM, MiB.
     #[arg(long, default_value_t = 1024)]
     pub memory: u32,

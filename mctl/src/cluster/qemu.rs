@@ -80,11 +80,30 @@ pub struct Vm<'a> {
     pub dir: &'a Path,
     pub memory_mib: u32,
     pub accel: Accel,
+    /// Network cards: eth0 (the node's MAC), eth1, ...
+    pub nics: u8,
 }
 
-/// The tap of a node on the bridge (names are at most 15 bytes).
-pub fn tap_name(short: &str) -> String {
-    format!("tap-{short}").chars().take(15).collect()
+/// The tap of a node's card `n` on the bridge (at most 15 bytes).
+pub fn tap_name(short: &str, n: u8) -> String {
+    let name = if n == 0 {
+        format!("tap-{short}")
+    } else {
+        format!("tap-{short}-{n}")
+    };
+    name.chars().take(15).collect()
+}
+
+/// Card `n`'s MAC: the node's for eth0, then its second byte counts up.
+fn nic_mac(mac: &str, n: u8) -> String {
+    if n == 0 {
+        return mac.to_string();
+    }
+    let mut parts: Vec<String> = mac.split(':').map(str::to_string).collect();
+    if parts.len() == 6 {
+        parts[1] = format!("{n:02x}");
+    }
+    parts.join(":")
 }
 
 /// A blank state disk (sparse) unless one exists: a reboot keeps it.
@@ -100,10 +119,20 @@ fn state_disk(dir: &Path) -> Result<PathBuf> {
 /// Creates the node's tap on the bridge and starts qemu in the LAN
 /// namespace; returns qemu's pid.
 pub fn start(lan: &str, vm: &Vm<'_>) -> Result<u32> {
-    let tap = tap_name(vm.short);
-    lab::ip(&["-n", lan, "tuntap", "add", "dev", &tap, "mode", "tap"])?;
-    lab::ip(&["-n", lan, "link", "set", &tap, "master", "br0"])?;
-    lab::ip(&["-n", lan, "link", "set", &tap, "up"])?;
+    let mut nics = Vec::new();
+    for n in 0..vm.nics {
+        let tap = tap_name(vm.short, n);
+        lab::ip(&["-n", lan, "tuntap", "add", "dev", &tap, "mode", "tap"])?;
+        lab::ip(&["-n", lan, "link", "set", &tap, "master", "br0"])?;
+        lab::ip(&["-n", lan, "link", "set", &tap, "up"])?;
+        nics.push("-netdev".to_string());
+        nics.push(format!("tap,id=n{n},ifname={tap},script=no,downscript=no"));
+        nics.push("-device".to_string());
+        nics.push(format!(
+            "virtio-net-pci,netdev=n{n},mac={}",
+            nic_mac(&vm.mac, n)
+        ));
+    }
     let disk = state_disk(vm.dir)?;
     let hostname = format!("{}-{}", vm.cluster, vm.short);
     let append = format!(
@@ -115,7 +144,7 @@ pub fn start(lan: &str, vm: &Vm<'_>) -> Result<u32> {
         Accel::Tcg => ("q35,accel=tcg", "max"),
     };
     let s = |p: &Path| p.to_string_lossy().into_owned();
-    let args: Vec<String> = vec![
+    let mut args: Vec<String> = vec![
         "-name".into(),
         format!("machined-{hostname}"),
         "-machine".into(),
@@ -136,10 +165,10 @@ pub fn start(lan: &str, vm: &Vm<'_>) -> Result<u32> {
         append,
         "-drive".into(),
         format!("file={},format=raw,if=virtio", s(&disk)),
-        "-netdev".into(),
-        format!("tap,id=n0,ifname={tap},script=no,downscript=no"),
-        "-device".into(),
-        format!("virtio-net-pci,netdev=n0,mac={}", vm.mac),
+        // qemu's monitor, e.g. `set_link n0 off` to pull a card's cable.
+        "-monitor".into(),
+        format!("unix:{},server,nowait", s(&vm.dir.join("monitor.sock"))),
     ];
+    args.extend(nics);
     lab::spawn_detached(lan, Path::new(QEMU), &args, &vm.dir.join("qemu.log"))
 }

@@ -138,6 +138,26 @@ fn add_binary(a: &mut Archive, bin: &Path, at: &str) -> Result<()> {
     Ok(())
 }
 
+/// `bin` without its debug information (`strip --strip-debug`, which is
+/// deterministic), when binutils is there; else `bin` as it is.
+fn stripped(bin: &Path, tmp: &Path) -> Result<PathBuf> {
+    let Some(strip) = on_path("strip") else {
+        return Ok(bin.to_path_buf());
+    };
+    let out = tmp.join(bin.file_name().unwrap_or_default());
+    let st = Command::new(strip)
+        .arg("--strip-debug")
+        .arg("-o")
+        .arg(&out)
+        .arg(bin)
+        .status()
+        .context("running strip")?;
+    if !st.success() {
+        bail!("strip --strip-debug {} failed", bin.display());
+    }
+    Ok(out)
+}
+
 fn build(args: &BuildArgs) -> Result<Built> {
     let machined = match &args.machined {
         Some(p) => p.clone(),
@@ -158,7 +178,12 @@ fn build(args: &BuildArgs) -> Result<Built> {
     }
     a.add("dev/console", Node::Char(5, 1));
     a.add("dev/null", Node::Char(1, 3));
-    add_binary(&mut a, &machined, "init")?;
+    let tmp = args.cache.join(format!(".strip-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let init = stripped(&machined, &tmp);
+    let added = init.and_then(|m| add_binary(&mut a, &m, "init"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    added?;
     add_binary(&mut a, &etcd, "usr/bin/etcd")?;
     add_binary(&mut a, &mke2fs, "usr/sbin/mke2fs")?;
     for f in ["/etc/ssl/certs/ca-certificates.crt", "/etc/mke2fs.conf"] {

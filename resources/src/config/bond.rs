@@ -17,9 +17,9 @@ pub const MODES: &[&str] = &[
     "balance-tlb",
     "balance-alb",
 ];
-const HASH_POLICIES: &[&str] = &["layer2", "layer3+4", "layer2+3", "encap2+3", "encap3+4"];
-const LACP_RATES: &[&str] = &["slow", "fast"];
-const FAIL_OVER_MACS: &[&str] = &["none", "active", "follow"];
+pub const HASH_POLICIES: &[&str] = &["layer2", "layer3+4", "layer2+3", "encap2+3", "encap3+4"];
+pub const LACP_RATES: &[&str] = &["slow", "fast"];
+pub const FAIL_OVER_MACS: &[&str] = &["none", "active", "follow"];
 
 fn choice(o: &mut Obj<'_>, key: &'static str, allowed: &[&str], d: &mut Diag) -> Option<String> {
     let v = o.string(key, d)?;
@@ -98,4 +98,13 @@ pub fn settings(
         min_links: ms(o, "minLinks", d),
     };
     (!s.mode.is_empty() && !s.links.is_empty()).then_some(s)
+}
+
+/// The kernel's number for `value` (its index in `names`: the lists above
+/// are in the kernel's order).
+pub fn code(names: &[&str], value: &str) -> Option<u8> {
+    names
+        .iter()
+        .position(|n| *n == value)
+        .and_then(|i| u8::try_from(i).ok())
 }

@@ -239,10 +239,8 @@ fn a_bond_document_and_the_legacy_bond_give_the_same_settings() {
     );
     assert_eq!(links[0].resolve(&[]).as_deref(), Some("agg.0"));
     assert_eq!(links[0].addresses[0].to_string(), "1.2.3.4/24");
-    // Every field of Talos's example is known; the only warning says bonds
-    // are not created yet.
-    assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
-    assert!(p.warnings[0].contains("does not create bond links"));
+    // Every field of Talos's example is known.
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
 
     let legacy = parsed(&format!(
         "{MAIN}  network:\n    interfaces:\n      - interface: agg.0\n        addresses: [1.2.3.4/24]\n        bond:\n          interfaces: [eth0, eth1]\n          mode: 802.3ad\n          miimon: 100\n          updelay: 200\n          downdelay: 200\n          xmitHashPolicy: layer3+4\n          lacpRate: slow\n          failOverMac: follow\n          adActorSysPrio: 65535\n          resendIGMP: 1\n          packetsPerSlave: 1\n"

@@ -4,7 +4,7 @@
 //! config with warnings (each naming an unsupported field), or every error
 //! found, each naming the field path and the reason.
 
-mod bond;
+pub mod bond;
 mod cluster;
 mod dhcp;
 mod documents;

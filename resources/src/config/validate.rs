@@ -88,14 +88,6 @@ pub fn check(c: &MachineConfig, d: &mut Diag) {
         }
     }
 
-    // Bonds are read and checked, not yet created (see README, "Bonds").
-    for link in c.links().iter().filter(|l| l.bond.is_some()) {
-        d.warn(
-            &link.path,
-            "machined does not create bond links yet: create the bond and enslave its links before machined configures it",
-        );
-    }
-
     // Routes never use a VIP as their source: the VIP moves.
     let vip_ips = c.vip_ips();
     for link in c.links() {

@@ -14,7 +14,8 @@ pub use hostname::{HostnameSpec, HostnameStatus};
 pub use machine::MachineConfigSpec;
 pub use network::{
     route_id, AddressSpec, AddressStatus, AnnounceStatus, ConfigLayer, LinkSpec, LinkStatus,
-    RouteSpec, RouteStatus, ADDRESS_PROTO_MACHINED, ADDRESS_PROTO_VIP, ROUTE_PROTO_MACHINED,
+    RouteSpec, RouteStatus, VirtualLink, ADDRESS_PROTO_MACHINED, ADDRESS_PROTO_VIP,
+    ROUTE_PROTO_MACHINED,
 };
 pub use secrets::{ApiCerts, EtcdCerts};
 pub use vip::{VipSpec, VipStatus};

@@ -83,6 +83,22 @@ pub struct LinkSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
     pub layer: ConfigLayer,
+    /// A link machined creates when it is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create: Option<VirtualLink>,
+    /// The bond this link is a member of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master: Option<String>,
+}
+
+/// What kind of link to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum VirtualLink {
+    /// An 802.1Q VLAN of `parent`.
+    Vlan { parent: String, id: u16 },
+    /// A bond with these settings (its members name it as `master`).
+    Bond(crate::config::BondSettings),
 }
 
 impl ResourceSpec for LinkSpec {
