@@ -3,7 +3,7 @@
 //! mounts the state disk at /var (formatting a blank one), makes the root
 //! read-only; then forks. The child runs the daemon as usual; PID 1 stays
 //! behind, reaps every process that ends (etcd's orphans included), passes
-//! SIGTERM/SIGINT on to the daemon, and when the daemon ends stops what is
+//! SIGTERM/SIGINT (and the ACPI power button) on to the daemon, and when the daemon ends stops what is
 //! left, syncs, unmounts and reboots or powers off. PID 1 never exits.
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -138,6 +138,63 @@ fn handle_signals() {
     }
 }
 
+/// Watches the ACPI power button (an input device named "Power Button")
+/// and turns a press into SIGPWR to PID 1: a clean power-off.
+fn watch_power_button() {
+    let Ok(dir) = std::fs::read_dir("/sys/class/input") else {
+        return;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("event") {
+            continue;
+        }
+        let label = std::fs::read_to_string(e.path().join("device/name")).unwrap_or_default();
+        if !label.contains("Power Button") {
+            continue;
+        }
+        let dev = format!("/dev/input/{name}");
+        let spawned = std::thread::Builder::new()
+            .name("power-button".into())
+            .spawn(move || read_power_button(&dev));
+        if let Err(e) = spawned {
+            log(&format!("power button watcher: {e}"));
+        }
+    }
+}
+
+fn read_power_button(dev: &str) {
+    use std::io::Read;
+    const EV_KEY: u16 = 1;
+    const KEY_POWER: u16 = 116;
+    // Signals go to PID 1's main thread (its wait loop), never this one.
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGPWR] {
+        set.add(s);
+    }
+    let _ = nix::sys::signal::pthread_sigmask(
+        nix::sys::signal::SigmaskHow::SIG_BLOCK,
+        Some(&set),
+        None,
+    );
+    let Ok(mut f) = std::fs::File::open(dev) else {
+        log(&format!("cannot open {dev}"));
+        return;
+    };
+    log(&format!("power button on {dev}"));
+    // struct input_event on 64-bit: a timeval (16 bytes), type, code, value.
+    let mut ev = [0u8; 24];
+    while f.read_exact(&mut ev).is_ok() {
+        let ty = u16::from_ne_bytes([ev[16], ev[17]]);
+        let code = u16::from_ne_bytes([ev[18], ev[19]]);
+        let value = i32::from_ne_bytes([ev[20], ev[21], ev[22], ev[23]]);
+        if ty == EV_KEY && code == KEY_POWER && value == 1 {
+            log("power button pressed: powering off");
+            let _ = kill(Pid::this(), Signal::SIGPWR);
+        }
+    }
+}
+
 /// Stops every remaining process, syncs, unmounts /var, and reboots or
 /// powers off. Never returns.
 fn finish(mode: RebootMode) -> ! {
@@ -180,6 +237,7 @@ pub fn become_init() {
         }
     };
     log(&format!("daemon started (pid {child})"));
+    watch_power_button();
     // A clean exit after SIGTERM or SIGPWR powers off; after SIGINT
     // (Ctrl-Alt-Del) it reboots.
     let mut on_clean_exit = RebootMode::RB_POWER_OFF;

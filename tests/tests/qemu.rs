@@ -5,7 +5,8 @@
 //! `mctl shutdown` powers it off; the image builds to the same bytes
 //! twice; three VMs move the VIP when the holder's qemu is killed; a VIP on
 //! an active-backup bond of two cards survives the loss of the active one,
-//! and a VLAN is created on the bond. KVM if a probe boot works, else TCG.
+//! and a VLAN is created on the bond; the ACPI power button powers a VM off.
+//! KVM if a probe boot works, else TCG.
 
 use machined_tests::cluster::{serial, Cluster};
 use machined_tests::faults::VIP;
@@ -44,6 +45,15 @@ fn member_id(c: &Cluster) -> Option<String> {
                 .to_string()
         })
         .filter(|id| !id.is_empty())
+}
+
+/// The process has ended (gone, or a zombie nobody reaped yet).
+fn gone(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err()
+        || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        })
 }
 
 fn boots(c: &Cluster) -> usize {
@@ -108,12 +118,7 @@ fn a_vm_boots_the_image_holds_the_vip_reboots_with_its_data_and_powers_off() {
     let r = c.mctl(&["-n", NODE, "shutdown"]);
     assert!(r.ok, "shutdown: {}", r.stderr);
     wait_for("qemu to exit (powered off)", PATIENCE, || {
-        let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(qemu_pid), None).is_err()
-            || std::fs::read_to_string(format!("/proc/{qemu_pid}/stat")).is_ok_and(|s| {
-                s.rsplit_once(')')
-                    .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
-            });
-        gone.then_some(())
+        gone(qemu_pid).then_some(())
     });
     let console =
         std::fs::read_to_string(c.node_dir("cp1").join("console.log")).unwrap_or_default();
@@ -335,6 +340,19 @@ fn a_vip_on_an_active_backup_bond_survives_the_loss_of_the_active_member() {
             "the VIP stopped answering over the remaining member"
         );
     }
+
+    // The ACPI power button (qemu's system_powerdown): a clean power-off.
+    let qemu_pid = c.record["nodes"][0]["pid"].as_u64().expect("qemu pid") as i32;
+    monitor(&c, "cp1", "system_powerdown");
+    wait_for("qemu to exit after the power button", PATIENCE, || {
+        gone(qemu_pid).then_some(())
+    });
+    let console =
+        std::fs::read_to_string(c.node_dir("cp1").join("console.log")).unwrap_or_default();
+    assert!(
+        console.contains("power button pressed") && console.contains("RB_POWER_OFF"),
+        "{console}"
+    );
     let r = c.destroy();
     assert!(r.ok, "destroy: {}", r.stderr);
 }

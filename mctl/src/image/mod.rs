@@ -23,6 +23,9 @@ pub const MODULES: &[&str] = &[
     "8021q",
     "bonding",
     "bridge",
+    // The ACPI power button, read as input events.
+    "button",
+    "evdev",
 ];
 
 #[derive(clap::Subcommand, Debug)]
