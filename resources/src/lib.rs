@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod endpoint;
+pub mod mac;
 pub mod registry;
 pub mod resource;
 pub mod state;

@@ -106,6 +106,25 @@ impl Cluster {
         c
     }
 
+    /// One ping to `addr` from the LAN namespace (2 s to answer); never
+    /// panics.
+    pub fn ping(&self, addr: &str) -> bool {
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.lan(),
+                "ping",
+                "-c",
+                "1",
+                "-W",
+                "2",
+                addr,
+            ])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
     /// A resource as JSON from `node`, or `None` if the call failed.
     pub fn get_json(&self, node: &str, type_: &str) -> Option<Value> {
         let r = self.mctl(&["-n", node, "get", type_, "-o", "json"]);

@@ -18,23 +18,6 @@ const NODE: &str = "10.5.0.11";
 /// A VM's boot under TCG plus etcd's start.
 const BOOT: Duration = Duration::from_secs(120);
 
-fn pings(c: &Cluster, addr: &str) -> bool {
-    std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &c.lan(),
-            "ping",
-            "-c",
-            "1",
-            "-W",
-            "1",
-            addr,
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn member_id(c: &Cluster) -> Option<String> {
     let st = c.get_json(NODE, "etcdstatus")?;
     (st["spec"]["phase"] == "running")
@@ -83,7 +66,7 @@ fn a_vm_boots_the_image_holds_the_vip_reboots_with_its_data_and_powers_off() {
         assert!(console.contains(line), "console lacks {line:?}:\n{console}");
     }
     wait_for("the VIP to answer ping from the LAN", PATIENCE, || {
-        pings(&c, VIP).then_some(())
+        c.ping(VIP).then_some(())
     });
     // The machine's own hostname, set by machined as PID 1.
     let h = c.get_json(NODE, "hostname").expect("hostname status");
@@ -112,7 +95,7 @@ fn a_vm_boots_the_image_holds_the_vip_reboots_with_its_data_and_powers_off() {
         "the config did not survive"
     );
     wait_for("the VIP after the reboot", BOOT, || {
-        pings(&c, VIP).then_some(())
+        c.ping(VIP).then_some(())
     });
 
     let r = c.mctl(&["-n", NODE, "shutdown"]);
@@ -156,17 +139,11 @@ fn a_vm_boots_the_image_holds_the_vip_reboots_with_its_data_and_powers_off() {
     );
 }
 
-/// The VIP's holder per VM, as each VM's machined reads its own kernel
-/// (AddressStatus, from netlink inside the VM): every node that has it.
+/// The VMs whose kernel has the VIP, as each VM's machined reads it from
+/// netlink inside the VM (AddressStatus): unreachable VMs count as none.
 fn holders(c: &Cluster, ips: &[&str]) -> Vec<usize> {
     (0..ips.len())
-        .filter(|i| {
-            let r = c.mctl(&["-n", ips[*i], "get", "addresses", "-o", "json"]);
-            r.ok && r
-                .stdout
-                .lines()
-                .any(|l| l.contains(&format!("\"{VIP}/32\"")) || l.contains(&format!("{VIP}/32")))
-        })
+        .filter(|i| vip_link(c, ips[*i]).is_some())
         .collect()
 }
 
@@ -193,7 +170,7 @@ fn three_vms_move_the_vip_when_the_holder_vm_is_killed() {
         (hs.len() == 1).then(|| hs[0])
     });
     wait_for("the VIP to answer ping", PATIENCE, || {
-        pings(&c, VIP).then_some(())
+        c.ping(VIP).then_some(())
     });
     let pid = c.record["nodes"][h]["pid"].as_u64().expect("qemu pid") as i32;
     // The machine dies at once: no release, no resign.
@@ -208,7 +185,7 @@ fn three_vms_move_the_vip_when_the_holder_vm_is_killed() {
         (hs.len() == 1).then(|| hs[0])
     });
     wait_for("the VIP to answer ping again", PATIENCE, || {
-        pings(&c, VIP).then_some(())
+        c.ping(VIP).then_some(())
     });
     // Never two holders among the live VMs afterwards either.
     for _ in 0..5 {
@@ -253,8 +230,9 @@ fn monitor(c: &Cluster, short: &str, cmd: &str) {
     );
 }
 
-fn vip_link(c: &Cluster) -> Option<String> {
-    let r = c.mctl(&["-n", NODE, "get", "addresses", "-o", "json"]);
+/// The link the VIP is on at `node`, if it has it.
+fn vip_link(c: &Cluster, node: &str) -> Option<String> {
+    let r = c.mctl(&["-n", node, "get", "addresses", "-o", "json"]);
     r.stdout.lines().find_map(|l| {
         let v: serde_json::Value = serde_json::from_str(l).ok()?;
         (v["spec"]["address"] == format!("{VIP}/32"))
@@ -294,10 +272,10 @@ fn a_vip_on_an_active_backup_bond_survives_the_loss_of_the_active_member() {
     let r = c.mctl(&["-n", NODE, "apply-config", "-f", &bonded.to_string_lossy()]);
     assert!(r.ok, "apply the bond: {}", r.stderr);
     wait_for("the VIP on bond0", BOOT, || {
-        (vip_link(&c)? == "bond0").then_some(())
+        (vip_link(&c, NODE)? == "bond0").then_some(())
     });
     wait_for("the VIP to answer ping over the bond", PATIENCE, || {
-        pings(&c, VIP).then_some(())
+        c.ping(VIP).then_some(())
     });
     let links = c.mctl(&["-n", NODE, "get", "links", "-o", "json"]).stdout;
     let kind_of = |name: &str| {
@@ -331,12 +309,12 @@ fn a_vip_on_an_active_backup_bond_survives_the_loss_of_the_active_member() {
     wait_for(
         "the VIP to answer ping after the failover",
         PATIENCE,
-        || pings(&c, VIP).then_some(()),
+        || c.ping(VIP).then_some(()),
     );
-    assert_eq!(vip_link(&c).as_deref(), Some("bond0"));
+    assert_eq!(vip_link(&c, NODE).as_deref(), Some("bond0"));
     for _ in 0..5 {
         assert!(
-            pings(&c, VIP),
+            c.ping(VIP),
             "the VIP stopped answering over the remaining member"
         );
     }

@@ -29,24 +29,6 @@ fn lan_neigh(c: &Cluster, addr: &str) -> String {
     v[0]["lladdr"].as_str().unwrap_or_default().to_string()
 }
 
-/// One ping from the LAN namespace; never panics.
-fn ping(c: &Cluster, addr: &str) -> bool {
-    std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &c.lan(),
-            "ping",
-            "-c",
-            "1",
-            "-W",
-            "2",
-            addr,
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn holders_of(c: &Cluster, addr: &str) -> Vec<String> {
     c.cps()
         .into_iter()
@@ -108,7 +90,7 @@ fn no_vip_before_bootstrap_then_exactly_one_holder() {
         assert_eq!(st["campaigning"], true);
     }
     // The client reaches the VIP, at the holder's MAC.
-    assert!(ping(&c, VIP), "the LAN cannot ping the VIP");
+    assert!(c.ping(VIP), "the LAN cannot ping the VIP");
     assert_eq!(lan_neigh(&c, VIP), mac_of(&cps[h].1));
     // The API answers on the VIP too, with mTLS: the holder's certificate
     // covers the VIP.
@@ -168,7 +150,7 @@ fn failovers_never_double_own_and_repoint_clients() {
             &format!("{label}: LAN neighbour entry at the holder"),
             PATIENCE,
             || {
-                let _ = ping(&c, VIP);
+                let _ = c.ping(VIP);
                 (lan_neigh(&c, VIP) == want).then_some(())
             },
         );
@@ -252,7 +234,7 @@ fn machined_faults_never_double_own() {
         wait_for(
             &format!("{label}: the LAN reaches the VIP"),
             PATIENCE,
-            || ping(&c, VIP).then_some(()),
+            || c.ping(VIP).then_some(()),
         );
     }
 }
@@ -335,7 +317,7 @@ fn hand_removal_config_moves_and_ipv6() {
     });
     let v6ns = cps.iter().find(|x| x.0 == v6).unwrap().1.clone();
     wait_for("ping -6 the IPv6 VIP from the LAN", PATIENCE, || {
-        ping(&c, "fd00:5::50").then_some(())
+        c.ping("fd00:5::50").then_some(())
     });
     assert_eq!(lan_neigh(&c, "fd00:5::50"), mac_of(&v6ns));
 
@@ -406,7 +388,7 @@ fn hand_removal_config_moves_and_ipv6() {
         (holders_of(&c, "10.5.0.70").len() == 1).then_some(())
     });
     wait_for("ping the patched-in VIP", PATIENCE, || {
-        ping(&c, "10.5.0.70").then_some(())
+        c.ping("10.5.0.70").then_some(())
     });
     let r = c.mctl(&[
         "-n",

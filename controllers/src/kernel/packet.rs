@@ -20,7 +20,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use tokio::io::unix::AsyncFd;
 
-pub type Mac = [u8; 6];
+pub use machined_resources::mac::{format_mac, parse_mac, Mac};
 
 const ETH_HDR: usize = 14;
 const ARP_LEN: usize = 28;
@@ -30,29 +30,6 @@ const ETH_P_IPV6: u16 = 0x86dd;
 
 fn pnet_mac(m: Mac) -> MacAddr {
     MacAddr::new(m[0], m[1], m[2], m[3], m[4], m[5])
-}
-
-/// `aa:bb:cc:dd:ee:ff` (any length of bytes).
-pub fn format_mac(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-/// Parses `aa:bb:cc:dd:ee:ff`.
-pub fn parse_mac(s: &str) -> Option<Mac> {
-    let mut out = [0u8; 6];
-    let mut parts = s.split(':');
-    for b in out.iter_mut() {
-        let part = parts.next()?;
-        if part.len() != 2 || !part.bytes().all(|c| c.is_ascii_hexdigit()) {
-            return None;
-        }
-        *b = u8::from_str_radix(part, 16).ok()?;
-    }
-    parts.next().is_none().then_some(out)
 }
 
 fn arp_frame(

@@ -11,6 +11,7 @@
 use super::model::LinkAlias;
 use super::values::check_link_name;
 use super::walk::{Diag, Obj};
+use crate::mac::{format_mac, parse_mac};
 use crate::types::LinkStatus;
 use cel::objects::Map;
 use cel::parser::Parser;
@@ -110,18 +111,9 @@ pub fn is_physical(l: &LinkStatus) -> bool {
     l.link_type == "ether" && l.kind.is_empty()
 }
 
+/// The bytes of a link's MAC (none when it is not a 6-byte one).
 fn mac_bytes(s: &str) -> Vec<u8> {
-    s.split(':')
-        .map(|p| u8::from_str_radix(p, 16))
-        .collect::<Result<_, _>>()
-        .unwrap_or_default()
-}
-
-fn mac_string(b: &[u8]) -> String {
-    b.iter()
-        .map(|x| format!("{x:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    parse_mac(s).map(|m| m.to_vec()).unwrap_or_default()
 }
 
 fn text(s: &str) -> Value {
@@ -150,7 +142,7 @@ fn link_value(l: &LinkStatus) -> Value {
 fn context(l: &LinkStatus) -> Context<'static, 'static> {
     let mut ctx = Context::default();
     // Registering a function under a fresh name cannot fail.
-    let _ = ctx.add_function("mac", |b: Arc<Vec<u8>>| mac_string(&b));
+    let _ = ctx.add_function("mac", |b: Arc<Vec<u8>>| format_mac(&b));
     let _ = ctx.add_function("glob", |pattern: Arc<String>, s: Arc<String>| {
         glob_match::glob_match(&pattern, &s)
     });
