@@ -4,6 +4,7 @@
 //! and the roles a client certificate grants.
 
 mod der;
+pub mod tls;
 
 use base64::Engine;
 use rcgen::{
