@@ -13,6 +13,7 @@ pub mod link_alias;
 mod links;
 mod model;
 pub mod patch;
+mod patch_delete;
 mod v1alpha1;
 mod validate;
 mod values;

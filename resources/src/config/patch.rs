@@ -10,6 +10,7 @@
 //! (selected by the element's other key). An unmatched document is added.
 
 use super::limits;
+use super::patch_delete;
 use super::walk::kind;
 use serde::Deserialize;
 use serde_yaml::Value;
@@ -113,7 +114,7 @@ pub fn doc_id(d: &Value) -> (Option<String>, Option<String>) {
     (s("kind"), s("name"))
 }
 
-fn is_delete(v: &Value) -> bool {
+pub(super) fn is_delete(v: &Value) -> bool {
     v.get("$patch").and_then(Value::as_str) == Some("delete")
 }
 
@@ -126,14 +127,13 @@ fn strategic(docs: &mut Vec<Value>, mut right: Value) -> Result<(), PatchError> 
         }
         return Ok(());
     }
-    let mut deletes = Vec::new();
-    extract_deletes(&mut right, String::new(), &mut deletes)?;
+    let deletes = patch_delete::extract(&mut right)?;
     match at {
         Some(i) => {
             // Deletions first: a patch may delete an element and add a new
             // one with the same key (Talos's order).
             for d in &deletes {
-                delete(&mut docs[i], d)?;
+                d.apply(&mut docs[i])?;
             }
             merge(&mut docs[i], right, "")?;
         }
@@ -142,102 +142,8 @@ fn strategic(docs: &mut Vec<Value>, mut right: Value) -> Result<(), PatchError> 
     Ok(())
 }
 
-/// A deletion found in a patch: a key path, and for a list element the
-/// element's selecting key and value.
-struct Deletion {
-    path: Vec<String>,
-    element: Option<(String, Value)>,
-}
-
-/// Removes every `$patch: delete` from `v`, collecting what it deletes.
-fn extract_deletes(v: &mut Value, path: String, out: &mut Vec<Deletion>) -> Result<(), PatchError> {
-    let segs = |p: &str| -> Vec<String> {
-        p.split('.')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect()
-    };
-    match v {
-        Value::Mapping(m) => {
-            let mut gone = Vec::new();
-            for (k, child) in m.iter_mut() {
-                let Some(key) = k.as_str() else { continue };
-                let p = if path.is_empty() {
-                    key.to_string()
-                } else {
-                    format!("{path}.{key}")
-                };
-                if is_delete(child) {
-                    out.push(Deletion {
-                        path: segs(&p),
-                        element: None,
-                    });
-                    gone.push(k.clone());
-                } else {
-                    extract_deletes(child, p, out)?;
-                }
-            }
-            for k in gone {
-                m.remove(&k);
-            }
-        }
-        Value::Sequence(items) => {
-            let mut keep = Vec::new();
-            for item in std::mem::take(items) {
-                if is_delete(&item) {
-                    let sel = item
-                        .as_mapping()
-                        .and_then(|m| m.iter().find(|(k, _)| k.as_str() != Some("$patch")))
-                        .and_then(|(k, v)| Some((k.as_str()?.to_string(), v.clone())));
-                    let Some(sel) = sel else {
-                        return Err(PatchError::Delete(
-                            path,
-                            "a list element needs a key besides $patch to select it",
-                        ));
-                    };
-                    out.push(Deletion {
-                        path: segs(&path),
-                        element: Some(sel),
-                    });
-                } else {
-                    keep.push(item);
-                }
-            }
-            *items = keep;
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-fn delete(doc: &mut Value, d: &Deletion) -> Result<(), PatchError> {
-    let Some((last, parents)) = d.path.split_last() else {
-        return Err(PatchError::Delete(String::new(), "nothing to delete"));
-    };
-    let mut cur = doc;
-    for p in parents {
-        match cur.get_mut(p.as_str()) {
-            Some(next) => cur = next,
-            None => return Ok(()), // already absent
-        }
-    }
-    match &d.element {
-        None => {
-            if let Some(m) = cur.as_mapping_mut() {
-                m.remove(last.as_str());
-            }
-        }
-        Some((key, val)) => {
-            if let Some(Value::Sequence(items)) = cur.get_mut(last.as_str()) {
-                items.retain(|i| i.get(key.as_str()) != Some(val));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Lists merged element by element on a key, by their path's last part.
-fn merge_key(path: &str) -> Option<&'static [&'static str]> {
+pub(super) fn merge_key(path: &str) -> Option<&'static [&'static str]> {
     if path == "machine.network.interfaces" {
         Some(&["interface", "deviceSelector"])
     } else if path.ends_with(".vlans") {

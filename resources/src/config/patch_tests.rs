@@ -119,6 +119,10 @@ fn bad_patches_say_why() {
             "failure applying rfc6902 patches",
         ),
         ("machine: {\n", "patch is not valid YAML"),
+        (
+            "machine:\n  certSANs:\n    - a: {b: {$patch: delete}}\n",
+            "inside a list element only where the list is merged by key",
+        ),
     ];
     for (patch, want) in cases {
         let err = run(APPLY_CONFIG, &[patch]).unwrap_err().to_string();
@@ -127,4 +131,44 @@ fn bad_patches_say_why() {
     let deep = format!("machine: {}\n", "[".repeat(100));
     let err = run(APPLY_CONFIG, &[&deep]).unwrap_err().to_string();
     assert!(err.contains("patch: "), "{err}");
+}
+
+#[test]
+fn deletes_inside_elements_of_lists_merged_by_key() {
+    let config = "version: v1alpha1\nmachine:\n  network:\n    interfaces:\n      - interface: eth0\n        addresses: [10.0.0.1/24]\n        vip:\n          ip: 10.0.0.50\n          machined:\n            leaseTTL: 5s\n            healthCheck: {tcp: {endpoint: '127.0.0.1:6443'}}\n        vlans:\n          - vlanId: 10\n            addresses: [10.1.0.1/24]\n            vip: {ip: 10.1.0.50}\n          - vlanId: 20\n            vip: {ip: 10.2.0.50}\n      - interface: eth1\n        vip:\n          ip: 10.9.0.50\n          machined: {healthCheck: {tcp: {endpoint: '127.0.0.1:1'}}}\n";
+    // A section inside interface eth0 only; eth1's stays.
+    let out = run(
+        config,
+        &["machine:\n  network:\n    interfaces:\n      - interface: eth0\n        vip:\n          machined:\n            healthCheck:\n              $patch: delete\n"],
+    )
+    .unwrap();
+    let d = &out[0];
+    assert_eq!(
+        at(d, "machine.network.interfaces.0.vip.machined"),
+        &yaml("leaseTTL: 5s\n")
+    );
+    assert!(!at(d, "machine.network.interfaces.1.vip.machined.healthCheck").is_null());
+    // A VLAN's VIP inside eth0, and a whole VLAN element; deleting and
+    // adding in one patch (deletions first).
+    let out = run(
+        config,
+        &["machine:\n  network:\n    interfaces:\n      - interface: eth0\n        vlans:\n          - vlanId: 10\n            vip: {$patch: delete}\n          - vlanId: 20\n            $patch: delete\n          - vlanId: 30\n            dhcp: true\n"],
+    )
+    .unwrap();
+    let vlans = at(&out[0], "machine.network.interfaces.0.vlans");
+    assert_eq!(
+        vlans,
+        &yaml("- vlanId: 10\n  addresses: [10.1.0.1/24]\n- vlanId: 30\n  dhcp: true\n")
+    );
+    // An interface the config does not have: nothing to delete, no error.
+    let out = run(
+        config,
+        &["machine:\n  network:\n    interfaces:\n      - interface: eth9\n        vip: {$patch: delete}\n"],
+    )
+    .unwrap();
+    assert_eq!(
+        at(&out[0], "machine.network.interfaces.2.interface"),
+        &yaml("eth9")
+    );
+    assert!(at(&out[0], "machine.network.interfaces.2.vip").is_null());
 }
