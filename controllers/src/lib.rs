@@ -5,6 +5,7 @@
 
 pub mod dhcp;
 pub mod etcd;
+pub mod health;
 pub mod kernel;
 pub mod network;
 pub mod runtime;

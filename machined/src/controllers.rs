@@ -5,6 +5,7 @@
 use anyhow::Result;
 use machined_controllers::dhcp::DhcpOperatorController;
 use machined_controllers::etcd::{EtcdServiceController, EtcdSpecController};
+use machined_controllers::health::VipHealthController;
 use machined_controllers::kernel::vip_addr::VipNetlink;
 use machined_controllers::kernel::{NetDriver, Rtnl};
 use machined_controllers::network::*;
@@ -62,6 +63,8 @@ pub fn engine(
         state_dir.to_path_buf(),
         etcd_binary.to_path_buf(),
     ))?;
+    // Before the VIP controller, which reads its checks' verdicts.
+    e.register(VipHealthController::default())?;
     e.register(VipOperatorController::new(
         Arc::new(VipNetlink::open()?),
         Arc::new(L2Wires),

@@ -8,6 +8,7 @@
 
 use super::agreement::Suspicion;
 use super::election_error::SessionError;
+use super::election_health as health;
 use super::holder::{Holder, LetGo};
 use super::keepalive::LeaseState;
 use super::observe::Holder as Observed;
@@ -20,6 +21,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
+
+/// Why a node whose check does not pass is not campaigning.
+const STANDBY: &str = "health check not passing: not campaigning while another node holds the VIP";
 
 /// Runs until the desire channel closes.
 pub async fn run(
@@ -93,10 +97,12 @@ async fn session(
         ),
         tokio::spawn(c.observe(name.clone(), holder_tx).in_current_span()),
     ]);
+    let passing = d.health.passing();
     let value = Observed {
         node: d.node.clone(),
         ip: d.node_ip,
         mac: Some(mac),
+        healthy: passing,
         lease,
     }
     .encode();
@@ -116,19 +122,48 @@ async fn session(
         every: Duration::from_millis(spec.options.holder_probe_ms),
         dead_after: Duration::from_millis(spec.options.holder_dead_after_ms),
     };
-    let probing = c.probe(prober, holder_rx.clone());
     let report = report_holder(holder_rx.clone(), shared);
+    tokio::pin!(report);
+    if !passing {
+        // Out of the election while anyone holds; in once nobody does.
+        shared.update(|v| v.standby = STANDBY.into());
+        let ended = tokio::select! {
+            _ = health::no_holder_for(holder_rx.clone(), d.health.fallback_after) => None,
+            _ = health::flipped(desire, passing) => Some(Ok(())),
+            _ = lease_lost(&mut lease_rx) => Some(Err(SessionError::LeaseLost)),
+            _ = &mut report => unreachable!("reporting runs until dropped"),
+        };
+        shared.update(|v| v.standby.clear());
+        if let Some(r) = ended {
+            let _ = c.revoke(lease).await;
+            return r;
+        }
+        tracing::warn!("no holder seen: campaigning although the health check does not pass");
+    }
+    // Only healthy candidates probe the holder (and count towards deposing it).
+    let probing = if passing {
+        c.probe(prober, holder_rx.clone())
+    } else {
+        Box::pin(std::future::pending())
+    };
     let key = tokio::select! {
         r = c.campaign(&name, &value, lease) => r?,
-        _ = ineligible(desire) => {
+        // Ineligible, or the check's verdict changed: out (and back in with
+        // the right value).
+        _ = health::flipped(desire, passing) => {
+            let _ = c.revoke(lease).await;
+            return Ok(());
+        }
+        _ = health::other_holder(holder_rx.clone(), lease), if !passing => {
             let _ = c.revoke(lease).await;
             return Ok(());
         }
         _ = lease_lost(&mut lease_rx) => return Err(SessionError::LeaseLost),
         _ = probing => unreachable!("the prober runs until dropped"),
-        _ = report => unreachable!("reporting runs until dropped"),
+        _ = &mut report => unreachable!("reporting runs until dropped"),
     };
-    tracing::info!(node = %d.node, "won the VIP election");
+    let won_at = Instant::now();
+    tracing::info!(node = %d.node, healthy = passing, "won the VIP election");
     shared.update(|v| v.set_holder(Some(d.node.clone())));
     if let Some(t) = c.keep_leadership_away(d) {
         tasks.0.push(tokio::spawn(t.in_current_span()));
@@ -143,7 +178,11 @@ async fn session(
         wire,
         kick,
     };
-    let stop = until_let_go(c.key_gone(&key), desire.clone());
+    let stop = until_let_go(
+        c.key_gone(&key),
+        desire.clone(),
+        health::handover(&*c, &name, lease, desire.clone(), won_at, shared),
+    );
     let why = holder.hold(&mut lease_rx, stop, shared).await;
     tracing::warn!(reason = why.as_str(), "giving up the VIP");
     // Fail closed: the keep-alive goes on until the kernel confirms the
@@ -173,15 +212,17 @@ async fn session(
     }
 }
 
-/// Resolves with the first reason to let go: ineligible, or our election
-/// key deleted or unwatchable.
+/// Resolves with the first reason to let go: ineligible, our election key
+/// deleted or unwatchable, or a failing check with a healthy candidate.
 async fn until_let_go(
     key_gone: BoxFuture<'static, LetGo>,
     mut desire: watch::Receiver<Desire>,
+    unhealthy: impl std::future::Future<Output = LetGo>,
 ) -> LetGo {
     tokio::select! {
         _ = ineligible(&mut desire) => LetGo::Ineligible,
         why = key_gone => why,
+        why = unhealthy => why,
     }
 }
 

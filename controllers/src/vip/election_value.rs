@@ -24,6 +24,9 @@ pub struct Holder {
     pub ip: Option<IpAddr>,
     /// Its link's MAC, so probes need not be broadcast.
     pub mac: Option<Mac>,
+    /// Whether the node's health check of the VIP's service passes (true
+    /// without a check, and when an older node leaves the field out).
+    pub healthy: bool,
     /// The etcd lease of the election key (not part of the value).
     pub lease: i64,
 }
@@ -50,6 +53,12 @@ struct Wire {
     ip: Option<IpAddr>,
     #[serde(default)]
     mac: Option<String>,
+    #[serde(default = "yes")]
+    healthy: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Holder {
@@ -59,6 +68,7 @@ impl Holder {
             "node": self.node,
             "ip": self.ip,
             "mac": self.mac.map(|m| format_mac(&m)),
+            "healthy": self.healthy,
         })
         .to_string()
     }
@@ -86,6 +96,7 @@ impl Holder {
             node: w.node,
             ip: w.ip,
             mac,
+            healthy: w.healthy,
             lease,
         })
     }
@@ -124,12 +135,13 @@ mod tests {
             node: "cp1".into(),
             ip: Some("10.5.0.11".parse().unwrap()),
             mac: Some([0x52, 0x54, 0, 0, 0, 1]),
+            healthy: false,
             lease: 7,
         };
         assert_eq!(Holder::decode(h.encode().as_bytes(), 7).ok(), Some(h));
         let bare = br#"{"node":"cp2"}"#;
         let got = Holder::decode(bare, 1).unwrap();
-        assert_eq!((got.ip, got.mac), (None, None));
+        assert_eq!((got.ip, got.mac, got.healthy), (None, None, true));
     }
 
     #[test]
@@ -147,6 +159,7 @@ mod tests {
             (br#"{"node":"cp1","mac":"52:54:00:00:00"}"#, "mac"),
             (b"\xff\xfe", "not the expected"),
             (b"[1,2,3]", "not the expected"),
+            (br#"{"node":"cp1","healthy":"yes"}"#, "not the expected"),
         ];
         for (value, want) in cases {
             let err = Holder::decode(value, 1).unwrap_err().to_string();

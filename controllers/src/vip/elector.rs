@@ -53,6 +53,9 @@ pub trait Campaign: Send + Sync {
         value: &str,
         lease: i64,
     ) -> Result<LeaderKey, SessionError>;
+    /// Every key in election `name` (the holder's and the queued
+    /// candidates'), read strictly; unreadable values are left out.
+    async fn candidates(&self, name: &str) -> Result<Vec<Observed>, SessionError>;
     /// Resolves when the leader key is deleted or can no longer be watched.
     fn key_gone(&self, key: &LeaderKey) -> BoxFuture<'static, LetGo>;
     /// Moves the service's own leadership away from this node while it

@@ -10,7 +10,7 @@ use super::probe::Prober;
 use super::runner::Desire;
 use crate::etcd::client as etcd;
 use async_trait::async_trait;
-use etcd_client::{Client, EventType, LeaderKey, ResignOptions};
+use etcd_client::{Client, EventType, GetOptions, LeaderKey, ResignOptions};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use std::sync::Arc;
@@ -28,6 +28,9 @@ async fn etcd_step<T>(
 ) -> Result<T, SessionError> {
     election_error::step(what, STEP, f).await
 }
+
+/// Most election keys read when looking for a healthy candidate.
+const MAX_CANDIDATES: i64 = 64;
 
 /// The real elector.
 pub struct EtcdElector;
@@ -96,6 +99,16 @@ impl Campaign for EtcdCampaign {
                 source,
             })?;
         won.leader().cloned().ok_or(SessionError::NoLeaderKey)
+    }
+
+    async fn candidates(&self, name: &str) -> Result<Vec<Observed>, SessionError> {
+        let mut c = self.client.clone();
+        let opts = GetOptions::new().with_prefix().with_limit(MAX_CANDIDATES);
+        let r = etcd_step("candidates", c.get(format!("{name}/"), Some(opts))).await?;
+        Ok(r.kvs()
+            .iter()
+            .filter_map(|kv| Observed::decode(kv.value(), kv.lease()).ok())
+            .collect())
     }
 
     fn key_gone(&self, key: &LeaderKey) -> BoxFuture<'static, LetGo> {

@@ -33,6 +33,8 @@ pub enum LetGo {
     KeyDeleted,
     /// The watch on our election key broke.
     KeyWatchEnded,
+    /// The health check fails and another candidate's passes.
+    Unhealthy,
 }
 
 impl std::fmt::Display for LetGo {
@@ -49,6 +51,7 @@ impl LetGo {
             LetGo::Ineligible => "no longer eligible",
             LetGo::KeyDeleted => "election key deleted",
             LetGo::KeyWatchEnded => "watch on the election key ended",
+            LetGo::Unhealthy => "health check failing; a healthy candidate takes over",
         }
     }
 }

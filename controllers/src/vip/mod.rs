@@ -13,6 +13,11 @@ mod agreement;
 mod election;
 mod election_error;
 #[cfg(test)]
+mod election_fakes;
+mod election_health;
+#[cfg(test)]
+mod election_health_tests;
+#[cfg(test)]
 mod election_tests;
 pub mod election_value;
 pub mod elector;

@@ -9,7 +9,7 @@ use crate::kernel::vip_addr::VipAddrs;
 use crate::Waker;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// What the controller wants of a runner.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -26,6 +26,38 @@ pub struct Desire {
     pub mac: Option<Mac>,
     /// etcd client TLS, when etcd runs with it.
     pub tls: Option<etcd::Tls>,
+    pub health: Health,
+}
+
+/// This node's health check of the VIP's service, as it gates candidacy.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Health {
+    /// A check is configured.
+    pub checked: bool,
+    /// Its state is healthy (neither failing nor still unknown).
+    pub healthy: bool,
+    /// Its state is failing (`fall` failures in a row; unknown is not).
+    pub failing: bool,
+    /// A holder keeps the VIP at least this long before handing it over
+    /// because its check fails.
+    pub hold_down: Duration,
+    /// A node whose check does not pass campaigns anyway once it has seen
+    /// no holder for this long: never no holder only because every check
+    /// fails.
+    pub fallback_after: Duration,
+}
+
+impl Health {
+    /// Whether the check lets this node campaign as a healthy candidate.
+    pub fn passing(&self) -> bool {
+        !self.checked || self.healthy
+    }
+
+    /// Whether a holder should look for a healthy node to hand over to: a
+    /// check with no verdict yet (just added, say) is not failing.
+    pub fn failing(&self) -> bool {
+        self.checked && self.failing
+    }
 }
 
 /// What a runner tells the controller.
@@ -44,6 +76,10 @@ pub struct View {
     pub waiting: String,
     /// Last announcement and frames sent since the address was added.
     pub announced: Option<(SystemTime, u64)>,
+    /// Not campaigning because the health check does not pass: why.
+    pub standby: String,
+    /// Holding although the health check fails: why.
+    pub health_note: String,
 }
 
 impl Default for View {
@@ -57,6 +93,8 @@ impl Default for View {
             error: String::new(),
             waiting: String::new(),
             announced: None,
+            standby: String::new(),
+            health_note: String::new(),
         }
     }
 }

@@ -34,7 +34,7 @@ impl Controller for VipConfigController {
                         specs.push(VipSpec {
                             ip: v.ip,
                             link,
-                            options: v.options,
+                            options: v.options.clone(),
                         });
                     }
                 }

@@ -4,15 +4,15 @@
 //! address on the link themselves (see the module docs).
 
 use super::election;
-use super::runner::{Deps, Desire, Shared};
+use super::runner::{Deps, Desire, Health, Shared};
 use crate::kernel::packet::parse_mac;
 use crate::kernel::vip_addr::VipAddrs;
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
 use machined_resources::resource::rfc3339;
 use machined_resources::types::{
-    AnnounceStatus, DhcpSpec, DhcpStatus, EtcdCerts, EtcdSpec, EtcdStatus, LinkStatus, VipSpec,
-    VipStatus,
+    AnnounceStatus, DhcpSpec, DhcpStatus, EtcdCerts, EtcdSpec, EtcdStatus, LinkStatus,
+    VipHealthStatus, VipSpec, VipStatus,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -129,7 +129,34 @@ pub(super) fn desire(ctx: &Ctx, spec: &VipSpec, stopping: bool) -> Result<Desire
         String::new()
     };
     d.eligible = d.reason.is_empty();
+    d.health = health(ctx, spec)?;
     Ok(d)
+}
+
+/// The check's verdict (none without a check).
+fn health(ctx: &Ctx, spec: &VipSpec) -> Result<Health, ControllerError> {
+    let Some(check) = &spec.options.health_check else {
+        return Ok(Health::default());
+    };
+    let st = ctx
+        .get::<VipHealthStatus>(&spec.ip.to_string())?
+        .map(|s| s.spec);
+    let fallback_ms = (check.interval_ms + check.timeout_ms).clamp(1_000, 10_000);
+    Ok(Health {
+        checked: true,
+        healthy: st.as_ref().is_some_and(|s| s.healthy),
+        failing: st.is_some_and(|s| s.state == VipHealthStatus::FAILING),
+        hold_down: Duration::from_millis(check.hold_down_ms),
+        fallback_after: Duration::from_millis(fallback_ms),
+    })
+}
+
+/// A spec as its election runner sees it: a changed health check is taken
+/// without restarting the runner (and so without letting go of the VIP).
+fn election_part(spec: &VipSpec) -> VipSpec {
+    let mut s = spec.clone();
+    s.options.health_check = None;
+    s
 }
 
 #[async_trait]
@@ -147,6 +174,7 @@ impl Controller for VipOperatorController {
             Input::of::<EtcdCerts>(),
             Input::of::<DhcpSpec>(),
             Input::of::<DhcpStatus>(),
+            Input::of::<VipHealthStatus>(),
         ]
     }
 
@@ -179,7 +207,8 @@ impl Controller for VipOperatorController {
         // Runners for specs that are gone or changed stop (and release).
         let ids: Vec<String> = self.runners.keys().cloned().collect();
         for id in ids {
-            if specs.get(&id) != self.runners.get(&id).map(|r| &r.spec) {
+            let now = specs.get(&id).map(election_part);
+            if now.as_ref() != self.runners.get(&id).map(|r| &r.spec) {
                 if let Some(r) = self.runners.remove(&id) {
                     self.stopping.push(r);
                 }
@@ -187,12 +216,13 @@ impl Controller for VipOperatorController {
         }
         for (id, spec) in &specs {
             if !self.runners.contains_key(id) {
-                let r = self.spawn(spec);
+                let r = self.spawn(&election_part(spec));
                 self.runners.insert(id.clone(), r);
             }
         }
-        for r in self.runners.values() {
-            let d = desire(ctx, &r.spec, false)?;
+        for (id, r) in &self.runners {
+            let Some(spec) = specs.get(id) else { continue };
+            let d = desire(ctx, spec, false)?;
             r.desire
                 .send_if_modified(|cur| std::mem::replace(cur, d.clone()) != d);
         }
@@ -208,10 +238,15 @@ impl Controller for VipOperatorController {
             let view = r.shared.view().clone();
             let d = r.desire.borrow().clone();
             let ip = r.spec.ip.to_string();
+            let check = ctx.get::<VipHealthStatus>(&ip)?.map(|s| s.spec);
             let reason = if !d.eligible {
                 d.reason.clone()
             } else if !view.waiting.is_empty() {
                 view.waiting.clone()
+            } else if !view.standby.is_empty() {
+                view.standby.clone()
+            } else if !view.health_note.is_empty() {
+                view.health_note.clone()
             } else {
                 view.error.clone()
             };
@@ -220,7 +255,7 @@ impl Controller for VipOperatorController {
                 link: r.spec.link.clone(),
                 holder: view.holder.clone().unwrap_or_default(),
                 holding: view.leading,
-                campaigning: d.eligible,
+                campaigning: d.eligible && view.standby.is_empty(),
                 reason,
                 since: rfc3339::format(view.since),
                 transitions: view.transitions,
@@ -229,6 +264,8 @@ impl Controller for VipOperatorController {
                     .map(|a| rfc3339::format(a.0))
                     .unwrap_or_default(),
                 announced_frames: view.announced.map_or(0, |a| a.1),
+                health: check.as_ref().map(|c| c.state.clone()).unwrap_or_default(),
+                health_result: check.map(|c| c.last_result).unwrap_or_default(),
             };
             ctx.put(&ip, &status)?;
             keep_status.insert(ip.clone());

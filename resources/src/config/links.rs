@@ -222,7 +222,7 @@ impl MachineConfig {
                 let v = l.vip?;
                 Some(VipEntry {
                     ip: v.ip,
-                    options: v.options,
+                    options: v.options.clone(),
                     link: VipLink::Selected {
                         selector: l.selector,
                         vlan: l.vlan,
@@ -234,7 +234,7 @@ impl MachineConfig {
             .collect();
         out.extend(self.layer2_vips.iter().enumerate().map(|(i, l2)| VipEntry {
             ip: l2.ip,
-            options: l2.options,
+            options: l2.options.clone(),
             link: VipLink::Named(&l2.link),
             path: format!("Layer2VIPConfig[{i}].name"),
             ignore: false,

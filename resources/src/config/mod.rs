@@ -8,6 +8,9 @@ pub mod bond;
 mod cluster;
 mod dhcp;
 mod documents;
+pub mod health_check;
+#[cfg(test)]
+mod health_check_tests;
 pub mod limits;
 pub mod link_alias;
 mod links;
@@ -20,6 +23,7 @@ mod values;
 mod vip_options;
 mod walk;
 
+pub use health_check::{HealthCheck, Probe};
 pub use links::{resolve_name, vlan_link_name, LinkEntry, VipEntry, VipLink};
 pub use model::*;
 pub use values::valid_hostname;

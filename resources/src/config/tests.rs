@@ -71,7 +71,7 @@ fn vip_options_block() {
         "version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - interface: eth0\n        vip:\n          ip: 10.5.0.50\n          machined:\n            leaseTTL: 3s\n            announceCount: 5\n            announceInterval: 20ms\n            refreshInterval: 0\n            holderProbeInterval: 100ms\n            holderDeadAfter: 1s\n",
     )
     .expect("valid");
-    let o = p.config.interfaces[0].vip.as_ref().unwrap().options;
+    let o = &p.config.interfaces[0].vip.as_ref().unwrap().options;
     assert_eq!(o.lease_ttl_secs, 3);
     assert_eq!(
         (

@@ -1,5 +1,6 @@
 //! The `machined` block of a VIP: our own options, with their ranges.
 
+use super::health_check::{health_check, HealthCheck};
 use super::walk::{Diag, Obj};
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
@@ -23,7 +24,7 @@ pub struct Announce {
 pub const MIN_LEASE_TTL_SECS: u32 = 3;
 
 /// Options of one VIP (`vip.machined` in the config).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VipOptions {
     /// etcd lease TTL, whole seconds (etcd's unit). The holder drops the
@@ -40,6 +41,9 @@ pub struct VipOptions {
     /// answering for it (ARP probe / DAD-style neighbour solicitation).
     #[serde(default = "default_claim_window_ms")]
     pub claim_window_ms: u64,
+    /// A check of the service behind the VIP that gates candidacy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
 }
 
 fn default_claim_window_ms() -> u64 {
@@ -58,12 +62,13 @@ impl Default for VipOptions {
             holder_probe_ms: 100,
             holder_dead_after_ms: 150,
             claim_window_ms: default_claim_window_ms(),
+            health_check: None,
         }
     }
 }
 
 /// `500ms`, `2s`, `1m`, or a bare number of milliseconds.
-fn duration_ms(o: &mut Obj<'_>, key: &'static str, d: &mut Diag) -> Option<u64> {
+pub(super) fn duration_ms(o: &mut Obj<'_>, key: &'static str, d: &mut Diag) -> Option<u64> {
     let path = o.path(key);
     let v = o.get(key)?;
     let parsed = match v {
@@ -92,7 +97,7 @@ fn duration_ms(o: &mut Obj<'_>, key: &'static str, d: &mut Diag) -> Option<u64> 
     parsed
 }
 
-fn in_range(path: String, v: u64, lo: u64, hi: u64, unit: &str, d: &mut Diag) -> bool {
+pub(super) fn in_range(path: String, v: u64, lo: u64, hi: u64, unit: &str, d: &mut Diag) -> bool {
     let ok = (lo..=hi).contains(&v);
     if !ok {
         d.error(
@@ -165,6 +170,7 @@ pub(super) fn vip_options(v: &mut Obj<'_>, d: &mut Diag) -> VipOptions {
             opts.claim_window_ms = ms;
         }
     }
+    opts.health_check = health_check(&mut o, d);
     o.finish(d);
     opts
 }

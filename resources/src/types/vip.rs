@@ -49,9 +49,54 @@ pub struct VipStatus {
     /// Announcement frames sent since this node added the VIP.
     #[serde(default)]
     pub announced_frames: u64,
+    /// This node's health check of the VIP's service: `healthy`,
+    /// `failing`, `unknown`; empty without a check.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub health: String,
+    /// The check's last result.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub health_result: String,
 }
 
 impl ResourceSpec for VipStatus {
     const NAMESPACE: &'static str = super::NS_NETWORK;
     const TYPE: &'static str = "VIPStatus";
+}
+
+/// This node's health check of a VIP's service
+/// (`network/VIPHealthStatus/<ip>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct VipHealthStatus {
+    pub ip: String,
+    /// What is checked, e.g. `http https://127.0.0.1:6443/readyz`.
+    pub check: String,
+    /// `unknown` (no result yet), `healthy` or `failing`.
+    pub state: String,
+    pub healthy: bool,
+    /// The last result, e.g. `HTTP 200 in 3 ms` or `connection refused`.
+    pub last_result: String,
+    /// When the last check ended (RFC 3339).
+    #[serde(default)]
+    pub last_check: String,
+    /// Consecutive successes or failures (by the last result).
+    pub streak: u32,
+    /// When the state last changed (RFC 3339).
+    #[serde(default)]
+    pub since: String,
+    /// State changes since the check started.
+    pub changes: u64,
+    /// A holder keeps the VIP this long before handing it over for health.
+    pub hold_down_ms: u64,
+}
+
+impl VipHealthStatus {
+    pub const HEALTHY: &'static str = "healthy";
+    pub const FAILING: &'static str = "failing";
+    pub const UNKNOWN: &'static str = "unknown";
+}
+
+impl ResourceSpec for VipHealthStatus {
+    const NAMESPACE: &'static str = super::NS_NETWORK;
+    const TYPE: &'static str = "VIPHealthStatus";
 }

@@ -1,0 +1,168 @@
+//! The health controller: for each VIP with a `healthCheck`, a task that
+//! runs the check every interval and keeps its rise/fall state; outputs
+//! `VIPHealthStatus`. A changed check restarts its task (state from
+//! scratch); the VIP itself is not touched here.
+
+use super::probe::Target;
+use super::tracker::{State, Tracker};
+use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
+use async_trait::async_trait;
+use machined_resources::config::HealthCheck;
+use machined_resources::resource::rfc3339;
+use machined_resources::types::{VipHealthStatus, VipSpec};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tokio::task::JoinHandle;
+
+/// What a task last saw.
+#[derive(Debug, Clone)]
+struct Snapshot {
+    tracker: Tracker,
+    last_result: String,
+    last_check: Option<SystemTime>,
+}
+
+struct Running {
+    check: HealthCheck,
+    out: Arc<Mutex<Snapshot>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[derive(Default)]
+pub struct VipHealthController {
+    waker: Waker,
+    running: HashMap<String, Running>,
+}
+
+fn lock(m: &Mutex<Snapshot>) -> std::sync::MutexGuard<'_, Snapshot> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Checks every interval until aborted.
+async fn run(check: HealthCheck, out: Arc<Mutex<Snapshot>>, waker: Waker) {
+    let target = match Target::new(&check.probe) {
+        Ok(t) => t,
+        Err(why) => {
+            // The config parser refuses what Target cannot take; say so
+            // anyway rather than count it healthy.
+            tracing::warn!(error = %why, "health check cannot run");
+            lock(&out).last_result = why;
+            waker.wake();
+            return;
+        }
+    };
+    let timeout = Duration::from_millis(check.timeout_ms);
+    let mut tick = tokio::time::interval(Duration::from_millis(check.interval_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let r = target.check(timeout).await;
+        let mut s = lock(&out);
+        let before = s.tracker.state;
+        if s.tracker.record(r.ok) {
+            let state = s.tracker.state.as_str();
+            if s.tracker.state == State::Failing {
+                tracing::warn!(state, was = before.as_str(), result = %r.detail, "health check changed state");
+            } else {
+                tracing::info!(state, was = before.as_str(), result = %r.detail, "health check changed state");
+            }
+        }
+        s.last_result = r.detail;
+        s.last_check = Some(SystemTime::now());
+        drop(s);
+        waker.wake();
+    }
+}
+
+impl VipHealthController {
+    fn spawn(&self, ip: &str, check: &HealthCheck) -> Running {
+        use tracing::Instrument;
+        let out = Arc::new(Mutex::new(Snapshot {
+            tracker: Tracker::new(check.rise, check.fall),
+            last_result: String::new(),
+            last_check: None,
+        }));
+        let span = tracing::info_span!("vip-health", vip = %ip, check = %check.probe);
+        let task =
+            tokio::spawn(run(check.clone(), out.clone(), self.waker.clone()).instrument(span));
+        Running {
+            check: check.clone(),
+            out,
+            task,
+        }
+    }
+}
+
+fn status(ip: &str, check: &HealthCheck, s: &Snapshot) -> VipHealthStatus {
+    VipHealthStatus {
+        ip: ip.to_string(),
+        check: check.probe.to_string(),
+        state: s.tracker.state.as_str().to_string(),
+        healthy: s.tracker.state == State::Healthy,
+        last_result: s.last_result.clone(),
+        last_check: s.last_check.map(rfc3339::format).unwrap_or_default(),
+        streak: s.tracker.streak,
+        since: rfc3339::format(s.tracker.since),
+        changes: s.tracker.changes,
+        hold_down_ms: check.hold_down_ms,
+    }
+}
+
+#[async_trait]
+impl Controller for VipHealthController {
+    fn name(&self) -> &'static str {
+        "network.VIPHealthController"
+    }
+
+    fn inputs(&self) -> Vec<Input> {
+        vec![Input::of::<VipSpec>()]
+    }
+
+    fn outputs(&self) -> Vec<Output> {
+        vec![Output::exclusive::<VipHealthStatus>()]
+    }
+
+    async fn start(&mut self, waker: Waker) -> Result<(), ControllerError> {
+        self.waker = waker;
+        Ok(())
+    }
+
+    async fn reconcile(&mut self, ctx: &mut Ctx) -> Result<(), ControllerError> {
+        let wanted: HashMap<String, HealthCheck> = ctx
+            .list::<VipSpec>()?
+            .into_iter()
+            .filter_map(|s| {
+                let check = s.spec.options.health_check?;
+                Some((s.spec.ip.to_string(), check))
+            })
+            .collect();
+        self.running
+            .retain(|ip, r| wanted.get(ip).is_some_and(|c| *c == r.check));
+        for (ip, check) in &wanted {
+            if !self.running.contains_key(ip) {
+                tracing::info!(vip = %ip, check = %check.probe, "starting the health check");
+                let r = self.spawn(ip, check);
+                self.running.insert(ip.clone(), r);
+            }
+        }
+        let mut keep = HashSet::new();
+        for (ip, r) in &self.running {
+            let snap = lock(&r.out).clone();
+            ctx.put(ip, &status(ip, &r.check, &snap))?;
+            keep.insert(ip.clone());
+        }
+        ctx.retain::<VipHealthStatus>(&keep)
+    }
+
+    async fn shutdown(&mut self, ctx: &mut Ctx) -> Result<(), ControllerError> {
+        self.running.clear();
+        ctx.retain::<VipHealthStatus>(&HashSet::new())
+    }
+}

@@ -1,0 +1,212 @@
+//! A scripted elector for the election session's unit tests: it logs what
+//! the session asked of it, lets the test hold campaigns, delete the key,
+//! lose the lease, show a holder and list candidates.
+
+use super::election;
+use super::election_error::SessionError;
+use super::elector::{Campaign, Elector, Task};
+use super::fakes::{FakeAddrs, FakeWire};
+use super::holder::LetGo;
+use super::keepalive::LeaseState;
+use super::observe::Holder as Observed;
+use super::probe::Prober;
+use super::runner::{Deps, Desire, Shared};
+use super::wire::{Wire, Wires};
+use crate::kernel::packet::Mac;
+use crate::Waker;
+use async_trait::async_trait;
+use etcd_client::LeaderKey;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use machined_resources::types::VipSpec;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
+
+/// What the test scripts and what the elector saw.
+#[derive(Default)]
+pub struct Script {
+    pub log: Mutex<Vec<String>>,
+    pub resign_fails: bool,
+    /// Campaigns wait here until released (none: they win at once).
+    pub hold_campaign: Option<Notify>,
+    pub key_deleted: Notify,
+    pub lease_lost: Notify,
+    pub addrs: Arc<FakeAddrs>,
+    /// The holder the session observes (polled).
+    pub seen: Mutex<Option<Observed>>,
+    /// What a candidates listing returns.
+    pub candidates: Mutex<Vec<Observed>>,
+    /// The value of every campaign begun.
+    pub values: Mutex<Vec<String>>,
+}
+
+impl Script {
+    pub fn log(&self, what: impl Into<String>) {
+        self.log.lock().unwrap().push(what.into());
+    }
+
+    pub fn entries(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn present(&self) -> bool {
+        *self.addrs.present.lock().unwrap()
+    }
+}
+
+struct FakeElector(Arc<Script>);
+struct FakeCampaign(Arc<Script>);
+
+#[async_trait]
+impl Elector for FakeElector {
+    async fn connect(&self, _: &Desire) -> Result<Box<dyn Campaign>, SessionError> {
+        self.0.log("connect");
+        Ok(Box::new(FakeCampaign(self.0.clone())))
+    }
+}
+
+#[async_trait]
+impl Campaign for FakeCampaign {
+    fn member(&self) -> &str {
+        "fake"
+    }
+    async fn grant(&self, _: u32) -> Result<i64, SessionError> {
+        self.0.log("grant");
+        Ok(7)
+    }
+    fn keep_alive(
+        &self,
+        _: i64,
+        _: Duration,
+        _: Instant,
+        tx: watch::Sender<LeaseState>,
+        _: Arc<Notify>,
+    ) -> Task {
+        let s = self.0.clone();
+        async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                        let _ = tx.send(LeaseState::Acked(Instant::now()));
+                    }
+                    _ = s.lease_lost.notified() => {
+                        let _ = tx.send(LeaseState::Lost);
+                        return std::future::pending().await;
+                    }
+                }
+            }
+        }
+        .boxed()
+    }
+    fn observe(&self, _: String, tx: watch::Sender<Option<Observed>>) -> Task {
+        let s = self.0.clone();
+        async move {
+            loop {
+                let now = s.seen.lock().unwrap().clone();
+                tx.send_if_modified(|cur| std::mem::replace(cur, now.clone()) != now);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        .boxed()
+    }
+    fn probe(&self, _: Prober, _: watch::Receiver<Option<Observed>>) -> Task {
+        std::future::pending().boxed()
+    }
+    async fn campaign(&self, _: &str, value: &str, lease: i64) -> Result<LeaderKey, SessionError> {
+        self.0.values.lock().unwrap().push(value.to_string());
+        if let Some(n) = &self.0.hold_campaign {
+            n.notified().await;
+        }
+        self.0.log("won");
+        Ok(LeaderKey::new().with_key("k").with_lease(lease))
+    }
+    async fn candidates(&self, _: &str) -> Result<Vec<Observed>, SessionError> {
+        Ok(self.0.candidates.lock().unwrap().clone())
+    }
+    fn key_gone(&self, _: &LeaderKey) -> BoxFuture<'static, LetGo> {
+        let s = self.0.clone();
+        async move {
+            s.key_deleted.notified().await;
+            LetGo::KeyDeleted
+        }
+        .boxed()
+    }
+    fn keep_leadership_away(&self, _: &Desire) -> Option<Task> {
+        None
+    }
+    async fn resign(&self, _: LeaderKey) -> Result<(), SessionError> {
+        self.0
+            .log(format!("resign, address present: {}", self.0.present()));
+        if self.0.resign_fails {
+            return Err(SessionError::Timeout {
+                what: "resign",
+                after: Duration::from_secs(1),
+            });
+        }
+        Ok(())
+    }
+    async fn revoke(&self, _: i64) -> Result<(), SessionError> {
+        self.0.log("revoke");
+        Ok(())
+    }
+    async fn revoke_elsewhere(&self, _: &Desire, _: i64) -> Result<(), SessionError> {
+        self.0.log(format!(
+            "revoke elsewhere, address present: {}",
+            self.0.present()
+        ));
+        Ok(())
+    }
+}
+
+struct FakeWires;
+
+impl Wires for FakeWires {
+    fn open(&self, _: u32, _: Mac, _: IpAddr) -> std::io::Result<Arc<dyn Wire>> {
+        Ok(Arc::new(FakeWire::default()))
+    }
+}
+
+pub fn eligible(yes: bool) -> Desire {
+    Desire {
+        eligible: yes,
+        node: "cp1".into(),
+        node_ip: "10.5.0.11".parse().ok(),
+        link_index: 2,
+        mac: Some([2, 0, 0, 0, 0, 1]),
+        ..Default::default()
+    }
+}
+
+/// Starts a runner with `script`; returns its desire sender and view.
+pub fn start(script: &Arc<Script>) -> (watch::Sender<Desire>, Arc<Shared>) {
+    start_with(script, eligible(true))
+}
+
+/// Starts a runner with `script` and a first desire.
+pub fn start_with(script: &Arc<Script>, first: Desire) -> (watch::Sender<Desire>, Arc<Shared>) {
+    let spec = VipSpec {
+        ip: "10.5.0.50".parse().unwrap(),
+        link: "eth0".into(),
+        options: Default::default(),
+    };
+    let deps = Deps {
+        addrs: script.addrs.clone(),
+        wires: Arc::new(FakeWires),
+        elector: Arc::new(FakeElector(script.clone())),
+    };
+    let (tx, rx) = watch::channel(first);
+    let shared = Shared::new(Waker::default());
+    tokio::spawn(election::run(spec, rx, shared.clone(), deps));
+    (tx, shared)
+}
+
+pub async fn until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
