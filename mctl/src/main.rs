@@ -208,6 +208,7 @@ async fn run(cli: Cli) -> Result<bool> {
             gen::run(&name, &endpoint, &output, force, &p)
         }
         Cmd::Config(c) => config_cmd::run(t, c).await,
+        Cmd::Cluster(cluster::ClusterCmd::StandIn(a)) => cluster::stand_in::run(&a).await,
         Cmd::Cluster(c) => tokio::task::spawn_blocking(move || cluster::run(&c)).await?,
         Cmd::Image(c) => tokio::task::spawn_blocking(move || image::run(&c)).await?,
     }

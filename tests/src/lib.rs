@@ -11,6 +11,7 @@ pub mod node;
 pub mod ns;
 pub mod probe;
 pub mod process;
+pub mod service;
 pub mod trial;
 
 use std::time::{Duration, Instant};

@@ -123,6 +123,9 @@ fn plan(a: &CreateArgs) -> Result<Plan<'_>> {
     for i in 1..=a.workers {
         nodes.push((format!("w{i}"), host(&net, 20 + u32::from(i))?, false));
     }
+    if a.stand_in && a.provisioner != "netns" {
+        bail!("--stand-in: only with --provisioner netns (the OS image carries no mctl to run it)");
+    }
     if nodes.iter().any(|(_, ip, _)| *ip == vip) {
         bail!("--vip {vip} collides with a node address");
     }
@@ -239,6 +242,11 @@ fn start_nodes(p: &Plan<'_>, secrets: &Generated, rec: &mut Record) -> Result<()
                 false,
             )
         };
+        let stand_in_pid = if p.a.stand_in && *cp {
+            Some(start_stand_in(short, &ns, &node_dir)?)
+        } else {
+            None
+        };
         rec.nodes.push(NodeRecord {
             name: short.clone(),
             netns: ns,
@@ -246,6 +254,7 @@ fn start_nodes(p: &Plan<'_>, secrets: &Generated, rec: &mut Record) -> Result<()
             controlplane: *cp,
             pid: Some(pid),
             vm,
+            stand_in_pid,
         });
         rec.save(&p.dir)?;
         let base = if *cp {
@@ -267,6 +276,20 @@ fn start_nodes(p: &Plan<'_>, secrets: &Generated, rec: &mut Record) -> Result<()
         std::fs::write(node_dir.join("config.yaml"), configs::node(base, &nn, *cp))?;
     }
     Ok(())
+}
+
+/// The stand-in API server in a node's namespace (`--stand-in`).
+fn start_stand_in(short: &str, ns: &str, node_dir: &Path) -> Result<u32> {
+    step(format!("starting the stand-in service on {short} (:6443)"));
+    let exe = std::env::current_exe().context("locating mctl")?;
+    let down = node_dir.join("stand-in.down");
+    let args: Vec<String> = vec![
+        "cluster".into(),
+        "stand-in".into(),
+        "--down-file".into(),
+        down.to_string_lossy().into(),
+    ];
+    lab::spawn_detached(ns, &exe, &args, &node_dir.join("stand-in.log"))
 }
 
 /// A node as a machined in a network namespace of its own.

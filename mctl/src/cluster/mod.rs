@@ -7,6 +7,7 @@ mod destroy;
 mod lab;
 mod qemu;
 mod record;
+pub mod stand_in;
 
 use anyhow::{anyhow, bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -22,6 +23,10 @@ pub enum ClusterCmd {
         #[arg(long, default_value = "machined-demo")]
         name: String,
     },
+    /// Serve a stand-in for the Kubernetes API server (what `create
+    /// --stand-in` runs on every control plane): HTTPS, `/readyz` 200, or
+    /// 503 while the down file exists.
+    StandIn(stand_in::StandInArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -75,6 +80,11 @@ pub struct CreateArgs {
     /// Memory of each VM, MiB.
     #[arg(long, default_value_t = 1024)]
     pub memory: u32,
+    /// On every control plane, a stand-in for the Kubernetes API server
+    /// (`https://NODE:6443/readyz`, 200; 503 while `NODE/stand-in.down`
+    /// exists), for VIP health checks (netns provisioner only).
+    #[arg(long)]
+    pub stand_in: bool,
     /// How long to wait for the cluster to become healthy.
     #[arg(long, default_value = "180s", value_parser = parse_secs)]
     pub wait: Duration,
@@ -148,5 +158,6 @@ pub fn run(cmd: &ClusterCmd) -> Result<bool> {
             )
         }),
         ClusterCmd::Destroy { name } => destroy::destroy(name).map(|_| true),
+        ClusterCmd::StandIn(_) => bail!("the stand-in service runs on the async runtime"),
     }
 }

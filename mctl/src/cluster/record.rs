@@ -16,6 +16,9 @@ pub struct NodeRecord {
     /// the LAN's, reached at `ip`.
     #[serde(default)]
     pub vm: bool,
+    /// The stand-in service's pid (`create --stand-in`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stand_in_pid: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
