@@ -33,9 +33,13 @@ pub enum Scenario {
     EtcdDown,
     /// One candidate stops hearing the holder (bridge rule): no failover.
     DeafCandidate,
+    /// The service behind the VIP (the lab's stand-in) killed on the
+    /// holder; needs `--stand-in` and a health check (see
+    /// `service::check_patch`).
+    Unhealthy,
 }
 
-const ALL: [Scenario; 9] = [
+const ALL: [Scenario; 10] = [
     Scenario::Graceful,
     Scenario::Dead,
     Scenario::DeadEtcdLeader,
@@ -45,6 +49,7 @@ const ALL: [Scenario; 9] = [
     Scenario::Pause,
     Scenario::EtcdDown,
     Scenario::DeafCandidate,
+    Scenario::Unhealthy,
 ];
 
 impl Scenario {
@@ -59,10 +64,11 @@ impl Scenario {
             Scenario::Pause => "pause",
             Scenario::EtcdDown => "etcd-down",
             Scenario::DeafCandidate => "deaf-candidate",
+            Scenario::Unhealthy => "unhealthy",
         }
     }
 
-    pub fn all() -> [Scenario; 9] {
+    pub fn all() -> [Scenario; 10] {
         ALL
     }
 
@@ -90,6 +96,8 @@ pub struct Outcome {
     /// Quorum: VIP gone after the fault, and back after the restart.
     pub released_after: Option<Duration>,
     pub back_after: Option<Duration>,
+    /// From the fault until another node had the address (netlink).
+    pub moved_after: Option<Duration>,
 }
 
 fn vip() -> Ipv4Addr {
@@ -129,6 +137,7 @@ pub fn run(c: &Cluster, s: Scenario, probe_every: Duration) -> Outcome {
         Scenario::Crash => c.crash_machined(h),
         Scenario::Pause => c.freeze_machined(h, true),
         Scenario::EtcdDown => c.kill_etcd(h),
+        Scenario::Unhealthy => c.stop_service(h),
         Scenario::DeafCandidate => {
             c.deafen(other, h, true);
             // Long enough for the deaf candidate to decide the holder is
@@ -200,6 +209,10 @@ pub fn run(c: &Cluster, s: Scenario, probe_every: Duration) -> Outcome {
         holder_was_etcd_leader,
         released_after,
         back_after,
+        moved_after: changes
+            .iter()
+            .find(|(at, i, holds)| *at >= t0 && *i != h && *holds)
+            .map(|(at, _, _)| at.duration_since(t0)),
     };
     // Nothing is removed by hand: whatever the old holder left is a finding
     // the monitor has seen already.
@@ -208,6 +221,7 @@ pub fn run(c: &Cluster, s: Scenario, probe_every: Duration) -> Outcome {
             c.start_node(h)
         }
         Scenario::Cutoff => c.reconnect(h),
+        Scenario::Unhealthy => c.start_service(h),
         Scenario::Quorum | Scenario::Pause | Scenario::EtcdDown | Scenario::DeafCandidate => {}
     }
     c.wait_healthy();

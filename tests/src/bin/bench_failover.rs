@@ -3,13 +3,19 @@
 //! client-visible gap (min/median/max), probes lost, the longest double
 //! ownership, and machined's RSS and CPU time per node.
 //!
-//! Usage: bench-failover [--trials N] [--scenarios graceful,dead,dead-etcd-leader,cutoff,quorum,crash,pause,etcd-down,deaf-candidate]
+//! Usage: bench-failover [--trials N] [--scenarios graceful,dead,dead-etcd-leader,cutoff,quorum,crash,pause,etcd-down,deaf-candidate,unhealthy]
 //!                       [--probe-ms 10] [--idle-secs 0] [--json]
 //!
 //! `--idle-secs N` first measures each node's machined CPU over N idle
 //! seconds (no probes, no faults) and prints it with the node's role.
+//!
+//! The lab runs the stand-in service on every node (`--stand-in`); for the
+//! `unhealthy` trials only, a health check of it is patched into every
+//! node (HTTPS /readyz every 1 s, fall 3, rise 3, hold-down 0 so each trial
+//! measures detection and handover alone) and patched out afterwards.
 
 use machined_tests::cluster::Cluster;
+use machined_tests::service::{check_patch, NO_CHECK_PATCH};
 use machined_tests::trial::{self, Outcome, Scenario};
 use serde_json::json;
 use std::time::Duration;
@@ -44,7 +50,7 @@ fn parse() -> Result<Opts, String> {
             }
             "--idle-secs" => o.idle = Duration::from_secs(val("--idle-secs")?.parse().map_err(|_| "--idle-secs: a number")?),
             "--json" => o.json = true,
-            "-h" | "--help" => return Err("usage: bench-failover [--trials N] [--scenarios graceful,dead,dead-etcd-leader,cutoff,quorum,crash,pause,etcd-down,deaf-candidate] [--probe-ms 10] [--idle-secs 0] [--json]".into()),
+            "-h" | "--help" => return Err("usage: bench-failover [--trials N] [--scenarios graceful,dead,dead-etcd-leader,cutoff,quorum,crash,pause,etcd-down,deaf-candidate,unhealthy] [--probe-ms 10] [--idle-secs 0] [--json]".into()),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -88,10 +94,14 @@ fn main() {
         std::process::exit(1);
     }
     eprintln!("building the lab (mctl cluster create, 3 control planes)...");
-    let c = Cluster::create("bench", &["--controlplanes", "3"]);
+    let c = Cluster::create("bench", &["--controlplanes", "3", "--stand-in"]);
     let idle = (!o.idle.is_zero()).then(|| idle_cpu(&c, o.idle));
     let mut results: Vec<Outcome> = Vec::new();
     for s in &o.scenarios {
+        if *s == Scenario::Unhealthy {
+            c.patch_all(&check_patch("1s", 3, 3, "0s"));
+            c.wait_health_everywhere("healthy");
+        }
         for t in 1..=o.trials {
             let r = trial::run(&c, *s, o.probe);
             eprintln!(
@@ -104,6 +114,9 @@ fn main() {
                 r.released_after.map_or(String::new(), |d| format!(", released after {:.0} ms", ms(d)))
             );
             results.push(r);
+        }
+        if *s == Scenario::Unhealthy {
+            c.patch_all(NO_CHECK_PATCH);
         }
     }
     let usage = c.usage();
@@ -121,6 +134,7 @@ fn main() {
             "holder_was_etcd_leader": lead.len(),
             "gap_ms_when_holder_was_etcd_leader": stats(lead.iter().map(|r| ms(r.gap)).collect()).map(|(a, b, c)| json!({"min": a, "median": b, "max": c})),
             "released_after_ms": stats(rs.iter().filter_map(|r| r.released_after.map(ms)).collect()).map(|(a, b, c)| json!({"min": a, "median": b, "max": c})),
+            "moved_after_ms": stats(rs.iter().filter_map(|r| r.moved_after.map(ms)).collect()).map(|(a, b, c)| json!({"min": a, "median": b, "max": c})),
             "back_after_restart_ms": stats(rs.iter().filter_map(|r| r.back_after.map(ms)).collect()).map(|(a, b, c)| json!({"min": a, "median": b, "max": c})),
         }));
     }
@@ -166,6 +180,14 @@ fn main() {
                 .count();
             if !s.moves() || moved != rs.len() {
                 notes.push(format!("VIP moved in {moved} of {}", rs.len()));
+            }
+            if *s == Scenario::Unhealthy {
+                notes.push(format!(
+                    "moved {} ms after the service died (check every 1 s, fall 3)",
+                    fmt3(stats(
+                        rs.iter().filter_map(|x| x.moved_after.map(ms)).collect()
+                    ))
+                ));
             }
             if *s == Scenario::Quorum {
                 notes.push(format!(
