@@ -1,6 +1,7 @@
 //! The machine API: the gRPC services machined serves, and what mctl needs
 //! to reach them.
 
+pub mod apply;
 pub mod apply_mode;
 pub mod auth;
 pub mod client;

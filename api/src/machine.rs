@@ -12,17 +12,17 @@ use tonic::{Request, Response, Status};
 pub const CONFIG_OWNER: &str = "machined.api";
 
 /// Configs parsed at once, node-wide.
-static PARSES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+pub(crate) static PARSES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 #[derive(Clone)]
 pub struct MachineApi {
-    state: State,
-    store: NodeStore,
-    node: String,
+    pub(crate) state: State,
+    pub(crate) store: NodeStore,
+    pub(crate) node: String,
     /// Serialises applies: validate, persist and publish as one step.
-    apply_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    pub(crate) apply_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Applies so far: a pending try rollback yields to a later apply.
-    applies: crate::apply_mode::Generation,
+    pub(crate) applies: crate::apply_mode::Generation,
     /// Where reboot and shutdown requests go.
     power: crate::power::PowerSwitch,
 }
@@ -74,99 +74,10 @@ impl pb::machine_service_server::MachineService for MachineApi {
         req: Request<pb::ApplyConfigurationRequest>,
     ) -> Result<Response<pb::ApplyConfigurationResponse>, Status> {
         crate::auth::check(&req, &self.state, crate::auth::Need::Maintenance)?;
-        let req = req.into_inner();
-        if req.data.len() > config::limits::MAX_CONFIG_BYTES {
-            return Err(Status::invalid_argument(format!(
-                "config: is {} bytes; at most {} are accepted",
-                req.data.len(),
-                config::limits::MAX_CONFIG_BYTES
-            )));
-        }
-        let text = String::from_utf8(req.data)
-            .map_err(|_| Status::invalid_argument("config: not valid UTF-8"))?;
-        // Parsing is CPU work: off the async workers (the VIP's timers run
-        // there), and a few at a time.
-        let _parse_turn = PARSES
-            .acquire()
-            .await
-            .map_err(|_| Status::unavailable("shutting down"))?;
-        let t = text.clone();
-        let parsed = tokio::task::spawn_blocking(move || config::parse(&t))
-            .await
-            .map_err(|e| Status::internal(format!("config parser failed: {e}")))?
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        drop(_parse_turn);
-        let locked = config::limits::lockout(&parsed.config);
-        if !locked.is_empty() {
-            let why: Vec<String> = locked.iter().map(|e| e.to_string()).collect();
-            return Err(Status::failed_precondition(format!(
-                "refused, nothing changed: {}",
-                why.join("; ")
-            )));
-        }
-        let mode = pb::ApplyMode::try_from(req.mode)
-            .map_err(|_| Status::invalid_argument(format!("mode: {} is not a mode", req.mode)))?;
-        let warnings = parsed.warnings.clone();
-        let _guard = self.apply_lock.lock().await;
-        let current = self
-            .state
-            .get_typed::<MachineConfigSpec>(MachineConfigSpec::ID)
-            .ok()
-            .flatten()
-            .map(|c| c.spec.raw);
-        let unchanged = current.as_deref() == Some(text.as_str());
-        let diff = crate::apply_mode::diff(current.as_deref().unwrap_or_default(), &text);
-        let persist = |text: &str| {
-            self.store.save(text).map_err(|e| {
-                Status::internal(format!(
-                    "persisting config to {}: {e}",
-                    self.store.path().display()
-                ))
-            })
-        };
-        let mut applied_live = false;
-        if !req.dry_run {
-            let mine = self.applies.bump();
-            match mode {
-                pb::ApplyMode::Auto | pb::ApplyMode::NoReboot => {
-                    persist(&text)?;
-                    if !unchanged {
-                        Self::publish(&self.state, parsed, &text)?;
-                    }
-                    applied_live = true;
-                }
-                pb::ApplyMode::Staged => persist(&text)?,
-                pb::ApplyMode::Try => {
-                    let secs = match req.try_timeout_secs {
-                        0 => 60,
-                        s => s.min(24 * 3600),
-                    };
-                    Self::publish(&self.state, parsed, &text)?;
-                    crate::apply_mode::schedule_rollback(
-                        self.state.clone(),
-                        self.store.clone(),
-                        self.apply_lock.clone(),
-                        self.applies.clone(),
-                        mine,
-                        std::time::Duration::from_secs(u64::from(secs)),
-                    );
-                    applied_live = true;
-                }
-            }
-            tracing::info!(
-                warnings = warnings.len(),
-                mode = mode.as_str_name(),
-                "config applied"
-            );
-        }
-        Ok(Response::new(pb::ApplyConfigurationResponse {
-            warnings,
-            applied_live,
-            unchanged,
-            node: self.node.clone(),
-            diff,
-            mode: mode.into(),
-        }))
+        let dry_run = req.get_ref().dry_run;
+        let r = self.apply(req.into_inner()).await;
+        crate::apply::report(&r, dry_run);
+        r
     }
 
     async fn reboot(

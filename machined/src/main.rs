@@ -6,6 +6,7 @@
 
 mod controllers;
 mod lock;
+mod metrics;
 mod pid1;
 mod serve;
 mod startup;
@@ -41,6 +42,10 @@ struct Args {
     /// Refused when this process visibly shares PID 1's UTS namespace.
     #[arg(long)]
     set_hostname: bool,
+    /// Where to serve Prometheus metrics (/metrics) and /healthz over HTTP;
+    /// `off` for nowhere.
+    #[arg(long, default_value = "127.0.0.1:2112")]
+    metrics_listen: String,
     /// Log format.
     #[arg(long, value_parser = ["text", "json"], default_value = "text")]
     log_format: String,
@@ -131,6 +136,7 @@ async fn daemon(args: &Args, os: bool) -> Result<End> {
             .and_then(|c| machined_controllers::network::parse_ip(&c)),
     )?
     .start();
+    metrics::start(&args.metrics_listen);
     let node = machined_controllers::kernel::hostname();
     let (power, mut power_rx) = PowerSwitch::new();
     let api = serve::serve(listener, &state, store, node.clone(), power)?;

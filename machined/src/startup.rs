@@ -7,17 +7,25 @@ use machined_resources::types::EtcdBootstrap;
 use machined_resources::{config, State};
 use std::path::Path;
 
+/// Logs to stderr (text or JSON) and, as plain text, into the bounded
+/// buffer `mctl logs machined` reads.
 pub fn init_logs(format: &str, ansi: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{fmt, EnvFilter};
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let ring = machined_telemetry::logs::ring("machined");
+    let buffered = ring.map(|r| {
+        fmt::layer()
+            .with_ansi(false)
+            .with_writer(move || machined_telemetry::logs::RingWriter::new(r))
+    });
+    let stderr = fmt::layer().with_ansi(ansi).with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter).with(buffered);
     if format == "json" {
-        b.json().init();
+        registry.with(stderr.json()).init();
     } else {
-        b.init();
+        registry.with(stderr).init();
     }
 }
 

@@ -178,7 +178,7 @@ impl Cluster {
 
     /// Starts machined again on a node (link up first).
     pub fn start_node(&self, i: usize) {
-        let (short, ns, _) = &self.cps()[i];
+        let (short, ns, addr) = &self.cps()[i];
         ip(&["-n", ns, "link", "set", "eth0", "up"]);
         let dir = self.node_dir(short);
         let log = std::fs::OpenOptions::new()
@@ -196,6 +196,8 @@ impl Cluster {
                 "--listen",
                 "0.0.0.0:50000",
                 "--set-hostname",
+                "--metrics-listen",
+                &format!("{addr}:2112"),
             ])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))

@@ -45,6 +45,8 @@ pub struct EtcdServiceController {
     failed_checks: u32,
     /// The certificates last written for etcd (no disk traffic per check).
     written: Option<EtcdCerts>,
+    /// The last leader seen (kept across phases without one), for events.
+    last_leader: std::sync::Mutex<String>,
     /// The members as the last healthy check listed them.
     members: Vec<EtcdMember>,
 }
@@ -68,6 +70,7 @@ impl EtcdServiceController {
             member_id: 0,
             failed_checks: 0,
             written: None,
+            last_leader: Default::default(),
             members: Vec::new(),
         }
     }
@@ -107,7 +110,57 @@ impl EtcdServiceController {
                 .unwrap_or_default();
             st.members = h.members.clone();
         }
+        self.report(ctx, &st)?;
         ctx.put(EtcdStatus::ID, &st)
+    }
+
+    /// Phase and leader changes as events and metrics.
+    fn report(&self, ctx: &Ctx, st: &EtcdStatus) -> Result<(), ControllerError> {
+        use machined_telemetry::{emit, metrics, Kind};
+        const SOURCE: &str = "etcd.ServiceController";
+        let old = ctx.get::<EtcdStatus>(EtcdStatus::ID)?.map(|s| s.spec);
+        let old_phase = old.as_ref().map(|o| o.phase);
+        if old_phase != Some(st.phase) {
+            let from = old_phase.map(|p| p.as_str()).unwrap_or("none");
+            let explains = matches!(
+                st.phase,
+                EtcdPhase::Stopped | EtcdPhase::Unhealthy | EtcdPhase::WaitingForBootstrap
+            );
+            let msg = if st.last_error.is_empty() || !explains {
+                format!("etcd {from} -> {}", st.phase.as_str())
+            } else {
+                format!("etcd {from} -> {}: {}", st.phase.as_str(), st.last_error)
+            };
+            emit(
+                Kind::EtcdPhaseChanged,
+                SOURCE,
+                &msg,
+                &[("from", from), ("to", st.phase.as_str())],
+            );
+        }
+        let has_leader = !st.leader.is_empty() && st.leader != "0";
+        let mut last = self.last_leader.lock().unwrap_or_else(|e| e.into_inner());
+        let changed = has_leader && *last != st.leader;
+        if changed {
+            let name = if st.leader_name.is_empty() {
+                &st.leader
+            } else {
+                &st.leader_name
+            };
+            emit(
+                Kind::EtcdLeaderChanged,
+                SOURCE,
+                &format!("etcd leader is {name}"),
+                &[("leader", name), ("member", &st.leader)],
+            );
+            // The first leader seen is not a change.
+            if !last.is_empty() {
+                metrics::get().etcd_leader(true, true);
+            }
+            *last = st.leader.clone();
+        }
+        metrics::get().etcd_leader(has_leader, false);
+        Ok(())
     }
 
     /// Notices a dead etcd: schedules a restart with exponential backoff.
@@ -152,20 +205,17 @@ impl EtcdServiceController {
         let dir = self.state_dir.join("etcd");
         std::fs::create_dir_all(&dir).map_err(ControllerError::io("creating", &dir))?;
         let log_path = dir.join("etcd.log");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(ControllerError::io("opening", &log_path))?;
+        let (read, write) =
+            super::output::pipe().map_err(ControllerError::io("creating a pipe for", &log_path))?;
+        let write2 = write
+            .try_clone()
+            .map_err(ControllerError::io("duplicating a pipe for", &log_path))?;
         let args = etcd_args(spec, ip, &self.data_dir(), &self.pki(), mode);
         let mut cmd = tokio::process::Command::new(&self.binary);
         cmd.args(&args)
             .stdin(std::process::Stdio::null())
-            .stdout(
-                log.try_clone()
-                    .map_err(ControllerError::io("duplicating", &log_path))?,
-            )
-            .stderr(log);
+            .stdout(write)
+            .stderr(write2);
         // etcd dies with machined, even on SIGKILL: a machined restarted
         // later must not find an orphan holding the ports.
         unsafe {
@@ -176,6 +226,11 @@ impl EtcdServiceController {
         let mut child = cmd
             .spawn()
             .map_err(ControllerError::io("starting", &self.binary))?;
+        // Our copies of the write end went with `cmd`: the pipe closes when
+        // etcd exits.
+        drop(cmd);
+        super::output::capture(read, &log_path)
+            .map_err(ControllerError::io("reading the output of", &self.binary))?;
         let pid = child.id().unwrap_or_default();
         tracing::info!(pid, ?mode, "etcd started");
         let (tx, rx) = watch::channel(None);

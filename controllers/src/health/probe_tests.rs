@@ -14,7 +14,9 @@ async fn http_server(status: Option<u16>) -> std::net::SocketAddr {
     let addr = l.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((mut s, _)) = l.accept().await else { return };
+            let Ok((mut s, _)) = l.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let mut buf = [0u8; 1024];
                 let _ = s.read(&mut buf).await;
@@ -47,13 +49,19 @@ const T: Duration = Duration::from_secs(2);
 async fn tcp_connects_or_is_refused() {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let open = l.local_addr().unwrap().to_string();
-    let r = Target::new(&Probe::Tcp { endpoint: open }).unwrap().check(T).await;
+    let r = Target::new(&Probe::Tcp { endpoint: open })
+        .unwrap()
+        .check(T)
+        .await;
     assert!(r.ok && r.detail.starts_with("connected"), "{r:?}");
     drop(l);
     let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = closed.local_addr().unwrap().to_string();
     drop(closed);
-    let r = Target::new(&Probe::Tcp { endpoint: addr }).unwrap().check(T).await;
+    let r = Target::new(&Probe::Tcp { endpoint: addr })
+        .unwrap()
+        .check(T)
+        .await;
     assert!(!r.ok && r.detail.contains("refused"), "{r:?}");
 }
 
@@ -106,7 +114,9 @@ async fn https_server() -> (std::net::SocketAddr, String) {
             let Ok((s, _)) = l.accept().await else { return };
             let acc = acc.clone();
             tokio::spawn(async move {
-                let Ok(mut s) = acc.accept(s).await else { return };
+                let Ok(mut s) = acc.accept(s).await else {
+                    return;
+                };
                 let mut buf = [0u8; 1024];
                 let _ = s.read(&mut buf).await;
                 let _ = s

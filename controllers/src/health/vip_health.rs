@@ -45,8 +45,28 @@ fn lock(m: &Mutex<Snapshot>) -> std::sync::MutexGuard<'_, Snapshot> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A changed verdict, as an event.
+fn report(ip: &str, check: &HealthCheck, state: State, was: State, result: &str) {
+    use machined_telemetry::{emit, Kind};
+    emit(
+        Kind::HealthCheckChanged,
+        "network.VIPHealthController",
+        &format!(
+            "{} check of {ip}: {} -> {} ({result})",
+            check.probe,
+            was.as_str(),
+            state.as_str()
+        ),
+        &[
+            ("vip", ip),
+            ("state", state.as_str()),
+            ("was", was.as_str()),
+        ],
+    );
+}
+
 /// Checks every interval until aborted.
-async fn run(check: HealthCheck, out: Arc<Mutex<Snapshot>>, waker: Waker) {
+async fn run(ip: String, check: HealthCheck, out: Arc<Mutex<Snapshot>>, waker: Waker) {
     let target = match Target::new(&check.probe) {
         Ok(t) => t,
         Err(why) => {
@@ -73,6 +93,7 @@ async fn run(check: HealthCheck, out: Arc<Mutex<Snapshot>>, waker: Waker) {
             } else {
                 tracing::info!(state, was = before.as_str(), result = %r.detail, "health check changed state");
             }
+            report(&ip, &check, s.tracker.state, before, &r.detail);
         }
         s.last_result = r.detail;
         s.last_check = Some(SystemTime::now());
@@ -90,8 +111,15 @@ impl VipHealthController {
             last_check: None,
         }));
         let span = tracing::info_span!("vip-health", vip = %ip, check = %check.probe);
-        let task =
-            tokio::spawn(run(check.clone(), out.clone(), self.waker.clone()).instrument(span));
+        let task = tokio::spawn(
+            run(
+                ip.to_string(),
+                check.clone(),
+                out.clone(),
+                self.waker.clone(),
+            )
+            .instrument(span),
+        );
         Running {
             check: check.clone(),
             out,

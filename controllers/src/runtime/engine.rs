@@ -232,6 +232,7 @@ async fn run(mut c: Box<dyn Controller>, t: Task) {
             Ok(()) => delay = backoff.initial,
             Err(e) => {
                 tracing::warn!(controller = name, error = %e, retry_in_ms = delay.as_millis() as u64, "reconcile failed");
+                machined_telemetry::metrics::get().reconcile_failed(name);
                 ctx.requeue = None;
                 tokio::select! {
                     _ = token.cancelled() => break,

@@ -96,6 +96,7 @@ async fn session(
                 .in_current_span(),
         ),
         tokio::spawn(c.observe(name.clone(), holder_tx).in_current_span()),
+        tokio::spawn(super::report::keepalives(lease_rx.clone(), spec.ip)),
     ]);
     let passing = d.health.passing();
     let value = Observed {
@@ -122,7 +123,7 @@ async fn session(
         every: Duration::from_millis(spec.options.holder_probe_ms),
         dead_after: Duration::from_millis(spec.options.holder_dead_after_ms),
     };
-    let report = report_holder(holder_rx.clone(), shared);
+    let report = report_holder(holder_rx.clone(), shared, spec.ip);
     tokio::pin!(report);
     if !passing {
         // Out of the election while anyone holds; in once nobody does.
@@ -164,7 +165,7 @@ async fn session(
     };
     let won_at = Instant::now();
     tracing::info!(node = %d.node, healthy = passing, "won the VIP election");
-    shared.update(|v| v.set_holder(Some(d.node.clone())));
+    note_holder(shared, spec.ip, Some(d.node.clone()));
     if let Some(t) = c.keep_leadership_away(d) {
         tasks.0.push(tokio::spawn(t.in_current_span()));
     }
@@ -187,7 +188,11 @@ async fn session(
     tracing::warn!(reason = why.as_str(), "giving up the VIP");
     // Fail closed: the keep-alive goes on until the kernel confirms the
     // address is gone; only then does anyone else get a chance.
+    let was_leading = shared.view().leading;
     holder.remove_confirmed(shared).await;
+    if was_leading {
+        super::report::released(spec.ip, why, &desire.borrow().reason);
+    }
     shared.update(|v| v.set_holder(None));
     // Resign through the session's member; if that fails (its member may be
     // what died), revoke the lease through another one at once.
@@ -226,13 +231,28 @@ async fn until_let_go(
     }
 }
 
-/// Reports the observed holder into the view until dropped.
-async fn report_holder(mut rx: watch::Receiver<Option<Observed>>, shared: &Shared) {
+/// Reports the observed holder into the view until dropped; a new holder
+/// is an event.
+async fn report_holder(
+    mut rx: watch::Receiver<Option<Observed>>,
+    shared: &Shared,
+    vip: std::net::IpAddr,
+) {
     loop {
         let h = rx.borrow_and_update().as_ref().map(|h| h.node.clone());
-        shared.update(|v| v.set_holder(h));
+        note_holder(shared, vip, h);
         if rx.changed().await.is_err() {
             return std::future::pending().await;
         }
     }
+}
+
+/// Records the holder; a new one (not merely unknown for a while) is an
+/// event.
+fn note_holder(shared: &Shared, vip: std::net::IpAddr, h: Option<String>) {
+    let last = shared.view().last_holder.clone();
+    if let Some(new) = h.as_deref().filter(|n| Some(*n) != last.as_deref()) {
+        super::report::holder_changed(vip, last.as_deref(), new);
+    }
+    shared.update(|v| v.set_holder(h));
 }

@@ -144,6 +144,9 @@ impl Holder {
                 Err(e) => format!("cannot probe for {} on the link: {e}", self.ip),
             };
             tracing::warn!(vip = %self.ip, reason = %why, "not claiming the VIP yet");
+            if shared.view().waiting != why {
+                super::report::claim_delayed(self.ip, &why);
+            }
             shared.update(|s| s.waiting = why);
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -172,6 +175,7 @@ impl Holder {
             Ok(Put::Created) | Ok(Put::Renewed) => {
                 tracing::info!(vip = %self.ip, "VIP added");
                 shared.update(|s| s.leading = true);
+                super::report::acquired(self.ip);
             }
             Ok(other) => tracing::warn!(vip = %self.ip, outcome = ?other, "VIP not added"),
             Err(e) => tracing::error!(vip = %self.ip, error = %e, "adding the VIP failed"),
@@ -197,10 +201,13 @@ impl Holder {
                     // Never announce what the lease no longer vouches for.
                     if v.may_announce(Instant::now()) {
                         match self.wire.announce() {
-                            Ok(frames) => shared.update(|s| {
-                                let n = s.announced.map_or(0, |a| a.1);
-                                s.announced = Some((SystemTime::now(), n + frames));
-                            }),
+                            Ok(frames) => {
+                                super::report::announced(self.ip, frames);
+                                shared.update(|s| {
+                                    let n = s.announced.map_or(0, |a| a.1);
+                                    s.announced = Some((SystemTime::now(), n + frames));
+                                })
+                            }
                             Err(e) => tracing::warn!(vip = %self.ip, error = %e, "announcing failed"),
                         }
                     }

@@ -32,6 +32,7 @@ mod lifetime;
 mod liveness;
 mod observe;
 mod probe;
+mod report;
 mod runner;
 #[cfg(test)]
 mod tests;

@@ -74,7 +74,7 @@ impl Prober {
                         // and comes back with the same holder, which must not
                         // restart the probing from scratch.
                         let deposed = tokio::select! {
-                            d = self.depose(&mut client, h.lease) => d,
+                            d = self.depose(&mut client, h.lease, &h.node) => d,
                             _ = other_holder(&mut holder, h.lease) => false,
                         };
                         let _ = tokio::time::timeout(STEP, self.suspicion.withdraw(&mut client)).await;
@@ -94,7 +94,7 @@ impl Prober {
 
     /// Posts this candidate's suspicion and revokes the holder's lease once
     /// the others agree; false if they do not within [`AGREE_WITHIN`].
-    async fn depose(&self, client: &mut Client, lease: i64) -> bool {
+    async fn depose(&self, client: &mut Client, lease: i64, holder: &str) -> bool {
         let until = Instant::now() + AGREE_WITHIN;
         let mut posted = false;
         // Short: the others decide within a probe interval or two of us.
@@ -114,7 +114,7 @@ impl Prober {
                         lease,
                         "the other candidates agree; revoking the holder's lease"
                     );
-                    self.revoke(client, lease).await;
+                    self.revoke(client, lease, holder).await;
                     return true;
                 }
             }
@@ -129,11 +129,12 @@ impl Prober {
 
     /// Revokes until it works or the lease is gone: when the dead holder
     /// was also etcd's leader, revokes fail until etcd has a new one.
-    async fn revoke(&self, client: &mut Client, lease: i64) {
+    async fn revoke(&self, client: &mut Client, lease: i64, holder: &str) {
         loop {
             match tokio::time::timeout(TRY * 2, client.lease_revoke(lease)).await {
                 Ok(Ok(_)) => {
                     tracing::info!(lease, "revoked the dead holder's lease");
+                    super::report::revoked(self.suspicion.vip, holder);
                     return;
                 }
                 Ok(Err(e)) if is_not_found(&e) => {

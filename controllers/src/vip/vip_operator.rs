@@ -70,6 +70,9 @@ impl VipOperatorController {
     }
 }
 
+/// The ineligibility reason of a machined that is stopping.
+pub(super) const SHUTTING_DOWN: &str = "shutting down";
+
 /// Whether and how a runner may campaign.
 pub(super) fn desire(ctx: &Ctx, spec: &VipSpec, stopping: bool) -> Result<Desire, ControllerError> {
     let mut d = Desire::default();
@@ -267,6 +270,12 @@ impl Controller for VipOperatorController {
                 health: check.as_ref().map(|c| c.state.clone()).unwrap_or_default(),
                 health_result: check.map(|c| c.last_result).unwrap_or_default(),
             };
+            let m = machined_telemetry::metrics::get();
+            m.vip_state(&ip, status.holding, status.campaigning);
+            m.vip_health(
+                &ip,
+                (!status.health.is_empty()).then(|| status.health == "healthy"),
+            );
             ctx.put(&ip, &status)?;
             keep_status.insert(ip.clone());
             if let Some((last, frames)) = view.announced {
@@ -278,6 +287,11 @@ impl Controller for VipOperatorController {
                 };
                 ctx.put(&ip, &a)?;
                 keep_announce.insert(ip);
+            }
+        }
+        for gone in ctx.list::<VipStatus>()? {
+            if !keep_status.contains(&gone.metadata.id) {
+                machined_telemetry::metrics::get().vip_gone(&gone.metadata.id);
             }
         }
         ctx.retain::<VipStatus>(&keep_status)?;
@@ -300,7 +314,7 @@ impl Controller for VipOperatorController {
         for r in &all {
             let mut d = r.desire.borrow().clone();
             d.eligible = false;
-            d.reason = "shutting down".into();
+            d.reason = SHUTTING_DOWN.into();
             let _ = r.desire.send(d);
         }
         for r in all {

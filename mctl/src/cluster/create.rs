@@ -316,6 +316,9 @@ fn start_netns_node(
             "--set-hostname".into(),
             "--etcd-binary".into(),
             p.a.etcd_binary.clone(),
+            // Metrics on the node's address, so a scraper in the LAN reads them.
+            "--metrics-listen".into(),
+            format!("{ip}:2112"),
         ];
         lab::spawn_detached(ns, &p.machined, &args, &node_dir.join("machined.log"))
     }

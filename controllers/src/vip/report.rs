@@ -1,0 +1,141 @@
+//! What the VIP's runner tells the world besides `VIPStatus`: events in the
+//! node's history and the counters behind them, at the moment things
+//! happen.
+
+use super::holder::LetGo;
+use super::keepalive::LeaseState;
+use machined_telemetry::{emit, metrics, Kind};
+use std::net::IpAddr;
+use tokio::sync::watch;
+
+const SOURCE: &str = "network.VIPController";
+
+pub fn acquired(vip: IpAddr) {
+    let v = vip.to_string();
+    metrics::get().acquired(&v);
+    emit(
+        Kind::VipAcquired,
+        SOURCE,
+        &format!("{v} added to the link and announced"),
+        &[("vip", &v)],
+    );
+}
+
+/// The reason word of a release: graceful (machined stopping), fenced,
+/// lease-lost, deposed, ineligible, unhealthy.
+pub fn reason(why: LetGo, ineligible_because: &str) -> &'static str {
+    match why {
+        LetGo::Fenced => "fenced",
+        LetGo::LeaseLost | LetGo::KeyWatchEnded => "lease-lost",
+        LetGo::KeyDeleted => "deposed",
+        LetGo::Unhealthy => "unhealthy",
+        LetGo::Ineligible if ineligible_because == super::vip_operator::SHUTTING_DOWN => "graceful",
+        LetGo::Ineligible => "ineligible",
+    }
+}
+
+pub fn released(vip: IpAddr, why: LetGo, ineligible_because: &str) {
+    let v = vip.to_string();
+    let r = reason(why, ineligible_because);
+    metrics::get().released(&v, r);
+    let detail = if why == LetGo::Ineligible {
+        format!("{}: {ineligible_because}", why.as_str())
+    } else {
+        why.as_str().to_string()
+    };
+    emit(
+        Kind::VipReleased,
+        SOURCE,
+        &format!("{v} removed from the link ({detail})"),
+        &[("vip", &v), ("reason", r)],
+    );
+}
+
+pub fn holder_changed(vip: IpAddr, from: Option<&str>, to: &str) {
+    let v = vip.to_string();
+    metrics::get().holder_changed(&v);
+    let from = from.unwrap_or("");
+    let msg = if from.is_empty() {
+        format!("{v} is held by {to}")
+    } else {
+        format!("{v} moved from {from} to {to}")
+    };
+    emit(
+        Kind::VipHolderChanged,
+        SOURCE,
+        &msg,
+        &[("vip", &v), ("holder", to), ("previous", from)],
+    );
+}
+
+pub fn revoked(vip: IpAddr, holder: &str) {
+    let v = vip.to_string();
+    metrics::get().revoked(&v);
+    emit(
+        Kind::VipHolderRevoked,
+        SOURCE,
+        &format!("revoked the lease of {holder}, the dead holder of {v}"),
+        &[("vip", &v), ("holder", holder)],
+    );
+}
+
+pub fn claim_delayed(vip: IpAddr, why: &str) {
+    let v = vip.to_string();
+    metrics::get().claim_delayed(&v);
+    emit(
+        Kind::VipClaimDelayed,
+        SOURCE,
+        &format!("not claiming {v} yet: {why}"),
+        &[("vip", &v)],
+    );
+}
+
+pub fn announced(vip: IpAddr, frames: u64) {
+    metrics::get().announced(&vip.to_string(), vip.is_ipv6(), frames);
+}
+
+/// Records every acknowledged keep-alive of this session's lease for the
+/// metrics, until the session ends (dropped) or the lease is lost.
+pub async fn keepalives(mut lease: watch::Receiver<LeaseState>, vip: IpAddr) {
+    struct Stopped(String);
+    impl Drop for Stopped {
+        fn drop(&mut self) {
+            metrics::get().keepalive_stopped(&self.0);
+        }
+    }
+    let v = Stopped(vip.to_string());
+    loop {
+        match *lease.borrow_and_update() {
+            LeaseState::Acked(at) => metrics::get().keepalive_acked(&v.0, at.into_std()),
+            LeaseState::Lost => return,
+        }
+        if lease.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_reasons() {
+        let cases = [
+            (LetGo::Fenced, "", "fenced"),
+            (LetGo::LeaseLost, "", "lease-lost"),
+            (LetGo::KeyWatchEnded, "", "lease-lost"),
+            (LetGo::KeyDeleted, "", "deposed"),
+            (LetGo::Unhealthy, "", "unhealthy"),
+            (
+                LetGo::Ineligible,
+                super::super::vip_operator::SHUTTING_DOWN,
+                "graceful",
+            ),
+            (LetGo::Ineligible, "link eth0 is not up", "ineligible"),
+        ];
+        for (why, because, want) in cases {
+            assert_eq!(reason(why, because), want, "{why:?} {because:?}");
+        }
+    }
+}
