@@ -181,6 +181,13 @@ pub fn resources(ch: Channel) -> ResourceServiceClient<Channel> {
     ResourceServiceClient::new(ch).max_decoding_message_size(64 << 20)
 }
 
+pub fn observe(
+    ch: Channel,
+) -> machined_proto::observe_service_client::ObserveServiceClient<Channel> {
+    machined_proto::observe_service_client::ObserveServiceClient::new(ch)
+        .max_decoding_message_size(16 << 20)
+}
+
 /// The innermost cause reads best ("Connection refused (os error 111)").
 fn source_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = e;

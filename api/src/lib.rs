@@ -6,13 +6,16 @@ pub mod apply_mode;
 pub mod auth;
 pub mod client;
 pub mod convert;
+pub mod kmsg;
 pub mod machine;
+pub mod observe;
 pub mod power;
 pub mod resources;
 pub mod store;
 pub mod tls;
 
 pub use machine::MachineApi;
+pub use observe::ObserveApi;
 pub use power::{PowerAction, PowerSwitch};
 pub use resources::ResourceApi;
 pub use store::NodeStore;

@@ -1,8 +1,9 @@
 //! The machine API: TLS that follows the node's certificates, both
 //! services with message size limits, and a bounded drain.
 
-use machined_api::{tls, MachineApi, NodeStore, ResourceApi};
+use machined_api::{tls, MachineApi, NodeStore, ObserveApi, ResourceApi};
 use machined_proto::machine_service_server::MachineServiceServer;
+use machined_proto::observe_service_server::ObserveServiceServer;
 use machined_proto::resource_service_server::ResourceServiceServer;
 use machined_resources::types::ApiCerts;
 use machined_resources::State;
@@ -38,8 +39,12 @@ pub fn serve(
             .max_decoding_message_size(2 << 20),
         )
         .add_service(
-            ResourceServiceServer::new(ResourceApi::new(state.clone(), node))
+            ResourceServiceServer::new(ResourceApi::new(state.clone(), node.clone()))
                 .max_decoding_message_size(64 << 10),
+        )
+        .add_service(
+            ObserveServiceServer::new(ObserveApi::new(state.clone(), node))
+                .max_decoding_message_size(4 << 10),
         )
         .serve_with_incoming_shutdown(tls::incoming(listener, current), async {
             let _ = stop_rx.await;

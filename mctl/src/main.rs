@@ -8,6 +8,7 @@ mod gen;
 mod get;
 mod image;
 mod mctlconfig;
+mod observe;
 mod output;
 mod patch;
 mod power;
@@ -84,6 +85,13 @@ enum Cmd {
     Shutdown,
     /// Get or watch resources.
     Get(get::GetArgs),
+    /// Stream the nodes' events (VIP acquired, released, moved; config;
+    /// etcd; health checks).
+    Events(observe::EventsArgs),
+    /// Show a service's log (machined or etcd) from the node's buffer.
+    Logs(observe::LogsArgs),
+    /// Show the kernel log.
+    Dmesg(observe::DmesgArgs),
     /// Check a machine config locally: warnings and exit 0, or every error and exit 1.
     Validate {
         #[arg(short = 'f', long = "file")]
@@ -187,6 +195,9 @@ async fn run(cli: Cli) -> Result<bool> {
             output,
         }) => patch::offline(&file, &patches, output.as_ref()),
         Cmd::Get(args) => get::run(&t.session()?, args).await,
+        Cmd::Events(a) => observe::events(&t.session()?, a).await,
+        Cmd::Logs(a) => observe::logs(&t.session()?, a).await,
+        Cmd::Dmesg(a) => observe::dmesg(&t.session()?, a).await,
         Cmd::Bootstrap => bootstrap::run(&t.session()?).await,
         Cmd::Reboot => power::run(&t.session()?, true).await,
         Cmd::Shutdown => power::run(&t.session()?, false).await,

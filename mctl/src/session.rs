@@ -104,6 +104,13 @@ impl Session {
         Ok(client::resources(client::connect(node, &self.creds).await?))
     }
 
+    pub async fn observe(
+        &self,
+        node: &str,
+    ) -> Result<machined_proto::observe_service_client::ObserveServiceClient<Channel>> {
+        Ok(client::observe(client::connect(node, &self.creds).await?))
+    }
+
     /// Runs `call` on every target in turn and `show`s each answer as it
     /// comes; a node that fails is reported as `NODE: error: ...` and the
     /// others still run. True when every node answered.

@@ -1,0 +1,184 @@
+//! `mctl events`, `mctl logs`, `mctl dmesg`: a node's event history, its
+//! own and etcd's log, the kernel log; from every node at once, each line
+//! as it comes.
+
+use crate::output;
+use crate::session::Session;
+use anyhow::{anyhow, Result};
+use futures::StreamExt;
+use machined_proto as pb;
+use serde_json::json;
+
+#[derive(clap::Args, Debug)]
+pub struct EventsArgs {
+    /// Past events to show first (-1: every one kept). Default: none, as
+    /// talosctl events.
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    pub tail: i32,
+    /// Every kept event after this id instead.
+    #[arg(long, default_value_t = 0)]
+    pub since: u64,
+    /// Print the history asked for and exit instead of following.
+    #[arg(long)]
+    pub no_follow: bool,
+    #[arg(short = 'o', long = "output", value_parser = ["table", "json"], default_value = "table")]
+    pub output: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct LogsArgs {
+    /// machined or etcd.
+    pub service: String,
+    /// Keep printing lines as they are written.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Past lines to show (-1: every one kept).
+    #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
+    pub tail: i32,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DmesgArgs {
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
+    pub tail: i32,
+}
+
+const EVENT_COLUMNS: [(&str, usize); 4] = [("NODE", 12), ("ID", 6), ("EVENT", 22), ("SOURCE", 24)];
+
+fn event_row(node: &str, e: &pb::Event, format: &str) -> String {
+    if format == "json" {
+        return json!({
+            "node": node, "id": e.id, "time": e.time, "kind": e.kind,
+            "source": e.source, "message": e.message, "fields": e.fields,
+        })
+        .to_string();
+    }
+    let cells = [node, &e.id.to_string(), &e.kind, &e.source];
+    let mut s = String::new();
+    for (c, (_, w)) in cells.iter().zip(EVENT_COLUMNS) {
+        s.push_str(&format!("{c:<w$} "));
+    }
+    s + &e.message
+}
+
+fn missed(node: &str, n: u64, what: &str) {
+    if n > 0 {
+        eprintln!("{node}: {n} {what} left the node's buffer before they could be sent");
+    }
+}
+
+async fn events_of(s: &Session, node: String, a: &EventsArgs) -> Result<()> {
+    let mut c = s.observe(&node).await?;
+    let mut st = c
+        .events(pb::EventsRequest {
+            tail_events: a.tail,
+            since_id: a.since,
+            follow: !a.no_follow,
+        })
+        .await
+        .map_err(output::status)?
+        .into_inner();
+    while let Some(r) = st.next().await {
+        let r = r.map_err(output::status)?;
+        missed(&node, r.missed, "events");
+        for e in &r.events {
+            println!("{}", event_row(&node, e, &a.output));
+        }
+    }
+    if a.no_follow {
+        Ok(())
+    } else {
+        Err(anyhow!("{node}: the event stream ended"))
+    }
+}
+
+/// Streams from every target at once; a node that fails is reported and
+/// the others go on. True when all ended well.
+async fn all<'a, F, Fut>(s: &'a Session, f: F) -> bool
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<()>> + 'a,
+{
+    let runs = s.targets.iter().map(|n| {
+        let n = n.clone();
+        let fut = f(n.clone());
+        async move { (n, fut.await) }
+    });
+    let mut ok = true;
+    for (n, r) in futures::future::join_all(runs).await {
+        if let Err(e) = r {
+            ok = false;
+            eprintln!("{n}: error: {e:#}");
+        }
+    }
+    ok
+}
+
+pub async fn events(s: &Session, a: EventsArgs) -> Result<bool> {
+    if a.output == "table" {
+        let head: Vec<String> = EVENT_COLUMNS
+            .iter()
+            .map(|(h, w)| format!("{h:<w$}"))
+            .collect();
+        println!("{} MESSAGE", head.join(" "));
+    }
+    Ok(all(s, |n| events_of(s, n, &a)).await)
+}
+
+fn print_lines(node: &str, prefix: bool, lines: &[pb::LogLine]) {
+    for l in lines {
+        if prefix {
+            println!("{node}: {}", l.text);
+        } else {
+            println!("{}", l.text);
+        }
+    }
+}
+
+pub async fn logs(s: &Session, a: LogsArgs) -> Result<bool> {
+    let prefix = s.targets.len() > 1;
+    let a = &a;
+    Ok(all(s, |node| async move {
+        let mut c = s.observe(&node).await?;
+        let mut st = c
+            .logs(pb::LogsRequest {
+                service: a.service.clone(),
+                tail_lines: a.tail,
+                follow: a.follow,
+            })
+            .await
+            .map_err(output::status)?
+            .into_inner();
+        while let Some(r) = st.next().await {
+            let r = r.map_err(output::status)?;
+            missed(&node, r.missed, "lines");
+            print_lines(&node, prefix, &r.lines);
+        }
+        Ok(())
+    })
+    .await)
+}
+
+pub async fn dmesg(s: &Session, a: DmesgArgs) -> Result<bool> {
+    let prefix = s.targets.len() > 1;
+    let a = &a;
+    Ok(all(s, |node| async move {
+        let mut c = s.observe(&node).await?;
+        let mut st = c
+            .dmesg(pb::DmesgRequest {
+                tail_lines: a.tail,
+                follow: a.follow,
+            })
+            .await
+            .map_err(output::status)?
+            .into_inner();
+        while let Some(r) = st.next().await {
+            let r = r.map_err(output::status)?;
+            print_lines(&node, prefix, &r.lines);
+        }
+        Ok(())
+    })
+    .await)
+}
