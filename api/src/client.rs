@@ -157,6 +157,7 @@ pub async fn connect(target: &str, creds: &Creds) -> Result<Channel, ConnectErro
             .map_err(|_| {
                 std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
             })??;
+            let _ = tcp.set_nodelay(true);
             let tls = tokio_rustls::TlsConnector::from(cfg)
                 .connect(server_name, tcp)
                 .await?;
