@@ -4,6 +4,7 @@ mod apply;
 mod bootstrap;
 mod cluster;
 mod config_cmd;
+mod dashboard;
 mod gen;
 mod get;
 mod image;
@@ -92,6 +93,8 @@ enum Cmd {
     Logs(observe::LogsArgs),
     /// Show the kernel log.
     Dmesg(observe::DmesgArgs),
+    /// A live view of the nodes: VIP holder and candidates, etcd, events.
+    Dashboard,
     /// Check a machine config locally: warnings and exit 0, or every error and exit 1.
     Validate {
         #[arg(short = 'f', long = "file")]
@@ -198,6 +201,7 @@ async fn run(cli: Cli) -> Result<bool> {
         Cmd::Events(a) => observe::events(&t.session()?, a).await,
         Cmd::Logs(a) => observe::logs(&t.session()?, a).await,
         Cmd::Dmesg(a) => observe::dmesg(&t.session()?, a).await,
+        Cmd::Dashboard => dashboard::run(t.session()?).await,
         Cmd::Bootstrap => bootstrap::run(&t.session()?).await,
         Cmd::Reboot => power::run(&t.session()?, true).await,
         Cmd::Shutdown => power::run(&t.session()?, false).await,

@@ -11,6 +11,7 @@ pub mod node;
 pub mod ns;
 pub mod probe;
 pub mod process;
+pub mod scrape;
 pub mod service;
 pub mod trial;
 
