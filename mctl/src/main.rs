@@ -252,7 +252,7 @@ fn main() {
         Ok(true) => 0,
         Ok(false) => 1,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {e:#}{}", session::where_hint());
             1
         }
     };

@@ -110,7 +110,7 @@ where
     for (n, r) in futures::future::join_all(runs).await {
         if let Err(e) = r {
             ok = false;
-            eprintln!("{n}: error: {e:#}");
+            eprintln!("{n}: error: {e:#}{}", crate::session::where_hint());
         }
     }
     ok

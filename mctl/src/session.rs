@@ -26,7 +26,8 @@ pub struct Target {
     /// Context of the client config to use (default: its current one).
     #[arg(long, global = true)]
     pub context: Option<String>,
-    /// Run inside this network namespace (default: the context's, if any).
+    /// Run inside this network namespace (default: the context's, if any;
+    /// `--netns ''` runs here even when the context names one).
     #[arg(long, global = true)]
     pub netns: Option<String>,
     /// For a node in maintenance mode (no config yet): TLS without a client
@@ -81,17 +82,21 @@ impl Target {
         Ok(Session { targets, creds })
     }
 
-    /// The namespace to enter: `--netns`, else the context's.
+    /// The namespace to enter: `--netns` (empty: none), else the context's.
+    /// Remembers where it came from, for error messages.
     pub fn netns(&self) -> Result<Option<String>> {
-        if self.netns.is_some() {
-            return Ok(self.netns.clone());
+        if let Some(n) = &self.netns {
+            return Ok(Some(n.clone()).filter(|n| !n.is_empty()));
         }
         let cfg = self.config()?;
-        Ok(cfg
-            .current(&self.context)
-            .ok()
-            .flatten()
-            .and_then(|(_, c)| c.netns.clone()))
+        let ctx = cfg.current(&self.context).ok().flatten();
+        let ns = ctx.and_then(|(_, c)| c.netns.clone());
+        if let (Some(ns), Some((name, _))) = (&ns, ctx) {
+            let _ = WHERE.set(format!(
+                "ran inside network namespace {ns:?}, named by context {name:?}; --netns '' runs here, --context picks another"
+            ));
+        }
+        Ok(ns)
     }
 }
 
@@ -125,12 +130,25 @@ impl Session {
                 Ok(v) => show(node, v),
                 Err(e) => {
                     ok = false;
-                    eprintln!("{node}: error: {e:#}{}", insecure_hint(&self.creds));
+                    eprintln!(
+                        "{node}: error: {e:#}{}{}",
+                        insecure_hint(&self.creds),
+                        where_hint()
+                    );
                 }
             }
         }
         ok
     }
+}
+
+/// Set when a context's network namespace was entered without `--netns`.
+static WHERE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// ` (ran inside network namespace ...)` when a context chose one, for
+/// failures: a namespace nobody asked for on the command line surprises.
+pub fn where_hint() -> String {
+    WHERE.get().map(|w| format!(" ({w})")).unwrap_or_default()
 }
 
 /// A connection without a client certificate that fails is most often a
