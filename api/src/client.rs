@@ -182,6 +182,10 @@ pub fn resources(ch: Channel) -> ResourceServiceClient<Channel> {
     ResourceServiceClient::new(ch).max_decoding_message_size(64 << 20)
 }
 
+pub fn vip(ch: Channel) -> machined_proto::vip_service_client::VipServiceClient<Channel> {
+    machined_proto::vip_service_client::VipServiceClient::new(ch)
+}
+
 pub fn observe(
     ch: Channel,
 ) -> machined_proto::observe_service_client::ObserveServiceClient<Channel> {

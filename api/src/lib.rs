@@ -13,12 +13,14 @@ pub mod power;
 pub mod resources;
 pub mod store;
 pub mod tls;
+pub mod vip;
 
 pub use machine::MachineApi;
 pub use observe::ObserveApi;
 pub use power::{PowerAction, PowerSwitch};
 pub use resources::ResourceApi;
 pub use store::NodeStore;
+pub use vip::VipApi;
 
 /// Default port of the machine API.
 pub const DEFAULT_PORT: u16 = 50000;

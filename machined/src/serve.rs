@@ -1,10 +1,11 @@
 //! The machine API: TLS that follows the node's certificates, both
 //! services with message size limits, and a bounded drain.
 
-use machined_api::{tls, MachineApi, NodeStore, ObserveApi, ResourceApi};
+use machined_api::{tls, MachineApi, NodeStore, ObserveApi, ResourceApi, VipApi};
 use machined_proto::machine_service_server::MachineServiceServer;
 use machined_proto::observe_service_server::ObserveServiceServer;
 use machined_proto::resource_service_server::ResourceServiceServer;
+use machined_proto::vip_service_server::VipServiceServer;
 use machined_resources::types::ApiCerts;
 use machined_resources::State;
 use std::time::Duration;
@@ -43,7 +44,11 @@ pub fn serve(
                 .max_decoding_message_size(64 << 10),
         )
         .add_service(
-            ObserveServiceServer::new(ObserveApi::new(state.clone(), node))
+            ObserveServiceServer::new(ObserveApi::new(state.clone(), node.clone()))
+                .max_decoding_message_size(4 << 10),
+        )
+        .add_service(
+            VipServiceServer::new(VipApi::new(state.clone(), node))
                 .max_decoding_message_size(4 << 10),
         )
         .serve_with_incoming_shutdown(tls::incoming(listener, current), async {

@@ -16,6 +16,7 @@ mod power;
 mod session;
 mod validate;
 mod version;
+mod vip;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -95,6 +96,9 @@ enum Cmd {
     Dmesg(observe::DmesgArgs),
     /// A live view of the nodes: VIP holder and candidates, etcd, events.
     Dashboard,
+    /// Planned moves of the VIP: forfeit, move.
+    #[command(subcommand)]
+    Vip(vip::VipCmd),
     /// Check a machine config locally: warnings and exit 0, or every error and exit 1.
     Validate {
         #[arg(short = 'f', long = "file")]
@@ -202,6 +206,7 @@ async fn run(cli: Cli) -> Result<bool> {
         Cmd::Logs(a) => observe::logs(&t.session()?, a).await,
         Cmd::Dmesg(a) => observe::dmesg(&t.session()?, a).await,
         Cmd::Dashboard => dashboard::run(t.session()?).await,
+        Cmd::Vip(c) => vip::run(&t.session()?, c).await,
         Cmd::Bootstrap => bootstrap::run(&t.session()?).await,
         Cmd::Reboot => power::run(&t.session()?, true).await,
         Cmd::Shutdown => power::run(&t.session()?, false).await,

@@ -109,6 +109,13 @@ impl Session {
         Ok(client::resources(client::connect(node, &self.creds).await?))
     }
 
+    pub async fn vip(
+        &self,
+        node: &str,
+    ) -> Result<machined_proto::vip_service_client::VipServiceClient<Channel>> {
+        Ok(client::vip(client::connect(node, &self.creds).await?))
+    }
+
     pub async fn observe(
         &self,
         node: &str,

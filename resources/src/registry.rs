@@ -177,6 +177,21 @@ static DEFINITIONS: &[Definition] = &[
         ],
         false,
     ),
+    def::<VipForfeit>(
+        &["vipforfeit", "vipforfeits"],
+        &[col("IP", "/ip"), col("UNTIL", "/until")],
+        false,
+    ),
+    def::<VipMove>(
+        &["vipmove", "vipmoves"],
+        &[
+            col("IP", "/ip"),
+            col("TO", "/to"),
+            col("SEQ", "/seq"),
+            col("REQUESTED", "/requested"),
+        ],
+        false,
+    ),
     def::<VipHealthStatus>(
         &["viphealthstatus", "viphealthstatuses", "viphealth"],
         &[

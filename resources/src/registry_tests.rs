@@ -124,6 +124,16 @@ fn samples() -> Vec<(&'static str, Value)> {
             health: "healthy".into(),
             health_result: "HTTP 200 in 2 ms".into(),
         }),
+        json(VipForfeit {
+            ip: ip.to_string(),
+            until: "2026-01-01T00:00:00Z".into(),
+        }),
+        json(VipMove {
+            ip: ip.to_string(),
+            to: "cp2".into(),
+            seq: 1,
+            requested: "2026-01-01T00:00:00Z".into(),
+        }),
         json(VipHealthStatus {
             ip: ip.to_string(),
             check: "tcp 127.0.0.1:6443".into(),

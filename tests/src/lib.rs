@@ -9,6 +9,7 @@ pub mod monitor;
 pub mod netns;
 pub mod node;
 pub mod ns;
+pub mod planned;
 pub mod probe;
 pub mod process;
 pub mod scrape;

@@ -37,9 +37,11 @@ pub enum Scenario {
     /// holder; needs `--stand-in` and a health check (see
     /// `service::check_patch`).
     Unhealthy,
+    /// `mctl vip forfeit` on the holder (a planned move), ended afterwards.
+    Forfeit,
 }
 
-const ALL: [Scenario; 10] = [
+const ALL: [Scenario; 11] = [
     Scenario::Graceful,
     Scenario::Dead,
     Scenario::DeadEtcdLeader,
@@ -50,6 +52,7 @@ const ALL: [Scenario; 10] = [
     Scenario::EtcdDown,
     Scenario::DeafCandidate,
     Scenario::Unhealthy,
+    Scenario::Forfeit,
 ];
 
 impl Scenario {
@@ -65,10 +68,11 @@ impl Scenario {
             Scenario::EtcdDown => "etcd-down",
             Scenario::DeafCandidate => "deaf-candidate",
             Scenario::Unhealthy => "unhealthy",
+            Scenario::Forfeit => "forfeit",
         }
     }
 
-    pub fn all() -> [Scenario; 10] {
+    pub fn all() -> [Scenario; 11] {
         ALL
     }
 
@@ -138,6 +142,10 @@ pub fn run(c: &Cluster, s: Scenario, probe_every: Duration) -> Outcome {
         Scenario::Pause => c.freeze_machined(h, true),
         Scenario::EtcdDown => c.kill_etcd(h),
         Scenario::Unhealthy => c.stop_service(h),
+        Scenario::Forfeit => {
+            let r = c.forfeit(h, VIP, 60);
+            assert!(r.ok, "vip forfeit: {}{}", r.stdout, r.stderr);
+        }
         Scenario::DeafCandidate => {
             c.deafen(other, h, true);
             // Long enough for the deaf candidate to decide the holder is
@@ -222,6 +230,10 @@ pub fn run(c: &Cluster, s: Scenario, probe_every: Duration) -> Outcome {
         }
         Scenario::Cutoff => c.reconnect(h),
         Scenario::Unhealthy => c.start_service(h),
+        Scenario::Forfeit => {
+            let r = c.forfeit(h, VIP, 0);
+            assert!(r.ok, "ending the forfeit: {}{}", r.stdout, r.stderr);
+        }
         Scenario::Quorum | Scenario::Pause | Scenario::EtcdDown | Scenario::DeafCandidate => {}
     }
     c.wait_healthy();

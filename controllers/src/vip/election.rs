@@ -9,12 +9,13 @@
 use super::agreement::Suspicion;
 use super::election_error::SessionError;
 use super::election_health as health;
+use super::election_move::{self as moving, elsewhere};
 use super::holder::{Holder, LetGo};
 use super::keepalive::LeaseState;
 use super::observe::Holder as Observed;
 use super::probe::Prober;
+use super::report::{note_holder, report_holder};
 use super::runner::{Deps, Desire, Shared};
-use futures::future::BoxFuture;
 use machined_resources::types::VipSpec;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,11 @@ use tracing::Instrument;
 
 /// Why a node whose check does not pass is not campaigning.
 const STANDBY: &str = "health check not passing: not campaigning while another node holds the VIP";
+/// Why a node stepped out of the queue.
+const MOVING: &str = "the VIP is being moved to another node on request: stepped out of the queue";
+/// How long nobody may hold the VIP before a node that stepped out for a
+/// move campaigns anyway (the target claims within milliseconds).
+const MOVE_FALLBACK: Duration = Duration::from_secs(2);
 
 /// Runs until the desire channel closes.
 pub async fn run(
@@ -33,10 +39,14 @@ pub async fn run(
     deps: Deps,
 ) {
     loop {
-        let d = match desire.wait_for(|d| d.eligible).await {
-            Ok(d) => d.clone(),
-            Err(_) => return,
+        // Not a candidate (forfeited, say) but etcd is there: still watch
+        // who holds, so VIPStatus names the holder on every node.
+        let watching = desire.clone();
+        let waited = tokio::select! {
+            r = desire.wait_for(|d| d.eligible) => r.map(|d| d.clone()),
+            _ = super::report::observe_only(&spec, watching, &shared, &deps) => continue,
         };
+        let Ok(d) = waited else { return };
         match session(&spec, &d, &mut desire, &shared, &deps).await {
             Ok(()) => shared.update(|v| v.error.clear()),
             Err(e) => {
@@ -90,6 +100,7 @@ async fn session(
     let (lease_tx, mut lease_rx) = watch::channel(LeaseState::Acked(granted_at));
     let kick = Arc::new(tokio::sync::Notify::new());
     let (holder_tx, holder_rx) = watch::channel::<Option<Observed>>(None);
+    let (move_tx, mut move_rx) = watch::channel::<Option<String>>(None);
     let mut tasks = Tasks(vec![
         tokio::spawn(
             c.keep_alive(lease, ttl, granted_at, lease_tx, kick.clone())
@@ -97,6 +108,7 @@ async fn session(
         ),
         tokio::spawn(c.observe(name.clone(), holder_tx).in_current_span()),
         tokio::spawn(super::report::keepalives(lease_rx.clone(), spec.ip)),
+        tokio::spawn(c.observe_move(spec.ip, move_tx).in_current_span()),
     ]);
     let passing = d.health.passing();
     let value = Observed {
@@ -104,6 +116,7 @@ async fn session(
         ip: d.node_ip,
         mac: Some(mac),
         healthy: passing,
+        priority: d.handover.priority,
         lease,
     }
     .encode();
@@ -125,11 +138,24 @@ async fn session(
     };
     let report = report_holder(holder_rx.clone(), shared, spec.ip);
     tokio::pin!(report);
-    if !passing {
-        // Out of the election while anyone holds; in once nobody does.
-        shared.update(|v| v.standby = STANDBY.into());
+    // A pending move decides whether to queue at all: its first reading
+    // (one etcd read) comes before the campaign.
+    let _ = tokio::time::timeout(Duration::from_secs(2), move_rx.changed()).await;
+    let stepped_out = passing && elsewhere(&move_rx.borrow(), &d.node);
+    let handover_rx = desire.clone();
+    if !passing || stepped_out {
+        // Out of the election while anyone holds (or a move to another
+        // node is under way); in once nobody does.
+        let (why, quiet) = if passing {
+            (MOVING, MOVE_FALLBACK.max(d.health.fallback_after))
+        } else {
+            (STANDBY, d.health.fallback_after)
+        };
+        shared.update(|v| v.standby = why.into());
         let ended = tokio::select! {
-            _ = health::no_holder_for(holder_rx.clone(), d.health.fallback_after) => None,
+            _ = health::no_holder_for(holder_rx.clone(), quiet) => None,
+            _ = moving::not_elsewhere(move_rx.clone(), &d.node), if stepped_out => Some(Ok(())),
+            _ = moving::handover_changed(handover_rx.clone(), d.handover.clone()) => Some(Ok(())),
             _ = health::flipped(desire, passing) => Some(Ok(())),
             _ = lease_lost(&mut lease_rx) => Some(Err(SessionError::LeaseLost)),
             _ = &mut report => unreachable!("reporting runs until dropped"),
@@ -139,7 +165,7 @@ async fn session(
             let _ = c.revoke(lease).await;
             return r;
         }
-        tracing::warn!("no holder seen: campaigning although the health check does not pass");
+        tracing::warn!(why, "no holder seen: campaigning anyway");
     }
     // Only healthy candidates probe the holder (and count towards deposing it).
     let probing = if passing {
@@ -158,6 +184,18 @@ async fn session(
         _ = health::other_holder(holder_rx.clone(), lease), if !passing => {
             let _ = c.revoke(lease).await;
             return Ok(());
+        }
+        _ = moving::handover_changed(handover_rx, d.handover.clone()) => {
+            let _ = c.revoke(lease).await;
+            return Ok(());
+        }
+        // A move to another node: out of its way.
+        _ = moving::requested_elsewhere(move_rx.clone(), &d.node), if !stepped_out => {
+            let _ = c.revoke(lease).await;
+            return Ok(());
+        }
+        _ = moving::preempt(&*c, spec.ip, d, holder_rx.clone(), move_rx.clone()), if passing => {
+            unreachable!("preempting runs until dropped")
         }
         _ = lease_lost(&mut lease_rx) => return Err(SessionError::LeaseLost),
         _ = probing => unreachable!("the prober runs until dropped"),
@@ -179,11 +217,17 @@ async fn session(
         wire,
         kick,
     };
-    let stop = until_let_go(
-        c.key_gone(&key),
-        desire.clone(),
-        health::handover(&*c, &name, lease, desire.clone(), won_at, shared),
-    );
+    // The first reason to let go: ineligible, our election key deleted or
+    // unwatchable, a failing check with a healthy candidate, a move.
+    let mut eligible = desire.clone();
+    let stop = async {
+        tokio::select! {
+            _ = ineligible(&mut eligible) => LetGo::Ineligible,
+            why = c.key_gone(&key) => why,
+            why = health::handover(&*c, &name, lease, desire.clone(), won_at, shared) => why,
+            why = moving::move_away(&*c, &name, spec.ip, move_rx.clone(), &d.node, lease) => why,
+        }
+    };
     let why = holder.hold(&mut lease_rx, stop, shared).await;
     tracing::warn!(reason = why.as_str(), "giving up the VIP");
     // Fail closed: the keep-alive goes on until the kernel confirms the
@@ -215,44 +259,4 @@ async fn session(
                 })
         }
     }
-}
-
-/// Resolves with the first reason to let go: ineligible, our election key
-/// deleted or unwatchable, or a failing check with a healthy candidate.
-async fn until_let_go(
-    key_gone: BoxFuture<'static, LetGo>,
-    mut desire: watch::Receiver<Desire>,
-    unhealthy: impl std::future::Future<Output = LetGo>,
-) -> LetGo {
-    tokio::select! {
-        _ = ineligible(&mut desire) => LetGo::Ineligible,
-        why = key_gone => why,
-        why = unhealthy => why,
-    }
-}
-
-/// Reports the observed holder into the view until dropped; a new holder
-/// is an event.
-async fn report_holder(
-    mut rx: watch::Receiver<Option<Observed>>,
-    shared: &Shared,
-    vip: std::net::IpAddr,
-) {
-    loop {
-        let h = rx.borrow_and_update().as_ref().map(|h| h.node.clone());
-        note_holder(shared, vip, h);
-        if rx.changed().await.is_err() {
-            return std::future::pending().await;
-        }
-    }
-}
-
-/// Records the holder; a new one (not merely unknown for a while) is an
-/// event.
-fn note_holder(shared: &Shared, vip: std::net::IpAddr, h: Option<String>) {
-    let last = shared.view().last_holder.clone();
-    if let Some(new) = h.as_deref().filter(|n| Some(*n) != last.as_deref()) {
-        super::report::holder_changed(vip, last.as_deref(), new);
-    }
-    shared.update(|v| v.set_holder(h));
 }

@@ -41,6 +41,9 @@ pub struct Script {
     pub candidates: Mutex<Vec<Observed>>,
     /// The value of every campaign begun.
     pub values: Mutex<Vec<String>>,
+    /// The pending move request's target (polled); requests and clears
+    /// made through the elector write it too.
+    pub move_to: Mutex<Option<String>>,
 }
 
 impl Script {
@@ -136,6 +139,32 @@ impl Campaign for FakeCampaign {
     }
     fn keep_leadership_away(&self, _: &Desire) -> Option<Task> {
         None
+    }
+    fn observe_move(&self, _: IpAddr, tx: watch::Sender<Option<String>>) -> Task {
+        let s = self.0.clone();
+        async move {
+            let first = s.move_to.lock().unwrap().clone();
+            tx.send_replace(first);
+            loop {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                let now = s.move_to.lock().unwrap().clone();
+                tx.send_if_modified(|cur| std::mem::replace(cur, now.clone()) != now);
+            }
+        }
+        .boxed()
+    }
+    async fn request_move(&self, _: IpAddr, to: &str, _: u32) -> Result<(), SessionError> {
+        self.0.log(format!("move to {to}"));
+        *self.0.move_to.lock().unwrap() = Some(to.to_string());
+        Ok(())
+    }
+    async fn clear_move(&self, _: IpAddr, to: &str) -> Result<(), SessionError> {
+        self.0.log(format!("clear move to {to}"));
+        let mut m = self.0.move_to.lock().unwrap();
+        if m.as_deref() == Some(to) {
+            *m = None;
+        }
+        Ok(())
     }
     async fn resign(&self, _: LeaderKey) -> Result<(), SessionError> {
         self.0

@@ -29,6 +29,7 @@ fn other(lease: i64, healthy: bool) -> Observed {
         ip: None,
         mac: None,
         healthy,
+        priority: 0,
         lease,
     }
 }

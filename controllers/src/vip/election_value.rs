@@ -27,6 +27,8 @@ pub struct Holder {
     /// Whether the node's health check of the VIP's service passes (true
     /// without a check, and when an older node leaves the field out).
     pub healthy: bool,
+    /// The node's `priority` for the VIP (0 when an older node leaves it out).
+    pub priority: u32,
     /// The etcd lease of the election key (not part of the value).
     pub lease: i64,
 }
@@ -55,6 +57,8 @@ struct Wire {
     mac: Option<String>,
     #[serde(default = "yes")]
     healthy: bool,
+    #[serde(default)]
+    priority: u32,
 }
 
 fn yes() -> bool {
@@ -69,6 +73,7 @@ impl Holder {
             "ip": self.ip,
             "mac": self.mac.map(|m| format_mac(&m)),
             "healthy": self.healthy,
+            "priority": self.priority,
         })
         .to_string()
     }
@@ -97,12 +102,13 @@ impl Holder {
             ip: w.ip,
             mac,
             healthy: w.healthy,
+            priority: w.priority,
             lease,
         })
     }
 }
 
-fn check_node(node: &str) -> Result<(), ValueError> {
+pub(super) fn check_node(node: &str) -> Result<(), ValueError> {
     if node.is_empty() {
         return Err(ValueError::Node("is empty"));
     }
@@ -136,6 +142,7 @@ mod tests {
             ip: Some("10.5.0.11".parse().unwrap()),
             mac: Some([0x52, 0x54, 0, 0, 0, 1]),
             healthy: false,
+            priority: 5,
             lease: 7,
         };
         assert_eq!(Holder::decode(h.encode().as_bytes(), 7).ok(), Some(h));

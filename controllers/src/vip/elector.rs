@@ -12,6 +12,7 @@ use super::runner::Desire;
 use async_trait::async_trait;
 use etcd_client::LeaderKey;
 use futures::future::BoxFuture;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
@@ -61,6 +62,15 @@ pub trait Campaign: Send + Sync {
     /// Moves the service's own leadership away from this node while it
     /// holds the VIP (etcd), if there is such a thing.
     fn keep_leadership_away(&self, d: &Desire) -> Option<Task>;
+    /// Publishes the node a pending move request of `vip` names (`None`:
+    /// none), until dropped; the first reading is always sent.
+    fn observe_move(&self, vip: IpAddr, tx: watch::Sender<Option<String>>) -> Task;
+    /// Asks that `vip` move to node `to`: the request lasts `ttl_secs` at
+    /// most (its own lease), so a target that never takes over cannot keep
+    /// the others out for long.
+    async fn request_move(&self, vip: IpAddr, to: &str, ttl_secs: u32) -> Result<(), SessionError>;
+    /// Withdraws the move request of `vip` if it still names `to`.
+    async fn clear_move(&self, vip: IpAddr, to: &str) -> Result<(), SessionError>;
     async fn resign(&self, key: LeaderKey) -> Result<(), SessionError>;
     async fn revoke(&self, lease: i64) -> Result<(), SessionError>;
     /// Revokes `lease` through a member other than this campaign's.

@@ -141,6 +141,23 @@ impl Campaign for EtcdCampaign {
         Some(keep_etcd_leadership_away(vec![local], d.tls.clone()).boxed())
     }
 
+    fn observe_move(&self, vip: std::net::IpAddr, tx: watch::Sender<Option<String>>) -> Task {
+        super::move_key::observe(self.client.clone(), vip, tx).boxed()
+    }
+
+    async fn request_move(
+        &self,
+        vip: std::net::IpAddr,
+        to: &str,
+        ttl_secs: u32,
+    ) -> Result<(), SessionError> {
+        super::move_key::request(&self.client, vip, to, ttl_secs).await
+    }
+
+    async fn clear_move(&self, vip: std::net::IpAddr, to: &str) -> Result<(), SessionError> {
+        super::move_key::clear(&self.client, vip, to).await
+    }
+
     async fn resign(&self, key: LeaderKey) -> Result<(), SessionError> {
         let mut c = self.client.clone();
         etcd_step(

@@ -35,6 +35,9 @@ pub enum LetGo {
     KeyWatchEnded,
     /// The health check fails and another candidate's passes.
     Unhealthy,
+    /// Moved to another node on request (an operator's, or a candidate
+    /// with a higher priority).
+    Moved,
 }
 
 impl std::fmt::Display for LetGo {
@@ -52,6 +55,7 @@ impl LetGo {
             LetGo::KeyDeleted => "election key deleted",
             LetGo::KeyWatchEnded => "watch on the election key ended",
             LetGo::Unhealthy => "health check failing; a healthy candidate takes over",
+            LetGo::Moved => "moved to another node on request",
         }
     }
 }

@@ -17,6 +17,9 @@ mod election_fakes;
 mod election_health;
 #[cfg(test)]
 mod election_health_tests;
+mod election_move;
+#[cfg(test)]
+mod election_move_tests;
 #[cfg(test)]
 mod election_tests;
 pub mod election_value;
@@ -30,6 +33,7 @@ mod holder_tests;
 mod keepalive;
 mod lifetime;
 mod liveness;
+mod move_key;
 mod observe;
 mod probe;
 mod report;
@@ -37,6 +41,7 @@ mod runner;
 #[cfg(test)]
 mod tests;
 mod vip_config;
+mod vip_desire;
 mod vip_operator;
 mod wire;
 

@@ -4,6 +4,8 @@
 
 use super::holder::LetGo;
 use super::keepalive::LeaseState;
+use super::observe::Holder as Observed;
+use super::runner::Shared;
 use machined_telemetry::{emit, metrics, Kind};
 use std::net::IpAddr;
 use tokio::sync::watch;
@@ -29,7 +31,11 @@ pub fn reason(why: LetGo, ineligible_because: &str) -> &'static str {
         LetGo::LeaseLost | LetGo::KeyWatchEnded => "lease-lost",
         LetGo::KeyDeleted => "deposed",
         LetGo::Unhealthy => "unhealthy",
-        LetGo::Ineligible if ineligible_because == super::vip_operator::SHUTTING_DOWN => "graceful",
+        LetGo::Moved => "moved",
+        LetGo::Ineligible if ineligible_because.starts_with(super::vip_desire::FORFEITED) => {
+            "forfeited"
+        }
+        LetGo::Ineligible if ineligible_because == super::vip_desire::SHUTTING_DOWN => "graceful",
         LetGo::Ineligible => "ineligible",
     }
 }
@@ -115,6 +121,66 @@ pub async fn keepalives(mut lease: watch::Receiver<LeaseState>, vip: IpAddr) {
     }
 }
 
+/// Reports the observed holder into the view until dropped; a new holder
+/// is an event.
+pub async fn report_holder(
+    mut rx: watch::Receiver<Option<Observed>>,
+    shared: &Shared,
+    vip: std::net::IpAddr,
+) {
+    loop {
+        let h = rx.borrow_and_update().as_ref().map(|h| h.node.clone());
+        note_holder(shared, vip, h);
+        if rx.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
+}
+
+/// Records the holder; a new one (not merely unknown for a while) is an
+/// event.
+pub fn note_holder(shared: &Shared, vip: std::net::IpAddr, h: Option<String>) {
+    let last = shared.view().last_holder.clone();
+    if let Some(new) = h.as_deref().filter(|n| Some(*n) != last.as_deref()) {
+        holder_changed(vip, last.as_deref(), new);
+    }
+    shared.update(|v| v.set_holder(h));
+}
+
+/// Observes election `spec.ip` through any member and reports the holder,
+/// while this node is not a candidate; runs until dropped (or, without an
+/// etcd to ask, does nothing).
+pub async fn observe_only(
+    spec: &machined_resources::types::VipSpec,
+    desire: watch::Receiver<super::runner::Desire>,
+    shared: &Shared,
+    deps: &super::runner::Deps,
+) {
+    use tracing::Instrument;
+    loop {
+        let d = desire.borrow().clone();
+        if d.endpoints.is_empty() {
+            return std::future::pending().await;
+        }
+        if let Ok(c) = deps.elector.connect(&d).await {
+            let (tx, rx) = watch::channel(None);
+            let task = tokio::spawn(
+                c.observe(super::election_name(&spec.ip), tx)
+                    .in_current_span(),
+            );
+            struct Abort(tokio::task::JoinHandle<()>);
+            impl Drop for Abort {
+                fn drop(&mut self) {
+                    self.0.abort();
+                }
+            }
+            let _task = Abort(task);
+            report_holder(rx, shared, spec.ip).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,10 +195,16 @@ mod tests {
             (LetGo::Unhealthy, "", "unhealthy"),
             (
                 LetGo::Ineligible,
-                super::super::vip_operator::SHUTTING_DOWN,
+                super::super::vip_desire::SHUTTING_DOWN,
                 "graceful",
             ),
             (LetGo::Ineligible, "link eth0 is not up", "ineligible"),
+            (LetGo::Moved, "", "moved"),
+            (
+                LetGo::Ineligible,
+                "forfeited until 2026-01-01T00:00:00.000Z (mctl vip forfeit)",
+                "forfeited",
+            ),
         ];
         for (why, because, want) in cases {
             assert_eq!(reason(why, because), want, "{why:?} {because:?}");

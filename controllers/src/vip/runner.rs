@@ -27,6 +27,16 @@ pub struct Desire {
     /// etcd client TLS, when etcd runs with it.
     pub tls: Option<etcd::Tls>,
     pub health: Health,
+    pub handover: Handover,
+}
+
+/// Planned moves: this node's priority.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Handover {
+    /// A candidate with a higher priority than the holder's takes over.
+    pub priority: u32,
+    /// ...after seeing that holder for this long.
+    pub preempt_delay: Duration,
 }
 
 /// This node's health check of the VIP's service, as it gates candidacy.

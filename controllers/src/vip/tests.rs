@@ -1,5 +1,5 @@
 use super::runner::{Desire, View};
-use super::vip_operator::desire;
+use super::vip_desire::desire;
 use crate::Ctx;
 use machined_resources::types::{EtcdCerts, EtcdPhase, EtcdSpec, EtcdStatus, LinkStatus, VipSpec};
 use machined_resources::State;

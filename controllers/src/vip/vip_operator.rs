@@ -4,19 +4,19 @@
 //! address on the link themselves (see the module docs).
 
 use super::election;
-use super::runner::{Deps, Desire, Health, Shared};
-use crate::kernel::packet::parse_mac;
+use super::runner::{Deps, Desire, Shared};
+use super::vip_desire::{desire, election_part, forfeited_until, SHUTTING_DOWN};
 use crate::kernel::vip_addr::VipAddrs;
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
 use machined_resources::resource::rfc3339;
 use machined_resources::types::{
-    AnnounceStatus, DhcpSpec, DhcpStatus, EtcdCerts, EtcdSpec, EtcdStatus, LinkStatus,
-    VipHealthStatus, VipSpec, VipStatus,
+    AnnounceStatus, DhcpSpec, DhcpStatus, EtcdCerts, EtcdSpec, EtcdStatus, LinkStatus, VipForfeit,
+    VipHealthStatus, VipMove, VipSpec, VipStatus,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -33,6 +33,8 @@ pub struct VipOperatorController {
     runners: HashMap<String, Runner>,
     /// Runners whose spec went away, kept until their release is done.
     stopping: Vec<Runner>,
+    /// The last move request sent, per VIP (`VIPMove.seq`).
+    moves_sent: HashMap<String, u64>,
 }
 
 impl VipOperatorController {
@@ -50,7 +52,48 @@ impl VipOperatorController {
             waker: Waker::default(),
             runners: HashMap::new(),
             stopping: Vec::new(),
+            moves_sent: HashMap::new(),
         }
+    }
+
+    /// Sends each new `VIPMove` request to etcd, once, through a campaign
+    /// of its own (the VIP's runners react to the request as every node's
+    /// do).
+    fn send_moves(&mut self, ctx: &Ctx) -> Result<(), ControllerError> {
+        for m in ctx.list::<VipMove>()? {
+            let m = m.spec;
+            if self.moves_sent.get(&m.ip).is_some_and(|s| *s >= m.seq) {
+                continue;
+            }
+            self.moves_sent.insert(m.ip.clone(), m.seq);
+            let Some(r) = self
+                .runners
+                .values()
+                .find(|r| r.spec.ip.to_string() == m.ip)
+            else {
+                tracing::warn!(vip = %m.ip, "move requested for a VIP this node does not know");
+                continue;
+            };
+            let (elector, d, vip) = (
+                self.deps.elector.clone(),
+                r.desire.borrow().clone(),
+                r.spec.ip,
+            );
+            tokio::spawn(async move {
+                let sent = async {
+                    let c = elector.connect(&d).await?;
+                    c.request_move(vip, &m.to, super::election_move::MOVE_TTL_SECS)
+                        .await
+                };
+                match sent.await {
+                    Ok(()) => tracing::info!(%vip, to = %m.to, "move requested"),
+                    Err(e) => {
+                        tracing::warn!(%vip, to = %m.to, error = %e, "requesting the move failed")
+                    }
+                }
+            });
+        }
+        Ok(())
     }
 
     fn spawn(&self, spec: &VipSpec) -> Runner {
@@ -70,98 +113,6 @@ impl VipOperatorController {
     }
 }
 
-/// The ineligibility reason of a machined that is stopping.
-pub(super) const SHUTTING_DOWN: &str = "shutting down";
-
-/// Whether and how a runner may campaign.
-pub(super) fn desire(ctx: &Ctx, spec: &VipSpec, stopping: bool) -> Result<Desire, ControllerError> {
-    let mut d = Desire::default();
-    let etcd_spec = ctx.get::<EtcdSpec>(EtcdSpec::ID)?.map(|s| s.spec);
-    let etcd = ctx.get::<EtcdStatus>(EtcdStatus::ID)?.map(|s| s.spec);
-    let link = ctx.get::<LinkStatus>(&spec.link)?.map(|s| s.spec);
-    // On a DHCP link the node's address is the lease's: no lease, no VIP.
-    let no_lease = match ctx.get::<DhcpSpec>(&spec.link)? {
-        None => None,
-        Some(_) => {
-            let st = ctx.get::<DhcpStatus>(&spec.link)?.map(|s| s.spec);
-            match st {
-                Some(st) if !st.address.is_empty() => None,
-                Some(st) => Some(st.state),
-                None => Some("starting".to_string()),
-            }
-        }
-    };
-    if let Some(l) = &link {
-        d.link_index = l.index;
-        d.mac = parse_mac(&l.hardware_addr);
-    }
-    if let Some(es) = &etcd_spec {
-        d.node = es.name.clone();
-        d.node_ip = es.advertise_ip;
-        d.tls = ctx
-            .get::<EtcdCerts>(EtcdCerts::ID)?
-            .filter(|_| es.tls)
-            .map(|c| crate::etcd::Tls::client(&c.spec));
-        d.endpoints = if es.external_endpoints.is_empty() {
-            let local = es.local_client_url();
-            d.local_endpoint = Some(local.clone());
-            // Every other member too, so a dead local member stalls nothing.
-            let mine: Option<&str> = etcd.as_ref().map(|e| e.member_id.as_str());
-            let mut all = vec![local];
-            for m in etcd.iter().flat_map(|e| e.members.iter()) {
-                if Some(m.id.as_str()) != mine && !m.learner {
-                    all.extend(m.client_urls.iter().cloned());
-                }
-            }
-            all
-        } else {
-            es.external_endpoints.clone()
-        };
-    }
-    d.reason = if stopping {
-        "VIP removed from the config".into()
-    } else if etcd_spec.is_none() {
-        "not a control plane".into()
-    } else if !link.as_ref().is_some_and(|l| l.is_operational()) {
-        format!("link {} is not up", spec.link)
-    } else if let Some(state) = no_lease {
-        format!("no DHCP lease on {} ({state})", spec.link)
-    } else if !etcd.as_ref().is_some_and(|e| e.is_running()) {
-        "etcd is not running".into()
-    } else {
-        String::new()
-    };
-    d.eligible = d.reason.is_empty();
-    d.health = health(ctx, spec)?;
-    Ok(d)
-}
-
-/// The check's verdict (none without a check).
-fn health(ctx: &Ctx, spec: &VipSpec) -> Result<Health, ControllerError> {
-    let Some(check) = &spec.options.health_check else {
-        return Ok(Health::default());
-    };
-    let st = ctx
-        .get::<VipHealthStatus>(&spec.ip.to_string())?
-        .map(|s| s.spec);
-    let fallback_ms = (check.interval_ms + check.timeout_ms).clamp(1_000, 10_000);
-    Ok(Health {
-        checked: true,
-        healthy: st.as_ref().is_some_and(|s| s.healthy),
-        failing: st.is_some_and(|s| s.state == VipHealthStatus::FAILING),
-        hold_down: Duration::from_millis(check.hold_down_ms),
-        fallback_after: Duration::from_millis(fallback_ms),
-    })
-}
-
-/// A spec as its election runner sees it: a changed health check is taken
-/// without restarting the runner (and so without letting go of the VIP).
-fn election_part(spec: &VipSpec) -> VipSpec {
-    let mut s = spec.clone();
-    s.options.health_check = None;
-    s
-}
-
 #[async_trait]
 impl Controller for VipOperatorController {
     fn name(&self) -> &'static str {
@@ -178,6 +129,8 @@ impl Controller for VipOperatorController {
             Input::of::<DhcpSpec>(),
             Input::of::<DhcpStatus>(),
             Input::of::<VipHealthStatus>(),
+            Input::of::<VipForfeit>(),
+            Input::of::<VipMove>(),
         ]
     }
 
@@ -226,9 +179,14 @@ impl Controller for VipOperatorController {
         for (id, r) in &self.runners {
             let Some(spec) = specs.get(id) else { continue };
             let d = desire(ctx, spec, false)?;
+            if let Some(until) = forfeited_until(ctx, spec)? {
+                let left = until.duration_since(SystemTime::now()).unwrap_or_default();
+                ctx.requeue_after(left + Duration::from_millis(10));
+            }
             r.desire
                 .send_if_modified(|cur| std::mem::replace(cur, d.clone()) != d);
         }
+        self.send_moves(ctx)?;
         for r in &self.stopping {
             let d = desire(ctx, &r.spec, true)?;
             r.desire

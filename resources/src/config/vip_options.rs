@@ -44,7 +44,22 @@ pub struct VipOptions {
     /// A check of the service behind the VIP that gates candidacy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check: Option<HealthCheck>,
+    /// This node's preference as holder: a candidate whose priority is
+    /// higher than the holder's takes the VIP over (keepalived's model).
+    #[serde(default)]
+    pub priority: u32,
+    /// How long a higher-priority candidate waits, seeing a lower-priority
+    /// holder the whole time, before taking the VIP over.
+    #[serde(default = "default_preempt_delay_ms")]
+    pub preempt_delay_ms: u64,
 }
+
+fn default_preempt_delay_ms() -> u64 {
+    10_000
+}
+
+/// Highest `priority`.
+pub const MAX_PRIORITY: u64 = 1000;
 
 fn default_claim_window_ms() -> u64 {
     5
@@ -63,6 +78,8 @@ impl Default for VipOptions {
             holder_dead_after_ms: 150,
             claim_window_ms: default_claim_window_ms(),
             health_check: None,
+            priority: 0,
+            preempt_delay_ms: default_preempt_delay_ms(),
         }
     }
 }
@@ -171,6 +188,14 @@ pub(super) fn vip_options(v: &mut Obj<'_>, d: &mut Diag) -> VipOptions {
         }
     }
     opts.health_check = health_check(&mut o, d);
+    if let Some(n) = o.uint("priority", MAX_PRIORITY, d) {
+        opts.priority = n as u32;
+    }
+    if let Some(ms) = duration_ms(&mut o, "preemptDelay", d) {
+        if in_range(o.path("preemptDelay"), ms, 1000, 3_600_000, "ms", d) {
+            opts.preempt_delay_ms = ms;
+        }
+    }
     o.finish(d);
     opts
 }

@@ -100,3 +100,38 @@ impl ResourceSpec for VipHealthStatus {
     const NAMESPACE: &'static str = super::NS_NETWORK;
     const TYPE: &'static str = "VIPHealthStatus";
 }
+
+/// An operator's request that this node stay out of a VIP's election until
+/// `until` (`mctl vip forfeit`): a holder hands the VIP over at once
+/// (`network/VIPForfeit/<ip>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct VipForfeit {
+    pub ip: String,
+    /// RFC 3339.
+    pub until: String,
+}
+
+impl ResourceSpec for VipForfeit {
+    const NAMESPACE: &'static str = super::NS_NETWORK;
+    const TYPE: &'static str = "VIPForfeit";
+}
+
+/// An operator's request, made through this node, that the VIP move to
+/// node `to` (`mctl vip move`); `seq` tells a new request from the last
+/// one (`network/VIPMove/<ip>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct VipMove {
+    pub ip: String,
+    /// The node name (as in `VIPStatus.holder`).
+    pub to: String,
+    pub seq: u64,
+    /// RFC 3339.
+    pub requested: String,
+}
+
+impl ResourceSpec for VipMove {
+    const NAMESPACE: &'static str = super::NS_NETWORK;
+    const TYPE: &'static str = "VIPMove";
+}

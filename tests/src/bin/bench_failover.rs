@@ -3,7 +3,7 @@
 //! client-visible gap (min/median/max), probes lost, the longest double
 //! ownership, and machined's RSS and CPU time per node.
 //!
-//! Usage: bench-failover [--trials N] [--scenarios graceful,dead,dead-etcd-leader,cutoff,quorum,crash,pause,etcd-down,deaf-candidate,unhealthy]
+//! Usage: bench-failover [--trials N] [--scenarios graceful,dead,dead-etcd-leader,cutoff,quorum,crash,pause,etcd-down,deaf-candidate,unhealthy,forfeit]
 //!                       [--probe-ms 10] [--idle-secs 0] [--json]
 //!
 //! `--idle-secs N` first measures each node's machined CPU over N idle
@@ -50,7 +50,7 @@ fn parse() -> Result<Opts, String> {
             }
             "--idle-secs" => o.idle = Duration::from_secs(val("--idle-secs")?.parse().map_err(|_| "--idle-secs: a number")?),
             "--json" => o.json = true,
-            "-h" | "--help" => return Err("usage: bench-failover [--trials N] [--scenarios graceful,dead,dead-etcd-leader,cutoff,quorum,crash,pause,etcd-down,deaf-candidate,unhealthy] [--probe-ms 10] [--idle-secs 0] [--json]".into()),
+            "-h" | "--help" => return Err("usage: bench-failover [--trials N] [--scenarios graceful,dead,dead-etcd-leader,cutoff,quorum,crash,pause,etcd-down,deaf-candidate,unhealthy,forfeit] [--probe-ms 10] [--idle-secs 0] [--json]".into()),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
