@@ -23,10 +23,31 @@ pub fn configured(state: &State) -> bool {
     state.has_typed::<MachineConfigSpec>(MachineConfigSpec::ID)
 }
 
-/// The roles of the caller's client certificate (none without one).
+/// Metadata a node calling on a client's behalf sets to the client's
+/// roles (comma-separated).
+pub const ON_BEHALF: &str = "x-machined-roles";
+
+/// The caller's roles: its client certificate's (none without one); for a
+/// node calling on a client's behalf (`os:impersonator`), the client's roles
+/// as the call carries them, known ones only.
 pub fn roles<T>(req: &Request<T>) -> Vec<String> {
-    req.peer_certs()
+    let own: Vec<String> = req
+        .peer_certs()
         .and_then(|c| c.first().and_then(|der| machined_pki::roles(der).ok()))
+        .unwrap_or_default();
+    if !own.iter().any(|r| r == machined_pki::ROLE_IMPERSONATOR) {
+        return own;
+    }
+    req.metadata()
+        .get(ON_BEHALF)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|r| machined_pki::ROLES.contains(r))
+                .map(String::from)
+                .collect()
+        })
         .unwrap_or_default()
 }
 

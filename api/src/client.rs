@@ -8,6 +8,8 @@ use tonic::transport::{Channel, Endpoint};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
+    #[error("{0:?} is not a node to name in a call (letters, digits and punctuation only)")]
+    Node(String),
     #[error("invalid endpoint {target:?}: {source}")]
     Endpoint {
         target: String,
@@ -174,21 +176,55 @@ pub async fn connect(target: &str, creds: &Creds) -> Result<Channel, ConnectErro
         .map_err(unreachable)
 }
 
-pub fn machine(ch: Channel) -> MachineServiceClient<Channel> {
+/// Metadata naming the node a call is for, when it goes through an
+/// endpoint that forwards it (Talos's `nodes`).
+pub const NODE_HEADER: &str = "x-machined-node";
+
+/// Adds [`NODE_HEADER`] to every call (when a node is named).
+#[derive(Clone)]
+pub struct ForNode(Option<tonic::metadata::AsciiMetadataValue>);
+
+impl tonic::service::Interceptor for ForNode {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert(NODE_HEADER, v.clone());
+        }
+        Ok(req)
+    }
+}
+
+/// A connection to a node, or to an endpoint for a node behind it.
+pub type Conn = tonic::codegen::InterceptedService<Channel, ForNode>;
+
+/// Calls go to the node at the other end.
+pub fn direct(ch: Channel) -> Conn {
+    tonic::codegen::InterceptedService::new(ch, ForNode(None))
+}
+
+/// Calls go through the endpoint at the other end to `node`.
+pub fn through(ch: Channel, node: &str) -> Result<Conn, ConnectError> {
+    let v = node
+        .parse()
+        .map_err(|_| ConnectError::Node(node.to_string()))?;
+    Ok(tonic::codegen::InterceptedService::new(
+        ch,
+        ForNode(Some(v)),
+    ))
+}
+
+pub fn machine(ch: Conn) -> MachineServiceClient<Conn> {
     MachineServiceClient::new(ch).max_decoding_message_size(64 << 20)
 }
 
-pub fn resources(ch: Channel) -> ResourceServiceClient<Channel> {
+pub fn resources(ch: Conn) -> ResourceServiceClient<Conn> {
     ResourceServiceClient::new(ch).max_decoding_message_size(64 << 20)
 }
 
-pub fn vip(ch: Channel) -> machined_proto::vip_service_client::VipServiceClient<Channel> {
+pub fn vip(ch: Conn) -> machined_proto::vip_service_client::VipServiceClient<Conn> {
     machined_proto::vip_service_client::VipServiceClient::new(ch)
 }
 
-pub fn observe(
-    ch: Channel,
-) -> machined_proto::observe_service_client::ObserveServiceClient<Channel> {
+pub fn observe(ch: Conn) -> machined_proto::observe_service_client::ObserveServiceClient<Conn> {
     machined_proto::observe_service_client::ObserveServiceClient::new(ch)
         .max_decoding_message_size(16 << 20)
 }

@@ -8,6 +8,7 @@ mod controllers;
 mod lock;
 mod metrics;
 mod pid1;
+mod proxy;
 mod serve;
 mod startup;
 

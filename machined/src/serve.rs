@@ -31,6 +31,8 @@ pub fn serve(
     let current = tls::Current::new(tls::maintenance()?);
     tokio::spawn(track_tls(state.clone(), current.clone()));
     let server = tonic::transport::Server::builder()
+        // Calls naming another node go there (the apid model).
+        .layer(crate::proxy::ProxyLayer::new(state.clone(), node.clone()))
         // Requests are small (a config is at most 1 MiB): refuse larger
         // messages before reading them.
         .add_service(

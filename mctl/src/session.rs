@@ -5,7 +5,7 @@
 use crate::mctlconfig;
 use anyhow::{bail, Context, Result};
 use clap::Args as ClapArgs;
-use machined_api::client::{self, Creds};
+use machined_api::client::{self, Conn, Creds};
 use machined_proto::machine_service_client::MachineServiceClient;
 use machined_proto::resource_service_client::ResourceServiceClient;
 use std::future::Future;
@@ -14,10 +14,13 @@ use tonic::transport::Channel;
 
 #[derive(ClapArgs, Debug, Clone)]
 pub struct Target {
-    /// Nodes to act on (repeat or comma-separate). Each is contacted directly.
+    /// Nodes to act on (repeat or comma-separate): contacted directly, or
+    /// through --endpoints when given.
     #[arg(short = 'n', long = "nodes", global = true, value_delimiter = ',')]
     pub nodes: Vec<String>,
-    /// API endpoints, used when no --nodes are given.
+    /// API endpoints to dial, tried in turn. With --nodes each call goes
+    /// through the first that answers, which forwards it to the node
+    /// (your role stays yours); alone, they are the nodes.
     #[arg(short = 'e', long = "endpoints", global = true, value_delimiter = ',')]
     pub endpoints: Vec<String>,
     /// Client config (default: $MCTLCONFIG, else ~/.mctl/config).
@@ -40,6 +43,13 @@ pub struct Target {
 pub struct Session {
     pub targets: Vec<String>,
     pub creds: Creds,
+    /// Endpoints that forward calls to the targets (`-e` with `-n`); the
+    /// first that answers is kept.
+    via: Vec<String>,
+    endpoint: tokio::sync::OnceCell<(String, Channel)>,
+    /// Endpoints dialed as nodes (no `-n`): checked once for being a VIP.
+    dialed_endpoints: bool,
+    vip_checked: tokio::sync::OnceCell<()>,
 }
 
 impl Target {
@@ -79,7 +89,23 @@ impl Target {
                 ),
             }
         };
-        Ok(Session { targets, creds })
+        // Explicit endpoints with nodes: through the endpoints. (A
+        // context's endpoints are often the VIP, which needs quorum: they
+        // stand in for nodes only when none are named.)
+        let via = if !self.nodes.is_empty() && !self.endpoints.is_empty() {
+            self.endpoints.clone()
+        } else {
+            Vec::new()
+        };
+        let dialed_endpoints = self.nodes.is_empty();
+        Ok(Session {
+            targets,
+            creds,
+            via,
+            endpoint: Default::default(),
+            dialed_endpoints,
+            vip_checked: Default::default(),
+        })
     }
 
     /// The namespace to enter: `--netns` (empty: none), else the context's.
@@ -101,26 +127,63 @@ impl Target {
 }
 
 impl Session {
-    pub async fn machine(&self, node: &str) -> Result<MachineServiceClient<Channel>> {
-        Ok(client::machine(client::connect(node, &self.creds).await?))
+    /// A connection for calls to `node`: to it, or through the endpoint.
+    pub async fn conn(&self, node: &str) -> Result<Conn> {
+        if self.via.is_empty() {
+            let ch = client::connect(node, &self.creds).await?;
+            if self.dialed_endpoints {
+                self.vip_checked
+                    .get_or_init(|| warn_if_vip(node, ch.clone()))
+                    .await;
+            }
+            return Ok(client::direct(ch));
+        }
+        let (_, ch) = self
+            .endpoint
+            .get_or_try_init(|| async {
+                let mut last = None;
+                for ep in &self.via {
+                    match client::connect(ep, &self.creds).await {
+                        Ok(ch) => {
+                            warn_if_vip(ep, ch.clone()).await;
+                            return Ok((ep.clone(), ch));
+                        }
+                        Err(e) => {
+                            eprintln!("endpoint {ep}: {e}; trying the next");
+                            last = Some(e);
+                        }
+                    }
+                }
+                Err(anyhow::anyhow!(
+                    "no endpoint answers ({}): {}",
+                    self.via.join(", "),
+                    last.map_or_else(String::new, |e| e.to_string())
+                ))
+            })
+            .await?;
+        Ok(client::through(ch.clone(), node)?)
     }
 
-    pub async fn resources(&self, node: &str) -> Result<ResourceServiceClient<Channel>> {
-        Ok(client::resources(client::connect(node, &self.creds).await?))
+    pub async fn machine(&self, node: &str) -> Result<MachineServiceClient<Conn>> {
+        Ok(client::machine(self.conn(node).await?))
+    }
+
+    pub async fn resources(&self, node: &str) -> Result<ResourceServiceClient<Conn>> {
+        Ok(client::resources(self.conn(node).await?))
     }
 
     pub async fn vip(
         &self,
         node: &str,
-    ) -> Result<machined_proto::vip_service_client::VipServiceClient<Channel>> {
-        Ok(client::vip(client::connect(node, &self.creds).await?))
+    ) -> Result<machined_proto::vip_service_client::VipServiceClient<Conn>> {
+        Ok(client::vip(self.conn(node).await?))
     }
 
     pub async fn observe(
         &self,
         node: &str,
-    ) -> Result<machined_proto::observe_service_client::ObserveServiceClient<Channel>> {
-        Ok(client::observe(client::connect(node, &self.creds).await?))
+    ) -> Result<machined_proto::observe_service_client::ObserveServiceClient<Conn>> {
+        Ok(client::observe(self.conn(node).await?))
     }
 
     /// Runs `call` on every target in turn and `show`s each answer as it
@@ -146,6 +209,34 @@ impl Session {
             }
         }
         ok
+    }
+}
+
+/// Warns when endpoint `ep` is one of the VIPs the node behind it knows: a
+/// VIP moves, and needs etcd quorum to be anywhere at all.
+async fn warn_if_vip(ep: &str, ch: Channel) {
+    let host = machined_resources::endpoint::Endpoint::parse(ep)
+        .map(|e| e.host.to_string())
+        .unwrap_or_default();
+    let mut c = client::resources(client::direct(ch));
+    let Ok(r) = c
+        .list(machined_proto::ListRequest {
+            r#type: "VIPStatus".into(),
+            namespace: String::new(),
+        })
+        .await
+    else {
+        return;
+    };
+    let is_vip = r
+        .into_inner()
+        .resources
+        .iter()
+        .any(|r| r.metadata.as_ref().is_some_and(|m| m.id == host));
+    if is_vip {
+        eprintln!(
+            "warning: endpoint {ep} is a VIP: it moves with its holder and answers only while etcd has quorum; use control-plane node addresses as endpoints"
+        );
     }
 }
 

@@ -18,6 +18,10 @@ use time::OffsetDateTime;
 pub const ROLE_ADMIN: &str = "os:admin";
 pub const ROLE_READER: &str = "os:reader";
 pub const ROLES: &[&str] = &[ROLE_ADMIN, ROLE_READER];
+/// A node calling another on a client's behalf (`-n` through an endpoint):
+/// the target takes the client's roles from the call, never more. Only
+/// nodes hold it (their own certificate); it is never issued to a client.
+pub const ROLE_IMPERSONATOR: &str = "os:impersonator";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {

@@ -166,6 +166,8 @@ fn samples() -> Vec<(&'static str, Value)> {
             cert_pem: String::new(),
             key_pem: String::new(),
             sans: vec!["10.5.0.11".into()],
+            client_cert_pem: String::new(),
+            client_key_pem: String::new(),
         }),
         json(EtcdCerts {
             ca_pem: String::new(),

@@ -82,7 +82,7 @@ fn flood_refused(c: &Cluster, ip: &str, n: usize) {
             .expect("runtime");
         rt.block_on(async {
             let ch = client::connect(&ip, &creds).await.expect("connect");
-            let mut m = client::machine(ch);
+            let mut m = client::machine(client::direct(ch));
             for i in 0..n {
                 // Not UTF-8: refused before any parsing, so the flood is
                 // cheap to make; each refusal is an event all the same.

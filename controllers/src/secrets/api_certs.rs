@@ -42,7 +42,10 @@ impl Controller for ApiCertsController {
             .collect();
         let sans = node_sans(&mc.spec, &addrs, &mc.spec.config.cert_sans);
         if let Some(cur) = ctx.get::<ApiCerts>(ApiCerts::ID)? {
-            if cur.spec.sans == sans && cur.spec.ca_pem == issuer.cert_pem {
+            if cur.spec.sans == sans
+                && cur.spec.ca_pem == issuer.cert_pem
+                && !cur.spec.client_cert_pem.is_empty()
+            {
                 return Ok(());
             }
         }
@@ -54,7 +57,14 @@ impl Controller for ApiCertsController {
             days: 365,
             ..Default::default()
         })?;
-        tracing::info!(sans = ?sans, "issued the API server certificate");
+        let client = issuer.issue(&Leaf {
+            common_name: crate::etcd::node_name(&mc.spec.config),
+            orgs: vec![machined_pki::ROLE_IMPERSONATOR.to_string()],
+            client: true,
+            days: 365,
+            ..Default::default()
+        })?;
+        tracing::info!(sans = ?sans, "issued the API server certificate and the node's client certificate");
         ctx.put(
             ApiCerts::ID,
             &ApiCerts {
@@ -62,6 +72,8 @@ impl Controller for ApiCertsController {
                 cert_pem: leaf.cert_pem,
                 key_pem: leaf.key_pem,
                 sans,
+                client_cert_pem: client.cert_pem,
+                client_key_pem: client.key_pem,
             },
         )
     }

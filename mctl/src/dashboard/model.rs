@@ -36,7 +36,7 @@ pub fn lock(s: &Shared) -> std::sync::MutexGuard<'_, Vec<NodeView>> {
 }
 
 type Client =
-    machined_proto::resource_service_client::ResourceServiceClient<tonic::transport::Channel>;
+    machined_proto::resource_service_client::ResourceServiceClient<machined_api::client::Conn>;
 
 /// Keeps `set(view, all)` up to date with every resource of type `T` on
 /// the node, through one watch; returns when the watch ends.

@@ -11,6 +11,12 @@ pub struct ApiCerts {
     pub key_pem: String,
     /// Names and addresses the server certificate covers.
     pub sans: Vec<String>,
+    /// The node's own client certificate (role `os:impersonator`), for
+    /// calls to other nodes on a client's behalf.
+    #[serde(default)]
+    pub client_cert_pem: String,
+    #[serde(default)]
+    pub client_key_pem: String,
 }
 
 impl ApiCerts {
