@@ -220,6 +220,11 @@ pub fn resources(ch: Conn) -> ResourceServiceClient<Conn> {
     ResourceServiceClient::new(ch).max_decoding_message_size(64 << 20)
 }
 
+pub fn etcd(ch: Conn) -> machined_proto::etcd_service_client::EtcdServiceClient<Conn> {
+    machined_proto::etcd_service_client::EtcdServiceClient::new(ch)
+        .max_decoding_message_size(16 << 20)
+}
+
 pub fn vip(ch: Conn) -> machined_proto::vip_service_client::VipServiceClient<Conn> {
     machined_proto::vip_service_client::VipServiceClient::new(ch)
 }

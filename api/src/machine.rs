@@ -25,6 +25,8 @@ pub struct MachineApi {
     pub(crate) applies: crate::apply_mode::Generation,
     /// Where reboot and shutdown requests go.
     power: crate::power::PowerSwitch,
+    /// What may refuse them first.
+    guard: Option<std::sync::Arc<dyn crate::power::DownGuard>>,
 }
 
 impl MachineApi {
@@ -36,6 +38,20 @@ impl MachineApi {
             apply_lock: Default::default(),
             applies: Default::default(),
             power: Default::default(),
+            guard: None,
+        }
+    }
+
+    /// Asks `g` before every reboot or shutdown.
+    pub fn with_guard(mut self, g: std::sync::Arc<dyn crate::power::DownGuard>) -> Self {
+        self.guard = Some(g);
+        self
+    }
+
+    async fn may_go_down(&self, force: bool) -> Result<(), Status> {
+        match &self.guard {
+            Some(g) => g.check(force).await,
+            None => Ok(()),
         }
     }
 
@@ -85,6 +101,7 @@ impl pb::machine_service_server::MachineService for MachineApi {
         req: Request<pb::RebootRequest>,
     ) -> Result<Response<pb::RebootResponse>, Status> {
         crate::auth::check(&req, &self.state, crate::auth::Need::Admin)?;
+        self.may_go_down(req.get_ref().force).await?;
         let node = self.power(crate::power::PowerAction::Reboot)?;
         Ok(Response::new(pb::RebootResponse { node }))
     }
@@ -94,6 +111,7 @@ impl pb::machine_service_server::MachineService for MachineApi {
         req: Request<pb::ShutdownRequest>,
     ) -> Result<Response<pb::ShutdownResponse>, Status> {
         crate::auth::check(&req, &self.state, crate::auth::Need::Admin)?;
+        self.may_go_down(req.get_ref().force).await?;
         let node = self.power(crate::power::PowerAction::PowerOff)?;
         Ok(Response::new(pb::ShutdownResponse { node }))
     }

@@ -41,3 +41,10 @@ impl Default for PowerSwitch {
         PowerSwitch::new().0
     }
 }
+
+/// What may refuse a reboot or shutdown first (a control plane whose etcd
+/// would lose quorum), unless forced.
+#[tonic::async_trait]
+pub trait DownGuard: Send + Sync {
+    async fn check(&self, force: bool) -> Result<(), tonic::Status>;
+}

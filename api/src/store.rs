@@ -36,6 +36,34 @@ impl NodeStore {
         std::fs::write(m, b"")
     }
 
+    fn left_marker(&self) -> PathBuf {
+        self.dir.join(machined_resources::types::EtcdLeft::MARKER)
+    }
+
+    /// This node's member left the cluster (`mctl etcd leave`).
+    pub fn left(&self) -> bool {
+        self.left_marker().exists()
+    }
+
+    /// Records the leave; the node no longer counts as bootstrapped, so
+    /// joining again joins (never starts a new cluster).
+    pub fn mark_left(&self) -> std::io::Result<()> {
+        let m = self.left_marker();
+        std::fs::create_dir_all(m.parent().unwrap_or(&self.dir))?;
+        std::fs::write(&m, b"")?;
+        match std::fs::remove_file(self.marker()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn clear_left(&self) -> std::io::Result<()> {
+        match std::fs::remove_file(self.left_marker()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

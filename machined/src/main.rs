@@ -5,10 +5,12 @@
 //! of the OS image it first sets the machine up ([`pid1`]).
 
 mod controllers;
+mod etcd_api;
 mod lock;
 mod metrics;
 mod pid1;
 mod proxy;
+mod quorum;
 mod serve;
 mod startup;
 

@@ -30,6 +30,11 @@ pub fn serve(
     let (stop, stop_rx) = oneshot::channel::<()>();
     let current = tls::Current::new(tls::maintenance()?);
     tokio::spawn(track_tls(state.clone(), current.clone()));
+    let etcd_api = std::sync::Arc::new(crate::etcd_api::EtcdApi::new(
+        state.clone(),
+        store.clone(),
+        node.clone(),
+    ));
     let server = tonic::transport::Server::builder()
         // Calls naming another node go there (the apid model).
         .layer(crate::proxy::ProxyLayer::new(state.clone(), node.clone()))
@@ -37,7 +42,9 @@ pub fn serve(
         // messages before reading them.
         .add_service(
             MachineServiceServer::new(
-                MachineApi::new(state.clone(), store, node.clone()).with_power(power),
+                MachineApi::new(state.clone(), store.clone(), node.clone())
+                    .with_power(power)
+                    .with_guard(etcd_api.clone()),
             )
             .max_decoding_message_size(2 << 20),
         )
@@ -51,6 +58,10 @@ pub fn serve(
         )
         .add_service(
             VipServiceServer::new(VipApi::new(state.clone(), node))
+                .max_decoding_message_size(4 << 10),
+        )
+        .add_service(
+            machined_proto::etcd_service_server::EtcdServiceServer::from_arc(etcd_api.clone())
                 .max_decoding_message_size(4 << 10),
         )
         .serve_with_incoming_shutdown(tls::incoming(listener, current), async {

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use machined_api::{machine, MachineApi, NodeStore};
-use machined_resources::types::EtcdBootstrap;
+use machined_resources::types::{EtcdBootstrap, EtcdLeft};
 use machined_resources::{config, State};
 use std::path::Path;
 
@@ -72,6 +72,15 @@ pub fn initial_config(flag: Option<&Path>, store: &NodeStore, state: &State) -> 
 
 /// A bootstrap accepted before a restart is still accepted.
 pub fn restore_bootstrap(store: &NodeStore, state: &State) -> Result<()> {
+    if store.left() {
+        state.put(
+            machine::CONFIG_OWNER,
+            EtcdLeft::ID,
+            &EtcdLeft {
+                since: "before the last start".into(),
+            },
+        )?;
+    }
     if store.bootstrap_requested() {
         state.put(
             machine::CONFIG_OWNER,

@@ -5,6 +5,7 @@ mod bootstrap;
 mod cluster;
 mod config_cmd;
 mod dashboard;
+mod etcd;
 mod gen;
 mod get;
 mod image;
@@ -82,9 +83,20 @@ enum Cmd {
     /// address, never the VIP: the VIP needs etcd).
     Bootstrap,
     /// Stop the nodes cleanly (VIP released first, then etcd) and reboot them.
-    Reboot,
+    Reboot {
+        /// Even when a control plane's etcd would lose quorum.
+        #[arg(long)]
+        force: bool,
+    },
     /// Stop the nodes cleanly and power them off.
-    Shutdown,
+    Shutdown {
+        #[arg(long)]
+        force: bool,
+    },
+    /// The etcd cluster: members, status, leave, join, remove-member,
+    /// forfeit-leadership, snapshot.
+    #[command(subcommand)]
+    Etcd(etcd::EtcdCmd),
     /// Get or watch resources.
     Get(get::GetArgs),
     /// Stream the nodes' events (VIP acquired, released, moved; config;
@@ -208,8 +220,9 @@ async fn run(cli: Cli) -> Result<bool> {
         Cmd::Dashboard => dashboard::run(t.session()?).await,
         Cmd::Vip(c) => vip::run(&t.session()?, c).await,
         Cmd::Bootstrap => bootstrap::run(&t.session()?).await,
-        Cmd::Reboot => power::run(&t.session()?, true).await,
-        Cmd::Shutdown => power::run(&t.session()?, false).await,
+        Cmd::Reboot { force } => power::run(&t.session()?, true, force).await,
+        Cmd::Shutdown { force } => power::run(&t.session()?, false, force).await,
+        Cmd::Etcd(c) => etcd::run(&t.session()?, c).await,
         Cmd::Version { client } => version::run(t, client).await,
         Cmd::Gen(GenCmd::Config {
             name,

@@ -6,15 +6,15 @@ use crate::session::Session;
 use anyhow::Result;
 use machined_proto as pb;
 
-pub async fn run(s: &Session, reboot: bool) -> Result<bool> {
+pub async fn run(s: &Session, reboot: bool, force: bool) -> Result<bool> {
     let call = |node: String| async move {
         let mut c = s.machine(&node).await?;
         if reboot {
-            c.reboot(pb::RebootRequest {})
+            c.reboot(pb::RebootRequest { force })
                 .await
                 .map_err(output::status)?;
         } else {
-            c.shutdown(pb::ShutdownRequest {})
+            c.shutdown(pb::ShutdownRequest { force })
                 .await
                 .map_err(output::status)?;
         }

@@ -172,6 +172,13 @@ impl Session {
         Ok(client::resources(self.conn(node).await?))
     }
 
+    pub async fn etcd(
+        &self,
+        node: &str,
+    ) -> Result<machined_proto::etcd_service_client::EtcdServiceClient<Conn>> {
+        Ok(client::etcd(self.conn(node).await?))
+    }
+
     pub async fn vip(
         &self,
         node: &str,

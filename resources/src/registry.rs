@@ -177,6 +177,7 @@ static DEFINITIONS: &[Definition] = &[
         ],
         false,
     ),
+    def::<EtcdLeft>(&["etcdleft"], &[col("SINCE", "/since")], false),
     def::<VipForfeit>(
         &["vipforfeit", "vipforfeits"],
         &[col("IP", "/ip"), col("UNTIL", "/until")],

@@ -124,6 +124,9 @@ fn samples() -> Vec<(&'static str, Value)> {
             health: "healthy".into(),
             health_result: "HTTP 200 in 2 ms".into(),
         }),
+        json(EtcdLeft {
+            since: "2026-01-01T00:00:00Z".into(),
+        }),
         json(VipForfeit {
             ip: ip.to_string(),
             until: "2026-01-01T00:00:00Z".into(),

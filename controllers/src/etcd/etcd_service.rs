@@ -9,7 +9,7 @@ use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
 use etcd_client::Client;
 use machined_resources::types::{
-    EtcdBootstrap, EtcdCerts, EtcdMember, EtcdPhase, EtcdSpec, EtcdStatus,
+    EtcdBootstrap, EtcdCerts, EtcdLeft, EtcdMember, EtcdPhase, EtcdSpec, EtcdStatus,
 };
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -305,6 +305,7 @@ impl Controller for EtcdServiceController {
             Input::of::<EtcdSpec>(),
             Input::of::<EtcdBootstrap>(),
             Input::of::<EtcdCerts>(),
+            Input::of::<EtcdLeft>(),
         ]
     }
 
@@ -343,6 +344,15 @@ impl Controller for EtcdServiceController {
         if let Some(c) = certs.as_ref().filter(|c| self.written.as_ref() != Some(*c)) {
             self.pki().write(c)?;
             self.written = Some(c.clone());
+        }
+        if ctx.get::<EtcdLeft>(EtcdLeft::ID)?.is_some() {
+            // Left the cluster: nothing runs, nothing of the old member stays.
+            self.stop().await;
+            self.member_id = 0;
+            super::leave::forget_data(&self.data_dir())?;
+            self.last_error =
+                "left the cluster (mctl etcd leave; mctl etcd join to come back)".into();
+            return self.put_status(ctx, EtcdPhase::Stopped, None, false);
         }
         self.reap();
         // Restart on a change that matters (name, address, flags). A member

@@ -6,6 +6,7 @@ pub mod client;
 mod etcd_service;
 mod etcd_spec;
 mod join;
+mod leave;
 mod output;
 
 pub use args::{etcd_args, PkiFiles, StartMode};

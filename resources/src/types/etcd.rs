@@ -157,3 +157,24 @@ impl ResourceSpec for EtcdStatus {
     const NAMESPACE: &'static str = super::NS_ETCD;
     const TYPE: &'static str = "EtcdStatus";
 }
+
+/// This node's member left the cluster (`mctl etcd leave`): no etcd runs
+/// here, and its data is gone, until `mctl etcd join`
+/// (`etcd/EtcdLeft/etcd`; persisted as `STATE/etcd/left`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EtcdLeft {
+    /// RFC 3339.
+    pub since: String,
+}
+
+impl EtcdLeft {
+    pub const ID: &'static str = "etcd";
+    /// The marker file, under the state directory.
+    pub const MARKER: &'static str = "etcd/left";
+}
+
+impl ResourceSpec for EtcdLeft {
+    const NAMESPACE: &'static str = super::NS_ETCD;
+    const TYPE: &'static str = "EtcdLeft";
+}

@@ -9,7 +9,7 @@ mod secrets;
 mod vip;
 
 pub use dhcp::{DhcpSpec, DhcpStatus};
-pub use etcd::{EtcdBootstrap, EtcdMember, EtcdPhase, EtcdSpec, EtcdStatus};
+pub use etcd::{EtcdBootstrap, EtcdLeft, EtcdMember, EtcdPhase, EtcdSpec, EtcdStatus};
 pub use hostname::{HostnameSpec, HostnameStatus};
 pub use machine::MachineConfigSpec;
 pub use network::{
