@@ -225,6 +225,10 @@ pub fn etcd(ch: Conn) -> machined_proto::etcd_service_client::EtcdServiceClient<
         .max_decoding_message_size(16 << 20)
 }
 
+pub fn health(ch: Conn) -> machined_proto::health_service_client::HealthServiceClient<Conn> {
+    machined_proto::health_service_client::HealthServiceClient::new(ch)
+}
+
 pub fn vip(ch: Conn) -> machined_proto::vip_service_client::VipServiceClient<Conn> {
     machined_proto::vip_service_client::VipServiceClient::new(ch)
 }

@@ -70,6 +70,11 @@ impl EtcdApi {
         spec.tls.then(|| Tls::client(&certs.spec))
     }
 
+    /// The etcd client TLS, for the health checks.
+    pub fn tls_for_checks(&self) -> Option<Tls> {
+        self.spec().ok().and_then(|s| self.tls(&s))
+    }
+
     /// Every member's client URL, this node's first.
     fn endpoints(&self, spec: &EtcdSpec) -> Vec<String> {
         let mut all = vec![spec.local_client_url()];

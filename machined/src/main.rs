@@ -6,6 +6,7 @@
 
 mod controllers;
 mod etcd_api;
+mod health_api;
 mod lock;
 mod metrics;
 mod pid1;

@@ -57,12 +57,18 @@ pub fn serve(
                 .max_decoding_message_size(4 << 10),
         )
         .add_service(
-            VipServiceServer::new(VipApi::new(state.clone(), node))
+            VipServiceServer::new(VipApi::new(state.clone(), node.clone()))
                 .max_decoding_message_size(4 << 10),
         )
         .add_service(
             machined_proto::etcd_service_server::EtcdServiceServer::from_arc(etcd_api.clone())
                 .max_decoding_message_size(4 << 10),
+        )
+        .add_service(
+            machined_proto::health_service_server::HealthServiceServer::new(
+                crate::health_api::HealthApi::new(state.clone(), node.clone(), etcd_api.clone()),
+            )
+            .max_decoding_message_size(16 << 10),
         )
         .serve_with_incoming_shutdown(tls::incoming(listener, current), async {
             let _ = stop_rx.await;

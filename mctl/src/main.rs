@@ -8,6 +8,7 @@ mod dashboard;
 mod etcd;
 mod gen;
 mod get;
+mod health;
 mod image;
 mod mctlconfig;
 mod observe;
@@ -108,6 +109,9 @@ enum Cmd {
     Dmesg(observe::DmesgArgs),
     /// A live view of the nodes: VIP holder and candidates, etcd, events.
     Dashboard,
+    /// Check the cluster from a node (etcd, members, the VIP holder), then
+    /// that the VIP answers from here; waits for each check to pass.
+    Health(health::HealthArgs),
     /// Planned moves of the VIP: forfeit, move.
     #[command(subcommand)]
     Vip(vip::VipCmd),
@@ -219,6 +223,7 @@ async fn run(cli: Cli) -> Result<bool> {
         Cmd::Dmesg(a) => observe::dmesg(&t.session()?, a).await,
         Cmd::Dashboard => dashboard::run(t.session()?).await,
         Cmd::Vip(c) => vip::run(&t.session()?, c).await,
+        Cmd::Health(a) => health::run(&t.session()?, a).await,
         Cmd::Bootstrap => bootstrap::run(&t.session()?).await,
         Cmd::Reboot { force } => power::run(&t.session()?, true, force).await,
         Cmd::Shutdown { force } => power::run(&t.session()?, false, force).await,

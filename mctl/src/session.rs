@@ -179,6 +179,13 @@ impl Session {
         Ok(client::etcd(self.conn(node).await?))
     }
 
+    pub async fn health(
+        &self,
+        node: &str,
+    ) -> Result<machined_proto::health_service_client::HealthServiceClient<Conn>> {
+        Ok(client::health(self.conn(node).await?))
+    }
+
     pub async fn vip(
         &self,
         node: &str,

@@ -3,7 +3,8 @@
 //! admin's endpoint, an endpoint that is down fails over to the next, a VIP
 //! as endpoint draws a warning; the etcd verbs (members, status, snapshot,
 //! forfeit-leadership, leave and join, remove-member) and the quorum guard
-//! on leave, remove and reboot.
+//! on leave, remove and reboot; `mctl health` passing, then naming the
+//! failing check when a member is stopped.
 
 use machined_tests::cluster::{serial, Cluster};
 use machined_tests::faults::VIP;
@@ -129,6 +130,38 @@ fn endpoints_proxy_nodes_and_roles_hold() {
     assert!(r.stderr.contains("is a VIP"), "{}", r.stderr);
 
     etcd_verbs(&c);
+    health(&c);
+}
+
+fn health(c: &Cluster) {
+    let cps = c.cps();
+    let ips: Vec<String> = cps.iter().map(|x| x.2.clone()).collect();
+    c.wait_healthy();
+    let r = c.mctl(&["-n", &ips[0], "health", "--wait-timeout", "60s"]);
+    assert!(r.ok, "{}{}", r.stdout, r.stderr);
+    for want in [
+        "etcd to be healthy on every control plane: OK",
+        "members to be consistent",
+        "none advertised on a VIP: OK",
+        &format!("holder of the VIP {VIP}"),
+        "to answer from this side: OK",
+    ] {
+        assert!(r.stdout.contains(want), "{want} missing:\n{}", r.stdout);
+    }
+    // A member stopped: the failing check is named, with the member.
+    c.stop_node(2);
+    let r = c.mctl(&["-n", &ips[0], "health", "--wait-timeout", "5s"]);
+    assert!(!r.ok, "health passed with a member stopped:\n{}", r.stdout);
+    let name = format!("{}-{}", c.name, cps[2].0);
+    assert!(
+        r.stdout
+            .contains("etcd to be healthy on every control plane: FAILED")
+            && r.stdout.contains(&name),
+        "{}",
+        r.stdout
+    );
+    c.start_node(2);
+    c.wait_healthy();
 }
 
 fn members(c: &Cluster, via: &str) -> Vec<String> {
