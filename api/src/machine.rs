@@ -122,68 +122,7 @@ impl pb::machine_service_server::MachineService for MachineApi {
     ) -> Result<Response<pb::BootstrapResponse>, Status> {
         crate::auth::check(&req, &self.state, crate::auth::Need::Admin)?;
         let _guard = self.apply_lock.lock().await;
-        let cfg = self
-            .state
-            .get_typed::<MachineConfigSpec>(MachineConfigSpec::ID)
-            .ok()
-            .flatten()
-            .ok_or_else(|| {
-                Status::failed_precondition(
-                    "no machine config applied yet: apply one first (mctl apply-config)",
-                )
-            })?;
-        let c = &cfg.spec.config;
-        if c.machine_type == MachineType::Worker {
-            return Err(Status::failed_precondition(
-                "this node is a worker: bootstrap a control-plane node",
-            ));
-        }
-        if !c.cluster.etcd.external_endpoints.is_empty() {
-            return Err(Status::failed_precondition(
-                "etcd is external (cluster.etcd.externalEndpoints): there is nothing to bootstrap",
-            ));
-        }
-        if self.store.bootstrap_requested() {
-            return Err(Status::already_exists(
-                "etcd on this node is already bootstrapped",
-            ));
-        }
-        if self.store.bootstrapped() {
-            return Err(Status::already_exists(
-                "this node is already a member of an etcd cluster: the cluster is bootstrapped",
-            ));
-        }
-        let phase = self
-            .state
-            .get_typed::<EtcdStatus>(EtcdStatus::ID)
-            .ok()
-            .flatten()
-            .map(|s| (s.spec.phase, s.spec.last_error));
-        match phase {
-            Some((EtcdPhase::WaitingForBootstrap, _)) => {}
-            Some((
-                p @ (EtcdPhase::Running
-                | EtcdPhase::Joining
-                | EtcdPhase::Starting
-                | EtcdPhase::Unhealthy),
-                _,
-            )) => {
-                return Err(Status::already_exists(format!(
-                    "the cluster is already bootstrapped: this node's etcd is {}",
-                    p.as_str()
-                )));
-            }
-            Some((_, err)) => {
-                return Err(Status::unavailable(format!(
-                    "etcd is not ready to bootstrap yet: {err}"
-                )));
-            }
-            None => {
-                return Err(Status::unavailable(
-                    "etcd is not ready to bootstrap yet: no status",
-                ))
-            }
-        }
+        may_bootstrap(&self.state, &self.store)?;
         self.store
             .mark_bootstrapped()
             .map_err(|e| Status::internal(format!("persisting bootstrap: {e}")))?;
@@ -268,4 +207,71 @@ impl pb::machine_service_server::MachineService for MachineApi {
             configured: crate::auth::configured(&self.state),
         }))
     }
+}
+
+/// Whether this node may start a new etcd cluster (`bootstrap`, or a
+/// recovery from a snapshot): a control plane with a config, running its
+/// own etcd, never bootstrapped nor a member, and waiting for bootstrap.
+pub fn may_bootstrap(state: &State, store: &NodeStore) -> Result<(), Status> {
+    let cfg = state
+        .get_typed::<MachineConfigSpec>(MachineConfigSpec::ID)
+        .ok()
+        .flatten()
+        .ok_or_else(|| {
+            Status::failed_precondition(
+                "no machine config applied yet: apply one first (mctl apply-config)",
+            )
+        })?;
+    let c = &cfg.spec.config;
+    if c.machine_type == MachineType::Worker {
+        return Err(Status::failed_precondition(
+            "this node is a worker: bootstrap a control-plane node",
+        ));
+    }
+    if !c.cluster.etcd.external_endpoints.is_empty() {
+        return Err(Status::failed_precondition(
+            "etcd is external (cluster.etcd.externalEndpoints): there is nothing to bootstrap",
+        ));
+    }
+    if store.bootstrap_requested() {
+        return Err(Status::already_exists(
+            "etcd on this node is already bootstrapped",
+        ));
+    }
+    if store.bootstrapped() {
+        return Err(Status::already_exists(
+            "this node is already a member of an etcd cluster: the cluster is bootstrapped",
+        ));
+    }
+    let phase = state
+        .get_typed::<EtcdStatus>(EtcdStatus::ID)
+        .ok()
+        .flatten()
+        .map(|s| (s.spec.phase, s.spec.last_error));
+    match phase {
+        Some((EtcdPhase::WaitingForBootstrap, _)) => {}
+        Some((
+            p @ (EtcdPhase::Running
+            | EtcdPhase::Joining
+            | EtcdPhase::Starting
+            | EtcdPhase::Unhealthy),
+            _,
+        )) => {
+            return Err(Status::already_exists(format!(
+                "the cluster is already bootstrapped: this node's etcd is {}",
+                p.as_str()
+            )));
+        }
+        Some((_, err)) => {
+            return Err(Status::unavailable(format!(
+                "etcd is not ready to bootstrap yet: {err}"
+            )));
+        }
+        None => {
+            return Err(Status::unavailable(
+                "etcd is not ready to bootstrap yet: no status",
+            ))
+        }
+    }
+    Ok(())
 }

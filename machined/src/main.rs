@@ -6,6 +6,8 @@
 
 mod controllers;
 mod etcd_api;
+mod etcd_recover;
+mod etcd_verbs;
 mod health_api;
 mod lock;
 mod metrics;

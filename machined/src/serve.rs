@@ -61,8 +61,9 @@ pub fn serve(
                 .max_decoding_message_size(4 << 10),
         )
         .add_service(
+            // Snapshots for recovery come up in 1 MiB messages.
             machined_proto::etcd_service_server::EtcdServiceServer::from_arc(etcd_api.clone())
-                .max_decoding_message_size(4 << 10),
+                .max_decoding_message_size(2 << 20),
         )
         .add_service(
             machined_proto::health_service_server::HealthServiceServer::new(

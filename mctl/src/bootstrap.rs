@@ -1,16 +1,25 @@
-//! `mctl bootstrap`: a new etcd cluster on exactly one control plane.
+//! `mctl bootstrap [--recover-from FILE]`: a new etcd cluster on exactly one
+//! control plane, empty or restored from an `mctl etcd snapshot`.
 
 use crate::output;
 use crate::session::Session;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use machined_proto as pb;
+use std::io::Read;
+use std::path::Path;
 
-pub async fn run(s: &Session) -> Result<bool> {
+/// Bytes per message of a snapshot sent up.
+const CHUNK: usize = 1 << 20;
+
+pub async fn run(s: &Session, recover_from: Option<&Path>) -> Result<bool> {
     if s.targets.len() != 1 {
         bail!(
             "bootstrap exactly one node (got {}): the others join by themselves",
             s.targets.len()
         );
+    }
+    if let Some(file) = recover_from {
+        return recover(s, file).await;
     }
     let call = |node: String| async move {
         s.machine(&node)
@@ -24,4 +33,34 @@ pub async fn run(s: &Session) -> Result<bool> {
         println!("{node}: bootstrap accepted; watch it with: mctl -n {node} get etcdstatus -w");
     };
     Ok(s.each(call, show).await)
+}
+
+async fn recover(s: &Session, file: &Path) -> Result<bool> {
+    let mut f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let mut chunks = Vec::new();
+    loop {
+        let mut buf = vec![0u8; CHUNK];
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", file.display()))?;
+        if n == 0 {
+            break;
+        }
+        buf.truncate(n);
+        chunks.push(pb::EtcdRecoverChunk { data: buf });
+    }
+    let node = s.targets[0].clone();
+    let r = s
+        .etcd(&node)
+        .await?
+        .recover(futures::stream::iter(chunks))
+        .await
+        .map_err(output::status)?
+        .into_inner();
+    println!(
+        "{node}: etcd restored from {} ({} bytes) and bootstrapped; the other control planes join it",
+        file.display(),
+        r.bytes
+    );
+    Ok(true)
 }

@@ -82,7 +82,11 @@ enum Cmd {
     MachineConfig(MachineConfigCmd),
     /// Start a new etcd cluster on one control-plane node (use its own
     /// address, never the VIP: the VIP needs etcd).
-    Bootstrap,
+    Bootstrap {
+        /// Restore the cluster from a snapshot (mctl etcd snapshot).
+        #[arg(long)]
+        recover_from: Option<PathBuf>,
+    },
     /// Stop the nodes cleanly (VIP released first, then etcd) and reboot them.
     Reboot {
         /// Even when a control plane's etcd would lose quorum.
@@ -224,7 +228,9 @@ async fn run(cli: Cli) -> Result<bool> {
         Cmd::Dashboard => dashboard::run(t.session()?).await,
         Cmd::Vip(c) => vip::run(&t.session()?, c).await,
         Cmd::Health(a) => health::run(&t.session()?, a).await,
-        Cmd::Bootstrap => bootstrap::run(&t.session()?).await,
+        Cmd::Bootstrap { recover_from } => {
+            bootstrap::run(&t.session()?, recover_from.as_deref()).await
+        }
         Cmd::Reboot { force } => power::run(&t.session()?, true, force).await,
         Cmd::Shutdown { force } => power::run(&t.session()?, false, force).await,
         Cmd::Etcd(c) => etcd::run(&t.session()?, c).await,

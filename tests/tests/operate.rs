@@ -258,3 +258,103 @@ fn etcd_verbs(c: &Cluster) {
     c.wait_healthy();
     eprintln!("etcd verbs: leave, join, guards and removal checked");
 }
+
+/// `etcdctl ARGS` from the LAN against node `i`'s member, with its certs.
+fn etcdctl(c: &Cluster, i: usize, args: &[&str]) -> std::process::Output {
+    let (short, _, ip) = c.cps()[i].clone();
+    let pki = c.node_dir(&short).join("state/etcd/pki");
+    let p = |f: &str| pki.join(f).to_string_lossy().into_owned();
+    std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &c.lan(),
+            "etcdctl",
+            "--endpoints",
+            &format!("https://{ip}:2379"),
+        ])
+        .args([
+            "--cacert",
+            &p("ca.pem"),
+            "--cert",
+            &p("server.pem"),
+            "--key",
+            &p("server-key.pem"),
+        ])
+        .args(args)
+        .output()
+        .expect("etcdctl")
+}
+
+#[test]
+fn recover_from_a_snapshot_on_fresh_nodes() {
+    if !require_root("etcd recover") {
+        return;
+    }
+    let _serial = serial();
+    let snap = {
+        let a = Cluster::create("ra", &["--controlplanes", "3"]);
+        a.wait_healthy();
+        let out = etcdctl(&a, 0, &["put", "recovered/key", "kept across clusters"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ip = a.cps()[0].2.clone();
+        let snap = std::env::temp_dir().join(format!("machined-snap-{}.db", std::process::id()));
+        let r = a.mctl(&["-n", &ip, "etcd", "snapshot", &snap.to_string_lossy()]);
+        assert!(r.ok, "{}", r.stderr);
+        snap
+    };
+    // Fresh nodes, another cluster's secrets, nothing bootstrapped.
+    let b = Cluster::create("rb", &["--controlplanes", "3", "--no-bootstrap"]);
+    let ip = b.cps()[0].2.clone();
+    wait_for("waiting-for-bootstrap", PATIENCE, || {
+        (b.get_json(&ip, "etcdstatus")?["spec"]["phase"] == "waiting-for-bootstrap").then_some(())
+    });
+    let junk = std::env::temp_dir().join(format!("machined-junk-{}.db", std::process::id()));
+    std::fs::write(&junk, b"not a snapshot").unwrap();
+    let r = b.mctl(&[
+        "-n",
+        &ip,
+        "bootstrap",
+        "--recover-from",
+        &junk.to_string_lossy(),
+    ]);
+    assert!(
+        !r.ok && r.stderr.contains("does not restore"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        b.get_json(&ip, "etcdstatus").unwrap()["spec"]["phase"],
+        "waiting-for-bootstrap",
+        "a refused recovery changed something"
+    );
+    let r = b.mctl(&[
+        "-n",
+        &ip,
+        "bootstrap",
+        "--recover-from",
+        &snap.to_string_lossy(),
+    ]);
+    assert!(r.ok, "{}", r.stderr);
+    b.wait_healthy();
+    let out = etcdctl(&b, 2, &["get", "recovered/key", "--print-value-only"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "kept across clusters"
+    );
+    assert!(b.ping(VIP), "the VIP is not back");
+    let r = b.mctl(&[
+        "-n",
+        &ip,
+        "bootstrap",
+        "--recover-from",
+        &snap.to_string_lossy(),
+    ]);
+    assert!(!r.ok && r.stderr.contains("already"), "{}", r.stderr);
+    let _ = std::fs::remove_file(&snap);
+    let _ = std::fs::remove_file(&junk);
+}
