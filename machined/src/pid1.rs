@@ -41,6 +41,16 @@ fn mount_fs(fstype: &str, target: &str, flags: MsFlags, data: Option<&str>) {
     }
 }
 
+/// Parameters a module is loaded with. bonding would otherwise create a
+/// `bond0` of its own (balance-rr) at load, and a configured bond0 would
+/// find it there and never get its mode and options.
+fn module_params(name: &str) -> &'static std::ffi::CStr {
+    match name {
+        "bonding" => c"max_bonds=0",
+        _ => c"",
+    }
+}
+
 fn load_modules() {
     let order = std::fs::read_to_string(Path::new(MODULES).join("load-order")).unwrap_or_default();
     for name in order.lines().filter(|l| !l.is_empty()) {
@@ -48,8 +58,12 @@ fn load_modules() {
         let r = std::fs::File::open(&path)
             .map_err(|e| e.to_string())
             .and_then(|f| {
-                nix::kmod::finit_module(&f, c"", nix::kmod::ModuleInitFlags::empty())
-                    .map_err(|e| e.to_string())
+                nix::kmod::finit_module(
+                    &f,
+                    module_params(name),
+                    nix::kmod::ModuleInitFlags::empty(),
+                )
+                .map_err(|e| e.to_string())
             });
         match r {
             Ok(()) => log(&format!("module {name} loaded")),
