@@ -259,6 +259,15 @@ async fn run(cli: Cli) -> Result<bool> {
 }
 
 fn main() {
+    // A closed output pipe (`mctl logs etcd | head`) ends mctl quietly, as
+    // it does other Unix tools, instead of a panic in println!.
+    // SAFETY: before any thread exists; SIG_DFL is always a valid action.
+    unsafe {
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigDfl,
+        );
+    }
     let cli = Cli::parse();
     // `cluster` manages namespaces from the host; everything else may run
     // inside the LAN namespace of a local cluster.
