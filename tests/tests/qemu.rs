@@ -4,8 +4,10 @@
 //! the LAN; `mctl reboot` brings it back with its config and etcd data;
 //! `mctl shutdown` powers it off; the image builds to the same bytes
 //! twice; three VMs move the VIP when the holder's qemu is killed; a VIP on
-//! an active-backup bond of two cards survives the loss of the active one,
-//! and a VLAN is created on the bond; the ACPI power button powers a VM off.
+//! an active-backup bond of two cards survives the loss of the active one
+//! (with failOverMac: active, the holder announces the VIP at the bond's
+//! new MAC and the LAN follows), and a VLAN is created on the bond; the
+//! ACPI power button powers a VM off.
 //! KVM if a probe boot works, else TCG.
 
 use machined_tests::cluster::{serial, Cluster};
@@ -263,7 +265,7 @@ fn a_vip_on_an_active_backup_bond_survives_the_loss_of_the_active_member() {
     let text = std::fs::read_to_string(&path).expect("node config");
     let mut v: serde_yaml::Value = serde_yaml::from_str(&text).expect("yaml");
     let bond: serde_yaml::Value = serde_yaml::from_str(&format!(
-        "- interface: bond0\n  addresses: [{NODE}/24]\n  vip: {{ip: {VIP}}}\n  bond: {{interfaces: [eth0, eth1], mode: active-backup, miimon: 100, primary: eth0}}\n  vlans: [{{vlanId: 100, addresses: [10.100.0.11/24]}}]\n"
+        "- interface: bond0\n  addresses: [{NODE}/24]\n  vip: {{ip: {VIP}}}\n  bond: {{interfaces: [eth0, eth1], mode: active-backup, miimon: 100, primary: eth0, failOverMac: active}}\n  vlans: [{{vlanId: 100, addresses: [10.100.0.11/24]}}]\n"
     ))
     .expect("bond yaml");
     v["machine"]["network"]["interfaces"] = bond;
@@ -299,7 +301,22 @@ fn a_vip_on_an_active_backup_bond_survives_the_loss_of_the_active_member() {
         (v["spec"]["kind"] == "vlan" && addrs.contains("10.100.0.11/24")).then_some(())
     });
 
-    // The active member loses its carrier: the bond goes on over eth1.
+    // The active member loses its carrier: the bond goes on over eth1, and
+    // with failOverMac: active it takes eth1's MAC; the holder announces
+    // the VIP at the new one.
+    let bond_mac = || {
+        let r = c.mctl(&["-n", NODE, "get", "links", "bond0", "-o", "json"]);
+        serde_json::from_str::<serde_json::Value>(r.stdout.lines().next().unwrap_or_default())
+            .ok()
+            .and_then(|v| v["spec"]["hardwareAddr"].as_str().map(String::from))
+            .unwrap_or_default()
+    };
+    let frames = || {
+        c.get_json(NODE, "announcestatus")
+            .map_or(0, |v| v["spec"]["frames"].as_u64().unwrap_or(0))
+    };
+    let mac_before = bond_mac();
+    let frames_before = frames();
     monitor(&c, "cp1", "set_link n0 off");
     wait_for("eth0 down inside the VM", PATIENCE, || {
         let r = c.mctl(&["-n", NODE, "get", "links", "eth0", "-o", "json"]);
@@ -312,6 +329,37 @@ fn a_vip_on_an_active_backup_bond_survives_the_loss_of_the_active_member() {
         || c.ping(VIP).then_some(()),
     );
     assert_eq!(vip_link(&c, NODE).as_deref(), Some("bond0"));
+    let mac_after = wait_for("bond0 on eth1's MAC", PATIENCE, || {
+        let m = bond_mac();
+        (!m.is_empty() && m != mac_before).then_some(m)
+    });
+    wait_for("the VIP announced again", PATIENCE, || {
+        (frames() > frames_before).then_some(())
+    });
+    // ...because of the MAC change, not a periodic refresh: the holder says so.
+    wait_for("the holder following the new MAC", PATIENCE, || {
+        let r = c.mctl(&["-n", NODE, "logs", "machined"]);
+        r.stdout
+            .contains("the link's MAC changed; announcing again")
+            .then_some(())
+    });
+    wait_for(
+        "the LAN's entry for the VIP at the new MAC",
+        PATIENCE,
+        || {
+            let _ = c.ping(VIP);
+            let v: serde_json::Value = serde_json::from_str(&machined_tests::netns::ip(&[
+                "-n",
+                &c.lan(),
+                "-j",
+                "neigh",
+                "show",
+                VIP,
+            ]))
+            .ok()?;
+            (v[0]["lladdr"].as_str()? == mac_after).then_some(())
+        },
+    );
     for _ in 0..5 {
         assert!(
             c.ping(VIP),

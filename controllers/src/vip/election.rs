@@ -111,15 +111,15 @@ async fn session(
         tokio::spawn(c.observe_move(spec.ip, move_tx).in_current_span()),
     ]);
     let passing = d.health.passing();
-    let value = Observed {
+    let mine = Observed {
         node: d.node.clone(),
         ip: d.node_ip,
         mac: Some(mac),
         healthy: passing,
         priority: d.handover.priority,
         lease,
-    }
-    .encode();
+    };
+    let value = mine.encode();
     // Every other node reads it strictly: a name they would refuse is an
     // error here, not a holder nobody can see.
     Observed::decode(value.as_bytes(), lease)?;
@@ -207,6 +207,7 @@ async fn session(
     if let Some(t) = c.keep_leadership_away(d) {
         tasks.0.push(tokio::spawn(t.in_current_span()));
     }
+    let (wire_tx, wire_rx) = watch::channel(wire);
     let holder = Holder {
         link: d.link_index,
         ip: spec.ip,
@@ -214,7 +215,7 @@ async fn session(
         announce: spec.options.announce,
         claim_window: Duration::from_millis(spec.options.claim_window_ms),
         addrs: deps.addrs.clone(),
-        wire,
+        wire: wire_rx,
         kick,
     };
     // The first reason to let go: ineligible, our election key deleted or
@@ -226,6 +227,9 @@ async fn session(
             why = c.key_gone(&key) => why,
             why = health::handover(&*c, &name, lease, desire.clone(), won_at, shared) => why,
             why = moving::move_away(&*c, &name, spec.ip, move_rx.clone(), &d.node, lease) => why,
+            _ = super::election_mac::follow(&*c, &key, &*deps.wires, (d.link_index, spec.ip), desire.clone(), wire_tx, mine) => {
+                unreachable!("following the MAC runs until dropped")
+            }
         }
     };
     let why = holder.hold(&mut lease_rx, stop, shared).await;

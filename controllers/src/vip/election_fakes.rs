@@ -44,6 +44,8 @@ pub struct Script {
     /// The pending move request's target (polled); requests and clears
     /// made through the elector write it too.
     pub move_to: Mutex<Option<String>>,
+    /// Every wire opened, in order, with its MAC.
+    pub wires: Mutex<Vec<(Mac, Arc<FakeWire>)>>,
 }
 
 impl Script {
@@ -166,6 +168,10 @@ impl Campaign for FakeCampaign {
         }
         Ok(())
     }
+    async fn proclaim(&self, _: &LeaderKey, value: &str) -> Result<(), SessionError> {
+        self.0.log(format!("proclaim {value}"));
+        Ok(())
+    }
     async fn resign(&self, _: LeaderKey) -> Result<(), SessionError> {
         self.0
             .log(format!("resign, address present: {}", self.0.present()));
@@ -190,11 +196,15 @@ impl Campaign for FakeCampaign {
     }
 }
 
-struct FakeWires;
+/// Opens fake wires and keeps each with the MAC it was opened with, so a
+/// test can see what each announced.
+struct FakeWires(Arc<Script>);
 
 impl Wires for FakeWires {
-    fn open(&self, _: u32, _: Mac, _: IpAddr) -> std::io::Result<Arc<dyn Wire>> {
-        Ok(Arc::new(FakeWire::default()))
+    fn open(&self, _: u32, mac: Mac, _: IpAddr) -> std::io::Result<Arc<dyn Wire>> {
+        let w = Arc::new(FakeWire::default());
+        self.0.wires.lock().unwrap().push((mac, w.clone()));
+        Ok(w)
     }
 }
 
@@ -223,7 +233,7 @@ pub fn start_with(script: &Arc<Script>, first: Desire) -> (watch::Sender<Desire>
     };
     let deps = Deps {
         addrs: script.addrs.clone(),
-        wires: Arc::new(FakeWires),
+        wires: Arc::new(FakeWires(script.clone())),
         elector: Arc::new(FakeElector(script.clone())),
     };
     let (tx, rx) = watch::channel(first);

@@ -92,3 +92,45 @@ async fn ineligible_while_campaigning_revokes_and_never_adds() {
     assert!(!script.present());
     assert!(script.addrs.adds.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_holder_whose_link_changes_its_mac_announces_and_proclaims_it() {
+    use std::sync::atomic::Ordering;
+    let script = Arc::new(Script::default());
+    let (desire, _shared) = super::election_fakes::start_with(&script, eligible(true));
+    until("the address", || script.present()).await;
+    until("the first burst", || {
+        script.wires.lock().unwrap()[0]
+            .1
+            .announced
+            .load(Ordering::SeqCst)
+            >= 6
+    })
+    .await;
+    // A bond failed over with failOverMac: active.
+    let mut moved = eligible(true);
+    moved.mac = Some([2, 0, 0, 0, 0, 2]);
+    desire.send_replace(moved);
+    until("the burst on a wire with the new MAC", || {
+        script.wires.lock().unwrap().get(1).is_some_and(|(mac, w)| {
+            *mac == [2, 0, 0, 0, 0, 2] && w.announced.load(Ordering::SeqCst) >= 6
+        })
+    })
+    .await;
+    until("the value proclaimed", || {
+        script
+            .entries()
+            .iter()
+            .any(|e| e.starts_with("proclaim") && e.contains("02:00:00:00:00:02"))
+    })
+    .await;
+    assert!(script.present(), "a MAC change let the VIP go");
+    assert_eq!(
+        script
+            .entries()
+            .iter()
+            .filter(|e| e.starts_with("resign"))
+            .count(),
+        0
+    );
+}

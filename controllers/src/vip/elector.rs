@@ -71,6 +71,8 @@ pub trait Campaign: Send + Sync {
     async fn request_move(&self, vip: IpAddr, to: &str, ttl_secs: u32) -> Result<(), SessionError>;
     /// Withdraws the move request of `vip` if it still names `to`.
     async fn clear_move(&self, vip: IpAddr, to: &str) -> Result<(), SessionError>;
+    /// Replaces the value the leader (this campaign, holding `key`) shows.
+    async fn proclaim(&self, key: &LeaderKey, value: &str) -> Result<(), SessionError>;
     async fn resign(&self, key: LeaderKey) -> Result<(), SessionError>;
     async fn revoke(&self, lease: i64) -> Result<(), SessionError>;
     /// Revokes `lease` through a member other than this campaign's.

@@ -158,6 +158,14 @@ impl Campaign for EtcdCampaign {
         super::move_key::clear(&self.client, vip, to).await
     }
 
+    async fn proclaim(&self, key: &LeaderKey, value: &str) -> Result<(), SessionError> {
+        let mut c = self.client.clone();
+        let opts = etcd_client::ProclaimOptions::new().with_leader(key.clone());
+        etcd_step("proclaim", c.proclaim(value, Some(opts)))
+            .await
+            .map(|_| ())
+    }
+
     async fn resign(&self, key: LeaderKey) -> Result<(), SessionError> {
         let mut c = self.client.clone();
         etcd_step(

@@ -80,7 +80,9 @@ pub struct Holder {
     /// How long to listen for an answer before claiming.
     pub claim_window: Duration,
     pub addrs: Arc<dyn VipAddrs>,
-    pub wire: Arc<dyn Wire>,
+    /// The link's wire; a new one (the link's MAC changed: a bond failed
+    /// over with `failOverMac: active`) is announced on at once.
+    pub wire: watch::Receiver<Arc<dyn Wire>>,
     /// Asks the keep-alive task for an acknowledgement now.
     pub kick: Arc<tokio::sync::Notify>,
 }
@@ -139,7 +141,8 @@ impl Holder {
                 }
                 continue;
             }
-            let why = match self.wire.answered_by(self.claim_window).await {
+            let wire = self.wire.borrow().clone();
+            let why = match wire.answered_by(self.claim_window).await {
                 Ok(None) => {
                     shared.update(|s| s.waiting.clear());
                     return Ok(());
@@ -189,8 +192,20 @@ impl Holder {
         // address lasts as long as the lease floor safely permits.
         let late = self.ttl / 5;
         let mut next_renew = Instant::now() + late;
+        let mut wires = self.wire.clone();
+        let mut rewired = true;
         loop {
             let renew_now = tokio::select! {
+                r = wires.changed(), if rewired => {
+                    // A new MAC: the burst again, from the new wire.
+                    rewired = r.is_ok();
+                    if rewired {
+                        tracing::info!(vip = %self.ip, "the link's MAC changed; announcing again");
+                        burst = 0;
+                        next_announce = Instant::now();
+                    }
+                    false
+                }
                 _ = tokio::time::sleep_until(v.fence()) => return LetGo::Fenced,
                 r = lease.changed() => {
                     if r.is_err() {
@@ -204,7 +219,8 @@ impl Holder {
                 _ = tokio::time::sleep_until(next_announce) => {
                     // Never announce what the lease no longer vouches for.
                     if v.may_announce(Instant::now()) {
-                        match self.wire.announce() {
+                        let wire = self.wire.borrow().clone();
+                        match wire.announce() {
                             Ok(frames) => {
                                 super::report::announced(self.ip, frames);
                                 shared.update(|s| {

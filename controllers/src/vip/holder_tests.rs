@@ -27,7 +27,7 @@ fn holder(addrs: &Arc<FakeAddrs>, wire: &Arc<FakeWire>) -> Holder {
         },
         claim_window: Duration::from_millis(10),
         addrs: addrs.clone(),
-        wire: wire.clone(),
+        wire: tokio::sync::watch::channel(wire.clone() as Arc<dyn super::wire::Wire>).1,
         kick: Default::default(),
     }
 }

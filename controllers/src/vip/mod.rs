@@ -17,6 +17,7 @@ mod election_fakes;
 mod election_health;
 #[cfg(test)]
 mod election_health_tests;
+mod election_mac;
 mod election_move;
 #[cfg(test)]
 mod election_move_tests;
