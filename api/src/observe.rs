@@ -95,6 +95,48 @@ async fn send_chunks<I, T>(
     true
 }
 
+/// Sends the history (`first`, with how much was missed before it), then,
+/// when following, whatever `since` gives after the last entry sent each
+/// time the source's watch fires, until the client goes; holds its stream
+/// slot (`permit`) meanwhile.
+fn spawn_follow<I, T>(
+    permit: OwnedSemaphorePermit,
+    first: (Vec<I>, u64),
+    follow: Option<(tokio::sync::watch::Receiver<u64>, u64)>,
+    since: impl Fn(u64) -> (Vec<I>, u64) + Send + 'static,
+    id: fn(&I) -> u64,
+    wrap: impl Fn(&[I], u64) -> T + Send + Sync + 'static,
+) -> Out<T>
+where
+    I: Send + Sync + 'static,
+    T: Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        let _permit = permit;
+        if !send_chunks(&tx, &first.0, first.1, &wrap).await {
+            return;
+        }
+        let Some((mut sub, mut seen)) = follow else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                c = sub.changed() => if c.is_err() { return },
+                _ = tx.closed() => return,
+            }
+            let (items, missed) = since(seen);
+            if let Some(last) = items.last() {
+                seen = id(last);
+            }
+            if !send_chunks(&tx, &items, missed, &wrap).await {
+                return;
+            }
+        }
+    });
+    Box::pin(ReceiverStream::new(rx))
+}
+
 #[tonic::async_trait]
 impl pb::observe_service_server::ObserveService for ObserveApi {
     type EventsStream = Out<pb::EventsResponse>;
@@ -107,41 +149,29 @@ impl pb::observe_service_server::ObserveService for ObserveApi {
         let r = req.into_inner();
         let ev = events::global();
         // Subscribed before the history is read: nothing falls between.
-        let mut sub = ev.subscribe();
+        let sub = ev.subscribe();
         let newest = ev.newest();
         let (first, missed) = if r.since_id > 0 {
             ev.since(r.since_id)
         } else {
             (tail(r.tail_events).map_or(Vec::new(), |n| ev.tail(n)), 0)
         };
-        let mut seen = first.last().map_or(newest.max(r.since_id), |e| e.id);
+        let seen = first.last().map_or(newest.max(r.since_id), |e| e.id);
         let node = self.node.clone();
         let wrap = move |es: &[events::Event], missed| pb::EventsResponse {
             node: node.clone(),
             events: es.iter().map(event).collect(),
             missed,
         };
-        let (tx, rx) = mpsc::channel(4);
-        tokio::spawn(async move {
-            let _permit = permit;
-            if !send_chunks(&tx, &first, missed, &wrap).await || !r.follow {
-                return;
-            }
-            loop {
-                tokio::select! {
-                    c = sub.changed() => if c.is_err() { return },
-                    _ = tx.closed() => return,
-                }
-                let (es, missed) = ev.since(seen);
-                if let Some(e) = es.last() {
-                    seen = e.id;
-                }
-                if !send_chunks(&tx, &es, missed, &wrap).await {
-                    return;
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        let since = move |seen| ev.since(seen);
+        Ok(Response::new(spawn_follow(
+            permit,
+            (first, missed),
+            r.follow.then_some((sub, seen)),
+            since,
+            |e: &events::Event| e.id,
+            wrap,
+        )))
     }
 
     type LogsStream = Out<pb::LogsResponse>;
@@ -159,37 +189,28 @@ impl pb::observe_service_server::ObserveService for ObserveApi {
         })?;
         let permit = self.admit(&req)?;
         let r = req.into_inner();
-        let mut sub = ring.subscribe();
+        let sub = ring.subscribe();
         let newest = ring.newest();
         let first = tail(r.tail_lines).map_or(Vec::new(), |n| ring.tail(n));
-        let mut seen = first.last().map_or(newest, |l| l.0);
+        let seen = first.last().map_or(newest, |l| l.0);
         let node = self.node.clone();
         let wrap = move |ls: &[(u64, logs::Line)], missed| pb::LogsResponse {
             node: node.clone(),
             lines: ls.iter().map(line).collect(),
             missed,
         };
-        let (tx, rx) = mpsc::channel(4);
-        tokio::spawn(async move {
-            let _permit = permit;
-            if !send_chunks(&tx, &first, 0, &wrap).await || !r.follow {
-                return;
-            }
-            loop {
-                tokio::select! {
-                    c = sub.changed() => if c.is_err() { return },
-                    _ = tx.closed() => return,
-                }
-                let s = ring.since(seen);
-                if let Some(l) = s.items.last() {
-                    seen = l.0;
-                }
-                if !send_chunks(&tx, &s.items, s.missed, &wrap).await {
-                    return;
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        let since = move |seen| {
+            let s = ring.since(seen);
+            (s.items, s.missed)
+        };
+        Ok(Response::new(spawn_follow(
+            permit,
+            (first, 0),
+            r.follow.then_some((sub, seen)),
+            since,
+            |l: &(u64, logs::Line)| l.0,
+            wrap,
+        )))
     }
 
     type DmesgStream = Out<pb::LogsResponse>;

@@ -6,12 +6,12 @@
 
 use crate::etcd_api::EtcdApi;
 use machined_api::auth::{check, Need, ON_BEHALF};
-use machined_api::client::{self, Creds};
+use machined_api::client;
 use machined_controllers::etcd::client as etcd;
 use machined_proto as pb;
 use machined_resources::endpoint::Endpoint;
 use machined_resources::resource::ResourceSpec;
-use machined_resources::types::{AddressStatus, ApiCerts, VipSpec, VipStatus};
+use machined_resources::types::{AddressStatus, VipSpec, VipStatus};
 use machined_resources::State;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -141,18 +141,7 @@ impl HealthApi {
 
     /// `T/id` as node `addr` has it, asked as a reader.
     async fn ask<T: ResourceSpec>(&self, addr: &str, id: &str) -> Result<Vec<T>, String> {
-        let certs = self
-            .state
-            .get_typed::<ApiCerts>(ApiCerts::ID)
-            .ok()
-            .flatten()
-            .map(|c| c.spec)
-            .ok_or("the node has no certificates")?;
-        let creds = Creds::Mtls {
-            ca_pem: certs.ca_pem,
-            cert_pem: certs.client_cert_pem,
-            key_pem: certs.client_key_pem,
-        };
+        let creds = crate::proxy::node_creds(&self.state).ok_or("the node has no certificates")?;
         let ch = client::connect(addr, &creds)
             .await
             .map_err(|e| e.to_string())?;

@@ -116,6 +116,22 @@ fn caller_roles(req: &http::Request<Body>) -> Result<Vec<String>, Status> {
     Ok(known)
 }
 
+/// This node's credentials for calling other nodes (its own client
+/// certificate, `os:impersonator`); none in maintenance mode.
+pub fn node_creds(state: &State) -> Option<Creds> {
+    let c = state
+        .get_typed::<ApiCerts>(ApiCerts::ID)
+        .ok()
+        .flatten()
+        .map(|c| c.spec)
+        .filter(|c| !c.client_cert_pem.is_empty())?;
+    Some(Creds::Mtls {
+        ca_pem: c.ca_pem,
+        cert_pem: c.client_cert_pem,
+        key_pem: c.client_key_pem,
+    })
+}
+
 impl<S> Proxy<S> {
     async fn channel(
         state: &State,
@@ -129,20 +145,9 @@ impl<S> Proxy<S> {
         {
             return Ok(c.clone());
         }
-        let certs = state
-            .get_typed::<ApiCerts>(ApiCerts::ID)
-            .ok()
-            .flatten()
-            .map(|c| c.spec)
-            .filter(|c| !c.client_cert_pem.is_empty())
-            .ok_or_else(|| {
-                Status::failed_precondition("the node is in maintenance mode: it forwards no calls")
-            })?;
-        let creds = Creds::Mtls {
-            ca_pem: certs.ca_pem,
-            cert_pem: certs.client_cert_pem,
-            key_pem: certs.client_key_pem,
-        };
+        let creds = node_creds(state).ok_or_else(|| {
+            Status::failed_precondition("the node is in maintenance mode: it forwards no calls")
+        })?;
         let ch = client::connect(target, &creds)
             .await
             .map_err(|e| Status::unavailable(format!("node {target}: {e}")))?;

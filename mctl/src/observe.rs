@@ -127,22 +127,34 @@ pub async fn events(s: &Session, a: EventsArgs) -> Result<bool> {
     Ok(all(s, |n| events_of(s, n, &a)).await)
 }
 
-fn print_lines(node: &str, prefix: bool, lines: &[pb::LogLine]) {
-    for l in lines {
-        if prefix {
-            println!("{node}: {}", l.text);
-        } else {
-            println!("{}", l.text);
+/// Prints a node's lines as they come (prefixed by the node when several
+/// are asked), saying what the node's buffer lost.
+async fn print_lines(
+    node: &str,
+    prefix: bool,
+    mut st: tonic::Streaming<pb::LogsResponse>,
+) -> Result<()> {
+    while let Some(r) = st.next().await {
+        let r = r.map_err(output::status)?;
+        missed(node, r.missed, "lines");
+        for l in &r.lines {
+            if prefix {
+                println!("{node}: {}", l.text);
+            } else {
+                println!("{}", l.text);
+            }
         }
     }
+    Ok(())
 }
 
 pub async fn logs(s: &Session, a: LogsArgs) -> Result<bool> {
     let prefix = s.targets.len() > 1;
     let a = &a;
     Ok(all(s, |node| async move {
-        let mut c = s.observe(&node).await?;
-        let mut st = c
+        let st = s
+            .observe(&node)
+            .await?
             .logs(pb::LogsRequest {
                 service: a.service.clone(),
                 tail_lines: a.tail,
@@ -151,12 +163,7 @@ pub async fn logs(s: &Session, a: LogsArgs) -> Result<bool> {
             .await
             .map_err(output::status)?
             .into_inner();
-        while let Some(r) = st.next().await {
-            let r = r.map_err(output::status)?;
-            missed(&node, r.missed, "lines");
-            print_lines(&node, prefix, &r.lines);
-        }
-        Ok(())
+        print_lines(&node, prefix, st).await
     })
     .await)
 }
@@ -165,8 +172,9 @@ pub async fn dmesg(s: &Session, a: DmesgArgs) -> Result<bool> {
     let prefix = s.targets.len() > 1;
     let a = &a;
     Ok(all(s, |node| async move {
-        let mut c = s.observe(&node).await?;
-        let mut st = c
+        let st = s
+            .observe(&node)
+            .await?
             .dmesg(pb::DmesgRequest {
                 tail_lines: a.tail,
                 follow: a.follow,
@@ -174,11 +182,7 @@ pub async fn dmesg(s: &Session, a: DmesgArgs) -> Result<bool> {
             .await
             .map_err(output::status)?
             .into_inner();
-        while let Some(r) = st.next().await {
-            let r = r.map_err(output::status)?;
-            print_lines(&node, prefix, &r.lines);
-        }
-        Ok(())
+        print_lines(&node, prefix, st).await
     })
     .await)
 }

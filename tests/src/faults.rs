@@ -262,20 +262,7 @@ impl Cluster {
         else {
             return false;
         };
-        let pki = self.node_dir(&cps[i].0).join("state/etcd/pki");
-        let p = |f: &str| pki.join(f).to_string_lossy().into_owned();
-        Command::new("ip")
-            .args(["netns", "exec", &self.lan(), "etcdctl", "--endpoints", &url])
-            .args([
-                "--cacert",
-                &p("ca.pem"),
-                "--cert",
-                &p("server.pem"),
-                "--key",
-                &p("server-key.pem"),
-            ])
-            .args(["move-leader", &target])
-            .output()
+        self.etcdctl(i, &url, &["move-leader", &target])
             .is_ok_and(|o| o.status.success())
     }
 

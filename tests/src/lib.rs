@@ -4,6 +4,7 @@
 
 pub mod bins;
 pub mod cluster;
+pub mod etcdctl;
 pub mod faults;
 pub mod monitor;
 pub mod netns;

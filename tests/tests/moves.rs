@@ -11,29 +11,11 @@ use machined_tests::faults::VIP;
 use machined_tests::monitor::{longest_double, Monitor};
 use machined_tests::probe::{gap, Prober};
 use machined_tests::{require_root, wait_for, PATIENCE};
-use serde_json::Value;
 use std::time::{Duration, Instant};
 
 fn holder_now(mon: &Monitor, n: usize) -> Option<usize> {
     let h = mon.holders(n);
     (h.iter().filter(|x| **x).count() == 1).then(|| h.iter().position(|x| *x))?
-}
-
-fn events_of(c: &Cluster, ip: &str) -> Vec<Value> {
-    let r = c.mctl(&[
-        "-n",
-        ip,
-        "events",
-        "--tail",
-        "-1",
-        "--no-follow",
-        "-o",
-        "json",
-    ]);
-    r.stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
 }
 
 #[test]
@@ -89,7 +71,7 @@ fn forfeit_move_and_priority_hand_the_vip_over_gracefully() {
         (c.vip_status(&ips[h0])?["campaigning"] == true).then_some(())
     });
     assert!(
-        events_of(&c, &ips[h0])
+        c.events(&ips[h0])
             .iter()
             .any(|e| e["kind"] == "vip-released" && e["fields"]["reason"] == "forfeited"),
         "no forfeited release event"
@@ -103,7 +85,7 @@ fn forfeit_move_and_priority_hand_the_vip_over_gracefully() {
         (holder_now(&mon, n) == Some(h0)).then_some(())
     });
     assert!(
-        events_of(&c, &ips[h1])
+        c.events(&ips[h1])
             .iter()
             .any(|e| e["kind"] == "vip-released" && e["fields"]["reason"] == "moved"),
         "no moved release event on the old holder"

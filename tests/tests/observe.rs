@@ -33,26 +33,6 @@ fn counter(s: &Samples, name: &str, label: (&str, &str)) -> f64 {
     value(s, name, Some(label)).unwrap_or(0.0)
 }
 
-/// Every kept event of a node, as `mctl events -o json` prints them.
-fn history(c: &Cluster, ip: &str) -> Vec<Value> {
-    let r = c.mctl(&[
-        "-n",
-        ip,
-        "events",
-        "--tail",
-        "-1",
-        "--no-follow",
-        "-o",
-        "json",
-    ]);
-    assert!(r.ok, "events: {}", r.stderr);
-    r.stdout
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).expect("json event"))
-        .collect()
-}
-
 fn tmux(args: &[&str]) -> String {
     let out = Command::new("tmux").args(args).output().expect("tmux");
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -218,7 +198,7 @@ fn a_failover_shows_in_events_metrics_logs_and_the_dashboard() {
     let new_name = format!("{}-{}", c.name, cps[h1].0);
     for (i, ip) in ips.iter().enumerate() {
         let evs = wait_for(&format!("{ip}'s events of the move"), PATIENCE, || {
-            let evs = history(&c, ip);
+            let evs = c.events(ip);
             evs.iter()
                 .any(|e| {
                     e["kind"] == "vip-holder-changed" && e["fields"]["holder"] == new_name.as_str()
@@ -322,7 +302,7 @@ fn a_failover_shows_in_events_metrics_logs_and_the_dashboard() {
     let rss0 = rss_kib(&c, 0);
     flood_refused(&c, &ips[0], flood);
     let rss1 = rss_kib(&c, 0);
-    let evs = history(&c, &ips[0]);
+    let evs = c.events(&ips[0]);
     let newest = evs.last().and_then(|e| e["id"].as_u64()).unwrap_or(0);
     assert!(evs.len() <= 1024, "{} events kept", evs.len());
     assert!(newest >= flood as u64, "newest id {newest}");

@@ -259,31 +259,10 @@ fn etcd_verbs(c: &Cluster) {
     eprintln!("etcd verbs: leave, join, guards and removal checked");
 }
 
-/// `etcdctl ARGS` from the LAN against node `i`'s member, with its certs.
+/// `etcdctl ARGS` against control plane `i`'s own member.
 fn etcdctl(c: &Cluster, i: usize, args: &[&str]) -> std::process::Output {
-    let (short, _, ip) = c.cps()[i].clone();
-    let pki = c.node_dir(&short).join("state/etcd/pki");
-    let p = |f: &str| pki.join(f).to_string_lossy().into_owned();
-    std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &c.lan(),
-            "etcdctl",
-            "--endpoints",
-            &format!("https://{ip}:2379"),
-        ])
-        .args([
-            "--cacert",
-            &p("ca.pem"),
-            "--cert",
-            &p("server.pem"),
-            "--key",
-            &p("server-key.pem"),
-        ])
-        .args(args)
-        .output()
-        .expect("etcdctl")
+    let url = format!("https://{}:2379", c.cps()[i].2);
+    c.etcdctl(i, &url, args).expect("etcdctl")
 }
 
 #[test]
