@@ -3,6 +3,7 @@
 
 mod args;
 pub mod client;
+mod etcd_report;
 mod etcd_service;
 mod etcd_spec;
 mod join;
