@@ -21,7 +21,7 @@ use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::transport::Channel;
 use tonic::Status;
 
-pub use machined_api::client::NODE_HEADER;
+use machined_api::client::NODE_HEADER;
 
 #[derive(Clone)]
 pub struct ProxyLayer {

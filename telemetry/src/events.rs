@@ -54,19 +54,6 @@ impl Kind {
             Kind::EtcdLeaderChanged => "etcd-leader-changed",
         }
     }
-
-    pub const ALL: [Kind; 10] = [
-        Kind::VipAcquired,
-        Kind::VipReleased,
-        Kind::VipHolderChanged,
-        Kind::VipHolderRevoked,
-        Kind::VipClaimDelayed,
-        Kind::HealthCheckChanged,
-        Kind::ConfigApplied,
-        Kind::ConfigRefused,
-        Kind::EtcdPhaseChanged,
-        Kind::EtcdLeaderChanged,
-    ];
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -11,4 +11,3 @@ pub mod metrics;
 mod ring;
 
 pub use events::{emit, Event, Kind};
-pub use logs::{Line, LogRing};

@@ -134,6 +134,22 @@ impl Cluster {
         serde_json::from_str(r.stdout.lines().next()?).ok()
     }
 
+    /// `mctl patch mc` on every control plane, live.
+    pub fn patch_all(&self, patch: &str) {
+        let nodes: Vec<String> = self.cps().into_iter().map(|c| c.2).collect();
+        let file = self.dir.0.join("patch.yaml");
+        std::fs::write(&file, patch).expect("write patch");
+        let r = self.mctl(&[
+            "-n",
+            &nodes.join(","),
+            "patch",
+            "mc",
+            "-p",
+            &format!("@{}", file.display()),
+        ]);
+        assert!(r.ok, "patch mc: {}{}", r.stdout, r.stderr);
+    }
+
     pub fn destroy(&self) -> Run {
         mctl_cmd(&self.dir)
             .args(["cluster", "destroy", "--name", &self.name])

@@ -24,22 +24,6 @@ pub fn check_patch(interval: &str, fall: u32, rise: u32, hold_down: &str) -> Str
 pub const NO_CHECK_PATCH: &str = "machine:\n  network:\n    interfaces:\n      - interface: eth0\n        vip:\n          machined:\n            healthCheck:\n              $patch: delete\n";
 
 impl Cluster {
-    /// `mctl patch mc` on every control plane, live.
-    pub fn patch_all(&self, patch: &str) {
-        let nodes: Vec<String> = self.cps().into_iter().map(|c| c.2).collect();
-        let file = self.dir.0.join("health-patch.yaml");
-        std::fs::write(&file, patch).expect("write patch");
-        let r = self.mctl(&[
-            "-n",
-            &nodes.join(","),
-            "patch",
-            "mc",
-            "-p",
-            &format!("@{}", file.display()),
-        ]);
-        assert!(r.ok, "patch mc: {}{}", r.stdout, r.stderr);
-    }
-
     /// VIPHealthStatus as node `node_ip` reports it.
     pub fn vip_health(&self, node_ip: &str) -> Option<Value> {
         self.get_json(node_ip, "viphealthstatus")

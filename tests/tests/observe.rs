@@ -291,7 +291,7 @@ fn a_failover_shows_in_events_metrics_logs_and_the_dashboard() {
     let r = c.mctl(&["-n", &ips[0], "dmesg", "--tail", "3"]);
     assert!(r.ok, "{}", r.stderr);
     assert!(
-        r.stdout.lines().count() <= 3 && r.stdout.lines().all(|l| l.starts_with('[')),
+        r.stdout.lines().count() == 3 && r.stdout.lines().all(|l| l.starts_with('[')),
         "{}",
         r.stdout
     );

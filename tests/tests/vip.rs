@@ -369,21 +369,7 @@ fn hand_removal_config_moves_and_ipv6() {
     // which comes up with one holder; a JSON 6902 patch on a config that is
     // now multi-document is refused and changes nothing.
     let nodes: Vec<&str> = cps.iter().map(|x| x.2.as_str()).collect();
-    let patch = c.node_dir(&cps[0].0).join("vip70.yaml");
-    std::fs::write(
-        &patch,
-        "apiVersion: v1alpha1\nkind: Layer2VIPConfig\nname: 10.5.0.70\nlink: eth0\n",
-    )
-    .unwrap();
-    let r = c.mctl(&[
-        "-n",
-        &nodes.join(","),
-        "patch",
-        "mc",
-        "-p",
-        &format!("@{}", patch.display()),
-    ]);
-    assert!(r.ok, "patch mc: {}", r.stderr);
+    c.patch_all("apiVersion: v1alpha1\nkind: Layer2VIPConfig\nname: 10.5.0.70\nlink: eth0\n");
     wait_for("one holder of the patched-in VIP", PATIENCE, || {
         (holders_of(&c, "10.5.0.70").len() == 1).then_some(())
     });

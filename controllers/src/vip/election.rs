@@ -44,7 +44,7 @@ pub async fn run(
         let watching = desire.clone();
         let waited = tokio::select! {
             r = desire.wait_for(|d| d.eligible) => r.map(|d| d.clone()),
-            _ = super::report::observe_only(&spec, watching, &shared, &deps) => continue,
+            _ = observe_only(&spec, watching, &shared, &deps) => continue,
         };
         let Ok(d) = waited else { return };
         match session(&spec, &d, &mut desire, &shared, &deps).await {
@@ -262,5 +262,39 @@ async fn session(
                     revoke: Box::new(e2),
                 })
         }
+    }
+}
+
+/// Observes election `spec.ip` through any member and reports the holder,
+/// while this node is not a candidate; runs until dropped (or, without an
+/// etcd to ask, does nothing).
+async fn observe_only(
+    spec: &machined_resources::types::VipSpec,
+    desire: watch::Receiver<Desire>,
+    shared: &Shared,
+    deps: &Deps,
+) {
+    use tracing::Instrument;
+    loop {
+        let d = desire.borrow().clone();
+        if d.endpoints.is_empty() {
+            return std::future::pending().await;
+        }
+        if let Ok(c) = deps.elector.connect(&d).await {
+            let (tx, rx) = watch::channel(None);
+            let task = tokio::spawn(
+                c.observe(super::election_name(&spec.ip), tx)
+                    .in_current_span(),
+            );
+            struct Abort(tokio::task::JoinHandle<()>);
+            impl Drop for Abort {
+                fn drop(&mut self) {
+                    self.0.abort();
+                }
+            }
+            let _task = Abort(task);
+            report_holder(rx, shared, spec.ip).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }

@@ -5,7 +5,7 @@
 
 use super::election_fakes::{eligible, start_with, until, Script};
 use super::observe::Holder as Observed;
-use super::runner::{Desire, Health};
+use super::runner::{Desire, Health, Verdict};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -13,9 +13,11 @@ use tokio::sync::Notify;
 fn checked(healthy: bool, hold_down_ms: u64) -> Desire {
     Desire {
         health: Health {
-            checked: true,
-            healthy,
-            failing: !healthy,
+            verdict: if healthy {
+                Verdict::Healthy
+            } else {
+                Verdict::Failing
+            },
             hold_down: Duration::from_millis(hold_down_ms),
             fallback_after: Duration::from_millis(200),
         },
@@ -162,7 +164,7 @@ async fn a_holder_whose_new_check_has_no_verdict_keeps_the_vip() {
     let (desire, shared) = start_with(&script, eligible(true));
     until("the address", || script.present()).await;
     let mut unknown = checked(false, 0);
-    unknown.health.failing = false;
+    unknown.health.verdict = Verdict::Unknown;
     desire.send_replace(unknown);
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(script.present(), "a check with no verdict moved the VIP");

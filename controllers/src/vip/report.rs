@@ -147,40 +147,6 @@ pub fn note_holder(shared: &Shared, vip: std::net::IpAddr, h: Option<String>) {
     shared.update(|v| v.set_holder(h));
 }
 
-/// Observes election `spec.ip` through any member and reports the holder,
-/// while this node is not a candidate; runs until dropped (or, without an
-/// etcd to ask, does nothing).
-pub async fn observe_only(
-    spec: &machined_resources::types::VipSpec,
-    desire: watch::Receiver<super::runner::Desire>,
-    shared: &Shared,
-    deps: &super::runner::Deps,
-) {
-    use tracing::Instrument;
-    loop {
-        let d = desire.borrow().clone();
-        if d.endpoints.is_empty() {
-            return std::future::pending().await;
-        }
-        if let Ok(c) = deps.elector.connect(&d).await {
-            let (tx, rx) = watch::channel(None);
-            let task = tokio::spawn(
-                c.observe(super::election_name(&spec.ip), tx)
-                    .in_current_span(),
-            );
-            struct Abort(tokio::task::JoinHandle<()>);
-            impl Drop for Abort {
-                fn drop(&mut self) {
-                    self.0.abort();
-                }
-            }
-            let _task = Abort(task);
-            report_holder(rx, shared, spec.ip).await;
-        }
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,12 +42,7 @@ pub struct Handover {
 /// This node's health check of the VIP's service, as it gates candidacy.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Health {
-    /// A check is configured.
-    pub checked: bool,
-    /// Its state is healthy (neither failing nor still unknown).
-    pub healthy: bool,
-    /// Its state is failing (`fall` failures in a row; unknown is not).
-    pub failing: bool,
+    pub verdict: Verdict,
     /// A holder keeps the VIP at least this long before handing it over
     /// because its check fails.
     pub hold_down: Duration,
@@ -57,16 +52,29 @@ pub struct Health {
     pub fallback_after: Duration,
 }
 
+/// What the check says, as the election reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Verdict {
+    /// No check configured.
+    #[default]
+    Unchecked,
+    /// A check with no verdict yet (just added or just started).
+    Unknown,
+    Healthy,
+    /// `fall` failures in a row.
+    Failing,
+}
+
 impl Health {
     /// Whether the check lets this node campaign as a healthy candidate.
     pub fn passing(&self) -> bool {
-        !self.checked || self.healthy
+        matches!(self.verdict, Verdict::Unchecked | Verdict::Healthy)
     }
 
     /// Whether a holder should look for a healthy node to hand over to: a
     /// check with no verdict yet (just added, say) is not failing.
     pub fn failing(&self) -> bool {
-        self.checked && self.failing
+        self.verdict == Verdict::Failing
     }
 }
 

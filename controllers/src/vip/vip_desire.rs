@@ -2,7 +2,7 @@
 //! whether it may campaign and why not, its etcd, its link, its check's
 //! verdict, its priority, and an operator's forfeit.
 
-use super::runner::{Desire, Handover, Health};
+use super::runner::{Desire, Handover, Health, Verdict};
 use crate::kernel::packet::parse_mac;
 use crate::{ControllerError, Ctx};
 use machined_resources::resource::rfc3339;
@@ -104,10 +104,13 @@ fn health(ctx: &Ctx, spec: &VipSpec) -> Result<Health, ControllerError> {
         .get::<VipHealthStatus>(&spec.ip.to_string())?
         .map(|s| s.spec);
     let fallback_ms = (check.interval_ms + check.timeout_ms).clamp(1_000, 10_000);
+    let verdict = match st {
+        Some(s) if s.healthy => Verdict::Healthy,
+        Some(s) if s.state == VipHealthStatus::FAILING => Verdict::Failing,
+        _ => Verdict::Unknown,
+    };
     Ok(Health {
-        checked: true,
-        healthy: st.as_ref().is_some_and(|s| s.healthy),
-        failing: st.is_some_and(|s| s.state == VipHealthStatus::FAILING),
+        verdict,
         hold_down: Duration::from_millis(check.hold_down_ms),
         fallback_after: Duration::from_millis(fallback_ms),
     })

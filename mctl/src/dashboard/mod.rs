@@ -54,7 +54,7 @@ pub async fn run(s: Session) -> Result<bool> {
     ));
     let s = Arc::new(s);
     for i in 0..nodes.len() {
-        tokio::spawn(model::poll(s.clone(), i, shared.clone()));
+        tokio::spawn(model::watch_node(s.clone(), i, shared.clone()));
         tokio::spawn(model::follow_events(s.clone(), i, shared.clone()));
     }
     let shared2 = shared.clone();

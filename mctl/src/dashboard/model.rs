@@ -10,10 +10,10 @@ use machined_resources::resource::ResourceSpec;
 use machined_resources::types::{EtcdStatus, VipHealthStatus, VipStatus};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Pause before connecting again after an error.
-pub const POLL: Duration = Duration::from_millis(500);
+pub const RETRY: Duration = Duration::from_millis(500);
 /// Events kept per node.
 pub const EVENTS: usize = 200;
 
@@ -26,7 +26,6 @@ pub struct NodeView {
     pub health: Vec<VipHealthStatus>,
     pub etcd: Option<EtcdStatus>,
     pub events: VecDeque<pb::Event>,
-    pub polled: Option<Instant>,
 }
 
 pub type Shared = Arc<Mutex<Vec<NodeView>>>;
@@ -68,14 +67,13 @@ async fn watch<T: ResourceSpec>(
         let mut g = lock(&shared);
         set(&mut g[i], all.values().cloned().collect());
         g[i].error = None;
-        g[i].polled = Some(Instant::now());
     }
     anyhow::bail!("the node ended the watch")
 }
 
 /// Watches `node` (index `i`): its VIPs, their checks and its etcd, over
 /// one connection; after an error, connects again.
-pub async fn poll(s: Arc<Session>, i: usize, shared: Shared) {
+pub async fn watch_node(s: Arc<Session>, i: usize, shared: Shared) {
     let node = lock(&shared)[i].node.clone();
     loop {
         let r = async {
@@ -90,7 +88,7 @@ pub async fn poll(s: Arc<Session>, i: usize, shared: Shared) {
         if let Err(e) = r {
             lock(&shared)[i].error = Some(format!("{e:#}"));
         }
-        tokio::time::sleep(POLL).await;
+        tokio::time::sleep(RETRY).await;
     }
 }
 
