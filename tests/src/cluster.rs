@@ -150,6 +150,18 @@ impl Cluster {
         assert!(r.ok, "patch mc: {}{}", r.stdout, r.stderr);
     }
 
+    /// `mctl cluster start --name NAME SHORT`: a stopped node powered on
+    /// again; the record (its new pid) is read again.
+    pub fn power_on(&mut self, short: &str) -> Run {
+        let r: Run = mctl_cmd(&self.dir)
+            .args(["cluster", "start", "--name", &self.name, short])
+            .output()
+            .expect("running mctl cluster start")
+            .into();
+        self.reload();
+        r
+    }
+
     pub fn destroy(&self) -> Run {
         mctl_cmd(&self.dir)
             .args(["cluster", "destroy", "--name", &self.name])

@@ -16,6 +16,7 @@ pub mod process;
 pub mod scrape;
 pub mod service;
 pub mod trial;
+pub mod vlan_port;
 
 use std::time::{Duration, Instant};
 

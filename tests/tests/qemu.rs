@@ -3,20 +3,27 @@
 //! takes its config, bootstraps etcd and holds the VIP, answering ping from
 //! the LAN; `mctl reboot` brings it back with its config and etcd data;
 //! `mctl shutdown` powers it off; the image builds to the same bytes
-//! twice; three VMs move the VIP when the holder's qemu is killed; a VIP on
+//! twice; three VMs move the VIP when the holder is shut down (`mctl
+//! shutdown`; powered on again with `mctl cluster start`, it rejoins) and
+//! when the holder's qemu is killed; a VIP on
 //! an active-backup bond of two cards survives the loss of the active one
 //! (with failOverMac: active, the holder announces the VIP at the bond's
-//! new MAC and the LAN follows), and a VLAN is created on the bond; the
+//! new MAC and the LAN follows), and a VIP on a VLAN of the bond answers a
+//! VLAN interface in the LAN namespace (tagged in user space by the harness:
+//! this host's kernel has no 8021q) before and after the failover; the
 //! ACPI power button powers a VM off.
 //! KVM if a probe boot works, else TCG.
 
 use machined_tests::cluster::{serial, Cluster};
 use machined_tests::faults::VIP;
 use machined_tests::netns::ip;
+use machined_tests::vlan_port::VlanPort;
 use machined_tests::{require_root, wait_for, PATIENCE};
 use std::time::Duration;
 
 const NODE: &str = "10.5.0.11";
+/// The VIP of VLAN 100 in the bond test.
+const VLAN_VIP: &str = "10.100.0.50";
 /// A VM's boot under TCG plus etcd's start.
 const BOOT: Duration = Duration::from_secs(120);
 
@@ -149,13 +156,25 @@ fn holders(c: &Cluster, ips: &[&str]) -> Vec<usize> {
         .collect()
 }
 
+/// The one VM among `ips` with the VIP, once there is exactly one.
+fn one_holder(c: &Cluster, ips: &[&str], what: &str) -> usize {
+    wait_for(what, BOOT, || {
+        let hs = holders(c, ips);
+        (hs.len() == 1).then(|| hs[0])
+    })
+}
+
+fn qemu_pid(c: &Cluster, i: usize) -> i32 {
+    c.record["nodes"][i]["pid"].as_u64().expect("qemu pid") as i32
+}
+
 #[test]
-fn three_vms_move_the_vip_when_the_holder_vm_is_killed() {
+fn three_vms_move_the_vip_when_the_holder_vm_shuts_down_or_is_killed() {
     if !require_root("qemu VMs") {
         return;
     }
     let _serial = serial();
-    let c = Cluster::create(
+    let mut c = Cluster::create(
         "q3",
         &[
             "--provisioner",
@@ -167,35 +186,66 @@ fn three_vms_move_the_vip_when_the_holder_vm_is_killed() {
         ],
     );
     let ips = ["10.5.0.11", "10.5.0.12", "10.5.0.13"];
-    let h = wait_for("exactly one VM holding the VIP", BOOT, || {
-        let hs = holders(&c, &ips);
-        (hs.len() == 1).then(|| hs[0])
-    });
+    let shorts = ["cp1", "cp2", "cp3"];
+    let h = one_holder(&c, &ips, "exactly one VM holding the VIP");
     wait_for("the VIP to answer ping", PATIENCE, || {
         c.ping(VIP).then_some(())
     });
-    let pid = c.record["nodes"][h]["pid"].as_u64().expect("qemu pid") as i32;
-    // The machine dies at once: no release, no resign.
+
+    // `mctl shutdown` of the holder: it lets the VIP go, etcd stops, the
+    // machine powers off; another VM takes the VIP.
+    let pid = qemu_pid(&c, h);
+    let r = c.mctl(&["-n", ips[h], "shutdown"]);
+    assert!(r.ok, "shutdown: {}{}", r.stdout, r.stderr);
+    let others: Vec<&str> = (0..3).filter(|i| *i != h).map(|i| ips[i]).collect();
+    let next = one_holder(&c, &others, "another VM holding the VIP after the shutdown");
+    wait_for("the holder's qemu to exit", BOOT, || {
+        gone(pid).then_some(())
+    });
+    wait_for(
+        "the VIP to answer ping after the shutdown",
+        PATIENCE,
+        || c.ping(VIP).then_some(()),
+    );
+    assert!(holders(&c, &others).len() <= 1, "two holders");
+    eprintln!(
+        "VIP moved from {} to {} after mctl shutdown",
+        ips[h], others[next]
+    );
+
+    // Powered on again from its disk, it rejoins with its config and etcd
+    // data, and does not take the VIP back.
+    let r = c.power_on(shorts[h]);
+    assert!(r.ok, "cluster start: {}{}", r.stdout, r.stderr);
+    wait_for("etcd with 3 members on the restarted VM", BOOT, || {
+        let st = c.get_json(ips[h], "etcdstatus")?;
+        (st["spec"]["phase"] == "running"
+            && st["spec"]["members"].as_array().map_or(0, Vec::len) == 3)
+            .then_some(())
+    });
+    let now = one_holder(&c, &ips, "one holder with all three VMs up");
+    assert_eq!(ips[now], others[next], "the VIP moved back without a fault");
+
+    // kill -9 of the holder's qemu: the machine dies at once, no release,
+    // no resign.
+    let pid = qemu_pid(&c, now);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGKILL,
     )
     .expect("kill qemu");
-    let others: Vec<&str> = (0..3).filter(|i| *i != h).map(|i| ips[i]).collect();
-    let new = wait_for("another VM holding the VIP", BOOT, || {
-        let hs = holders(&c, &others);
-        (hs.len() == 1).then(|| hs[0])
-    });
+    let rest: Vec<&str> = (0..3).filter(|i| *i != now).map(|i| ips[i]).collect();
+    let last = one_holder(&c, &rest, "another VM holding the VIP after kill -9");
     wait_for("the VIP to answer ping again", PATIENCE, || {
         c.ping(VIP).then_some(())
     });
     // Never two holders among the live VMs afterwards either.
     for _ in 0..5 {
-        assert!(holders(&c, &others).len() <= 1, "two holders");
+        assert!(holders(&c, &rest).len() <= 1, "two holders");
     }
     eprintln!(
         "VIP moved from {} to {} after kill -9 of its VM",
-        ips[h], others[new]
+        ips[now], rest[last]
     );
     let r = c.destroy();
     assert!(r.ok, "destroy: {}", r.stderr);
@@ -234,10 +284,15 @@ fn monitor(c: &Cluster, short: &str, cmd: &str) {
 
 /// The link the VIP is on at `node`, if it has it.
 fn vip_link(c: &Cluster, node: &str) -> Option<String> {
+    link_of(c, node, VIP)
+}
+
+/// The link `addr` (a /32) is on at `node`, if it has it.
+fn link_of(c: &Cluster, node: &str, addr: &str) -> Option<String> {
     let r = c.mctl(&["-n", node, "get", "addresses", "-o", "json"]);
     r.stdout.lines().find_map(|l| {
         let v: serde_json::Value = serde_json::from_str(l).ok()?;
-        (v["spec"]["address"] == format!("{VIP}/32"))
+        (v["spec"]["address"] == format!("{addr}/32"))
             .then(|| v["spec"]["link"].as_str().unwrap_or_default().to_string())
     })
 }
@@ -265,7 +320,7 @@ fn a_vip_on_an_active_backup_bond_survives_the_loss_of_the_active_member() {
     let text = std::fs::read_to_string(&path).expect("node config");
     let mut v: serde_yaml::Value = serde_yaml::from_str(&text).expect("yaml");
     let bond: serde_yaml::Value = serde_yaml::from_str(&format!(
-        "- interface: bond0\n  addresses: [{NODE}/24]\n  vip: {{ip: {VIP}}}\n  bond: {{interfaces: [eth0, eth1], mode: active-backup, miimon: 100, primary: eth0, failOverMac: active}}\n  vlans: [{{vlanId: 100, addresses: [10.100.0.11/24]}}]\n"
+        "- interface: bond0\n  addresses: [{NODE}/24]\n  vip: {{ip: {VIP}}}\n  bond: {{interfaces: [eth0, eth1], mode: active-backup, miimon: 100, primary: eth0, failOverMac: active}}\n  vlans: [{{vlanId: 100, addresses: [10.100.0.11/24], vip: {{ip: {VLAN_VIP}}}}}]\n"
     ))
     .expect("bond yaml");
     v["machine"]["network"]["interfaces"] = bond;
@@ -288,8 +343,9 @@ fn a_vip_on_an_active_backup_bond_survives_the_loss_of_the_active_member() {
         })
     };
     assert_eq!(kind_of("bond0").as_deref(), Some("bond"), "{links}");
-    // A VLAN on the bond, created inside the VM with its address (this
-    // host's kernel has no 8021q, so nothing on the LAN side can reach it).
+    // A VLAN on the bond, created inside the VM with its address and a VIP
+    // of its own, reached from a VLAN 100 interface in the LAN namespace
+    // (user-space tagging: this host's kernel has no 8021q).
     wait_for("VLAN bond0.100 with 10.100.0.11", PATIENCE, || {
         let links = c
             .mctl(&["-n", NODE, "get", "links", "bond0.100", "-o", "json"])
@@ -300,6 +356,25 @@ fn a_vip_on_an_active_backup_bond_survives_the_loss_of_the_active_member() {
             .stdout;
         (v["spec"]["kind"] == "vlan" && addrs.contains("10.100.0.11/24")).then_some(())
     });
+    wait_for("the VLAN's VIP on bond0.100", BOOT, || {
+        (link_of(&c, NODE, VLAN_VIP)? == "bond0.100").then_some(())
+    });
+    let lan = c.lan();
+    let _port = VlanPort::start(&lan, "br0", "lan100", 100).expect("VLAN 100 in the LAN");
+    ip(&["-n", &lan, "addr", "add", "10.100.0.1/24", "dev", "lan100"]);
+    wait_for(
+        "the VLAN's VIP to answer ping from VLAN 100",
+        PATIENCE,
+        || c.ping(VLAN_VIP).then_some(()),
+    );
+    let vlan_neigh = || {
+        let _ = c.ping(VLAN_VIP);
+        let v: serde_json::Value = serde_json::from_str(&ip(&[
+            "-n", &lan, "-j", "neigh", "show", VLAN_VIP, "dev", "lan100",
+        ]))
+        .ok()?;
+        v[0]["lladdr"].as_str().map(String::from)
+    };
 
     // The active member loses its carrier: the bond goes on over eth1, and
     // with failOverMac: active it takes eth1's MAC; the holder announces
@@ -316,6 +391,11 @@ fn a_vip_on_an_active_backup_bond_survives_the_loss_of_the_active_member() {
             .map_or(0, |v| v["spec"]["frames"].as_u64().unwrap_or(0))
     };
     let mac_before = bond_mac();
+    assert_eq!(
+        vlan_neigh().as_deref(),
+        Some(mac_before.as_str()),
+        "VLAN 100's entry for its VIP is not the bond's MAC"
+    );
     let frames_before = frames();
     monitor(&c, "cp1", "set_link n0 off");
     wait_for("eth0 down inside the VM", PATIENCE, || {
@@ -366,6 +446,13 @@ fn a_vip_on_an_active_backup_bond_survives_the_loss_of_the_active_member() {
             "the VIP stopped answering over the remaining member"
         );
     }
+    // The VLAN on the bond follows its MAC; its VIP answers at the new one.
+    wait_for(
+        "VLAN 100's entry for its VIP at the new MAC",
+        PATIENCE,
+        || (vlan_neigh()? == mac_after).then_some(()),
+    );
+    assert!(c.ping(VLAN_VIP), "the VLAN's VIP stopped answering");
 
     // The ACPI power button (qemu's system_powerdown): a clean power-off.
     let qemu_pid = c.record["nodes"][0]["pid"].as_u64().expect("qemu pid") as i32;

@@ -3,6 +3,7 @@
 //! the nodes, apply their configs, merge the client context, bootstrap
 //! etcd, wait for every member and for the VIP, and print a summary.
 
+use super::launch::Launch;
 use super::qemu::{self, Accel};
 use super::record::{self, NodeRecord, Record};
 use super::{check_name, configs, lab, self_in, step, wait_until, CreateArgs};
@@ -320,7 +321,13 @@ fn start_netns_node(
             "--metrics-listen".into(),
             format!("{ip}:2112"),
         ];
-        lab::spawn_detached(ns, &p.machined, &args, &node_dir.join("machined.log"))
+        Launch {
+            netns: ns.to_string(),
+            bin: p.machined.clone(),
+            args,
+            log: node_dir.join("machined.log"),
+        }
+        .run(node_dir)
     }
 }
 

@@ -156,7 +156,7 @@ pub fn stop_pid(pid: u32, grace: Duration) {
     }
 }
 
-fn is_zombie(pid: u32) -> bool {
+pub fn is_zombie(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|s| {
             s.rsplit_once(')')

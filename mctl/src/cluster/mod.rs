@@ -5,9 +5,11 @@ mod configs;
 mod create;
 mod destroy;
 mod lab;
+mod launch;
 mod qemu;
 mod record;
 pub mod stand_in;
+mod start;
 
 use anyhow::{anyhow, bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -23,6 +25,10 @@ pub enum ClusterCmd {
         #[arg(long, default_value = "machined-demo")]
         name: String,
     },
+    /// Power stopped nodes on again (a VM after `mctl shutdown` or a killed
+    /// qemu boots from its own disk; a namespace node's machined starts
+    /// again) and wait for their API.
+    Start(start::StartArgs),
     /// Serve a stand-in for the Kubernetes API server (what `create
     /// --stand-in` runs on every control plane): HTTPS, `/readyz` 200, or
     /// 503 while the down file exists.
@@ -158,6 +164,7 @@ pub fn run(cmd: &ClusterCmd) -> Result<bool> {
             )
         }),
         ClusterCmd::Destroy { name } => destroy::destroy(name).map(|_| true),
+        ClusterCmd::Start(a) => start::start(a).map(|_| true),
         ClusterCmd::StandIn(_) => bail!("the stand-in service runs on the async runtime"),
     }
 }

@@ -5,6 +5,7 @@
 //! mode; the rest is the usual flow over the API.
 
 use super::lab;
+use super::launch::Launch;
 use anyhow::{Context, Result};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -170,5 +171,11 @@ pub fn start(lan: &str, vm: &Vm<'_>) -> Result<u32> {
         format!("unix:{},server,nowait", s(&vm.dir.join("monitor.sock"))),
     ];
     args.extend(nics);
-    lab::spawn_detached(lan, Path::new(QEMU), &args, &vm.dir.join("qemu.log"))
+    Launch {
+        netns: lan.to_string(),
+        bin: QEMU.into(),
+        args,
+        log: vm.dir.join("qemu.log"),
+    }
+    .run(vm.dir)
 }
