@@ -10,6 +10,7 @@ pub mod kmsg;
 pub mod machine;
 pub mod observe;
 pub mod power;
+pub mod processes;
 pub mod resources;
 pub mod store;
 pub mod tls;

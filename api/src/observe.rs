@@ -1,6 +1,6 @@
-//! ObserveService: the node's events, its own and etcd's logs, and the
-//! kernel log, each sent from its bounded history and then, when asked,
-//! followed. Readers may call it; at most [`MAX_STREAMS`] streams are open
+//! ObserveService: the node's events, its own and etcd's logs, the kernel
+//! log, each sent from its bounded history and then, when asked, followed;
+//! and its processes (`processes.rs`). Readers may call it; at most [`MAX_STREAMS`] streams are open
 //! at once per node, and a follower that falls behind is told how much it
 //! missed instead of growing a queue.
 
@@ -269,5 +269,20 @@ impl pb::observe_service_server::ObserveService for ObserveApi {
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+    async fn processes(
+        &self,
+        req: Request<pb::ProcessesRequest>,
+    ) -> Result<Response<pb::ProcessesResponse>, Status> {
+        crate::auth::check(&req, &self.state, crate::auth::Need::Read)?;
+        let (processes, omitted) =
+            tokio::task::spawn_blocking(|| crate::processes::list(std::path::Path::new("/proc")))
+                .await
+                .map_err(|e| Status::internal(format!("reading /proc: {e}")))?;
+        Ok(Response::new(pb::ProcessesResponse {
+            node: self.node.clone(),
+            processes,
+            omitted,
+        }))
     }
 }

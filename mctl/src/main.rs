@@ -111,6 +111,9 @@ enum Cmd {
     Logs(observe::LogsArgs),
     /// Show the kernel log.
     Dmesg(observe::DmesgArgs),
+    /// The node's processes: pid, parent, state, threads, CPU time, memory.
+    #[command(alias = "ps")]
+    Processes(observe::ProcessesArgs),
     /// A live view of the nodes: VIP holder and candidates, etcd, events.
     Dashboard,
     /// Check the cluster from a node (etcd, members, the VIP holder), then
@@ -225,6 +228,7 @@ async fn run(cli: Cli) -> Result<bool> {
         Cmd::Events(a) => observe::events(&t.session()?, a).await,
         Cmd::Logs(a) => observe::logs(&t.session()?, a).await,
         Cmd::Dmesg(a) => observe::dmesg(&t.session()?, a).await,
+        Cmd::Processes(a) => observe::processes(&t.session()?, a).await,
         Cmd::Dashboard => dashboard::run(t.session()?).await,
         Cmd::Vip(c) => vip::run(&t.session()?, c).await,
         Cmd::Health(a) => health::run(&t.session()?, a).await,

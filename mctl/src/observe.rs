@@ -186,3 +186,79 @@ pub async fn dmesg(s: &Session, a: DmesgArgs) -> Result<bool> {
     })
     .await)
 }
+
+#[derive(clap::Args, Debug)]
+pub struct ProcessesArgs {
+    /// Order by resident memory (`rss`), CPU time (`cpu`) or `pid`.
+    #[arg(short = 's', long, value_parser = ["rss", "cpu", "pid"], default_value = "rss")]
+    pub sort: String,
+    #[arg(short = 'o', long = "output", value_parser = ["table", "json"], default_value = "table")]
+    pub output: String,
+}
+
+fn mib(b: u64) -> String {
+    format!("{:.1}M", b as f64 / 1048576.0)
+}
+
+/// `mctl processes`: every process of each node, as talosctl processes.
+pub async fn processes(s: &Session, a: ProcessesArgs) -> Result<bool> {
+    if a.output == "table" {
+        println!(
+            "{:<12} {:>7} {:>7} {:<5} {:>7} {:>10} {:>9} {:>9} COMMAND",
+            "NODE", "PID", "PPID", "STATE", "THREADS", "CPU-TIME", "VIRTMEM", "RESMEM"
+        );
+    }
+    let a = &a;
+    Ok(s.each(
+        |node| async move {
+            let r = s
+                .observe(&node)
+                .await?
+                .processes(pb::ProcessesRequest {})
+                .await
+                .map_err(output::status)?;
+            Ok(r.into_inner())
+        },
+        |node, r| {
+            let mut ps = r.processes;
+            match a.sort.as_str() {
+                "cpu" => ps.sort_by(|x, y| y.cpu_seconds.total_cmp(&x.cpu_seconds)),
+                "pid" => ps.sort_by_key(|p| p.pid),
+                _ => ps.sort_by_key(|p| std::cmp::Reverse(p.resident_memory)),
+            }
+            for p in &ps {
+                let cmd = if p.args.is_empty() {
+                    format!("[{}]", p.command)
+                } else {
+                    p.args.clone()
+                };
+                if a.output == "json" {
+                    println!(
+                        "{}",
+                        json!({"node": node, "pid": p.pid, "ppid": p.ppid, "state": p.state,
+                            "threads": p.threads, "cpuSeconds": p.cpu_seconds,
+                            "virtualMemory": p.virtual_memory, "residentMemory": p.resident_memory,
+                            "command": p.command, "args": p.args})
+                    );
+                } else {
+                    println!(
+                        "{:<12} {:>7} {:>7} {:<5} {:>7} {:>10.2} {:>9} {:>9} {}",
+                        node,
+                        p.pid,
+                        p.ppid,
+                        p.state,
+                        p.threads,
+                        p.cpu_seconds,
+                        mib(p.virtual_memory),
+                        mib(p.resident_memory),
+                        cmd
+                    );
+                }
+            }
+            if r.omitted > 0 {
+                eprintln!("{node}: {} more processes left out", r.omitted);
+            }
+        },
+    )
+    .await)
+}
