@@ -2,6 +2,7 @@
 //! that are always cleaned up (guards, also on panic), the real binaries,
 //! and polling waits.
 
+pub mod arpwatch;
 pub mod bins;
 pub mod cluster;
 pub mod etcdctl;
@@ -17,6 +18,7 @@ pub mod scrape;
 pub mod service;
 pub mod trial;
 pub mod vlan_port;
+pub mod vm;
 
 use std::time::{Duration, Instant};
 

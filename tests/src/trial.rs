@@ -4,10 +4,10 @@
 
 use crate::cluster::Cluster;
 use crate::faults::VIP;
-use crate::monitor::{longest_double, Monitor};
+use crate::monitor::longest_double;
 use crate::probe::{gap, Prober};
 use crate::wait_for;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,9 +39,13 @@ pub enum Scenario {
     Unhealthy,
     /// `mctl vip forfeit` on the holder (a planned move), ended afterwards.
     Forfeit,
+    /// VMs only: the holder's whole machine frozen for 5 s on qemu's
+    /// monitor (`stop`, then `cont`), its clock with it, as a hypervisor
+    /// stuns a guest.
+    Freeze,
 }
 
-const ALL: [Scenario; 11] = [
+const ALL: [Scenario; 12] = [
     Scenario::Graceful,
     Scenario::Dead,
     Scenario::DeadEtcdLeader,
@@ -53,6 +57,7 @@ const ALL: [Scenario; 11] = [
     Scenario::DeafCandidate,
     Scenario::Unhealthy,
     Scenario::Forfeit,
+    Scenario::Freeze,
 ];
 
 impl Scenario {
@@ -69,10 +74,11 @@ impl Scenario {
             Scenario::DeafCandidate => "deaf-candidate",
             Scenario::Unhealthy => "unhealthy",
             Scenario::Forfeit => "forfeit",
+            Scenario::Freeze => "freeze",
         }
     }
 
-    pub fn all() -> [Scenario; 11] {
+    pub fn all() -> [Scenario; 12] {
         ALL
     }
 
@@ -83,6 +89,21 @@ impl Scenario {
 
     pub fn parse(s: &str) -> Option<Self> {
         ALL.into_iter().find(|x| x.name() == s)
+    }
+
+    /// Whether it runs on virtual machines (`--provisioner qemu`), where
+    /// the faults are the machine's: `graceful` is `mctl shutdown`, `dead`
+    /// kill -9 of qemu.
+    pub fn on_vms(self) -> bool {
+        matches!(
+            self,
+            Scenario::Graceful | Scenario::Dead | Scenario::Forfeit | Scenario::Freeze
+        )
+    }
+
+    /// Whether it runs on the netns lab.
+    pub fn on_netns(self) -> bool {
+        self != Scenario::Freeze
     }
 }
 
@@ -108,15 +129,20 @@ fn vip() -> Ipv4Addr {
     VIP.parse().expect("literal")
 }
 
-pub fn run(c: &Cluster, s: Scenario, probe_every: Duration) -> Outcome {
+pub fn run(c: &mut Cluster, s: Scenario, probe_every: Duration) -> Outcome {
+    let vm = c.is_vm();
+    assert!(
+        if vm { s.on_vms() } else { s.on_netns() },
+        "{} does not run on this provisioner",
+        s.name()
+    );
     let h = c.wait_healthy();
     let cps = c.cps();
     let n = cps.len();
     let other = (h + 1) % n;
     let leader = c.etcd_leader(&cps[other].2);
     let holder_was_etcd_leader = leader.ends_with(&format!("-{}", cps[h].0));
-    let namespaces: Vec<String> = cps.iter().map(|c| c.1.clone()).collect();
-    let mon = Monitor::start(&namespaces, "eth0", IpAddr::V4(vip()));
+    let mon = c.watch(Duration::from_millis(10));
     let probe = Prober::start(&c.lan(), vip(), probe_every).expect("start prober");
     let start = Instant::now();
     wait_for(
@@ -135,8 +161,11 @@ pub fn run(c: &Cluster, s: Scenario, probe_every: Duration) -> Outcome {
     let t0 = Instant::now();
     let (mut released_after, mut back_after) = (None, None);
     match s {
+        Scenario::Graceful if vm => c.shutdown_vm(h),
         Scenario::Graceful => c.stop_node(h),
+        Scenario::Dead if vm => c.kill_vm(h),
         Scenario::Dead | Scenario::DeadEtcdLeader => c.kill_node(h),
+        Scenario::Freeze => c.freeze_vm(h, true),
         Scenario::Cutoff => c.cut_off(h),
         Scenario::Crash => c.crash_machined(h),
         Scenario::Pause => c.freeze_machined(h, true),
@@ -184,13 +213,17 @@ pub fn run(c: &Cluster, s: Scenario, probe_every: Duration) -> Outcome {
             (moved && probe.answered_after(t0 + Duration::from_millis(20))).then_some(())
         });
     }
-    if s == Scenario::Pause {
+    if matches!(s, Scenario::Pause | Scenario::Freeze) {
         // Frozen for 5 s, then woken: watch what it does when it wakes,
         // until it says it does not hold the VIP.
         wait_for("the 5 s pause", Duration::from_secs(10), || {
             (t0.elapsed() >= Duration::from_secs(5)).then_some(())
         });
-        c.freeze_machined(h, false);
+        if s == Scenario::Freeze {
+            c.freeze_vm(h, false);
+        } else {
+            c.freeze_machined(h, false);
+        }
         let woke = Instant::now();
         wait_for("the woken node to let go", Duration::from_secs(30), || {
             let st = c.vip_status(&cps[h].2)?;
@@ -225,6 +258,7 @@ pub fn run(c: &Cluster, s: Scenario, probe_every: Duration) -> Outcome {
     // Nothing is removed by hand: whatever the old holder left is a finding
     // the monitor has seen already.
     match s {
+        Scenario::Graceful | Scenario::Dead if vm => c.boot_vm(h),
         Scenario::Graceful | Scenario::Dead | Scenario::DeadEtcdLeader | Scenario::Crash => {
             c.start_node(h)
         }
@@ -234,7 +268,11 @@ pub fn run(c: &Cluster, s: Scenario, probe_every: Duration) -> Outcome {
             let r = c.forfeit(h, VIP, 0);
             assert!(r.ok, "ending the forfeit: {}{}", r.stdout, r.stderr);
         }
-        Scenario::Quorum | Scenario::Pause | Scenario::EtcdDown | Scenario::DeafCandidate => {}
+        Scenario::Quorum
+        | Scenario::Pause
+        | Scenario::Freeze
+        | Scenario::EtcdDown
+        | Scenario::DeafCandidate => {}
     }
     c.wait_healthy();
     out

@@ -86,7 +86,7 @@ fn dhcp_control_planes_hold_the_vip_through_renewals_restarts_and_a_nak() {
         return;
     }
     let _serial = serial();
-    let c = Cluster::create("dh", &["--controlplanes", "3", "--dhcp"]);
+    let mut c = Cluster::create("dh", &["--controlplanes", "3", "--dhcp"]);
     let cps = c.cps();
     let nss: Vec<String> = cps.iter().map(|n| n.1.clone()).collect();
 
@@ -114,7 +114,7 @@ fn dhcp_control_planes_hold_the_vip_through_renewals_restarts_and_a_nak() {
     }
 
     // Failover as without DHCP.
-    let r = trial::run(&c, Scenario::Graceful, Duration::from_millis(10));
+    let r = trial::run(&mut c, Scenario::Graceful, Duration::from_millis(10));
     assert_eq!(
         r.double,
         Duration::ZERO,

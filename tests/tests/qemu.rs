@@ -2,6 +2,7 @@
 //! VM boots Debian's kernel with machined as PID 1 into maintenance mode,
 //! takes its config, bootstraps etcd and holds the VIP, answering ping from
 //! the LAN; `mctl reboot` brings it back with its config and etcd data;
+//! `mctl processes` shows machined as PID 1 with its daemon and etcd below;
 //! `mctl shutdown` powers it off; the image builds to the same bytes
 //! twice; three VMs move the VIP when the holder is shut down (`mctl
 //! shutdown`; powered on again with `mctl cluster start`, it rejoins) and
@@ -18,6 +19,7 @@ use machined_tests::cluster::{serial, Cluster};
 use machined_tests::faults::VIP;
 use machined_tests::netns::ip;
 use machined_tests::vlan_port::VlanPort;
+use machined_tests::vm::gone;
 use machined_tests::{require_root, wait_for, PATIENCE};
 use std::time::Duration;
 
@@ -37,15 +39,6 @@ fn member_id(c: &Cluster) -> Option<String> {
                 .to_string()
         })
         .filter(|id| !id.is_empty())
-}
-
-/// The process has ended (gone, or a zombie nobody reaped yet).
-fn gone(pid: i32) -> bool {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err()
-        || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-            s.rsplit_once(')')
-                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
-        })
 }
 
 fn boots(c: &Cluster) -> usize {
@@ -83,6 +76,21 @@ fn a_vm_boots_the_image_holds_the_vip_reboots_with_its_data_and_powers_off() {
     // Nothing writable but the state disk and tmpfs: the root is read-only.
     assert!(!console.contains("making / read-only"), "{console}");
     let id = member_id(&c).expect("etcd running");
+    // `mctl processes`: machined is PID 1, its daemon a child of it, and
+    // etcd the daemon's child.
+    let ps = c.processes(NODE);
+    let find = |f: &dyn Fn(&serde_json::Value) -> bool| ps.iter().find(|p| f(p)).cloned();
+    let init = find(&|p| p["pid"] == 1).expect("PID 1 listed");
+    assert_eq!(init["args"], "/init", "{init}");
+    let daemon = find(&|p| p["ppid"] == 1 && p["args"] == "/init").expect("machined's daemon");
+    let etcd = find(&|p| p["command"] == "etcd").expect("etcd listed");
+    assert_eq!(etcd["ppid"], daemon["pid"], "{etcd}");
+    let u = c.vm_usage()[0].1.expect("usage");
+    assert!(u.init_kib > 0 && u.daemon_kib > 0, "{u:?}");
+    eprintln!(
+        "resident: PID 1 {} KiB, daemon {} KiB",
+        u.init_kib, u.daemon_kib
+    );
 
     let r = c.mctl(&["-n", NODE, "reboot"]);
     assert!(r.ok, "reboot: {}", r.stderr);
@@ -251,37 +259,6 @@ fn three_vms_move_the_vip_when_the_holder_vm_shuts_down_or_is_killed() {
     assert!(r.ok, "destroy: {}", r.stderr);
 }
 
-/// A command to a VM's qemu monitor (`set_link n0 off`: the card loses
-/// its carrier, as when a cable is pulled).
-fn monitor(c: &Cluster, short: &str, cmd: &str) {
-    use std::io::{Read, Write};
-    use std::os::unix::net::UnixStream;
-    fn read_until(s: &mut UnixStream, seen: &mut String, prompts: usize) {
-        let mut buf = [0u8; 4096];
-        for _ in 0..20 {
-            if seen.matches("(qemu)").count() >= prompts {
-                return;
-            }
-            if let Ok(n) = s.read(&mut buf) {
-                seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        }
-    }
-    let mut s = UnixStream::connect(c.node_dir(short).join("monitor.sock")).expect("qemu monitor");
-    s.set_read_timeout(Some(Duration::from_millis(500))).ok();
-    // The banner's prompt, then the command, then the prompt after it: the
-    // command has run.
-    let mut seen = String::new();
-    read_until(&mut s, &mut seen, 1);
-    s.write_all(format!("{cmd}\n").as_bytes())
-        .expect("monitor write");
-    read_until(&mut s, &mut seen, 2);
-    assert!(
-        seen.matches("(qemu)").count() >= 2,
-        "qemu monitor did not answer {cmd:?}: {seen:?}"
-    );
-}
-
 /// The link the VIP is on at `node`, if it has it.
 fn vip_link(c: &Cluster, node: &str) -> Option<String> {
     link_of(c, node, VIP)
@@ -397,7 +374,7 @@ fn a_vip_on_an_active_backup_bond_survives_the_loss_of_the_active_member() {
         "VLAN 100's entry for its VIP is not the bond's MAC"
     );
     let frames_before = frames();
-    monitor(&c, "cp1", "set_link n0 off");
+    c.monitor("cp1", "set_link n0 off");
     wait_for("eth0 down inside the VM", PATIENCE, || {
         let r = c.mctl(&["-n", NODE, "get", "links", "eth0", "-o", "json"]);
         let v: serde_json::Value = serde_json::from_str(r.stdout.lines().next()?).ok()?;
@@ -456,7 +433,7 @@ fn a_vip_on_an_active_backup_bond_survives_the_loss_of_the_active_member() {
 
     // The ACPI power button (qemu's system_powerdown): a clean power-off.
     let qemu_pid = c.record["nodes"][0]["pid"].as_u64().expect("qemu pid") as i32;
-    monitor(&c, "cp1", "system_powerdown");
+    c.monitor("cp1", "system_powerdown");
     wait_for("qemu to exit after the power button", PATIENCE, || {
         gone(qemu_pid).then_some(())
     });

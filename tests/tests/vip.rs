@@ -111,7 +111,7 @@ fn failovers_never_double_own_and_repoint_clients() {
         return;
     }
     let _serial = serial();
-    let c = Cluster::create("f", &["--controlplanes", "3"]);
+    let mut c = Cluster::create("f", &["--controlplanes", "3"]);
     let cps = c.cps();
     for s in [
         Scenario::Graceful,
@@ -119,7 +119,7 @@ fn failovers_never_double_own_and_repoint_clients() {
         Scenario::Cutoff,
         Scenario::Quorum,
     ] {
-        let r = trial::run(&c, s, Duration::from_millis(10));
+        let r = trial::run(&mut c, s, Duration::from_millis(10));
         let label = format!(
             "{} (old holder {}, new {:?})",
             s.name(),
@@ -181,7 +181,7 @@ fn machined_faults_never_double_own() {
         return;
     }
     let _serial = serial();
-    let c = Cluster::create("m", &["--controlplanes", "3"]);
+    let mut c = Cluster::create("m", &["--controlplanes", "3"]);
     let cps = c.cps();
 
     // One machined per node: a second one on the same state is refused
@@ -209,7 +209,7 @@ fn machined_faults_never_double_own() {
         Scenario::EtcdDown,
         Scenario::DeafCandidate,
     ] {
-        let r = trial::run(&c, s, Duration::from_millis(10));
+        let r = trial::run(&mut c, s, Duration::from_millis(10));
         let label = format!("{} (old holder {})", s.name(), cps[r.old_holder].0);
         assert_eq!(
             r.double,

@@ -3,8 +3,15 @@
 //! client-visible gap (min/median/max), probes lost, the longest double
 //! ownership, and machined's RSS and CPU time per node.
 //!
-//! Usage: bench-failover [--trials N] [--scenarios graceful,dead,dead-etcd-leader,cutoff,quorum,crash,pause,etcd-down,deaf-candidate,unhealthy,forfeit]
+//! Usage: bench-failover [--provisioner netns|qemu] [--trials N] [--scenarios graceful,dead,dead-etcd-leader,cutoff,quorum,crash,pause,etcd-down,deaf-candidate,unhealthy,forfeit,freeze]
 //!                       [--probe-ms 10] [--idle-secs 0] [--json]
+//!
+//! `--provisioner qemu` runs the cluster as three VMs booted from the OS
+//! image and the scenarios that are a machine's (graceful: `mctl shutdown`;
+//! dead: kill -9 of qemu; forfeit; freeze: the whole VM stopped on qemu's
+//! monitor for 5 s, its clock with it);
+//! who holds the VIP is then what answers ARP for it on the LAN, every
+//! 10 ms, since a VM's netlink is inside it.
 //!
 //! `--idle-secs N` first measures each node's machined CPU over N idle
 //! seconds (no probes, no faults) and prints it with the node's role.
@@ -26,6 +33,7 @@ struct Opts {
     probe: Duration,
     idle: Duration,
     json: bool,
+    qemu: bool,
 }
 
 fn parse() -> Result<Opts, String> {
@@ -35,7 +43,9 @@ fn parse() -> Result<Opts, String> {
         probe: Duration::from_millis(10),
         idle: Duration::ZERO,
         json: false,
+        qemu: false,
     };
+    let mut chosen = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = |name: &str| args.next().ok_or(format!("{name} needs a value"));
@@ -46,16 +56,33 @@ fn parse() -> Result<Opts, String> {
                 o.scenarios = val("--scenarios")?
                     .split(',')
                     .map(|s| Scenario::parse(s).ok_or(format!("unknown scenario {s:?}")))
-                    .collect::<Result<_, _>>()?
+                    .collect::<Result<_, _>>()?;
+                chosen = true;
             }
+            "--provisioner" => match val("--provisioner")?.as_str() {
+                "netns" => o.qemu = false,
+                "qemu" => o.qemu = true,
+                p => return Err(format!("--provisioner: netns or qemu, not {p:?}")),
+            },
             "--idle-secs" => o.idle = Duration::from_secs(val("--idle-secs")?.parse().map_err(|_| "--idle-secs: a number")?),
             "--json" => o.json = true,
-            "-h" | "--help" => return Err("usage: bench-failover [--trials N] [--scenarios graceful,dead,dead-etcd-leader,cutoff,quorum,crash,pause,etcd-down,deaf-candidate,unhealthy,forfeit] [--probe-ms 10] [--idle-secs 0] [--json]".into()),
+            "-h" | "--help" => return Err("usage: bench-failover [--provisioner netns|qemu] [--trials N] [--scenarios graceful,dead,dead-etcd-leader,cutoff,quorum,crash,pause,etcd-down,deaf-candidate,unhealthy,forfeit,freeze] [--probe-ms 10] [--idle-secs 0] [--json]".into()),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
     if o.trials == 0 {
         return Err("--trials: at least 1".into());
+    }
+    let runs = |s: &Scenario| if o.qemu { s.on_vms() } else { s.on_netns() };
+    if !chosen {
+        o.scenarios.retain(runs);
+    }
+    if let Some(s) = o.scenarios.iter().find(|s| !runs(s)) {
+        return Err(format!(
+            "--scenarios: {} does not run on {} (VMs run graceful, dead, forfeit, freeze)",
+            s.name(),
+            if o.qemu { "VMs" } else { "the netns lab" }
+        ));
     }
     Ok(o)
 }
@@ -94,7 +121,22 @@ fn main() {
         std::process::exit(1);
     }
     eprintln!("building the lab (mctl cluster create, 3 control planes)...");
-    let c = Cluster::create("bench", &["--controlplanes", "3", "--stand-in"]);
+    let mut c = if o.qemu {
+        eprintln!("(virtual machines: mctl cluster create --provisioner qemu)");
+        Cluster::create(
+            "bench",
+            &[
+                "--provisioner",
+                "qemu",
+                "--controlplanes",
+                "3",
+                "--memory",
+                "768",
+            ],
+        )
+    } else {
+        Cluster::create("bench", &["--controlplanes", "3", "--stand-in"])
+    };
     let idle = (!o.idle.is_zero()).then(|| idle_cpu(&c, o.idle));
     let mut results: Vec<Outcome> = Vec::new();
     for s in &o.scenarios {
@@ -103,13 +145,15 @@ fn main() {
             c.wait_health_everywhere("healthy");
         }
         for t in 1..=o.trials {
-            let r = trial::run(&c, *s, o.probe);
+            let r = trial::run(&mut c, *s, o.probe);
             eprintln!(
-                "{:<8} trial {t}: gap {:>7.1} ms, lost {:>3}, double {:.1} ms, holder was etcd leader: {}{}",
+                "{:<8} trial {t}: gap {:>7.1} ms, lost {:>3}, double {:.1} ms, holder {} -> {}, holder was etcd leader: {}{}",
                 s.name(),
                 ms(r.gap),
                 r.lost,
                 ms(r.double),
+                r.old_holder + 1,
+                r.new_holder.map_or("none".to_string(), |n| (n + 1).to_string()),
                 r.holder_was_etcd_leader,
                 r.released_after.map_or(String::new(), |d| format!(", released after {:.0} ms", ms(d)))
             );
@@ -146,6 +190,9 @@ fn main() {
         println!(
             "{}",
             json!({"probe_ms": o.probe.as_millis() as u64, "scenarios": rows, "machined": usage_json,
+                "vms": c.is_vm().then(|| c.vm_usage().into_iter().map(|(n, u)| json!({"node": n,
+                    "init_rss_kib": u.map(|u| u.init_kib), "daemon_rss_kib": u.map(|u| u.daemon_kib),
+                    "daemon_cpu_ms": u.map(|u| u.daemon_cpu_ms)})).collect::<Vec<_>>()),
                 "idle": idle.as_ref().map(|v| v.iter().map(|(n, role, pct)| json!({"node": n, "role": role, "cpu_percent": pct})).collect::<Vec<_>>())})
         );
     } else {
@@ -220,14 +267,34 @@ fn main() {
                     .join(", ")
             );
         }
-        println!(
-            "machined per node at the end: {}",
-            usage
-                .iter()
-                .map(|(n, rss, cpu)| format!("{n}: RSS {} MiB, CPU {} ms", rss / 1024, cpu))
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
+        if c.is_vm() {
+            println!(
+                "machined per VM at the end (mctl processes): {}",
+                c.vm_usage()
+                    .iter()
+                    .map(|(n, u)| match u {
+                        Some(u) => format!(
+                            "{n}: PID 1 RSS {:.1} MiB, daemon RSS {:.1} MiB, daemon CPU {} ms",
+                            u.init_kib as f64 / 1024.0,
+                            u.daemon_kib as f64 / 1024.0,
+                            u.daemon_cpu_ms
+                        ),
+                        None => format!("{n}: no answer"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+        }
+        if !usage.is_empty() {
+            println!(
+                "machined per node at the end: {}",
+                usage
+                    .iter()
+                    .map(|(n, rss, cpu)| format!("{n}: RSS {} MiB, CPU {} ms", rss / 1024, cpu))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+        }
     }
 }
 

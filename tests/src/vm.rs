@@ -1,0 +1,205 @@
+//! Faults for a cluster of virtual machines (`--provisioner qemu`), and who
+//! holds the VIP as seen from outside: netlink in each node's namespace for
+//! the netns lab, ARP from the LAN for VMs (their netlink is inside them).
+
+use crate::arpwatch::{self, ArpWatch, Asker};
+use crate::cluster::Cluster;
+use crate::faults::VIP;
+use crate::monitor::{Change, Monitor};
+use crate::netns::ip;
+use crate::{wait_for, PATIENCE};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+/// How long a VM may take to power off or boot under TCG.
+const VM_PATIENCE: Duration = Duration::from_secs(120);
+
+/// Who holds the VIP, as seen from outside the nodes.
+pub enum Watch {
+    Netlink(Monitor),
+    Arp(ArpWatch),
+}
+
+impl Watch {
+    pub fn holders(&self, n: usize) -> Vec<bool> {
+        match self {
+            Watch::Netlink(m) => m.holders(n),
+            Watch::Arp(a) => a.holders(n),
+        }
+    }
+
+    pub fn stop(self) -> Vec<Change> {
+        match self {
+            Watch::Netlink(m) => m.stop(),
+            Watch::Arp(a) => a.stop(),
+        }
+    }
+}
+
+/// A MAC as the lab gives it to the node at `ip` (02:00 and the address).
+fn lab_mac(ip: Ipv4Addr) -> [u8; 6] {
+    let o = ip.octets();
+    [2, 0, o[0], o[1], o[2], o[3]]
+}
+
+/// The process has ended (gone, or a zombie nobody reaped yet).
+pub fn gone(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err()
+        || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+}
+
+impl Cluster {
+    /// The nodes are virtual machines.
+    pub fn is_vm(&self) -> bool {
+        self.record["nodes"][0]["vm"] == true
+    }
+
+    /// Control plane `i`'s qemu.
+    pub fn vm_pid(&self, i: usize) -> i32 {
+        let short = &self.cps()[i].0;
+        self.record["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|n| n["name"] == short.as_str())
+            .and_then(|n| n["pid"].as_u64())
+            .expect("qemu pid") as i32
+    }
+
+    /// Starts watching the VIP `VIP`: netlink per node, or ARP every
+    /// `every` from the LAN for VMs.
+    pub fn watch(&self, every: Duration) -> Watch {
+        let cps = self.cps();
+        let vip: Ipv4Addr = VIP.parse().expect("literal");
+        if !self.is_vm() {
+            let namespaces: Vec<String> = cps.iter().map(|c| c.1.clone()).collect();
+            return Watch::Netlink(Monitor::start(&namespaces, "eth0", IpAddr::V4(vip)));
+        }
+        let lan = self.lan();
+        let link: serde_json::Value =
+            serde_json::from_str(&ip(&["-n", &lan, "-j", "link", "show", "br0"])).expect("br0");
+        let asker = Asker {
+            netns: lan,
+            link: "br0".into(),
+            mac: arpwatch::mac(link[0]["address"].as_str().unwrap_or_default()).expect("br0 MAC"),
+            ip: Ipv4Addr::new(10, 5, 0, 1),
+        };
+        let macs = cps
+            .iter()
+            .map(|c| lab_mac(c.2.parse().expect("node address")))
+            .collect();
+        Watch::Arp(ArpWatch::start(&asker, vip, macs, every).expect("ARP watch"))
+    }
+
+    /// `mctl shutdown` of VM `i`; returns once its qemu has exited.
+    pub fn shutdown_vm(&self, i: usize) {
+        let pid = self.vm_pid(i);
+        let r = self.mctl(&["-n", &self.cps()[i].2, "shutdown"]);
+        assert!(r.ok, "shutdown: {}{}", r.stdout, r.stderr);
+        wait_for("the VM's qemu to exit", VM_PATIENCE, || {
+            gone(pid).then_some(())
+        });
+    }
+
+    /// kill -9 of VM `i`'s qemu: the machine is gone at once.
+    pub fn kill_vm(&self, i: usize) {
+        let pid = self.vm_pid(i);
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .expect("kill qemu");
+        wait_for("the killed qemu to be gone", PATIENCE, || {
+            gone(pid).then_some(())
+        });
+    }
+
+    /// Powers VM `i` on again (`mctl cluster start`), waiting for its API.
+    pub fn boot_vm(&mut self, i: usize) {
+        let short = self.cps()[i].0.clone();
+        let r = self.power_on(&short);
+        assert!(r.ok, "cluster start {short}: {}{}", r.stdout, r.stderr);
+    }
+
+    /// Freezes (`stop`) or thaws (`cont`) VM `i` whole, kernel and clock
+    /// included, on its qemu monitor.
+    pub fn freeze_vm(&self, i: usize, stop: bool) {
+        let short = self.cps()[i].0.clone();
+        self.monitor(&short, if stop { "stop" } else { "cont" });
+    }
+
+    /// A command to a VM's qemu monitor (`set_link n0 off`: the card loses
+    /// its carrier, as when a cable is pulled); returns once it has run.
+    pub fn monitor(&self, short: &str, cmd: &str) {
+        use std::io::{Read, Write};
+        use std::os::unix::net::UnixStream;
+        fn read_until(s: &mut UnixStream, seen: &mut String, prompts: usize) {
+            let mut buf = [0u8; 4096];
+            for _ in 0..20 {
+                if seen.matches("(qemu)").count() >= prompts {
+                    return;
+                }
+                if let Ok(n) = s.read(&mut buf) {
+                    seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }
+        }
+        let mut s =
+            UnixStream::connect(self.node_dir(short).join("monitor.sock")).expect("qemu monitor");
+        s.set_read_timeout(Some(Duration::from_millis(500))).ok();
+        // The banner's prompt, then the command, then the prompt after it:
+        // the command has run.
+        let mut seen = String::new();
+        read_until(&mut s, &mut seen, 1);
+        s.write_all(format!("{cmd}\n").as_bytes())
+            .expect("monitor write");
+        read_until(&mut s, &mut seen, 2);
+        assert!(
+            seen.matches("(qemu)").count() >= 2,
+            "qemu monitor did not answer {cmd:?}: {seen:?}"
+        );
+    }
+}
+
+/// machined's processes in a VM, from `mctl processes`: PID 1 (the init
+/// that reaps and powers off) and its daemon child, resident KiB each, and
+/// the daemon's CPU time in ms.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VmUsage {
+    pub init_kib: u64,
+    pub daemon_kib: u64,
+    pub daemon_cpu_ms: u64,
+}
+
+impl Cluster {
+    /// The processes node `ip` lists, as JSON objects.
+    pub fn processes(&self, ip: &str) -> Vec<serde_json::Value> {
+        let r = self.mctl(&["-n", ip, "processes", "-o", "json"]);
+        r.stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Per control plane VM: machined's usage, if its API answered.
+    pub fn vm_usage(&self) -> Vec<(String, Option<VmUsage>)> {
+        self.cps()
+            .into_iter()
+            .map(|(short, _, ip)| {
+                let ps = self.processes(&ip);
+                let kib = |p: &serde_json::Value| p["residentMemory"].as_u64().unwrap_or(0) / 1024;
+                let init = ps.iter().find(|p| p["pid"] == 1);
+                let daemon = ps.iter().find(|p| p["ppid"] == 1 && p["args"] == "/init");
+                let u = init.zip(daemon).map(|(i, d)| VmUsage {
+                    init_kib: kib(i),
+                    daemon_kib: kib(d),
+                    daemon_cpu_ms: (d["cpuSeconds"].as_f64().unwrap_or(0.0) * 1000.0) as u64,
+                });
+                (short, u)
+            })
+            .collect()
+    }
+}
