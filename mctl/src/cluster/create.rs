@@ -48,9 +48,9 @@ pub fn create(a: &CreateArgs) -> Result<()> {
         p.vms = Some(vm_image(&p)?);
     }
     let secrets = make_lan(&p, &mut rec)?;
-    start_nodes(&p, &secrets, &mut rec)?;
+    let started = start_nodes(&p, &secrets, &mut rec)?;
     let deadline = Instant::now() + a.wait;
-    apply_configs(&p.dir, &rec, deadline)?;
+    apply_configs(&p.dir, &rec, &started, deadline)?;
     merge_context(a, &secrets)?;
     let first = rec.nodes.first().ok_or_else(|| anyhow!("no nodes"))?;
     if a.no_bootstrap {
@@ -208,8 +208,9 @@ fn make_lan(p: &Plan<'_>, rec: &mut Record) -> Result<Generated> {
 }
 
 /// One namespace per node on the bridge, machined started in it, and the
-/// node's config written for the apply step.
-fn start_nodes(p: &Plan<'_>, secrets: &Generated, rec: &mut Record) -> Result<()> {
+/// node's config written for the apply step; returns when each started.
+fn start_nodes(p: &Plan<'_>, secrets: &Generated, rec: &mut Record) -> Result<Vec<Instant>> {
+    let mut started = Vec::new();
     let cp_ips: Vec<String> = p
         .nodes
         .iter()
@@ -220,6 +221,7 @@ fn start_nodes(p: &Plan<'_>, secrets: &Generated, rec: &mut Record) -> Result<()
         let ns = format!("{}-{short}", p.a.name);
         let node_dir = p.dir.join(short);
         std::fs::create_dir_all(&node_dir)?;
+        started.push(Instant::now());
         let (pid, ns, vm) = if let Some((image, accel)) = &p.vms {
             step(format!("starting VM {short} ({ip}, {accel:?})"));
             let vm = qemu::Vm {
@@ -276,7 +278,7 @@ fn start_nodes(p: &Plan<'_>, secrets: &Generated, rec: &mut Record) -> Result<()
         };
         std::fs::write(node_dir.join("config.yaml"), configs::node(base, &nn, *cp))?;
     }
-    Ok(())
+    Ok(started)
 }
 
 /// The stand-in API server in a node's namespace (`--stand-in`).
@@ -332,8 +334,8 @@ fn start_netns_node(
 }
 
 /// Each node in maintenance mode takes its config (`apply-config --insecure`).
-fn apply_configs(dir: &Path, rec: &Record, deadline: Instant) -> Result<()> {
-    for n in &rec.nodes {
+fn apply_configs(dir: &Path, rec: &Record, started: &[Instant], deadline: Instant) -> Result<()> {
+    for (i, n) in rec.nodes.iter().enumerate() {
         // A VM is reached from the LAN at its address (`ip=` on its kernel
         // command line); a namespace node on its own loopback.
         let at = if n.vm { n.ip.as_str() } else { "127.0.0.1" };
@@ -342,6 +344,15 @@ fn apply_configs(dir: &Path, rec: &Record, deadline: Instant) -> Result<()> {
                 .ok()
                 .map(|_| ()))
         })?;
+        if let Some(t) = started.get(i) {
+            // Polled every 250 ms, and in turn after the nodes before it:
+            // the first node's figure is the tight one.
+            step(format!(
+                "{} seen answering in maintenance mode {:.1} s after it was started",
+                n.name,
+                t.elapsed().as_secs_f64()
+            ));
+        }
         let cfg = dir.join(&n.name).join("config.yaml");
         step(format!("applying config to {} ({})", n.name, n.ip));
         self_in(
