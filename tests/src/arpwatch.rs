@@ -86,17 +86,7 @@ fn packet_socket(ifindex: i32) -> std::io::Result<OwnedFd> {
         {
             return Err(std::io::Error::last_os_error());
         }
-        let tv = libc::timeval {
-            tv_sec: 0,
-            tv_usec: 5_000,
-        };
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as u32,
-        );
+        crate::probe::recv_timeout(&fd, 5_000);
         Ok(fd)
     }
 }
@@ -136,20 +126,10 @@ impl ArpWatch {
         let changes: Arc<Mutex<Vec<Change>>> = Arc::default();
         let heard: Heard = Arc::default();
         let receiver = {
-            let (fd, stop, heard) = (fd.clone(), stop.clone(), heard.clone());
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 1514];
-                while !stop.load(Ordering::Relaxed) {
-                    // SAFETY: recv(2) into our buffer.
-                    let n = unsafe {
-                        libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0)
-                    };
-                    if n <= 0 {
-                        continue;
-                    }
-                    if let Some(m) = claims(&buf[..n as usize], vip) {
-                        heard.lock().unwrap().push((Instant::now(), m));
-                    }
+            let heard = heard.clone();
+            crate::probe::receive(fd.clone(), stop.clone(), move |buf| {
+                if let Some(m) = claims(buf, vip) {
+                    heard.lock().unwrap().push((Instant::now(), m));
                 }
             })
         };

@@ -59,10 +59,19 @@ fn raw_icmp_socket() -> std::io::Result<OwnedFd> {
             return Err(std::io::Error::last_os_error());
         }
         let fd = OwnedFd::from_raw_fd(fd);
-        let tv = libc::timeval {
-            tv_sec: 0,
-            tv_usec: 20_000,
-        };
+        recv_timeout(&fd, 20_000);
+        Ok(fd)
+    }
+}
+
+/// Sets a receive timeout of `usec` microseconds (under a second) on `fd`.
+pub fn recv_timeout(fd: &OwnedFd, usec: i64) {
+    let tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: usec,
+    };
+    // SAFETY: setsockopt(2) with a timeval of the right size.
+    unsafe {
         libc::setsockopt(
             fd.as_raw_fd(),
             libc::SOL_SOCKET,
@@ -70,8 +79,26 @@ fn raw_icmp_socket() -> std::io::Result<OwnedFd> {
             (&tv as *const libc::timeval).cast(),
             std::mem::size_of::<libc::timeval>() as u32,
         );
-        Ok(fd)
     }
+}
+
+/// A thread that reads packets from `fd` (whose receive timeout lets it
+/// see `stop`) and hands each to `each`, until `stop`.
+pub fn receive(
+    fd: Arc<OwnedFd>,
+    stop: Arc<AtomicBool>,
+    mut each: impl FnMut(&[u8]) + Send + 'static,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while !stop.load(Ordering::Relaxed) {
+            // SAFETY: recv(2) into our buffer.
+            let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n > 0 {
+                each(&buf[..n as usize]);
+            }
+        }
+    })
 }
 
 impl Prober {
@@ -125,36 +152,25 @@ impl Prober {
             })
         };
         let receiver = {
-            let (fd, stop, probes) = (fd.clone(), stop.clone(), probes.clone());
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 1500];
-                while !stop.load(Ordering::Relaxed) {
-                    // SAFETY: recv(2) into our buffer.
-                    let n = unsafe {
-                        libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0)
-                    };
-                    if n <= 0 {
-                        continue;
-                    }
-                    let n = n as usize;
-                    let ihl = usize::from(buf[0] & 0x0f) * 4;
-                    if n < ihl + 8 || buf[ihl] != 0 {
-                        continue; // not an echo reply
-                    }
-                    let rid = u16::from_be_bytes([buf[ihl + 4], buf[ihl + 5]]);
-                    let rseq = u16::from_be_bytes([buf[ihl + 6], buf[ihl + 7]]);
-                    if rid != id {
-                        continue;
-                    }
-                    let now = Instant::now();
-                    let mut p = probes.lock().unwrap();
-                    if let Some(pr) = p
-                        .iter_mut()
-                        .rev()
-                        .find(|x| x.seq == rseq && x.replied.is_none())
-                    {
-                        pr.replied = Some(now);
-                    }
+            let probes = probes.clone();
+            receive(fd.clone(), stop.clone(), move |buf| {
+                let ihl = usize::from(buf[0] & 0x0f) * 4;
+                if buf.len() < ihl + 8 || buf[ihl] != 0 {
+                    return; // not an echo reply
+                }
+                let rid = u16::from_be_bytes([buf[ihl + 4], buf[ihl + 5]]);
+                let rseq = u16::from_be_bytes([buf[ihl + 6], buf[ihl + 7]]);
+                if rid != id {
+                    return;
+                }
+                let now = Instant::now();
+                let mut p = probes.lock().unwrap();
+                if let Some(pr) = p
+                    .iter_mut()
+                    .rev()
+                    .find(|x| x.seq == rseq && x.replied.is_none())
+                {
+                    pr.replied = Some(now);
                 }
             })
         };

@@ -11,6 +11,16 @@ use crate::{wait_for, PATIENCE};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+/// `mctl cluster create` arguments for three control-plane VMs.
+pub const THREE_VMS: [&str; 6] = [
+    "--provisioner",
+    "qemu",
+    "--controlplanes",
+    "3",
+    "--memory",
+    "768",
+];
+
 /// How long a VM may take to power off or boot under TCG.
 const VM_PATIENCE: Duration = Duration::from_secs(120);
 
@@ -175,6 +185,17 @@ pub struct VmUsage {
 }
 
 impl Cluster {
+    /// The link `addr` (a /32) is on at `node`, as the node's machined
+    /// reads it from netlink inside the VM, if it has it.
+    pub fn link_of(&self, node: &str, addr: &str) -> Option<String> {
+        let r = self.mctl(&["-n", node, "get", "addresses", "-o", "json"]);
+        r.stdout.lines().find_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            (v["spec"]["address"] == format!("{addr}/32"))
+                .then(|| v["spec"]["link"].as_str().unwrap_or_default().to_string())
+        })
+    }
+
     /// The processes node `ip` lists, as JSON objects.
     pub fn processes(&self, ip: &str) -> Vec<serde_json::Value> {
         let r = self.mctl(&["-n", ip, "processes", "-o", "json"]);

@@ -123,17 +123,7 @@ fn main() {
     eprintln!("building the lab (mctl cluster create, 3 control planes)...");
     let mut c = if o.qemu {
         eprintln!("(virtual machines: mctl cluster create --provisioner qemu)");
-        Cluster::create(
-            "bench",
-            &[
-                "--provisioner",
-                "qemu",
-                "--controlplanes",
-                "3",
-                "--memory",
-                "768",
-            ],
-        )
+        Cluster::create("bench", &machined_tests::vm::THREE_VMS)
     } else {
         Cluster::create("bench", &["--controlplanes", "3", "--stand-in"])
     };
