@@ -344,7 +344,7 @@ fn apply_configs(dir: &Path, rec: &Record, started: &[Instant], deadline: Instan
                 .ok()
                 .map(|_| ()))
         })?;
-        if let Some(t) = started.get(i) {
+        if let Some(t) = started.get(i).filter(|_| n.vm) {
             // Polled every 250 ms, and in turn after the nodes before it:
             // the first node's figure is the tight one.
             step(format!(
