@@ -46,7 +46,7 @@ fn a_vm_boots_the_image_holds_the_vip_reboots_with_its_data_and_powers_off() {
     }
     let _serial = serial();
     let c = Cluster::create("qm", &["--provisioner", "qemu", "--controlplanes", "1"]);
-    let qemu_pid = c.record["nodes"][0]["pid"].as_u64().expect("qemu pid") as i32;
+    let qemu_pid = c.vm_pid(0);
     assert_eq!(c.record["nodes"][0]["vm"], true);
     let console =
         std::fs::read_to_string(c.node_dir("cp1").join("console.log")).unwrap_or_default();
@@ -163,10 +163,6 @@ fn one_holder(c: &Cluster, ips: &[&str], what: &str) -> usize {
     })
 }
 
-fn qemu_pid(c: &Cluster, i: usize) -> i32 {
-    c.record["nodes"][i]["pid"].as_u64().expect("qemu pid") as i32
-}
-
 #[test]
 fn three_vms_move_the_vip_when_the_holder_vm_shuts_down_or_is_killed() {
     if !require_root("qemu VMs") {
@@ -183,7 +179,7 @@ fn three_vms_move_the_vip_when_the_holder_vm_shuts_down_or_is_killed() {
 
     // `mctl shutdown` of the holder: it lets the VIP go, etcd stops, the
     // machine powers off; another VM takes the VIP.
-    let pid = qemu_pid(&c, h);
+    let pid = c.vm_pid(h);
     let r = c.mctl(&["-n", ips[h], "shutdown"]);
     assert!(r.ok, "shutdown: {}{}", r.stdout, r.stderr);
     let others: Vec<&str> = (0..3).filter(|i| *i != h).map(|i| ips[i]).collect();
@@ -217,12 +213,7 @@ fn three_vms_move_the_vip_when_the_holder_vm_shuts_down_or_is_killed() {
 
     // kill -9 of the holder's qemu: the machine dies at once, no release,
     // no resign.
-    let pid = qemu_pid(&c, now);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .expect("kill qemu");
+    c.kill_vm(now);
     let rest: Vec<&str> = (0..3).filter(|i| *i != now).map(|i| ips[i]).collect();
     let last = one_holder(&c, &rest, "another VM holding the VIP after kill -9");
     wait_for("the VIP to answer ping again", PATIENCE, || {
