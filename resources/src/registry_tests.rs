@@ -123,6 +123,7 @@ fn samples() -> Vec<(&'static str, Value)> {
             announced_frames: 3,
             health: "healthy".into(),
             health_result: "HTTP 200 in 2 ms".into(),
+            rival: "02:00:0a:05:00:0c at 2026-01-01T00:00:00.000Z".into(),
         }),
         json(EtcdLeft {
             since: "2026-01-01T00:00:00Z".into(),

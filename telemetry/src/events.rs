@@ -29,6 +29,10 @@ pub enum Kind {
     VipHolderRevoked,
     /// This node won but waits: someone still answers for the address.
     VipClaimDelayed,
+    /// Another station claimed the VIP while this node held it.
+    VipRival,
+    /// A deposed holder came back on the link; the holder announced again.
+    VipRepair,
     /// The VIP's health check changed state on this node.
     HealthCheckChanged,
     ConfigApplied,
@@ -47,6 +51,8 @@ impl Kind {
             Kind::VipHolderChanged => "vip-holder-changed",
             Kind::VipHolderRevoked => "vip-holder-revoked",
             Kind::VipClaimDelayed => "vip-claim-delayed",
+            Kind::VipRival => "vip-rival",
+            Kind::VipRepair => "vip-repair",
             Kind::HealthCheckChanged => "health-check-changed",
             Kind::ConfigApplied => "config-applied",
             Kind::ConfigRefused => "config-refused",

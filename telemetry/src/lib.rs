@@ -4,6 +4,7 @@
 //! record format ([`kmsg`]). Each is process-wide (one machined per
 //! process), as a tracing subscriber is: emitters need no handle.
 
+mod answering;
 pub mod events;
 pub mod kmsg;
 pub mod logs;

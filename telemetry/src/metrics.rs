@@ -60,6 +60,7 @@ pub struct Metrics {
     etcd_leader_changes: Counter,
     reconcile_errors: Family<Controller, Counter>,
     events: Family<EventKind, Counter>,
+    answering: crate::answering::Answering,
     acks: Mutex<HashMap<String, Instant>>,
 }
 
@@ -89,6 +90,7 @@ impl Metrics {
             etcd_leader_changes: Counter::default(),
             reconcile_errors: Family::default(),
             events: Family::default(),
+            answering: Default::default(),
             acks: Mutex::new(HashMap::new()),
         };
         r.register(
@@ -167,6 +169,7 @@ impl Metrics {
             m.reconcile_errors.clone(),
         );
         r.register("events", "Events recorded, by kind", m.events.clone());
+        m.answering.register(&mut r);
         Metrics { registry: r, ..m }
     }
 
@@ -245,6 +248,23 @@ impl Metrics {
         self.claim_delays.get_or_create(&vip(ip)).inc();
     }
 
+    /// A confirmation asked of etcd before speaking for `ip` came back.
+    pub fn proof(&self, ip: &str, result: &str) {
+        self.answering.proof(ip, result);
+    }
+
+    pub fn arp_answered(&self, ip: &str, n: u64) {
+        self.answering.answered(ip, n);
+    }
+
+    pub fn arp_unanswered(&self, ip: &str, n: u64) {
+        self.answering.unanswered(ip, n);
+    }
+
+    pub fn rival(&self, ip: &str) {
+        self.answering.rival(ip);
+    }
+
     fn lock_acks(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
         self.acks.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -315,6 +335,10 @@ mod tests {
         m.etcd_leader(true, true);
         m.reconcile_failed("network.VIPController");
         m.event(Kind::VipAcquired);
+        m.proof("10.5.0.50", "held");
+        m.arp_answered("10.5.0.50", 2);
+        m.arp_unanswered("10.5.0.50", 1);
+        m.rival("10.5.0.50");
         let text = m.render();
         for want in [
             "machined_build_info{version=\"9.9.9\"} 1",
@@ -329,6 +353,10 @@ mod tests {
             "machined_etcd_leader_changes_total 1",
             "machined_controller_reconcile_errors_total{controller=\"network.VIPController\"} 1",
             "machined_events_total{kind=\"vip-acquired\"} 1",
+            "machined_vip_proofs_total{vip=\"10.5.0.50\",result=\"held\"} 1",
+            "machined_vip_requests_answered_total{vip=\"10.5.0.50\"} 2",
+            "machined_vip_requests_unanswered_total{vip=\"10.5.0.50\"} 1",
+            "machined_vip_rivals_total{vip=\"10.5.0.50\"} 1",
             "# TYPE machined_vip_keepalive_age_seconds gauge",
             "# EOF",
         ] {

@@ -1,11 +1,14 @@
-//! Who holds the VIP, as the LAN sees it: an ARP request for the VIP every
-//! few milliseconds from the LAN namespace's bridge, and the MACs that
-//! answer. A machine whose kernel has the address answers, whatever its
-//! machined believes, so two MACs answering one round is two holders. For
-//! virtual machines, whose netlink the host cannot read, this is the view
-//! from outside; a round lasts one period, so times are good to a period.
-//! A holder counts as gone after two silent rounds (an emulated machine's
-//! reply can miss its round), from the start of the first.
+//! Who answers for the VIP, as a client on the LAN sees it: an ARP request
+//! for the VIP every few milliseconds from the LAN namespace's bridge, and,
+//! for each request, every MAC that answered it. Two MACs answering one
+//! request is two holders, whatever machined believes.
+//!
+//! Each request is told apart by its sender address, taken from the
+//! benchmarking range 198.18.0.0/15 (RFC 2544): an ARP reply is sent to the
+//! asker's address, so the reply's target address names the request it
+//! answers, however late it comes (a frozen VM's backlog included).
+//! Gratuitous ARP for the VIP (sender = target = VIP) is recorded too,
+//! with its MAC and time.
 
 use crate::monitor::Change;
 use std::net::Ipv4Addr;
@@ -15,18 +18,31 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const ETH_P_ARP: u16 = 0x0806;
+/// 198.18.0.0: request `n` is sent from this plus `n` (mod [`ROUNDS`]).
+const BASE: u32 = 0xc612_0000;
+const ROUNDS: u32 = 1 << 17;
+/// How far back "answers now" looks.
+const RECENT: Duration = Duration::from_secs(1);
 
-/// Claims heard: when, and whose MAC.
-type Heard = Arc<Mutex<Vec<(Instant, [u8; 6])>>>;
+pub type Mac = [u8; 6];
 
-pub struct ArpWatch {
-    stop: Arc<AtomicBool>,
-    changes: Arc<Mutex<Vec<Change>>>,
-    threads: Vec<std::thread::JoinHandle<()>>,
+/// One request and who answered it, when.
+#[derive(Debug, Clone)]
+pub struct Round {
+    pub sent: Instant,
+    pub answers: Vec<(Mac, Instant)>,
+}
+
+/// Everything the watch saw.
+#[derive(Debug, Clone, Default)]
+pub struct Record {
+    pub rounds: Vec<Round>,
+    /// Gratuitous ARP for the VIP: who, when.
+    pub announcements: Vec<(Mac, Instant)>,
 }
 
 /// Parses a MAC written `aa:bb:cc:dd:ee:ff`.
-pub fn mac(s: &str) -> Option<[u8; 6]> {
+pub fn mac(s: &str) -> Option<Mac> {
     let v: Vec<u8> = s
         .split(':')
         .map(|p| u8::from_str_radix(p, 16))
@@ -36,7 +52,7 @@ pub fn mac(s: &str) -> Option<[u8; 6]> {
 }
 
 /// An ARP request for `target` from (`mac`, `ip`), broadcast.
-pub fn request(src_mac: [u8; 6], src_ip: Ipv4Addr, target: Ipv4Addr) -> [u8; 42] {
+pub fn request(src_mac: Mac, src_ip: Ipv4Addr, target: Ipv4Addr) -> [u8; 42] {
     let mut f = [0u8; 42];
     f[..6].copy_from_slice(&[0xff; 6]);
     f[6..12].copy_from_slice(&src_mac);
@@ -48,22 +64,41 @@ pub fn request(src_mac: [u8; 6], src_ip: Ipv4Addr, target: Ipv4Addr) -> [u8; 42]
     f
 }
 
-/// The sender's MAC if `frame` is an ARP reply (or a gratuitous ARP) for
-/// `vip`: someone saying it has the address.
-pub fn claims(frame: &[u8], vip: Ipv4Addr) -> Option<[u8; 6]> {
+/// The sender address of round `n`.
+pub fn round_ip(n: u32) -> Ipv4Addr {
+    Ipv4Addr::from(BASE + n % ROUNDS)
+}
+
+/// What an ARP frame says about `vip`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Said {
+    /// A reply to round `n` (mod [`ROUNDS`]) from this MAC.
+    Answer(u32, Mac),
+    /// A gratuitous ARP for the VIP from this MAC.
+    Announce(Mac),
+}
+
+pub fn said(frame: &[u8], vip: Ipv4Addr) -> Option<Said> {
     if frame.len() < 42 || frame[12..14] != ETH_P_ARP.to_be_bytes() {
         return None;
     }
     let op = u16::from_be_bytes([frame[20], frame[21]]);
+    let sha: Mac = frame[22..28].try_into().ok()?;
     let spa = Ipv4Addr::new(frame[28], frame[29], frame[30], frame[31]);
     let tpa = Ipv4Addr::new(frame[38], frame[39], frame[40], frame[41]);
-    let said = spa == vip && (op == 2 || (op == 1 && tpa == vip));
-    said.then(|| frame[22..28].try_into().ok()).flatten()
+    if spa != vip {
+        return None;
+    }
+    if tpa == vip {
+        return Some(Said::Announce(sha));
+    }
+    let t = u32::from(tpa);
+    (op == 2 && (BASE..BASE + ROUNDS).contains(&t)).then(|| Said::Answer(t - BASE, sha))
 }
 
 fn packet_socket(ifindex: i32) -> std::io::Result<OwnedFd> {
-    // SAFETY: socket(2)/bind(2)/setsockopt(2) with properly sized structs;
-    // the fd is owned at once.
+    // SAFETY: socket(2)/bind(2) with properly sized structs; the fd is
+    // owned at once.
     unsafe {
         let fd = libc::socket(
             libc::AF_PACKET,
@@ -91,13 +126,36 @@ fn packet_socket(ifindex: i32) -> std::io::Result<OwnedFd> {
     }
 }
 
-/// Where to ask from: the LAN namespace, its bridge, the bridge's MAC and
-/// address.
+/// Where to ask from: the LAN namespace, its bridge, the bridge's MAC.
 pub struct Asker {
     pub netns: String,
     pub link: String,
-    pub mac: [u8; 6],
-    pub ip: Ipv4Addr,
+    pub mac: Mac,
+}
+
+/// A packet socket on `link` in namespace `netns`.
+pub fn open(netns: &str, link: &str) -> std::io::Result<OwnedFd> {
+    let (ns, link) = (netns.to_string(), link.to_string());
+    std::thread::spawn(move || {
+        crate::ns::enter(&ns)?;
+        let name = std::ffi::CString::new(link).map_err(std::io::Error::other)?;
+        // SAFETY: if_nametoindex(3) on a NUL-terminated name.
+        let idx = unsafe { libc::if_nametoindex(name.as_ptr()) };
+        if idx == 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        packet_socket(idx as i32)
+    })
+    .join()
+    .map_err(|_| std::io::Error::other("ARP thread panicked"))?
+}
+
+pub struct ArpWatch {
+    stop: Arc<AtomicBool>,
+    record: Arc<Mutex<Record>>,
+    nodes: Vec<Mac>,
+    every: Duration,
+    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl ArpWatch {
@@ -105,74 +163,45 @@ impl ArpWatch {
     pub fn start(
         from: &Asker,
         vip: Ipv4Addr,
-        nodes: Vec<[u8; 6]>,
+        nodes: Vec<Mac>,
         every: Duration,
     ) -> std::io::Result<ArpWatch> {
-        let (ns, link) = (from.netns.clone(), from.link.clone());
-        let fd = std::thread::spawn(move || {
-            crate::ns::enter(&ns)?;
-            let name = std::ffi::CString::new(link).map_err(std::io::Error::other)?;
-            // SAFETY: if_nametoindex(3) on a NUL-terminated name.
-            let idx = unsafe { libc::if_nametoindex(name.as_ptr()) };
-            if idx == 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            packet_socket(idx as i32)
-        })
-        .join()
-        .map_err(|_| std::io::Error::other("ARP thread panicked"))??;
-        let fd = Arc::new(fd);
+        let fd = Arc::new(open(&from.netns, &from.link)?);
         let stop = Arc::new(AtomicBool::new(false));
-        let changes: Arc<Mutex<Vec<Change>>> = Arc::default();
-        let heard: Heard = Arc::default();
+        let record: Arc<Mutex<Record>> = Arc::default();
         let receiver = {
-            let heard = heard.clone();
+            let record = record.clone();
             crate::probe::receive(fd.clone(), stop.clone(), move |buf| {
-                if let Some(m) = claims(buf, vip) {
-                    heard.lock().unwrap().push((Instant::now(), m));
+                let now = Instant::now();
+                let mut r = record.lock().unwrap();
+                match said(buf, vip) {
+                    Some(Said::Answer(n, m)) => {
+                        // The latest round with that number.
+                        let len = r.rounds.len() as u32;
+                        let back = (len.wrapping_sub(1).wrapping_sub(n)) % ROUNDS;
+                        if let Some(i) = len.checked_sub(1 + back) {
+                            r.rounds[i as usize].answers.push((m, now));
+                        }
+                    }
+                    Some(Said::Announce(m)) => r.announcements.push((m, now)),
+                    None => {}
                 }
             })
         };
-        let frame = request(from.mac, from.ip, vip);
         let sender = {
-            let (stop, changes) = (stop.clone(), changes.clone());
+            let (stop, record, asker) = (stop.clone(), record.clone(), from.mac);
             std::thread::spawn(move || {
-                let mut held = vec![false; nodes.len()];
-                // Per node: the start of the first round it was silent in.
-                let mut silent: Vec<Option<Instant>> = vec![None; nodes.len()];
-                let mut round: Option<Instant> = None;
                 let mut next = Instant::now();
                 while !stop.load(Ordering::Relaxed) {
-                    let now = Instant::now();
-                    if let Some(started) = round {
-                        let mut h = heard.lock().unwrap();
-                        for (i, m) in nodes.iter().enumerate() {
-                            let first = h
-                                .iter()
-                                .filter(|(t, x)| *t >= started && x == m)
-                                .map(|(t, _)| *t)
-                                .min();
-                            match (held[i], first, silent[i]) {
-                                (false, Some(t), _) => {
-                                    changes.lock().unwrap().push((t, i, true));
-                                    held[i] = true;
-                                }
-                                (true, Some(_), _) => silent[i] = None,
-                                // A reply may come late under emulation: one
-                                // silent round is not yet letting go.
-                                (true, None, None) => silent[i] = Some(started),
-                                // Silent for two rounds: gone since the first.
-                                (true, None, Some(since)) => {
-                                    changes.lock().unwrap().push((since, i, false));
-                                    held[i] = false;
-                                    silent[i] = None;
-                                }
-                                (false, None, _) => {}
-                            }
-                        }
-                        h.retain(|(t, _)| *t >= started);
-                    }
-                    round = Some(now);
+                    let frame = {
+                        let mut r = record.lock().unwrap();
+                        let n = r.rounds.len() as u32;
+                        r.rounds.push(Round {
+                            sent: Instant::now(),
+                            answers: Vec::new(),
+                        });
+                        request(asker, round_ip(n), vip)
+                    };
                     // SAFETY: send(2) of our frame on a bound packet socket.
                     unsafe {
                         libc::send(fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0);
@@ -186,28 +215,57 @@ impl ArpWatch {
         };
         Ok(ArpWatch {
             stop,
-            changes,
+            record,
+            nodes,
+            every,
             threads: vec![receiver, sender],
         })
     }
 
-    /// Who answers now, per node.
-    pub fn holders(&self, n: usize) -> Vec<bool> {
-        let mut h = vec![false; n];
-        for (_, i, holds) in self.changes.lock().unwrap().iter() {
-            if *i < n {
-                h[*i] = *holds;
-            }
-        }
-        h
+    pub fn snapshot(&self) -> Record {
+        self.record.lock().unwrap().clone()
     }
 
-    pub fn stop(mut self) -> Vec<Change> {
+    /// Who answers now, per node: answered a request sent in the last
+    /// [`RECENT`] (an answer waits for a proof from etcd, which takes up to
+    /// a few hundred milliseconds in an emulated VM).
+    pub fn holders(&self, n: usize) -> Vec<bool> {
+        let r = self.record.lock().unwrap();
+        let since = Instant::now() - RECENT.max(3 * self.every);
+        let recent: Vec<&Round> = r
+            .rounds
+            .iter()
+            .rev()
+            .take_while(|x| x.sent >= since)
+            .collect();
+        (0..n)
+            .map(|i| {
+                self.nodes
+                    .get(i)
+                    .is_some_and(|m| recent.iter().any(|x| x.answers.iter().any(|(a, _)| a == m)))
+            })
+            .collect()
+    }
+
+    /// A request sent after `t` was answered.
+    pub fn answered_after(&self, t: Instant) -> bool {
+        let r = self.record.lock().unwrap();
+        r.rounds
+            .iter()
+            .rev()
+            .take_while(|x| x.sent > t)
+            .any(|x| !x.answers.is_empty())
+    }
+
+    /// Stops; what was seen, and who held when (per node, from answers).
+    pub fn stop(mut self) -> (Record, Vec<Change>) {
         self.stop.store(true, Ordering::Relaxed);
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
-        self.changes.lock().unwrap().clone()
+        let rec = self.snapshot();
+        let changes = changes(&rec.rounds, &self.nodes);
+        (rec, changes)
     }
 }
 
@@ -217,35 +275,40 @@ impl Drop for ArpWatch {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_reply_for_the_vip_names_its_sender() {
-        let vip = Ipv4Addr::new(10, 5, 0, 50);
-        let me = [2, 0, 0, 0, 0, 1];
-        let req = request(me, Ipv4Addr::new(10, 5, 0, 1), vip);
-        assert_eq!(claims(&req, vip), None, "our own request claims nothing");
-        let holder = [2, 0, 10, 5, 0, 11];
-        let mut reply = req;
-        reply[..6].copy_from_slice(&me);
-        reply[6..12].copy_from_slice(&holder);
-        reply[21] = 2;
-        reply[22..28].copy_from_slice(&holder);
-        reply[28..32].copy_from_slice(&vip.octets());
-        reply[32..38].copy_from_slice(&me);
-        reply[38..42].copy_from_slice(&[10, 5, 0, 1]);
-        assert_eq!(claims(&reply, vip), Some(holder));
-        assert_eq!(claims(&reply, Ipv4Addr::new(10, 5, 0, 51)), None);
-        // A gratuitous ARP (request for itself) claims it too.
-        let mut garp = request(holder, vip, vip);
-        assert_eq!(claims(&garp, vip), Some(holder));
-        garp[12] = 0x08;
-        garp[13] = 0x00;
-        assert_eq!(claims(&garp, vip), None, "not ARP");
-        assert_eq!(claims(&garp[..30], vip), None, "a runt");
-        assert_eq!(mac("02:00:0a:05:00:0b"), Some([2, 0, 10, 5, 0, 11]));
-        assert_eq!(mac("02:00:0a"), None);
+/// Who held when, per node, from the rounds: holding from its first answer,
+/// gone after two rounds without one (an emulated machine's reply can miss
+/// its round), dated from the first.
+pub fn changes(rounds: &[Round], nodes: &[Mac]) -> Vec<Change> {
+    let mut out = Vec::new();
+    let mut held = vec![false; nodes.len()];
+    let mut silent: Vec<Option<Instant>> = vec![None; nodes.len()];
+    for r in rounds {
+        for (i, m) in nodes.iter().enumerate() {
+            let first = r
+                .answers
+                .iter()
+                .filter(|(a, _)| a == m)
+                .map(|(_, t)| *t)
+                .min();
+            match (held[i], first, silent[i]) {
+                (false, Some(t), _) => {
+                    out.push((t, i, true));
+                    held[i] = true;
+                }
+                (true, Some(_), _) => silent[i] = None,
+                (true, None, None) => silent[i] = Some(r.sent),
+                (true, None, Some(since)) => {
+                    out.push((since, i, false));
+                    held[i] = false;
+                    silent[i] = None;
+                }
+                (false, None, _) => {}
+            }
+        }
     }
+    out
 }
+
+#[cfg(test)]
+#[path = "arpwatch_tests.rs"]
+mod tests;

@@ -80,7 +80,7 @@ impl Cluster {
         )
     }
 
-    fn signal_all(&self, netns: &str, comm: &str, sig: Signal) {
+    pub(crate) fn signal_all(&self, netns: &str, comm: &str, sig: Signal) {
         for p in pids_named(netns, comm) {
             let _ = kill(Pid::from_raw(p as i32), sig);
         }
@@ -111,7 +111,7 @@ impl Cluster {
     }
 
     /// Loads nftables `rules` in namespace `ns` (kept in `file` for a post-mortem).
-    fn nft(&self, ns: &str, file: &str, rules: &str) {
+    pub(crate) fn nft(&self, ns: &str, file: &str, rules: &str) {
         let path = self.dir.0.join(file);
         std::fs::write(&path, rules).expect("write rules");
         let out = Command::new("ip")

@@ -3,20 +3,27 @@
 //! and polling waits.
 
 pub mod arpwatch;
+pub mod bench_report;
 pub mod bins;
 pub mod cluster;
+pub mod election;
 pub mod etcdctl;
 pub mod faults;
+pub mod faults_lan;
+pub mod migrate;
 pub mod monitor;
 pub mod netns;
 pub mod node;
 pub mod ns;
+pub mod outside;
 pub mod planned;
 pub mod probe;
 pub mod process;
+pub mod scenario;
 pub mod scrape;
 pub mod service;
 pub mod trial;
+pub mod verdict;
 pub mod vlan_port;
 pub mod vm;
 
@@ -47,6 +54,18 @@ pub fn wait_for<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Polls `f` until it is true or `deadline` passes; whether it became true.
+pub fn poll_until(deadline: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() <= deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
 }
 
 /// A generous deadline for waits: these machines are shared and slow.

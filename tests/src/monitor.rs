@@ -1,7 +1,10 @@
-//! Watches which nodes hold the VIP, from inside each node's namespace over
-//! netlink (events plus a 10 ms poll), and measures the longest time two
-//! nodes held it at once. A node holds the VIP when the address is on its
-//! link and the link is up: a dead node whose link is down holds nothing.
+//! Watches which nodes' kernels have an address, from inside each node's
+//! namespace over netlink (events plus a 10 ms poll), and measures the
+//! longest time two had it at once. A node has it when the address is on
+//! any of its links (a VIP lives on `lo`) and the given link is up: a dead
+//! node whose link is down has nothing. Having a VIP in the kernel is not
+//! answering for it (machined answers, with proof): this is the second
+//! view, the client's ARP watch the first.
 
 use futures::TryStreamExt;
 use rtnetlink::packet_route::address::AddressAttribute;
@@ -22,7 +25,8 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    /// Starts one watcher per namespace in `nodes`, for `vip` on `link`.
+    /// Starts one watcher per namespace in `nodes`, for `vip` while `link`
+    /// is up.
     pub fn start(nodes: &[String], link: &str, vip: IpAddr) -> Monitor {
         let stop = Arc::new(AtomicBool::new(false));
         let changes: Arc<Mutex<Vec<Change>>> = Arc::default();
@@ -149,11 +153,9 @@ async fn watch(
             .unwrap_or_default();
         let holds = match links.first() {
             Some(l) if link_up(l) => {
-                let idx = l.header.index;
                 let addrs: Vec<_> = handle
                     .address()
                     .get()
-                    .set_link_index_filter(idx)
                     .execute()
                     .try_collect()
                     .await

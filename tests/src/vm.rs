@@ -1,14 +1,8 @@
-//! Faults for a cluster of virtual machines (`--provisioner qemu`), and who
-//! holds the VIP as seen from outside: netlink in each node's namespace for
-//! the netns lab, ARP from the LAN for VMs (their netlink is inside them).
+//! Faults for a cluster of virtual machines (`--provisioner qemu`): shut
+//! down, killed, powered on again, frozen whole on qemu's monitor.
 
-use crate::arpwatch::{self, ArpWatch, Asker};
 use crate::cluster::Cluster;
-use crate::faults::VIP;
-use crate::monitor::{Change, Monitor};
-use crate::netns::ip;
 use crate::{wait_for, PATIENCE};
-use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 /// `mctl cluster create` arguments for three control-plane VMs.
@@ -23,34 +17,6 @@ pub const THREE_VMS: [&str; 6] = [
 
 /// How long a VM may take to power off or boot under TCG.
 const VM_PATIENCE: Duration = Duration::from_secs(120);
-
-/// Who holds the VIP, as seen from outside the nodes.
-pub enum Watch {
-    Netlink(Monitor),
-    Arp(ArpWatch),
-}
-
-impl Watch {
-    pub fn holders(&self, n: usize) -> Vec<bool> {
-        match self {
-            Watch::Netlink(m) => m.holders(n),
-            Watch::Arp(a) => a.holders(n),
-        }
-    }
-
-    pub fn stop(self) -> Vec<Change> {
-        match self {
-            Watch::Netlink(m) => m.stop(),
-            Watch::Arp(a) => a.stop(),
-        }
-    }
-}
-
-/// A MAC as the lab gives it to the node at `ip` (02:00 and the address).
-fn lab_mac(ip: Ipv4Addr) -> [u8; 6] {
-    let o = ip.octets();
-    [2, 0, o[0], o[1], o[2], o[3]]
-}
 
 /// The process has ended (gone, or a zombie nobody reaped yet).
 pub fn gone(pid: i32) -> bool {
@@ -77,31 +43,6 @@ impl Cluster {
             .find(|n| n["name"] == short.as_str())
             .and_then(|n| n["pid"].as_u64())
             .expect("qemu pid") as i32
-    }
-
-    /// Starts watching the VIP `VIP`: netlink per node, or ARP every
-    /// `every` from the LAN for VMs.
-    pub fn watch(&self, every: Duration) -> Watch {
-        let cps = self.cps();
-        let vip: Ipv4Addr = VIP.parse().expect("literal");
-        if !self.is_vm() {
-            let namespaces: Vec<String> = cps.iter().map(|c| c.1.clone()).collect();
-            return Watch::Netlink(Monitor::start(&namespaces, "eth0", IpAddr::V4(vip)));
-        }
-        let lan = self.lan();
-        let link: serde_json::Value =
-            serde_json::from_str(&ip(&["-n", &lan, "-j", "link", "show", "br0"])).expect("br0");
-        let asker = Asker {
-            netns: lan,
-            link: "br0".into(),
-            mac: arpwatch::mac(link[0]["address"].as_str().unwrap_or_default()).expect("br0 MAC"),
-            ip: Ipv4Addr::new(10, 5, 0, 1),
-        };
-        let macs = cps
-            .iter()
-            .map(|c| lab_mac(c.2.parse().expect("node address")))
-            .collect();
-        Watch::Arp(ArpWatch::start(&asker, vip, macs, every).expect("ARP watch"))
     }
 
     /// `mctl shutdown` of VM `i`; returns once its qemu has exited.
@@ -144,29 +85,7 @@ impl Cluster {
     /// A command to a VM's qemu monitor (`set_link n0 off`: the card loses
     /// its carrier, as when a cable is pulled); returns once it has run.
     pub fn monitor(&self, short: &str, cmd: &str) {
-        use std::io::{Read, Write};
-        use std::os::unix::net::UnixStream;
-        fn read_until(s: &mut UnixStream, seen: &mut String, prompts: usize) {
-            let mut buf = [0u8; 4096];
-            for _ in 0..20 {
-                if seen.matches("(qemu)").count() >= prompts {
-                    return;
-                }
-                if let Ok(n) = s.read(&mut buf) {
-                    seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            }
-        }
-        let mut s =
-            UnixStream::connect(self.node_dir(short).join("monitor.sock")).expect("qemu monitor");
-        s.set_read_timeout(Some(Duration::from_millis(500))).ok();
-        // The banner's prompt, then the command, then the prompt after it:
-        // the command has run.
-        let mut seen = String::new();
-        read_until(&mut s, &mut seen, 1);
-        s.write_all(format!("{cmd}\n").as_bytes())
-            .expect("monitor write");
-        read_until(&mut s, &mut seen, 2);
+        let seen = self.monitor_says(short, "monitor.sock", cmd);
         assert!(
             seen.matches("(qemu)").count() >= 2,
             "qemu monitor did not answer {cmd:?}: {seen:?}"
@@ -194,6 +113,16 @@ impl Cluster {
             (v["spec"]["address"] == format!("{addr}/32"))
                 .then(|| v["spec"]["link"].as_str().unwrap_or_default().to_string())
         })
+    }
+
+    /// The link of VIP `vip` at `node` when the node holds it: its
+    /// VIPStatus says so and its kernel has the address (on `lo`, as
+    /// AddressStatus shows from netlink inside the VM).
+    pub fn vip_held_on(&self, node: &str, vip: &str) -> Option<String> {
+        let r = self.mctl(&["-n", node, "get", "vipstatus", vip, "-o", "json"]);
+        let v: serde_json::Value = serde_json::from_str(r.stdout.lines().next()?).ok()?;
+        let held = v["spec"]["holding"] == true && self.link_of(node, vip).as_deref() == Some("lo");
+        held.then(|| v["spec"]["link"].as_str().unwrap_or_default().to_string())
     }
 
     /// The processes node `ip` lists, as JSON objects.

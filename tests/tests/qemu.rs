@@ -6,12 +6,16 @@
 //! `mctl shutdown` powers it off; the image builds to the same bytes
 //! twice; three VMs move the VIP when the holder is shut down (`mctl
 //! shutdown`; powered on again with `mctl cluster start`, it rejoins) and
-//! when the holder's qemu is killed. Bonds and VLANs: `qemu_links.rs`.
+//! when the holder's qemu is killed; and a holder VM frozen whole and
+//! thawed (its clock stopped with it) answers nothing for the VIP once
+//! another VM took it, as a client on the LAN sees it. Bonds and VLANs:
+//! `qemu_links.rs`.
 //! KVM if a probe boot works, else TCG.
 
 use machined_tests::cluster::{serial, Cluster};
 use machined_tests::faults::VIP;
 use machined_tests::netns::ip;
+use machined_tests::trial::{self, Scenario};
 use machined_tests::vm::gone;
 use machined_tests::{require_root, wait_for, PATIENCE};
 use std::time::Duration;
@@ -227,11 +231,29 @@ fn three_vms_move_the_vip_when_the_holder_vm_shuts_down_or_is_killed() {
         "VIP moved from {} to {} after kill -9 of its VM",
         ips[now], rest[last]
     );
+
+    // The killed VM powered on again; then the holder's whole VM frozen on
+    // qemu's monitor for 5 s and continued. Its clock stopped with it, so
+    // its kernel still has the VIP at the thaw; from the LAN, an ARP
+    // request every 10 ms: never two MACs for one request, never an answer
+    // or a gratuitous ARP from it once another VM holds, and it lets go.
+    c.boot_vm(now);
+    let r = trial::run(&mut c, Scenario::Freeze, Duration::from_millis(10));
+    eprintln!(
+        "freeze: gap {:?}, {} ARP requests, {} answered, two MACs {}",
+        r.gap, r.verdict.requests, r.verdict.answered, r.verdict.double
+    );
+    r.assert_one_voice("freeze", || c.logs());
+    assert!(
+        r.new_holder.is_some_and(|n| n != r.old_holder),
+        "freeze: the VIP did not move ({:?})",
+        r.new_holder
+    );
     let r = c.destroy();
     assert!(r.ok, "destroy: {}", r.stderr);
 }
 
 /// The link the VIP is on at `node`, if it has it.
 fn vip_link(c: &Cluster, node: &str) -> Option<String> {
-    c.link_of(node, VIP)
+    c.vip_held_on(node, VIP)
 }

@@ -21,7 +21,7 @@ const BOOT: Duration = Duration::from_secs(120);
 
 /// The link the VIP is on at `node`, if it has it.
 fn vip_link(c: &Cluster, node: &str) -> Option<String> {
-    c.link_of(node, VIP)
+    c.vip_held_on(node, VIP)
 }
 
 #[test]
@@ -84,7 +84,7 @@ fn a_vip_on_an_active_backup_bond_survives_the_loss_of_the_active_member() {
         (v["spec"]["kind"] == "vlan" && addrs.contains("10.100.0.11/24")).then_some(())
     });
     wait_for("the VLAN's VIP on bond0.100", BOOT, || {
-        (c.link_of(NODE, VLAN_VIP)? == "bond0.100").then_some(())
+        (c.vip_held_on(NODE, VLAN_VIP)? == "bond0.100").then_some(())
     });
     let lan = c.lan();
     let _port = VlanPort::start(&lan, "br0", "lan100", 100).expect("VLAN 100 in the LAN");

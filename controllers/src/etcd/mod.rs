@@ -1,5 +1,5 @@
 //! etcd: which etcd to run (spec), running and supervising it (service),
-//! and talking to it (client helpers).
+//! and talking to it (client helpers; a line over every member).
 
 mod args;
 pub mod client;
@@ -8,6 +8,7 @@ mod etcd_service;
 mod etcd_spec;
 mod join;
 mod leave;
+pub mod line;
 mod output;
 
 pub use args::{etcd_args, PkiFiles, StartMode};

@@ -1,8 +1,11 @@
 //! Small named kernel operations behind a trait, so network logic can be
 //! tested without the kernel. [`Rtnl`] is the real one (rtnetlink).
 
+pub mod ask;
 pub mod packet;
+mod quiet;
 mod rtnl;
+pub mod socket;
 pub mod vip_addr;
 
 pub use rtnl::Rtnl;

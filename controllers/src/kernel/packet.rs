@@ -1,6 +1,6 @@
 //! Layer-2 frames: gratuitous ARP and unsolicited neighbour advertisements
-//! (built with pnet_packet), ARP probes and replies, and a raw `AF_PACKET`
-//! socket to send and receive them on one link.
+//! (built with pnet_packet), ARP probes and replies, DAD-style neighbour
+//! solicitations. The socket they travel on is [`PacketSocket`].
 
 use pnet_base::MacAddr;
 use pnet_packet::arp::{
@@ -15,18 +15,13 @@ use pnet_packet::icmpv6::{self, Icmpv6Packet, Icmpv6Types};
 use pnet_packet::ip::IpNextHeaderProtocols;
 use pnet_packet::ipv6::{Ipv6Packet, MutableIpv6Packet};
 use pnet_packet::Packet;
-use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use tokio::io::unix::AsyncFd;
 
+pub use super::socket::PacketSocket;
 pub use machined_resources::mac::{format_mac, parse_mac, Mac};
 
 const ETH_HDR: usize = 14;
 const ARP_LEN: usize = 28;
-const ETH_P_ARP: u16 = 0x0806;
-const ETH_P_IP: u16 = 0x0800;
-const ETH_P_IPV6: u16 = 0x86dd;
 
 fn pnet_mac(m: Mac) -> MacAddr {
     MacAddr::new(m[0], m[1], m[2], m[3], m[4], m[5])
@@ -63,13 +58,23 @@ fn arp_frame(
 
 const BROADCAST: Mac = [0xff; 6];
 
-/// Gratuitous ARP for `ip` at `src`: a broadcast request and a broadcast
-/// reply, both claiming `ip` (hosts update existing entries from either).
+/// Gratuitous ARP for `ip` at `src`: a broadcast request (target =
+/// sender, RFC 5227's announcement) and a broadcast reply whose target
+/// hardware address is the sender's. Linux takes both as gratuitous
+/// (`arp_is_garp`), so a cache entry moves at once even inside its
+/// `locktime`, where an ordinary reply would be ignored.
 pub fn gratuitous_arp(src: Mac, ip: Ipv4Addr) -> [Vec<u8>; 2] {
     [
         arp_frame(src, BROADCAST, ArpOperations::Request, src, ip, [0; 6], ip),
-        arp_frame(src, BROADCAST, ArpOperations::Reply, src, ip, BROADCAST, ip),
+        arp_frame(src, BROADCAST, ArpOperations::Reply, src, ip, src, ip),
     ]
+}
+
+/// The ARP reply `src` sends for `ip` to the station (`to_mac`, `to_ip`)
+/// that asked: unicast, as the kernel answers (`to_ip` is 0.0.0.0 for a
+/// probe).
+pub fn arp_reply(src: Mac, ip: Ipv4Addr, to_mac: Mac, to_ip: Ipv4Addr) -> Vec<u8> {
+    arp_frame(src, to_mac, ArpOperations::Reply, src, ip, to_mac, to_ip)
 }
 
 /// An ARP probe for `target` (sender address 0.0.0.0, RFC 5227): asks who
@@ -218,177 +223,6 @@ pub fn unsolicited_na(src: Mac, ip: Ipv6Addr) -> Vec<u8> {
     v6.set_source(ip);
     v6.set_destination(all_nodes);
     buf
-}
-
-fn bpf(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
-    libc::sock_filter { code, jt, jf, k }
-}
-
-/// A raw `AF_PACKET` socket bound to one link and one ethertype.
-pub struct PacketSocket {
-    fd: AsyncFd<OwnedFd>,
-    ifindex: i32,
-}
-
-impl PacketSocket {
-    fn open(ifindex: u32, proto: u16) -> io::Result<Self> {
-        let proto_be = proto.to_be();
-        // SAFETY: plain socket(2)/bind(2) calls; the fd is owned right away
-        // and the sockaddr is fully initialised.
-        unsafe {
-            let fd = libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                i32::from(proto_be),
-            );
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let fd = OwnedFd::from_raw_fd(fd);
-            let mut sll: libc::sockaddr_ll = std::mem::zeroed();
-            sll.sll_family = libc::AF_PACKET as u16;
-            sll.sll_protocol = proto_be;
-            sll.sll_ifindex = ifindex as i32;
-            let r = libc::bind(
-                fd.as_raw_fd(),
-                (&sll as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as u32,
-            );
-            if r < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(PacketSocket {
-                fd: AsyncFd::register(fd).map_err(io::Error::from)?,
-                ifindex: ifindex as i32,
-            })
-        }
-    }
-
-    pub fn arp(ifindex: u32) -> io::Result<Self> {
-        Self::open(ifindex, ETH_P_ARP)
-    }
-
-    /// An ARP socket that only ever receives ARP replies: a classic BPF
-    /// filter in the kernel drops everything else (other hosts' requests and
-    /// probes), so a prober wakes only for answers.
-    pub fn arp_replies(ifindex: u32) -> io::Result<Self> {
-        let s = Self::open(ifindex, ETH_P_ARP)?;
-        // ldh [20] (ARP operation); jeq #2 (reply) ? accept : drop
-        s.attach_filter(&[
-            bpf(0x28, 0, 0, 20),
-            bpf(0x15, 0, 1, 2),
-            bpf(0x06, 0, 0, 0xffff),
-            bpf(0x06, 0, 0, 0),
-        ])?;
-        Ok(s)
-    }
-
-    /// An IPv4 socket that only receives unfragmented UDP datagrams to
-    /// `port` (a DHCP client's, before it has an address to bind to).
-    pub fn udp_to_port(ifindex: u32, port: u16) -> io::Result<Self> {
-        let s = Self::open(ifindex, ETH_P_IP)?;
-        s.attach_filter(&[
-            bpf(0x28, 0, 0, 12),                  // ldh [12]: ethertype
-            bpf(0x15, 0, 8, u32::from(ETH_P_IP)), // IPv4?
-            bpf(0x30, 0, 0, 23),                  // ldb [23]: protocol
-            bpf(0x15, 0, 6, 17),                  // UDP?
-            bpf(0x28, 0, 0, 20),                  // ldh [20]: fragment
-            bpf(0x45, 4, 0, 0x1fff),              // offset set: drop
-            bpf(0xb1, 0, 0, 14),                  // x = IPv4 header length
-            bpf(0x48, 0, 0, 16),                  // ldh [x+16]: dst port
-            bpf(0x15, 0, 1, u32::from(port)),
-            bpf(0x06, 0, 0, 0xffff),
-            bpf(0x06, 0, 0, 0),
-        ])?;
-        Ok(s)
-    }
-
-    /// Attaches a classic BPF program and drops what was queued before it
-    /// (frames that came in before the filter may be anything).
-    fn attach_filter(&self, code: &[libc::sock_filter]) -> io::Result<()> {
-        let prog = libc::sock_fprog {
-            len: code.len() as u16,
-            filter: code.as_ptr().cast_mut(),
-        };
-        // SAFETY: setsockopt(2) with a filter program that outlives the call.
-        let r = unsafe {
-            libc::setsockopt(
-                self.fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_ATTACH_FILTER,
-                (&prog as *const libc::sock_fprog).cast(),
-                std::mem::size_of::<libc::sock_fprog>() as u32,
-            )
-        };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let mut buf = [0u8; 64];
-        while self.try_recv(&mut buf).is_some() {}
-        Ok(())
-    }
-
-    pub fn ipv6(ifindex: u32) -> io::Result<Self> {
-        Self::open(ifindex, ETH_P_IPV6)
-    }
-
-    /// Sends a whole Ethernet frame.
-    pub fn send(&self, frame: &[u8]) -> io::Result<()> {
-        // SAFETY: sendto(2) with a valid buffer and a fully initialised
-        // sockaddr_ll naming the link and the frame's destination.
-        unsafe {
-            let mut sll: libc::sockaddr_ll = std::mem::zeroed();
-            sll.sll_family = libc::AF_PACKET as u16;
-            sll.sll_ifindex = self.ifindex;
-            sll.sll_halen = 6;
-            sll.sll_addr[..6].copy_from_slice(&frame[..6]);
-            let n = libc::sendto(
-                self.fd.as_raw_fd(),
-                frame.as_ptr().cast(),
-                frame.len(),
-                0,
-                (&sll as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as u32,
-            );
-            if n < 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        Ok(())
-    }
-
-    /// Receives one frame if one is queued, without waiting.
-    pub fn try_recv(&self, buf: &mut [u8]) -> Option<usize> {
-        // SAFETY: non-blocking recv(2) into a buffer we own.
-        let n = unsafe {
-            libc::recv(
-                self.fd.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
-        (n >= 0).then_some(n as usize)
-    }
-
-    /// Receives one frame.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            let mut guard = self.fd.readable().await?;
-            // SAFETY: recv(2) into a buffer we own, bounded by its length.
-            let r = guard.try_io(|fd| unsafe {
-                let n = libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0);
-                if n < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok(n as usize)
-                }
-            });
-            if let Ok(r) = r {
-                return r;
-            }
-        }
-    }
 }
 
 #[cfg(test)]

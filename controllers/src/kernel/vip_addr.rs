@@ -1,6 +1,12 @@
 //! Lease-bound VIP addresses in the kernel, over a synchronous rtnetlink
 //! socket of their own.
 //!
+//! The address goes on `lo`, never on the VIP's link, and the link is made
+//! to keep quiet about it (`kernel::quiet`): the kernel then accepts the
+//! VIP's traffic but never answers ARP or neighbour solicitations for it,
+//! nor announces it, whatever happens to machined. machined answers for
+//! it, only with fresh proof from etcd.
+//!
 //! The VIP holder adds its address with a short kernel lifetime and renews
 //! it only while its etcd lease is certainly alive (see `vip::lifetime`).
 //! rtnetlink handles a request inside the `send` system call, so a
@@ -45,27 +51,57 @@ pub enum AddError {
 /// Kernel operations on VIP addresses; a trait so the holder's logic is
 /// tested without the kernel. Every call is synchronous on purpose.
 pub trait VipAddrs: Send + Sync + 'static {
-    /// Adds `ip` (host prefix, `nodad` for IPv6) on `link`, marked as a VIP,
+    /// Makes `link` (a VIP's link) keep quiet about addresses that are not
+    /// on it, so the kernel never answers for the VIP there; idempotent.
+    /// True when something had to change.
+    fn silence(&self, link: u32) -> Result<bool, NetError>;
+    /// Adds `ip` (host prefix, `nodad` for IPv6) on `lo`, marked as a VIP,
     /// valid and preferred for `lifetime_secs`; an existing one gets the new
     /// lifetime, unless `create_only` (then [`AddError::Exists`]).
-    fn add(
-        &self,
-        link: u32,
-        ip: IpAddr,
-        lifetime_secs: u32,
-        create_only: bool,
-    ) -> Result<(), AddError>;
+    fn add(&self, ip: IpAddr, lifetime_secs: u32, create_only: bool) -> Result<(), AddError>;
     /// Removes it; one already gone is not an error.
-    fn remove(&self, link: u32, ip: IpAddr) -> Result<(), NetError>;
-    /// Whether the kernel has it on `link`.
-    fn present(&self, link: u32, ip: IpAddr) -> Result<bool, NetError>;
-    /// Every address marked as a VIP, on any link.
+    fn remove(&self, ip: IpAddr) -> Result<(), NetError>;
+    /// Whether the kernel has it on `lo`.
+    fn present(&self, ip: IpAddr) -> Result<bool, NetError>;
+    /// Every address marked as a VIP, on any link (an older machined put
+    /// them on the VIP's link itself).
     fn marked(&self) -> Result<Vec<(u32, IpAddr)>, NetError>;
+    /// Removes a marked address from the link it is on.
+    fn remove_from(&self, link: u32, ip: IpAddr) -> Result<(), NetError>;
 }
 
 /// The real [`VipAddrs`].
 pub struct VipNetlink {
     sock: Mutex<(Socket, u32)>,
+    /// `lo`'s index, where the VIPs go.
+    lo: u32,
+}
+
+fn link_index(name: &str) -> Result<u32, NetError> {
+    let c = std::ffi::CString::new(name).map_err(|e| NetError::new("link index", e))?;
+    // SAFETY: if_nametoindex(3) on a NUL-terminated name.
+    match unsafe { libc::if_nametoindex(c.as_ptr()) } {
+        0 => Err(NetError::io(
+            format!("find link {name}"),
+            std::io::Error::last_os_error(),
+        )),
+        i => Ok(i),
+    }
+}
+
+fn link_name(index: u32) -> Result<String, NetError> {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: if_indextoname(3) into a buffer of IF_NAMESIZE bytes.
+    let p = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
+    if p.is_null() {
+        return Err(NetError::io(
+            format!("find link {index}"),
+            std::io::Error::last_os_error(),
+        ));
+    }
+    // SAFETY: on success the buffer holds a NUL-terminated name.
+    let name = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    Ok(name.to_string_lossy().into_owned())
 }
 
 fn family(ip: IpAddr) -> AddressFamily {
@@ -140,8 +176,10 @@ impl VipNetlink {
                 std::io::Error::last_os_error(),
             ));
         }
+        let lo = link_index("lo")?;
         Ok(VipNetlink {
             sock: Mutex::new((s, 0)),
+            lo,
         })
     }
 
@@ -221,14 +259,12 @@ impl VipNetlink {
 }
 
 impl VipAddrs for VipNetlink {
-    fn add(
-        &self,
-        link: u32,
-        ip: IpAddr,
-        lifetime_secs: u32,
-        create_only: bool,
-    ) -> Result<(), AddError> {
-        let mut m = host_message(link, ip);
+    fn silence(&self, link: u32) -> Result<bool, NetError> {
+        super::quiet::silence(&link_name(link)?)
+    }
+
+    fn add(&self, ip: IpAddr, lifetime_secs: u32, create_only: bool) -> Result<(), AddError> {
+        let mut m = host_message(self.lo, ip);
         m.attributes
             .push(AddressAttribute::Protocol(AddressProtocol::from(
                 ADDRESS_PROTO_VIP,
@@ -249,7 +285,7 @@ impl VipAddrs for VipNetlink {
             } else {
                 NLM_F_REPLACE
             };
-        let what = format!("add VIP {ip} to link {link}");
+        let what = format!("add VIP {ip} to lo");
         match self.request(&what, RouteNetlinkMessage::NewAddress(m), flags) {
             Ok(_) => Ok(()),
             Err(e) if e.errno == Some(EEXIST) && create_only => Err(AddError::Exists),
@@ -257,20 +293,15 @@ impl VipAddrs for VipNetlink {
         }
     }
 
-    fn remove(&self, link: u32, ip: IpAddr) -> Result<(), NetError> {
-        let what = format!("remove VIP {ip} from link {link}");
-        let m = host_message(link, ip);
-        match self.request(&what, RouteNetlinkMessage::DelAddress(m), NLM_F_ACK) {
-            Err(e) if matches!(e.errno, Some(ENOENT) | Some(EADDRNOTAVAIL)) => Ok(()),
-            r => r.map(|_| ()),
-        }
+    fn remove(&self, ip: IpAddr) -> Result<(), NetError> {
+        self.remove_from(self.lo, ip)
     }
 
-    fn present(&self, link: u32, ip: IpAddr) -> Result<bool, NetError> {
+    fn present(&self, ip: IpAddr) -> Result<bool, NetError> {
         Ok(self
             .dump(Some(family(ip)))?
             .iter()
-            .any(|a| a.header.index == link && address_of(a) == Some(ip)))
+            .any(|a| a.header.index == self.lo && address_of(a) == Some(ip)))
     }
 
     fn marked(&self) -> Result<Vec<(u32, IpAddr)>, NetError> {
@@ -280,5 +311,14 @@ impl VipAddrs for VipNetlink {
             .filter(|a| protocol_of(a) == ADDRESS_PROTO_VIP)
             .filter_map(|a| Some((a.header.index, address_of(a)?)))
             .collect())
+    }
+
+    fn remove_from(&self, link: u32, ip: IpAddr) -> Result<(), NetError> {
+        let what = format!("remove VIP {ip} from link {link}");
+        let m = host_message(link, ip);
+        match self.request(&what, RouteNetlinkMessage::DelAddress(m), NLM_F_ACK) {
+            Err(e) if matches!(e.errno, Some(ENOENT) | Some(EADDRNOTAVAIL)) => Ok(()),
+            r => r.map(|_| ()),
+        }
     }
 }

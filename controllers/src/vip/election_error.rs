@@ -29,15 +29,15 @@ pub enum SessionError {
     LeaseLost,
     #[error("campaign returned no leader key")]
     NoLeaderKey,
-    /// Let go of the VIP (the address is gone), but neither the resign nor
-    /// the revoke through another member went through: the key stays until
-    /// its lease expires.
-    #[error("{why}; resign: {resign}; revoke elsewhere: {revoke}")]
+    /// Let go of the VIP (the address is gone), but neither the release
+    /// nor the revoke through another member went through: the key stays
+    /// until its lease expires.
+    #[error("{why}; release: {release}; revoke elsewhere: {elsewhere}")]
     Release {
         why: LetGo,
-        resign: Box<SessionError>,
+        release: Box<SessionError>,
         #[source]
-        revoke: Box<SessionError>,
+        elsewhere: Box<SessionError>,
     },
 }
 

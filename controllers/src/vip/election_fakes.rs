@@ -5,7 +5,7 @@
 use super::election;
 use super::election_error::SessionError;
 use super::elector::{Campaign, Elector, Task};
-use super::fakes::{FakeAddrs, FakeWire};
+use super::fakes::{FakeAddrs, FakeProof, FakeWire};
 use super::holder::LetGo;
 use super::keepalive::LeaseState;
 use super::observe::Holder as Observed;
@@ -29,7 +29,7 @@ use tokio::time::Instant;
 #[derive(Default)]
 pub struct Script {
     pub log: Mutex<Vec<String>>,
-    pub resign_fails: bool,
+    pub release_fails: bool,
     /// Campaigns wait here until released (none: they win at once).
     pub hold_campaign: Option<Notify>,
     pub key_deleted: Notify,
@@ -46,6 +46,10 @@ pub struct Script {
     pub move_to: Mutex<Option<String>>,
     /// Every wire opened, in order, with its MAC.
     pub wires: Mutex<Vec<(Mac, Arc<FakeWire>)>>,
+    /// What confirmations of the leader key say.
+    pub proof: Arc<FakeProof>,
+    /// The nodes watched for a return (deposed holders).
+    pub returns: Mutex<Vec<String>>,
 }
 
 impl Script {
@@ -172,12 +176,15 @@ impl Campaign for FakeCampaign {
         self.0.log(format!("proclaim {value}"));
         Ok(())
     }
-    async fn resign(&self, _: LeaderKey) -> Result<(), SessionError> {
+    fn confirmer(&self, _: &LeaderKey, _: i64) -> Arc<dyn super::proof::Confirm> {
+        Arc::new(self.0.proof.clone())
+    }
+    async fn release(&self, _: LeaderKey, _: i64) -> Result<(), SessionError> {
         self.0
-            .log(format!("resign, address present: {}", self.0.present()));
-        if self.0.resign_fails {
+            .log(format!("release, address present: {}", self.0.present()));
+        if self.0.release_fails {
             return Err(SessionError::Timeout {
-                what: "resign",
+                what: "lease revoke",
                 after: Duration::from_secs(1),
             });
         }
@@ -205,6 +212,17 @@ impl Wires for FakeWires {
         let w = Arc::new(FakeWire::default());
         self.0.wires.lock().unwrap().push((mac, w.clone()));
         Ok(w)
+    }
+    fn watch_return(
+        &self,
+        _: u32,
+        _: Mac,
+        prev: &Observed,
+        _: IpAddr,
+        _: tokio::sync::mpsc::Sender<super::speaker::Cue>,
+    ) -> Task {
+        self.0.returns.lock().unwrap().push(prev.node.clone());
+        std::future::pending().boxed()
     }
 }
 

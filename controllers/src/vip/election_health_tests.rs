@@ -113,13 +113,13 @@ async fn a_failing_holder_keeps_the_vip_until_a_candidate_is_healthy() {
     })
     .await;
     assert!(script.present());
-    assert_eq!(logged(&script, "resign"), 0);
+    assert_eq!(logged(&script, "release"), 0);
     // Our own key (lease 7) counts for nothing; cp8 becoming healthy does.
     *script.candidates.lock().unwrap() = vec![other(7, true), other(8, true)];
-    until("the resign", || logged(&script, "resign") == 1).await;
+    until("the release", || logged(&script, "release") == 1).await;
     assert!(script
         .entries()
-        .contains(&"resign, address present: false".to_string()));
+        .contains(&"release, address present: false".to_string()));
 }
 
 #[tokio::test]
@@ -135,8 +135,8 @@ async fn a_failing_holder_keeps_the_vip_through_the_hold_down() {
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(script.present(), "let go inside the hold-down");
-    assert_eq!(logged(&script, "resign"), 0);
-    until("the resign", || logged(&script, "resign") == 1).await;
+    assert_eq!(logged(&script, "release"), 0);
+    until("the release", || logged(&script, "release") == 1).await;
     assert!(!script.present());
 }
 
@@ -152,7 +152,7 @@ async fn a_holder_whose_check_recovers_keeps_the_vip() {
     *script.candidates.lock().unwrap() = vec![other(8, true)];
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(script.present());
-    assert_eq!(logged(&script, "resign"), 0);
+    assert_eq!(logged(&script, "release"), 0);
 }
 
 #[tokio::test]
@@ -168,6 +168,6 @@ async fn a_holder_whose_new_check_has_no_verdict_keeps_the_vip() {
     desire.send_replace(unknown);
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(script.present(), "a check with no verdict moved the VIP");
-    assert_eq!(logged(&script, "resign"), 0);
+    assert_eq!(logged(&script, "release"), 0);
     assert!(shared.view().health_note.is_empty());
 }

@@ -78,7 +78,7 @@ async fn the_target_stays_in_and_withdraws_the_request_once_it_holds() {
     })
     .await;
     assert_eq!(logged(&script, "clear move to cp1"), 1);
-    assert_eq!(logged(&script, "resign"), 0);
+    assert_eq!(logged(&script, "release"), 0);
 }
 
 #[tokio::test]
@@ -93,10 +93,10 @@ async fn the_holder_lets_go_once_only_the_target_is_queued() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(script.present(), "let go while cp9 could still win");
     *script.candidates.lock().unwrap() = vec![node("cp1", 7, 0), node("cp8", 8, 0)];
-    until("the resign", || logged(&script, "resign") == 1).await;
+    until("the release", || logged(&script, "release") == 1).await;
     assert!(script
         .entries()
-        .contains(&"resign, address present: false".to_string()));
+        .contains(&"release, address present: false".to_string()));
 }
 
 #[tokio::test]
@@ -106,7 +106,7 @@ async fn the_holder_goes_anyway_when_the_queue_never_clears() {
     until("the address", || script.present()).await;
     *script.candidates.lock().unwrap() = vec![node("cp8", 8, 0), node("cp9", 9, 0)];
     *script.move_to.lock().unwrap() = Some("cp8".into());
-    until("the resign", || logged(&script, "resign") == 1).await;
+    until("the release", || logged(&script, "release") == 1).await;
     assert!(!script.present());
 }
 
@@ -141,5 +141,5 @@ async fn the_holder_keeps_the_vip_when_the_target_never_queues() {
         script.present(),
         "let go for a target that is not a candidate"
     );
-    assert_eq!(logged(&script, "resign"), 0);
+    assert_eq!(logged(&script, "release"), 0);
 }

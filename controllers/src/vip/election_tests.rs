@@ -1,41 +1,34 @@
 //! The election session without etcd or the kernel: a scripted elector, a
 //! fake address table and a fake link. What is checked is the order that
-//! keeps one holder: the address is gone (and confirmed) before the resign,
-//! a failed resign is followed by a revoke through another member, and the
-//! lease is revoked when the node stops being eligible while campaigning.
+//! keeps one holder: the address is gone (and confirmed) before the lead is
+//! released, a failed release is followed by a revoke through another
+//! member, and the lease is revoked when the node stops being eligible
+//! while campaigning.
 
 use super::election_fakes::{eligible, start, until, Script};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
 #[tokio::test]
-async fn ineligible_holder_removes_the_address_before_it_resigns() {
+async fn ineligible_holder_removes_the_address_before_it_releases() {
     let script = Arc::new(Script::default());
     let (desire, shared) = start(&script);
     until("the address", || script.present()).await;
     assert!(shared.view().leading);
     desire.send_replace(eligible(false));
-    until("the revoke", || {
-        script.entries().contains(&"revoke".to_string())
-    })
-    .await;
+    let release = "release, address present: false".to_string();
+    until("the release", || script.entries().contains(&release)).await;
     assert_eq!(
         script.entries(),
-        [
-            "connect",
-            "grant",
-            "won",
-            "resign, address present: false",
-            "revoke"
-        ]
+        ["connect", "grant", "won", release.as_str()]
     );
     assert!(!script.present());
 }
 
 #[tokio::test]
-async fn a_failed_resign_is_followed_by_a_revoke_through_another_member() {
+async fn a_failed_release_is_followed_by_a_revoke_through_another_member() {
     let script = Arc::new(Script {
-        resign_fails: true,
+        release_fails: true,
         ..Default::default()
     });
     let (desire, _shared) = start(&script);
@@ -48,7 +41,7 @@ async fn a_failed_resign_is_followed_by_a_revoke_through_another_member() {
     .await;
     assert_eq!(
         script.entries()[3..],
-        ["resign, address present: false".to_string(), elsewhere]
+        ["release, address present: false".to_string(), elsewhere]
     );
 }
 
@@ -63,10 +56,10 @@ async fn a_deleted_key_or_a_lost_lease_lets_go_address_first() {
         } else {
             script.key_deleted.notify_one();
         }
-        until("the resign", || script.entries().len() >= 4).await;
+        until("the release", || script.entries().len() >= 4).await;
         assert_eq!(
             script.entries()[3],
-            "resign, address present: false",
+            "release, address present: false",
             "lost: {lost}"
         );
     }
@@ -129,7 +122,7 @@ async fn a_holder_whose_link_changes_its_mac_announces_and_proclaims_it() {
         script
             .entries()
             .iter()
-            .filter(|e| e.starts_with("resign"))
+            .filter(|e| e.starts_with("release"))
             .count(),
         0
     );

@@ -73,7 +73,13 @@ pub trait Campaign: Send + Sync {
     async fn clear_move(&self, vip: IpAddr, to: &str) -> Result<(), SessionError>;
     /// Replaces the value the leader (this campaign, holding `key`) shows.
     async fn proclaim(&self, key: &LeaderKey, value: &str) -> Result<(), SessionError>;
-    async fn resign(&self, key: LeaderKey) -> Result<(), SessionError>;
+    /// Proof, on demand, that this campaign still leads with `key` (on
+    /// `lease`): asked before every frame that speaks for the VIP.
+    fn confirmer(&self, key: &LeaderKey, lease: i64) -> Arc<dyn super::proof::Confirm>;
+    /// Gives up the lead held with `key` on `lease`: the key goes, and the
+    /// next candidate wins (etcd: the lease is revoked, one write that
+    /// deletes the key with it).
+    async fn release(&self, key: LeaderKey, lease: i64) -> Result<(), SessionError>;
     async fn revoke(&self, lease: i64) -> Result<(), SessionError>;
     /// Revokes `lease` through a member other than this campaign's.
     async fn revoke_elsewhere(&self, d: &Desire, lease: i64) -> Result<(), SessionError>;

@@ -1,5 +1,8 @@
 //! The election through etcd: one client on one member per campaign (this
-//! node's own first), every request bounded.
+//! node's own first) for the streams (campaign, observe, watches), and a
+//! line over every member for what must not wait on one hung member: the
+//! lease's keep-alives, the proofs, resigning and revoking. Every request
+//! is bounded.
 
 use super::election_error::{self, SessionError};
 use super::elector::{Campaign, Elector, Task};
@@ -9,8 +12,9 @@ use super::observe::{self, Holder as Observed};
 use super::probe::Prober;
 use super::runner::Desire;
 use crate::etcd::client as etcd;
+use crate::etcd::line::Line;
 use async_trait::async_trait;
-use etcd_client::{Client, EventType, GetOptions, LeaderKey, ResignOptions};
+use etcd_client::{Client, EventType, GetOptions, LeaderKey};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use std::sync::Arc;
@@ -38,7 +42,11 @@ pub struct EtcdElector;
 struct EtcdCampaign {
     member: String,
     client: Client,
+    line: Arc<Line>,
 }
+
+/// A release step's wait for one member before the next is asked too.
+const RELEASE_TRY: Duration = Duration::from_millis(100);
 
 #[async_trait]
 impl Elector for EtcdElector {
@@ -46,7 +54,16 @@ impl Elector for EtcdElector {
         let (member, client) =
             etcd::connect_first(d.local_endpoint.as_deref(), &d.endpoints, d.tls.as_ref()).await?;
         tracing::debug!(%member, "election session through this etcd member");
-        Ok(Box::new(EtcdCampaign { member, client }))
+        let line = Line::new(
+            (member.clone(), client.clone()),
+            &d.endpoints,
+            d.tls.clone(),
+        );
+        Ok(Box::new(EtcdCampaign {
+            member,
+            client,
+            line,
+        }))
     }
 }
 
@@ -73,7 +90,15 @@ impl Campaign for EtcdCampaign {
         tx: watch::Sender<LeaseState>,
         kick: Arc<Notify>,
     ) -> Task {
-        keepalive::keep_alive(self.client.clone(), lease, ttl, granted_at, tx, kick).boxed()
+        let line = self.line.clone();
+        async move {
+            // Every member connected early: moving off a hung one then
+            // costs no handshake.
+            let warm = line.clone();
+            tokio::spawn(async move { warm.connect_all().await });
+            keepalive::keep_alive(line, lease, ttl, granted_at, tx, kick).await
+        }
+        .boxed()
     }
 
     fn observe(&self, name: String, tx: watch::Sender<Option<Observed>>) -> Task {
@@ -166,21 +191,34 @@ impl Campaign for EtcdCampaign {
             .map(|_| ())
     }
 
-    async fn resign(&self, key: LeaderKey) -> Result<(), SessionError> {
-        let mut c = self.client.clone();
-        etcd_step(
-            "resign",
-            c.resign(Some(ResignOptions::new().with_leader(key))),
-        )
-        .await
-        .map(|_| ())
+    fn confirmer(&self, key: &LeaderKey, lease: i64) -> Arc<dyn super::proof::Confirm> {
+        Arc::new(super::proof::EtcdConfirm {
+            line: self.line.clone(),
+            key: key.key().to_vec(),
+            rev: key.rev(),
+            lease,
+        })
+    }
+
+    /// Revoking deletes the key in one write; a resign and then a revoke
+    /// were two, and the new holder's first proof waited behind both.
+    async fn release(&self, _key: LeaderKey, lease: i64) -> Result<(), SessionError> {
+        self.revoke(lease).await
     }
 
     async fn revoke(&self, lease: i64) -> Result<(), SessionError> {
-        let mut c = self.client.clone();
-        etcd_step("lease revoke", c.lease_revoke(lease))
+        self.line
+            .call(RELEASE_TRY, STEP, |mut c| async move {
+                match c.lease_revoke(lease).await {
+                    // Already gone (expired, or revoked by a candidate).
+                    Err(etcd_client::Error::GRpcStatus(s)) if s.code() == tonic::Code::NotFound => {
+                        Ok(())
+                    }
+                    r => r.map(|_| ()),
+                }
+            })
             .await
-            .map(|_| ())
+            .map_err(SessionError::Connect)
     }
 
     async fn revoke_elsewhere(&self, d: &Desire, lease: i64) -> Result<(), SessionError> {

@@ -1,15 +1,21 @@
-//! A fake address table and a fake link, for the holder's and the
-//! election's unit tests.
+//! A fake address table, a fake link and a scripted proof, for the
+//! holder's, the speaker's and the election's unit tests.
 
+use super::proof::{Confirm, Proof};
 use super::wire::Wire;
+use crate::kernel::ask::{Asker, Heard};
 use crate::kernel::packet::Mac;
 use crate::kernel::vip_addr::{AddError, VipAddrs};
 use crate::kernel::NetError;
 use async_trait::async_trait;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Notify;
 
 #[derive(Default)]
 pub struct FakeAddrs {
@@ -21,10 +27,19 @@ pub struct FakeAddrs {
     pub removals: AtomicU32,
     /// Time an add takes (a stall between the clock and the kernel).
     pub add_takes: Mutex<Duration>,
+    /// Times the link was made quiet; whether it must fail.
+    pub silenced: AtomicU32,
+    pub silence_fails: Mutex<bool>,
 }
 
 impl VipAddrs for FakeAddrs {
-    fn add(&self, _: u32, _: IpAddr, lifetime: u32, create_only: bool) -> Result<(), AddError> {
+    fn silence(&self, _: u32) -> Result<bool, NetError> {
+        if *self.silence_fails.lock().unwrap() {
+            return Err(NetError::new("silence link", "all.arp_ignore is 3"));
+        }
+        Ok(self.silenced.fetch_add(1, Ordering::SeqCst) == 0)
+    }
+    fn add(&self, _: IpAddr, lifetime: u32, create_only: bool) -> Result<(), AddError> {
         std::thread::sleep(*self.add_takes.lock().unwrap());
         self.adds.lock().unwrap().push((lifetime, create_only));
         let mut p = self.present.lock().unwrap();
@@ -34,7 +49,7 @@ impl VipAddrs for FakeAddrs {
         *p = true;
         Ok(())
     }
-    fn remove(&self, _: u32, _: IpAddr) -> Result<(), NetError> {
+    fn remove(&self, _: IpAddr) -> Result<(), NetError> {
         self.removals.fetch_add(1, Ordering::SeqCst);
         if self.failing_removals.load(Ordering::SeqCst) > 0 {
             self.failing_removals.fetch_sub(1, Ordering::SeqCst);
@@ -43,19 +58,39 @@ impl VipAddrs for FakeAddrs {
         *self.present.lock().unwrap() = false;
         Ok(())
     }
-    fn present(&self, _: u32, _: IpAddr) -> Result<bool, NetError> {
+    fn present(&self, _: IpAddr) -> Result<bool, NetError> {
         Ok(*self.present.lock().unwrap())
     }
     fn marked(&self) -> Result<Vec<(u32, IpAddr)>, NetError> {
         Ok(Vec::new())
     }
+    fn remove_from(&self, _: u32, ip: IpAddr) -> Result<(), NetError> {
+        self.remove(ip)
+    }
 }
 
+/// A link the test talks on: what it is told to hear, and what was sent.
 #[derive(Default)]
 pub struct FakeWire {
     /// Probes answered by someone else before silence.
     pub answers_left: AtomicU32,
     pub announced: AtomicU64,
+    /// Frames waiting to be heard.
+    pub inbox: Mutex<VecDeque<Heard>>,
+    pub arrived: Notify,
+    /// Every answer sent, in order.
+    pub answers: Mutex<Vec<Asker>>,
+    pub probes: AtomicU64,
+    /// Times queued frames were dropped unheard.
+    pub drains: AtomicU64,
+}
+
+impl FakeWire {
+    /// Something arrives on the link.
+    pub fn deliver(&self, h: Heard) {
+        self.inbox.lock().unwrap().push_back(h);
+        self.arrived.notify_one();
+    }
 }
 
 #[async_trait]
@@ -71,5 +106,59 @@ impl Wire for FakeWire {
             return Ok(Some([2, 0, 0, 0, 0, 9]));
         }
         Ok(None)
+    }
+    async fn hear(&self) -> std::io::Result<Heard> {
+        loop {
+            if let Some(h) = self.try_hear() {
+                return Ok(h);
+            }
+            self.arrived.notified().await;
+        }
+    }
+    fn try_hear(&self) -> Option<Heard> {
+        self.inbox.lock().unwrap().pop_front()
+    }
+    fn drain(&self) {
+        self.drains.fetch_add(1, Ordering::SeqCst);
+        self.inbox.lock().unwrap().clear();
+    }
+    fn answer(&self, who: &Asker) -> std::io::Result<()> {
+        self.answers.lock().unwrap().push(*who);
+        Ok(())
+    }
+    fn probe(&self) -> std::io::Result<()> {
+        self.probes.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// A proof the test scripts: every confirmation returns `answer` after
+/// `takes`, and is counted.
+pub struct FakeProof {
+    pub answer: Mutex<Proof>,
+    pub takes: Mutex<Duration>,
+    pub asked: AtomicU64,
+}
+
+impl Default for FakeProof {
+    fn default() -> Self {
+        FakeProof {
+            answer: Mutex::new(Proof::Held),
+            takes: Mutex::new(Duration::ZERO),
+            asked: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Confirm for Arc<FakeProof> {
+    fn confirm(&self) -> BoxFuture<'static, Proof> {
+        let me = self.clone();
+        async move {
+            me.asked.fetch_add(1, Ordering::SeqCst);
+            let takes = *me.takes.lock().unwrap();
+            tokio::time::sleep(takes).await;
+            *me.answer.lock().unwrap()
+        }
+        .boxed()
     }
 }

@@ -1,13 +1,16 @@
 //! What the election's winner does with the address. This is the only code
 //! that puts a VIP into the kernel (the VIP controller's start-up sweep only
-//! removes): claim it once nobody answers for it, add it with a kernel
-//! lifetime, renew that lifetime on every acknowledged keep-alive, announce
-//! it while the lease vouches for it, and on letting go remove it and confirm
-//! it is gone before anyone resigns (fail closed).
+//! removes): claim it once nobody answers for it and the link is quiet about
+//! it, add it (on `lo`) with a kernel lifetime, renew that lifetime on every
+//! acknowledged keep-alive, let its [`Speaker`] answer and announce for it
+//! with proof, and on letting go remove it and confirm it is gone before
+//! anyone resigns (fail closed).
 
 use super::keepalive::LeaseState;
 use super::lifetime::Validity;
+use super::proof::{Confirm, Proof};
 use super::runner::Shared;
+use super::speaker::{Cue, Silenced, Speaker};
 use super::wire::Wire;
 use crate::kernel::packet::format_mac;
 use crate::kernel::vip_addr::{AddError, VipAddrs};
@@ -16,9 +19,13 @@ use machined_resources::config::Announce;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
-use tokio::sync::watch;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
+
+/// A proof asked for at the win covers the claim burst only if the claim
+/// took no longer than this (nobody answering, the link quiet).
+const EARLY_PROOF_FOR: Duration = Duration::from_millis(50);
 
 /// Why the holder let go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +45,11 @@ pub enum LetGo {
     /// Moved to another node on request (an operator's, or a candidate
     /// with a higher priority).
     Moved,
+    /// A proof asked before speaking found our election key gone.
+    Unproven,
+    /// Another station claims the VIP and etcd could not confirm in time
+    /// that this node holds it.
+    Contested,
 }
 
 impl std::fmt::Display for LetGo {
@@ -56,6 +68,12 @@ impl LetGo {
             LetGo::KeyWatchEnded => "watch on the election key ended",
             LetGo::Unhealthy => "health check failing; a healthy candidate takes over",
             LetGo::Moved => "moved to another node on request",
+            LetGo::Unproven => {
+                "etcd no longer has this node's election key (asked before speaking)"
+            }
+            LetGo::Contested => {
+                "another station claims the VIP and etcd did not confirm this node holds it"
+            }
         }
     }
 }
@@ -73,6 +91,7 @@ pub enum Put {
 }
 
 pub struct Holder {
+    /// The VIP's link (the address itself goes on `lo`).
     pub link: u32,
     pub ip: IpAddr,
     pub ttl: Duration,
@@ -85,6 +104,10 @@ pub struct Holder {
     pub wire: watch::Receiver<Arc<dyn Wire>>,
     /// Asks the keep-alive task for an acknowledgement now.
     pub kick: Arc<tokio::sync::Notify>,
+    /// Proof that this node holds the VIP, asked before every frame.
+    pub confirm: Arc<dyn Confirm>,
+    /// To this holder's speaker (an address put back is announced again).
+    pub cue: mpsc::Sender<Cue>,
 }
 
 fn validity(lease: &watch::Receiver<LeaseState>, ttl: Duration) -> Option<Validity> {
@@ -104,7 +127,7 @@ impl Holder {
             let Some(lifetime) = v.kernel_lifetime(now) else {
                 return Ok(Put::TooLate);
             };
-            let r = self.addrs.add(self.link, self.ip, lifetime, create_only);
+            let r = self.addrs.add(self.ip, lifetime, create_only);
             let applied_by = Instant::now();
             match r {
                 Err(AddError::Exists) if create_only => create_only = false,
@@ -113,7 +136,7 @@ impl Holder {
                 Ok(()) if !v.still_safe(applied_by, lifetime) => {
                     tracing::error!(vip = %self.ip, lifetime, late_ms = (applied_by - now).as_millis() as u64,
                         "the kernel applied the VIP's lifetime too late; removing it");
-                    self.addrs.remove(self.link, self.ip)?;
+                    self.addrs.remove(self.ip)?;
                     return Ok(Put::Stalled);
                 }
                 Ok(()) if create_only => return Ok(Put::Created),
@@ -142,13 +165,20 @@ impl Holder {
                 continue;
             }
             let wire = self.wire.borrow().clone();
-            let why = match wire.answered_by(self.claim_window).await {
-                Ok(None) => {
+            let quiet = self.addrs.silence(self.link);
+            let why = match (quiet, wire.answered_by(self.claim_window).await) {
+                (Err(e), _) => format!(
+                    "cannot keep the kernel from answering for {} on the link: {e}",
+                    self.ip
+                ),
+                (Ok(_), Ok(None)) => {
                     shared.update(|s| s.waiting.clear());
                     return Ok(());
                 }
-                Ok(Some(mac)) => format!("{} still answers for {}", format_mac(&mac), self.ip),
-                Err(e) => format!("cannot probe for {} on the link: {e}", self.ip),
+                (Ok(_), Ok(Some(mac))) => {
+                    format!("{} still answers for {}", format_mac(&mac), self.ip)
+                }
+                (Ok(_), Err(e)) => format!("cannot probe for {} on the link: {e}", self.ip),
             };
             tracing::warn!(vip = %self.ip, reason = %why, "not claiming the VIP yet");
             if shared.view().waiting != why {
@@ -159,53 +189,71 @@ impl Holder {
         }
     }
 
-    /// Claims, adds, renews and announces until `stop` says why to let go or
-    /// the lease can no longer vouch. The address may still be on the link
-    /// when this returns: [`Holder::remove_confirmed`] must follow.
+    /// Claims, adds and renews, while the speaker answers and announces,
+    /// until `stop` says why to let go, the lease can no longer vouch, or
+    /// a proof says this node does not hold. The address may still be in
+    /// the kernel when this returns: [`Holder::remove_confirmed`] must
+    /// follow.
     pub async fn hold(
         &self,
         lease: &mut watch::Receiver<LeaseState>,
         stop: impl Future<Output = LetGo>,
         shared: &Shared,
+        cues: mpsc::Receiver<Cue>,
     ) -> LetGo {
         tokio::pin!(stop);
-        tokio::select! {
-            r = self.claim(lease, shared) => if let Err(why) = r { return why },
+        // A proof asked for now, after winning, while the claim probes:
+        // the burst needs no round trip of its own.
+        let won = Instant::now();
+        let claim = async {
+            let r = self.claim(lease, shared).await;
+            (r, won.elapsed())
+        };
+        let proof = async {
+            let p = super::proof::fresh(&*self.confirm).await;
+            (p, won.elapsed())
+        };
+        let (early, claim_took, proof_took) = tokio::select! {
+            ((r, ct), (p, pt)) = futures::future::join(claim, proof) => match r {
+                Err(why) => return why,
+                Ok(()) => (p, ct, pt),
+            },
             why = &mut stop => return why,
+        };
+        if early == Proof::Gone {
+            return LetGo::Unproven;
         }
+        let proven = early == Proof::Held && won.elapsed() < EARLY_PROOF_FOR;
         let Some(mut v) = validity(lease, self.ttl) else {
             return LetGo::LeaseLost;
         };
-        let mut burst = 0u32;
-        let mut next_announce = Instant::now();
         match self.put(&v) {
             Ok(Put::Created) | Ok(Put::Renewed) => {
-                tracing::info!(vip = %self.ip, "VIP added");
+                tracing::info!(vip = %self.ip, claim_ms = claim_took.as_secs_f64() * 1e3,
+                    proof_ms = proof_took.as_secs_f64() * 1e3, "VIP added");
                 shared.update(|s| s.leading = true);
                 super::report::acquired(self.ip);
             }
             Ok(other) => tracing::warn!(vip = %self.ip, outcome = ?other, "VIP not added"),
             Err(e) => tracing::error!(vip = %self.ip, error = %e, "adding the VIP failed"),
         }
+        let speaker = Speaker {
+            ip: self.ip,
+            wire: self.wire.clone(),
+            confirm: self.confirm.clone(),
+            announce: self.announce,
+            lease: lease.clone(),
+            ttl: self.ttl,
+        }
+        .run(cues, shared, proven);
+        tokio::pin!(speaker);
         // Renewed on every acknowledgement; and, when one is late, once more
         // from the last one while it still allows a whole second, so the
         // address lasts as long as the lease floor safely permits.
         let late = self.ttl / 5;
         let mut next_renew = Instant::now() + late;
-        let mut wires = self.wire.clone();
-        let mut rewired = true;
         loop {
-            let renew_now = tokio::select! {
-                r = wires.changed(), if rewired => {
-                    // A new MAC: the burst again, from the new wire.
-                    rewired = r.is_ok();
-                    if rewired {
-                        tracing::info!(vip = %self.ip, "the link's MAC changed; announcing again");
-                        burst = 0;
-                        next_announce = Instant::now();
-                    }
-                    false
-                }
+            tokio::select! {
                 _ = tokio::time::sleep_until(v.fence()) => return LetGo::Fenced,
                 r = lease.changed() => {
                     if r.is_err() {
@@ -213,51 +261,38 @@ impl Holder {
                     }
                     let Some(nv) = validity(lease, self.ttl) else { return LetGo::LeaseLost };
                     v = nv;
-                    true
                 }
-                _ = tokio::time::sleep_until(next_renew) => true,
-                _ = tokio::time::sleep_until(next_announce) => {
-                    // Never announce what the lease no longer vouches for.
-                    if v.may_announce(Instant::now()) {
-                        let wire = self.wire.borrow().clone();
-                        match wire.announce() {
-                            Ok(frames) => {
-                                super::report::announced(self.ip, frames);
-                                shared.update(|s| {
-                                    let n = s.announced.map_or(0, |a| a.1);
-                                    s.announced = Some((SystemTime::now(), n + frames));
-                                })
-                            }
-                            Err(e) => tracing::warn!(vip = %self.ip, error = %e, "announcing failed"),
-                        }
-                    }
-                    burst += 1;
-                    next_announce = Instant::now() + if burst < self.announce.count {
-                        Duration::from_millis(self.announce.interval_ms)
-                    } else if self.announce.refresh_ms > 0 {
-                        Duration::from_millis(self.announce.refresh_ms)
-                    } else {
-                        Duration::from_secs(86_400 * 365)
-                    };
-                    false
-                }
+                _ = tokio::time::sleep_until(next_renew) => {}
+                s = &mut speaker => return match s {
+                    Silenced::Gone => LetGo::Unproven,
+                    Silenced::Contested(_) => LetGo::Contested,
+                },
                 why = &mut stop => return why,
-            };
-            if renew_now {
-                next_renew = Instant::now() + late;
-                match self.put(&v) {
-                    Ok(Put::Created) => {
-                        tracing::info!(vip = %self.ip, "VIP was gone; added again");
-                        shared.update(|s| s.leading = true);
-                        burst = 0;
-                        next_announce = Instant::now();
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::error!(vip = %self.ip, error = %e, "renewing the VIP failed")
-                    }
-                }
             }
+            next_renew = Instant::now() + late;
+            self.renew(&v, shared);
+        }
+    }
+
+    /// Renews the address's lifetime (putting it back if someone removed
+    /// it) and checks that the link is still quiet about it.
+    fn renew(&self, v: &Validity, shared: &Shared) {
+        match self.addrs.silence(self.link) {
+            Ok(true) => tracing::warn!(vip = %self.ip,
+                "the link was set to answer ARP for addresses it does not have; quiet again"),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(vip = %self.ip, error = %e, "cannot check that the link is quiet")
+            }
+        }
+        match self.put(v) {
+            Ok(Put::Created) => {
+                tracing::info!(vip = %self.ip, "VIP was gone; added again");
+                shared.update(|s| s.leading = true);
+                let _ = self.cue.try_send(Cue::Burst);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(vip = %self.ip, error = %e, "renewing the VIP failed"),
         }
     }
 
@@ -268,8 +303,8 @@ impl Holder {
         loop {
             // What counts is whether the kernel still has it: a removal that
             // fails because the link itself is gone has nothing left to do.
-            let removed = self.addrs.remove(self.link, self.ip);
-            match (self.addrs.present(self.link, self.ip), removed) {
+            let removed = self.addrs.remove(self.ip);
+            match (self.addrs.present(self.ip), removed) {
                 (Ok(false), _) => break,
                 (Ok(true), Ok(())) => tracing::error!(vip = %self.ip,
                     "the VIP is still on the link after removal; retrying"),

@@ -2,14 +2,23 @@
 //! on every node.
 //!
 //! Who writes the kernel: the VIP's address is not an `AddressSpec`. The
-//! election's winner puts it on the link itself ([`holder`]), through a
-//! synchronous netlink socket (`kernel::vip_addr`), with a kernel lifetime that
-//! only an acknowledged etcd keep-alive renews ([`lifetime`]), and removes it
-//! itself before resigning. The address controller never touches it: it
-//! carries its own `IFA_PROTO` mark (110). At start-up the VIP controller
-//! removes every address with that mark (this node leads nothing yet).
+//! election's winner puts it into the kernel itself ([`holder`]), on `lo`,
+//! through a synchronous netlink socket (`kernel::vip_addr`), with a kernel
+//! lifetime that only an acknowledged etcd keep-alive renews ([`lifetime`]),
+//! and removes it itself before resigning. The address controller never
+//! touches it: it carries its own `IFA_PROTO` mark (110). At start-up the
+//! VIP controller removes every address with that mark (this node leads
+//! nothing yet).
+//!
+//! Who speaks for it: never the kernel (the VIP's link keeps quiet about
+//! addresses not on it, `kernel::quiet`), only the holder's [`speaker`],
+//! and only with fresh proof from etcd ([`proof`]) asked after the request
+//! (or the reason to announce) arrived. A holder that was frozen, cut off
+//! or deposed cannot get that proof, so it stays silent whatever its clocks
+//! say.
 
 mod agreement;
+mod deposed;
 mod election;
 mod election_error;
 #[cfg(test)]
@@ -37,8 +46,13 @@ mod liveness;
 mod move_key;
 mod observe;
 mod probe;
+mod proof;
 mod report;
 mod runner;
+mod schedule;
+mod session;
+mod session_hold;
+mod speaker;
 #[cfg(test)]
 mod tests;
 mod vip_config;

@@ -1,14 +1,22 @@
-//! The dead-holder fast path. Candidates ARP-probe the holder's node address
-//! (the VIP when that is unknown); when it has not answered for `dead_after`, the holder is
-//! gone from the segment (so it cannot serve the VIP either) and its lease
-//! is revoked: etcd deletes its key and the next candidate wins at once,
-//! instead of waiting for the lease to expire.
+//! The dead-holder fast path. Candidates probe the holder two ways:
 //!
-//! A holder that still answers ARP (e.g. cut off from etcd only) is never
-//! revoked: it lets go by itself on its fence deadline, before its lease
-//! expires, so two nodes never hold the VIP at once. And a candidate never
-//! revokes alone: the others must agree (see `agreement`), so one that
-//! cannot hear the holder does not depose it.
+//! - its node address, unicast to its MAC, every `every` (100 ms): the
+//!   holder's kernel answers as long as the machine is on the segment, so
+//!   silence for `dead_after` (150 ms) means it is dead or cut off from the
+//!   LAN, and cannot serve the VIP either;
+//! - the VIP itself, every `proof_every` (500 ms): only the holder's
+//!   machined answers, and only with fresh proof from etcd that it still
+//!   holds, so silence for `proof_every + dead_after` means it cannot prove
+//!   it holds (cut off from etcd's quorum, machined dead or stopped). Each
+//!   such probe costs the holder an etcd read, hence the slower pace.
+//!
+//! Either silence makes the candidate suspect the holder; its lease is
+//! revoked when the others agree (see `agreement`), so one candidate that
+//! cannot hear the holder never deposes it. etcd deletes the holder's key
+//! and the next candidate wins at once, instead of waiting for the lease to
+//! expire. A deposed holder's address may stay in its kernel until its
+//! fence (it cannot renew it), but its kernel never answers for it, and
+//! its machined cannot get the proof to.
 
 use super::agreement::Suspicion;
 use super::liveness::{Liveness, Verdict};
@@ -41,6 +49,37 @@ pub struct Prober {
     pub mac: Mac,
     pub every: Duration,
     pub dead_after: Duration,
+    /// How often to ask for the VIP itself (0: never).
+    pub proof_every: Duration,
+}
+
+/// An answer should come within this of its probe: a probe still
+/// unanswered then counts as missed at once (probing speeds up), instead of
+/// at the next tick.
+const EARLY_LOOK: Duration = Duration::from_millis(30);
+
+/// One thing probed: its address, the probe, what its silence means.
+struct Target {
+    ip: IpAddr,
+    what: &'static str,
+    sock: PacketSocket,
+    probe: Vec<u8>,
+    liveness: Liveness,
+    next: Instant,
+    /// When to look for the last probe's answer early.
+    look: Option<Instant>,
+    /// An answer was read since the last tick.
+    heard: bool,
+}
+
+impl Target {
+    /// Reads what came in, noting an answer for this target.
+    fn read(&mut self, mac: Option<Mac>) {
+        let mut buf = [0u8; 128];
+        while let Some(n) = self.sock.try_recv(&mut buf) {
+            self.heard |= Prober::answers(&buf[..n], self.ip, mac);
+        }
+    }
 }
 
 /// Waits until someone other than the holder of `lease` holds the VIP.
@@ -54,7 +93,7 @@ async fn other_holder(rx: &mut watch::Receiver<Option<Holder>>, lease: i64) {
 impl Prober {
     /// Runs until dropped.
     pub async fn run(self, mut client: Client, mut holder: watch::Receiver<Option<Holder>>) {
-        if self.every.is_zero() {
+        if self.every.is_zero() && self.proof_every.is_zero() {
             return std::future::pending().await;
         }
         loop {
@@ -63,12 +102,10 @@ impl Prober {
                 .clone()
                 .filter(|h| h.node != self.suspicion.me);
             if let Some(h) = h {
-                let target = self.target(&h);
                 tokio::select! {
                     _ = holder.changed() => continue,
-                    dead = self.watch(target, h.mac) => if dead {
-                        tracing::warn!(holder = %h.node, after_ms = self.dead_after.as_millis() as u64,
-                            "holder does not answer on the link; asking the other candidates");
+                    dead = self.watch(&h) => if let Some(why) = dead {
+                        tracing::warn!(holder = %h.node, why, "asking the other candidates to depose the holder");
                         // Only another holder ends this early: when the dead
                         // holder was etcd's leader, the observe stream breaks
                         // and comes back with the same holder, which must not
@@ -150,64 +187,119 @@ impl Prober {
         }
     }
 
-    /// What to probe: the holder's node address, which answers as long as
-    /// the machine is on the segment (the VIP when that is unknown). IPv4
-    /// with an ARP probe, IPv6 with a DAD-style neighbour solicitation.
-    fn target(&self, h: &Holder) -> IpAddr {
-        h.ip.unwrap_or(self.suspicion.vip)
+    /// Whether `frame` answers for `target` (from `mac`, when known).
+    fn answers(frame: &[u8], target: IpAddr, mac: Option<Mac>) -> bool {
+        let from = match target {
+            IpAddr::V4(t) => packet::arp_claimant(frame, t)
+                .filter(|_| packet::arp_reply_sender(frame) == Some(t)),
+            IpAddr::V6(t) => packet::na_claimant(frame, t),
+        };
+        from.is_some_and(|m| mac.is_none_or(|h| h == m))
     }
 
-    /// Whether `frame` is the target's answer.
-    fn answers(frame: &[u8], target: IpAddr) -> bool {
-        match target {
-            IpAddr::V4(t) => packet::arp_reply_sender(frame) == Some(t),
-            IpAddr::V6(t) => packet::na_claimant(frame, t).is_some(),
+    fn target(
+        &self,
+        ip: IpAddr,
+        mac: Option<Mac>,
+        every: Duration,
+        dead_after: Duration,
+        what: &'static str,
+    ) -> Option<Target> {
+        if every.is_zero() {
+            return None;
         }
-    }
-
-    /// Probes until the target has not answered for `dead_after` (returns
-    /// true), or the socket fails (returns false after a pause).
-    async fn watch(&self, target: IpAddr, holder_mac: Option<Mac>) -> bool {
-        let sock = match target {
+        let sock = match ip {
             IpAddr::V4(_) => PacketSocket::arp_replies(self.link_index),
             IpAddr::V6(_) => PacketSocket::ipv6(self.link_index),
         };
-        let sock = match sock {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot open a packet socket for holder probing");
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                return false;
-            }
-        };
-        let probe = match (target, holder_mac) {
+        let sock = sock
+            .map_err(
+                |e| tracing::warn!(error = %e, "cannot open a packet socket for holder probing"),
+            )
+            .ok()?;
+        let probe = match (ip, mac) {
             (IpAddr::V4(t), Some(dst)) => packet::arp_probe_to(self.mac, dst, t),
             (IpAddr::V4(t), None) => packet::arp_probe(self.mac, t),
             (IpAddr::V6(t), Some(dst)) => packet::dad_solicit_to(self.mac, dst, t),
             (IpAddr::V6(t), None) => packet::dad_solicit(self.mac, t),
         };
-        let mut liveness = Liveness::new(self.every, self.dead_after, Instant::now());
-        let mut next = Instant::now();
-        let mut buf = [0u8; 128];
+        let now = Instant::now();
+        Some(Target {
+            ip,
+            what,
+            sock,
+            probe,
+            liveness: Liveness::new(every, dead_after, now),
+            next: now,
+            look: None,
+            heard: false,
+        })
+    }
+
+    /// Probes the holder's node address and the VIP until one has been
+    /// silent too long (returns why), or probing fails (returns `None`
+    /// after a pause).
+    async fn watch(&self, h: &Holder) -> Option<&'static str> {
+        let mut targets: Vec<Target> = [
+            h.ip.and_then(|ip| {
+                self.target(
+                    ip,
+                    h.mac,
+                    self.every,
+                    self.dead_after,
+                    "the holder does not answer on the link",
+                )
+            }),
+            self.target(
+                self.suspicion.vip,
+                h.mac,
+                self.proof_every,
+                self.proof_every + self.dead_after,
+                "the holder does not answer for the VIP: it cannot prove it holds it",
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if targets.is_empty() {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            return None;
+        }
         loop {
+            let next = targets
+                .iter()
+                .flat_map(|t| [Some(t.next), t.look])
+                .flatten()
+                .min()
+                .unwrap_or_else(Instant::now);
             tokio::time::sleep_until(next).await;
-            let mut answered = false;
-            while let Some(n) = sock.try_recv(&mut buf) {
-                answered |= Self::answers(&buf[..n], target);
-            }
             let now = Instant::now();
-            let wait = match liveness.tick(now, answered) {
-                Verdict::Dead => return true,
-                Verdict::Probe(wait) => wait,
-            };
-            if let Err(e) = sock.send(&probe) {
-                tracing::warn!(error = %e, "holder probe failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                return false;
+            for t in targets.iter_mut() {
+                if t.look.is_some_and(|l| l <= now) {
+                    t.look = None;
+                    t.read(h.mac);
+                    if !t.heard {
+                        t.next = now;
+                    }
+                }
+                if t.next > now {
+                    continue;
+                }
+                t.read(h.mac);
+                let wait = match t.liveness.tick(now, std::mem::take(&mut t.heard)) {
+                    Verdict::Dead => return Some(t.what),
+                    Verdict::Probe(wait) => wait,
+                };
+                if let Err(e) = t.sock.send(&t.probe) {
+                    tracing::warn!(error = %e, "holder probe failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    return None;
+                }
+                t.liveness.sent(now);
+                // From now, not from the missed tick: a late task sends no burst.
+                t.next = now + wait;
+                t.look = (wait > 2 * EARLY_LOOK).then(|| now + EARLY_LOOK);
             }
-            liveness.sent(now);
-            // From now, not from the missed tick: a late task sends no burst.
-            next = now + wait;
         }
     }
 }

@@ -24,12 +24,13 @@ pub fn acquired(vip: IpAddr) {
 }
 
 /// The reason word of a release: graceful (machined stopping), fenced,
-/// lease-lost, deposed, ineligible, unhealthy.
+/// lease-lost, deposed, contested, ineligible, unhealthy, moved, forfeited.
 pub fn reason(why: LetGo, ineligible_because: &str) -> &'static str {
     match why {
         LetGo::Fenced => "fenced",
         LetGo::LeaseLost | LetGo::KeyWatchEnded => "lease-lost",
-        LetGo::KeyDeleted => "deposed",
+        LetGo::KeyDeleted | LetGo::Unproven => "deposed",
+        LetGo::Contested => "contested",
         LetGo::Unhealthy => "unhealthy",
         LetGo::Moved => "moved",
         LetGo::Ineligible if ineligible_because.starts_with(super::vip_desire::FORFEITED) => {
@@ -96,8 +97,67 @@ pub fn claim_delayed(vip: IpAddr, why: &str) {
     );
 }
 
-pub fn announced(vip: IpAddr, frames: u64) {
-    metrics::get().announced(&vip.to_string(), vip.is_ipv6(), frames);
+/// Sends one announcement on `wire` and records it.
+pub fn announce(wire: &dyn super::wire::Wire, vip: IpAddr, shared: &Shared) {
+    match wire.announce() {
+        Ok(frames) => {
+            metrics::get().announced(&vip.to_string(), vip.is_ipv6(), frames);
+            shared.update(|s| {
+                let n = s.announced.map_or(0, |a| a.1);
+                s.announced = Some((std::time::SystemTime::now(), n + frames));
+            })
+        }
+        Err(e) => tracing::warn!(%vip, error = %e, "announcing failed"),
+    }
+}
+
+/// A proof came back (`asked`: the requests it was for).
+pub fn proof(vip: IpAddr, p: super::proof::Proof, asked: usize) {
+    let m = metrics::get();
+    let v = vip.to_string();
+    m.proof(&v, p.as_str());
+    match p {
+        super::proof::Proof::Held => m.arp_answered(&v, asked as u64),
+        _ => m.arp_unanswered(&v, asked as u64),
+    }
+}
+
+/// Another station claimed the VIP while this node held it; `defended`:
+/// with proof, so this node announced it again; else it lets go.
+pub fn rival(shared: &Shared, vip: IpAddr, mac: crate::kernel::packet::Mac, defended: bool) {
+    let v = vip.to_string();
+    let who = crate::kernel::packet::format_mac(&mac);
+    metrics::get().rival(&v);
+    let what = if defended {
+        "announced it again (this node holds it, etcd says)"
+    } else {
+        "letting it go: no proof from etcd that this node holds it"
+    };
+    let msg = format!("{who} claims {v}; {what}");
+    let noted = shared.view().rival.as_ref().map(|r| r.0) == Some(mac);
+    if !noted {
+        tracing::warn!(vip = %v, rival = %who, defended, "another station claims the VIP");
+        emit(
+            Kind::VipRival,
+            SOURCE,
+            &msg,
+            &[("vip", &v), ("rival", &who)],
+        );
+    }
+    shared.update(|s| s.rival = Some((mac, std::time::SystemTime::now())));
+}
+
+/// A deposed holder is heard again on the link: clients on its side are
+/// repointed here.
+pub fn deposed_back(vip: IpAddr, node: &str) {
+    let v = vip.to_string();
+    tracing::info!(vip = %v, node, "the deposed holder is back on the link; announcing again");
+    emit(
+        Kind::VipRepair,
+        SOURCE,
+        &format!("{node}, the deposed holder of {v}, is back on the link; announcing {v} again"),
+        &[("vip", &v), ("node", node)],
+    );
 }
 
 /// Records every acknowledged keep-alive of this session's lease for the
@@ -158,6 +218,8 @@ mod tests {
             (LetGo::LeaseLost, "", "lease-lost"),
             (LetGo::KeyWatchEnded, "", "lease-lost"),
             (LetGo::KeyDeleted, "", "deposed"),
+            (LetGo::Unproven, "", "deposed"),
+            (LetGo::Contested, "", "contested"),
             (LetGo::Unhealthy, "", "unhealthy"),
             (
                 LetGo::Ineligible,

@@ -98,6 +98,8 @@ pub struct View {
     pub standby: String,
     /// Holding although the health check fails: why.
     pub health_note: String,
+    /// The last other station heard claiming the VIP while holding it.
+    pub rival: Option<(Mac, SystemTime)>,
 }
 
 impl Default for View {
@@ -113,6 +115,7 @@ impl Default for View {
             announced: None,
             standby: String::new(),
             health_note: String::new(),
+            rival: None,
         }
     }
 }

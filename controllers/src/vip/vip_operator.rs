@@ -149,7 +149,7 @@ impl Controller for VipOperatorController {
         let left = addrs.marked()?;
         for (link, ip) in left {
             tracing::warn!(%ip, link, "removing a VIP this node does not hold (left from before)");
-            addrs.remove(link, ip)?;
+            addrs.remove_from(link, ip)?;
         }
         Ok(())
     }
@@ -227,6 +227,16 @@ impl Controller for VipOperatorController {
                 announced_frames: view.announced.map_or(0, |a| a.1),
                 health: check.as_ref().map(|c| c.state.clone()).unwrap_or_default(),
                 health_result: check.map(|c| c.last_result).unwrap_or_default(),
+                rival: view
+                    .rival
+                    .map(|(m, at)| {
+                        format!(
+                            "{} at {}",
+                            crate::kernel::packet::format_mac(&m),
+                            rfc3339::format(at)
+                        )
+                    })
+                    .unwrap_or_default(),
             };
             let m = machined_telemetry::metrics::get();
             m.vip_state(&ip, status.holding, status.campaigning);

@@ -1,12 +1,18 @@
-//! The VIP on its link: announcing it (gratuitous ARP / unsolicited NA) and
-//! asking whether anyone answers for it (ARP probe / DAD-style neighbour
-//! solicitation, neither of which touches a neighbour cache). A trait so the
-//! holder is tested without the kernel.
+//! The VIP on its link: hearing what is said about the address (requests
+//! for it, claims of it), answering a request, announcing it (gratuitous
+//! ARP / unsolicited NA), probing for it (ARP probe / DAD-style neighbour
+//! solicitation, neither of which touches a neighbour cache). A trait so
+//! the holder and its speaker are tested without the kernel.
+//!
+//! Nothing here decides whether to speak: the speaker sends an answer or an
+//! announcement only with fresh proof (`vip::speaker`).
 
+use crate::kernel::ask::{self, Asker, Heard};
 use crate::kernel::packet::{self, Mac, PacketSocket};
 use async_trait::async_trait;
 use std::io;
 use std::net::IpAddr;
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -18,11 +24,33 @@ pub trait Wire: Send + Sync {
     /// Probes for the address during `window`: the MAC of another host that
     /// answered for it or claimed it, if any did.
     async fn answered_by(&self, window: Duration) -> io::Result<Option<Mac>>;
+    /// Waits for the next thing heard about the address.
+    async fn hear(&self) -> io::Result<Heard>;
+    /// The next thing already heard, if any, without waiting.
+    fn try_hear(&self) -> Option<Heard>;
+    /// Forgets everything heard so far.
+    fn drain(&self);
+    /// Answers a request for the address.
+    fn answer(&self, who: &Asker) -> io::Result<()>;
+    /// Sends one probe for the address (anyone else with it answers).
+    fn probe(&self) -> io::Result<()>;
 }
 
-/// Opens a [`Wire`] for one VIP on one link.
+/// Opens a [`Wire`] for one VIP on one link, and watches the link for a
+/// deposed holder's return.
 pub trait Wires: Send + Sync {
     fn open(&self, link_index: u32, mac: Mac, ip: IpAddr) -> io::Result<Arc<dyn Wire>>;
+    /// Probes node `prev` (a holder this node took over `vip` from) on the
+    /// link, and cues a repair each time it answers again after going
+    /// silent; runs until dropped (see [`super::deposed`]).
+    fn watch_return(
+        &self,
+        link_index: u32,
+        mac: Mac,
+        prev: &super::observe::Holder,
+        vip: IpAddr,
+        cue: tokio::sync::mpsc::Sender<super::speaker::Cue>,
+    ) -> super::elector::Task;
 }
 
 /// The real one: raw packet sockets.
@@ -30,17 +58,18 @@ pub struct L2Wires;
 
 impl Wires for L2Wires {
     fn open(&self, link_index: u32, mac: Mac, ip: IpAddr) -> io::Result<Arc<dyn Wire>> {
-        let sock = match ip {
-            IpAddr::V4(_) => PacketSocket::arp(link_index)?,
-            IpAddr::V6(_) => PacketSocket::ipv6(link_index)?,
-        };
-        let announcement = match ip {
-            IpAddr::V4(v4) => packet::gratuitous_arp(mac, v4).to_vec(),
-            IpAddr::V6(v6) => vec![packet::unsolicited_na(mac, v6)],
-        };
-        let probe = match ip {
-            IpAddr::V4(v4) => packet::arp_probe(mac, v4),
-            IpAddr::V6(v6) => packet::dad_solicit(mac, v6),
+        let sock = PacketSocket::for_address(link_index, ip)?;
+        let (announcement, probe, group) = match ip {
+            IpAddr::V4(v4) => (
+                packet::gratuitous_arp(mac, v4).to_vec(),
+                packet::arp_probe(mac, v4),
+                None,
+            ),
+            IpAddr::V6(v6) => (
+                vec![packet::unsolicited_na(mac, v6)],
+                packet::dad_solicit(mac, v6),
+                Some(crate::kernel::socket::join_solicited_node(link_index, v6)?),
+            ),
         };
         Ok(Arc::new(L2 {
             ip,
@@ -48,7 +77,20 @@ impl Wires for L2Wires {
             sock,
             announcement,
             probe,
+            _group: group,
         }))
+    }
+
+    fn watch_return(
+        &self,
+        link_index: u32,
+        mac: Mac,
+        prev: &super::observe::Holder,
+        vip: IpAddr,
+        cue: tokio::sync::mpsc::Sender<super::speaker::Cue>,
+    ) -> super::elector::Task {
+        use futures::FutureExt;
+        super::deposed::watch(link_index, mac, prev.clone(), vip, cue).boxed()
     }
 }
 
@@ -58,17 +100,12 @@ struct L2 {
     sock: PacketSocket,
     announcement: Vec<Vec<u8>>,
     probe: Vec<u8>,
+    /// Membership of the address's solicited-node group (IPv6).
+    _group: Option<OwnedFd>,
 }
 
-impl L2 {
-    fn claimant(&self, frame: &[u8]) -> Option<Mac> {
-        let who = match self.ip {
-            IpAddr::V4(v4) => packet::arp_claimant(frame, v4),
-            IpAddr::V6(v6) => packet::na_claimant(frame, v6),
-        };
-        who.filter(|m| *m != self.mac)
-    }
-}
+/// Largest frame read: ARP and NDP frames are far smaller.
+const FRAME: usize = 256;
 
 #[async_trait]
 impl Wire for L2 {
@@ -80,9 +117,8 @@ impl Wire for L2 {
     }
 
     async fn answered_by(&self, window: Duration) -> io::Result<Option<Mac>> {
-        let mut buf = [0u8; 256];
         // Whatever was queued before this probe says nothing about now.
-        while self.sock.try_recv(&mut buf).is_some() {}
+        self.drain();
         let end = Instant::now() + window;
         // Two probes, half a window apart: one lost frame is not silence.
         let mut probes = [Instant::now(), Instant::now() + window / 2]
@@ -93,16 +129,48 @@ impl Wire for L2 {
             tokio::select! {
                 _ = tokio::time::sleep_until(next_probe.unwrap_or(end)), if next_probe.is_some() => {
                     probes.next();
-                    self.sock.send(&self.probe)?;
+                    self.probe()?;
                 }
                 _ = tokio::time::sleep_until(end) => return Ok(None),
-                r = self.sock.recv(&mut buf) => {
-                    let n = r?;
-                    if let Some(m) = self.claimant(&buf[..n]) {
+                h = self.hear() => {
+                    if let Heard::Claimed(m) = h? {
                         return Ok(Some(m));
                     }
                 }
             }
         }
+    }
+
+    async fn hear(&self) -> io::Result<Heard> {
+        let mut buf = [0u8; FRAME];
+        loop {
+            let n = self.sock.recv(&mut buf).await?;
+            if let Some(h) = ask::hear(&buf[..n], self.ip, self.mac) {
+                return Ok(h);
+            }
+        }
+    }
+
+    fn try_hear(&self) -> Option<Heard> {
+        let mut buf = [0u8; FRAME];
+        while let Some(n) = self.sock.try_recv(&mut buf) {
+            if let Some(h) = ask::hear(&buf[..n], self.ip, self.mac) {
+                return Some(h);
+            }
+        }
+        None
+    }
+
+    fn drain(&self) {
+        let mut buf = [0u8; FRAME];
+        while self.sock.try_recv(&mut buf).is_some() {}
+    }
+
+    fn answer(&self, who: &Asker) -> io::Result<()> {
+        self.sock.send(&ask::answer(self.mac, self.ip, who))
+    }
+
+    fn probe(&self) -> io::Result<()> {
+        self.sock.send(&self.probe)
     }
 }

@@ -4,11 +4,12 @@
 //! function must return for any input, without panicking, in bounded time
 //! and memory; the assertions are properties that must hold.
 
+use machined_controllers::kernel::ask::{self, Heard};
 use machined_controllers::kernel::packet;
 use machined_controllers::vip::election_value::Holder;
 use machined_pki as pki;
 use machined_resources::config;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// One fuzz target's check.
 pub type Check = fn(&[u8]);
@@ -34,9 +35,11 @@ pub fn config_text(data: &[u8]) {
     }
 }
 
-/// The frame readers the claim check and the holder prober run on whatever
-/// arrives on the link, and the builders read back by those readers. The
-/// first 22 bytes choose the addresses looked for; the rest is the frame.
+/// The frame readers the claim check, the holder prober and the holder's
+/// speaker run on whatever arrives on the link, and the builders read back
+/// by those readers: whatever asks for the VIP, the answer is heard by the
+/// asker as our claim of it. The first 22 bytes choose the addresses
+/// looked for; the rest is the frame.
 pub fn frames(data: &[u8]) {
     if data.len() < 22 {
         return;
@@ -50,6 +53,13 @@ pub fn frames(data: &[u8]) {
     let _ = packet::arp_reply_sender(frame);
     let _ = packet::arp_claimant(frame, v4);
     let _ = packet::na_claimant(frame, v6);
+    let me = [2, 0, 0, 0, 0, 0x11];
+    for ip in [IpAddr::V4(v4), IpAddr::V6(v6)] {
+        if let Some(Heard::Asked(a)) = ask::hear(frame, ip, me) {
+            let answer = ask::answer(me, ip, &a);
+            assert_eq!(ask::hear(&answer, ip, a.mac), Some(Heard::Claimed(me)));
+        }
+    }
 
     let mut mac = [2, 0, 0, 0, 0, 1];
     if let Some(m) = frame.get(..6) {

@@ -68,7 +68,7 @@ fn parses_supported_fields() {
 #[test]
 fn vip_options_block() {
     let p = parse(
-        "version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - interface: eth0\n        vip:\n          ip: 10.5.0.50\n          machined:\n            leaseTTL: 3s\n            announceCount: 5\n            announceInterval: 20ms\n            refreshInterval: 0\n            holderProbeInterval: 100ms\n            holderDeadAfter: 1s\n",
+        "version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - interface: eth0\n        vip:\n          ip: 10.5.0.50\n          machined:\n            leaseTTL: 3s\n            announceCount: 5\n            announceInterval: 20ms\n            refreshInterval: 0\n            holderProbeInterval: 100ms\n            holderDeadAfter: 1s\n            proofProbeInterval: 250ms\n",
     )
     .expect("valid");
     let o = &p.config.interfaces[0].vip.as_ref().unwrap().options;
@@ -82,6 +82,7 @@ fn vip_options_block() {
         (5, 20, 0)
     );
     assert_eq!((o.holder_probe_ms, o.holder_dead_after_ms), (100, 1000));
+    assert_eq!(o.proof_probe_ms, 250);
     let d = super::VipOptions::default();
     let p = parse("version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - interface: eth0\n        vip: {ip: 10.5.0.50}\n").unwrap();
     assert_eq!(p.config.interfaces[0].vip.as_ref().unwrap().options, d);
@@ -91,6 +92,10 @@ fn vip_options_block() {
         ("claimWindow: 1ms", "claimWindow: 1ms is out of range"),
         ("leaseTTL: soon", "leaseTTL: must be a duration"),
         ("announceCount: 0", "announceCount: 0 is out of range"),
+        (
+            "proofProbeInterval: 10ms",
+            "proofProbeInterval: 10ms is out of range",
+        ),
         (
             "holderProbeInterval: 100ms\n            holderDeadAfter: 140ms",
             "holderDeadAfter: must be at least 1.5",

@@ -34,9 +34,17 @@ pub struct VipOptions {
     /// Candidates ARP/NDP-probe the holder this often; 0 disables the
     /// dead-holder fast path (then takeover waits for the lease to expire).
     pub holder_probe_ms: u64,
-    /// The holder is dead when neither its node address nor the VIP answered
-    /// for this long: its lease is revoked so the next candidate takes over.
+    /// The holder is dead when its node address has not answered for this
+    /// long: its lease is revoked so the next candidate takes over.
     pub holder_dead_after_ms: u64,
+    /// Candidates also ask for the VIP itself at the holder this often; the
+    /// holder's machined answers only with fresh proof from etcd, so a
+    /// holder that cannot prove it holds (cut off from etcd, machined dead
+    /// or stopped) is deposed once it has not answered for this interval
+    /// plus `holder_dead_after_ms`. Each such probe costs the holder one
+    /// etcd read. 0: no such probing.
+    #[serde(default = "default_proof_probe_ms")]
+    pub proof_probe_ms: u64,
     /// Before adding the VIP, the new holder listens this long for anyone
     /// answering for it (ARP probe / DAD-style neighbour solicitation).
     #[serde(default = "default_claim_window_ms")]
@@ -65,6 +73,10 @@ fn default_claim_window_ms() -> u64 {
     5
 }
 
+fn default_proof_probe_ms() -> u64 {
+    500
+}
+
 impl Default for VipOptions {
     fn default() -> Self {
         VipOptions {
@@ -76,6 +88,7 @@ impl Default for VipOptions {
             },
             holder_probe_ms: 100,
             holder_dead_after_ms: 150,
+            proof_probe_ms: default_proof_probe_ms(),
             claim_window_ms: default_claim_window_ms(),
             health_check: None,
             priority: 0,
@@ -172,6 +185,11 @@ pub(super) fn vip_options(v: &mut Obj<'_>, d: &mut Diag) -> VipOptions {
     if let Some(ms) = duration_ms(&mut o, "holderDeadAfter", d) {
         if in_range(o.path("holderDeadAfter"), ms, 30, 60_000, "ms", d) {
             opts.holder_dead_after_ms = ms;
+        }
+    }
+    if let Some(ms) = duration_ms(&mut o, "proofProbeInterval", d) {
+        if ms == 0 || in_range(o.path("proofProbeInterval"), ms, 50, 60_000, "ms", d) {
+            opts.proof_probe_ms = ms;
         }
     }
     // After a missed answer candidates probe every 10 ms; half an interval

@@ -56,6 +56,10 @@ pub struct VipStatus {
     /// The check's last result.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub health_result: String,
+    /// The last other station heard claiming the VIP while this node held
+    /// it, and when (`02:00:0a:05:00:0c at 2026-...`); empty if none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub rival: String,
 }
 
 impl ResourceSpec for VipStatus {

@@ -1,0 +1,133 @@
+//! An election session's last phases: holding the VIP once this node leads
+//! the election, and letting it go, address first (fail closed).
+
+use super::election_error::SessionError;
+use super::election_health as health;
+use super::election_move as moving;
+use super::holder::{Holder, LetGo};
+use super::report::note_holder;
+use super::runner::Desire;
+use super::session::Session;
+use etcd_client::LeaderKey;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+async fn ineligible(mut desire: watch::Receiver<Desire>) {
+    let _ = desire.wait_for(|d| !d.eligible).await.map(|_| ());
+}
+
+impl Session<'_> {
+    /// Holds the VIP from winning (`key`) until a reason to let go, then
+    /// lets go.
+    pub async fn hold(mut self, key: LeaderKey) -> Result<(), SessionError> {
+        let (spec, shared) = (self.spec, self.shared);
+        // From now on this node is the holder it reports.
+        drop(std::mem::replace(
+            &mut self.report,
+            super::election::Tasks(Vec::new()),
+        ));
+        let won_at = Instant::now();
+        tracing::info!(node = %self.d.node, healthy = self.passing, "won the VIP election");
+        note_holder(shared, spec.ip, Some(self.d.node.clone()));
+        if let Some(t) = self.c.keep_leadership_away(&self.d) {
+            self.tasks.0.push(tokio::spawn(t.in_current_span()));
+        }
+        let (cue_tx, cue_rx) = mpsc::channel(8);
+        // A holder this node took over from may come back (a healed
+        // partition, a thawed VM): its side of the LAN is repointed then.
+        let previous = self.sig.previous.borrow().clone();
+        if let Some(prev) = previous.filter(|p| p.ip.is_some()) {
+            let t = self.deps.wires.watch_return(
+                self.d.link_index,
+                self.mine.mac.unwrap_or_default(),
+                &prev,
+                spec.ip,
+                cue_tx.clone(),
+            );
+            self.tasks.0.push(tokio::spawn(t.in_current_span()));
+        }
+        let wire = match self.deps.wires.open(
+            self.d.link_index,
+            self.mine.mac.unwrap_or_default(),
+            spec.ip,
+        ) {
+            Ok(w) => w,
+            Err(e) => {
+                // Nothing was said or added: give the lead back.
+                let _ = self.c.release(key, self.lease).await;
+                return Err(SessionError::Link(e));
+            }
+        };
+        let (wire_tx, wire_rx) = watch::channel(wire);
+        let holder = Holder {
+            link: self.d.link_index,
+            ip: spec.ip,
+            ttl: self.ttl,
+            announce: spec.options.announce,
+            claim_window: Duration::from_millis(spec.options.claim_window_ms),
+            addrs: self.deps.addrs.clone(),
+            wire: wire_rx,
+            kick: self.kick.clone(),
+            confirm: self.c.confirmer(&key, self.lease),
+            cue: cue_tx,
+        };
+        // The first reason to let go: ineligible, our election key deleted
+        // or unwatchable, a failing check with a healthy candidate, a move.
+        let (c, sig, d) = (&*self.c, &self.sig, &self.d);
+        let stop = async {
+            tokio::select! {
+                _ = ineligible(sig.desire.clone()) => LetGo::Ineligible,
+                why = c.key_gone(&key) => why,
+                why = health::handover(c, &self.name, self.lease, sig.desire.clone(), won_at, shared) => why,
+                why = moving::move_away(c, &self.name, spec.ip, sig.moving.clone(), &d.node, self.lease) => why,
+                _ = super::election_mac::follow(c, &key, &*self.deps.wires, (d.link_index, spec.ip), sig.desire.clone(), wire_tx, self.mine.clone()) => {
+                    unreachable!("following the MAC runs until dropped")
+                }
+            }
+        };
+        let mut lease = self.sig.lease.clone();
+        let why = holder.hold(&mut lease, stop, shared, cue_rx).await;
+        self.release(&holder, key, why).await
+    }
+
+    /// Lets go: the address removed and confirmed gone while the lease is
+    /// kept alive, then the lead released (through any member that
+    /// answers); when that fails, once more explicitly through the other
+    /// members.
+    async fn release(
+        self,
+        holder: &Holder,
+        key: LeaderKey,
+        why: LetGo,
+    ) -> Result<(), SessionError> {
+        let (spec, shared) = (self.spec, self.shared);
+        tracing::warn!(reason = why.as_str(), "giving up the VIP");
+        let was_leading = shared.view().leading;
+        let t = Instant::now();
+        holder.remove_confirmed(shared).await;
+        let removed = t.elapsed();
+        if was_leading {
+            super::report::released(spec.ip, why, &self.sig.desire.borrow().reason);
+        }
+        shared.update(|v| v.set_holder(None));
+        let released = self.c.release(key, self.lease).await;
+        tracing::info!(
+            removed_ms = removed.as_secs_f64() * 1e3,
+            released_ms = (t.elapsed() - removed).as_secs_f64() * 1e3,
+            "let the VIP go"
+        );
+        drop(self.tasks);
+        let Err(e) = released else { return Ok(()) };
+        tracing::warn!(error = %e, member = self.c.member(), "releasing failed; revoking the lease through another member");
+        self.c
+            .revoke_elsewhere(&self.d, self.lease)
+            .await
+            .map_err(|e2| SessionError::Release {
+                why,
+                release: Box::new(e),
+                elsewhere: Box::new(e2),
+            })
+    }
+}
