@@ -57,6 +57,8 @@ pub struct Prober {
 /// unanswered then counts as missed at once (probing speeds up), instead of
 /// at the next tick.
 const EARLY_LOOK: Duration = Duration::from_millis(30);
+/// Probes whose next tick is further away than this get an early look.
+const LOOK_WHEN_LONGER: Duration = Duration::from_millis(200);
 
 /// One thing probed: its address, the probe, what its silence means.
 struct Target {
@@ -298,7 +300,9 @@ impl Prober {
                 t.liveness.sent(now);
                 // From now, not from the missed tick: a late task sends no burst.
                 t.next = now + wait;
-                t.look = (wait > 2 * EARLY_LOOK).then(|| now + EARLY_LOOK);
+                // Only where the next tick is far: at 100 ms a miss is seen
+                // soon enough, and a look costs a wake-up per probe.
+                t.look = (wait > LOOK_WHEN_LONGER).then(|| now + EARLY_LOOK);
             }
         }
     }
