@@ -1,6 +1,6 @@
 //! Metrics of the holder's answering from user space: proofs asked of etcd
 //! (by result), requests answered and left unanswered for lack of proof,
-//! and rival claims heard.
+//! and rival claims heard; and runner restarts.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -8,8 +8,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct Vip {
-    pub vip: String,
+struct Vip {
+    vip: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -18,8 +18,14 @@ struct VipResult {
     result: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Runner {
+    runner: String,
+}
+
 #[derive(Default)]
 pub(crate) struct Answering {
+    restarts: Family<Runner, Counter>,
     proofs: Family<VipResult, Counter>,
     answered: Family<Vip, Counter>,
     unanswered: Family<Vip, Counter>,
@@ -34,6 +40,11 @@ fn vip(ip: &str) -> Vip {
 
 impl Answering {
     pub fn register(&self, r: &mut Registry) {
+        r.register(
+            "runner_restarts",
+            "Runners (a VIP's election, a link's DHCP client, a health check) started again after they stopped unexpectedly",
+            self.restarts.clone(),
+        );
         r.register(
             "vip_proofs",
             "Confirmations of this node's election key asked of etcd before speaking for the VIP, by result (held, gone, no-answer)",
@@ -75,6 +86,14 @@ impl Answering {
         if n > 0 {
             self.unanswered.get_or_create(&vip(ip)).inc_by(n);
         }
+    }
+
+    pub fn restarted(&self, runner: &str) {
+        self.restarts
+            .get_or_create(&Runner {
+                runner: runner.to_string(),
+            })
+            .inc();
     }
 
     pub fn rival(&self, ip: &str) {

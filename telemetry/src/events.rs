@@ -39,6 +39,9 @@ pub enum Kind {
     ConfigRefused,
     /// etcd's phase on this node changed.
     EtcdPhaseChanged,
+    /// A runner (a VIP's election, a link's DHCP client, a health check)
+    /// stopped unexpectedly and is started again.
+    RunnerRestarted,
     /// The etcd leader this node sees changed.
     EtcdLeaderChanged,
 }
@@ -57,6 +60,7 @@ impl Kind {
             Kind::ConfigApplied => "config-applied",
             Kind::ConfigRefused => "config-refused",
             Kind::EtcdPhaseChanged => "etcd-phase-changed",
+            Kind::RunnerRestarted => "runner-restarted",
             Kind::EtcdLeaderChanged => "etcd-leader-changed",
         }
     }

@@ -265,6 +265,11 @@ impl Metrics {
         self.answering.rival(ip);
     }
 
+    /// A runner of kind `runner` stopped unexpectedly and starts again.
+    pub fn runner_restarted(&self, runner: &str) {
+        self.answering.restarted(runner);
+    }
+
     fn lock_acks(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
         self.acks.lock().unwrap_or_else(|e| e.into_inner())
     }

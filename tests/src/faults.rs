@@ -178,6 +178,12 @@ impl Cluster {
 
     /// Starts machined again on a node (link up first).
     pub fn start_node(&self, i: usize) {
+        self.start_node_env(i, &[]);
+    }
+
+    /// Starts machined again on a node with `env` added (e.g. faults to
+    /// inject, `MACHINED_FAULTS`).
+    pub fn start_node_env(&self, i: usize, env: &[(&str, &str)]) {
         let (short, ns, addr) = &self.cps()[i];
         ip(&["-n", ns, "link", "set", "eth0", "up"]);
         let dir = self.node_dir(short);
@@ -199,6 +205,7 @@ impl Cluster {
                 "--metrics-listen",
                 &format!("{addr}:2112"),
             ])
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log);

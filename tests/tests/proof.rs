@@ -14,10 +14,15 @@
 //!
 //! Never a request answered by two MACs, never an answer or gratuitous ARP
 //! from a node that was not the holder, whatever machined believed.
+//!
+//! Last, a VIP runner that dies (a panic injected right after it wins) is
+//! started again by the runner set, and the VIP ends with one holder.
 
 use machined_tests::cluster::{serial, Cluster};
-use machined_tests::require_root;
+use machined_tests::faults::VIP;
 use machined_tests::trial::{self, Moves, Scenario};
+use machined_tests::verdict::judge;
+use machined_tests::{require_root, scrape, wait_for};
 use std::time::Duration;
 
 #[test]
@@ -73,4 +78,48 @@ fn no_answer_without_proof_through_partitions_a_mute_holder_a_hung_member_and_a_
             );
         }
     }
+    a_dead_runner_is_started_again(&c);
+}
+
+/// One candidate restarted with a panic armed in its VIP runner; the VIP
+/// moved to it: it wins, its runner panics before adding the address, is
+/// started again, and wins again (the move request stands) and holds.
+fn a_dead_runner_is_started_again(c: &Cluster) {
+    let cps = c.cps();
+    let h = c.wait_healthy();
+    let i = (h + 1) % cps.len();
+    c.stop_node(i);
+    c.start_node_env(i, &[("MACHINED_FAULTS", "vip-runner-panic")]);
+    c.wait_healthy();
+    let out = c.outside(Duration::from_millis(10));
+    let r = c.mctl(&["-n", &cps[h].2, "vip", "move", VIP, "--to", &cps[i].2]);
+    eprintln!("move: {}{}", r.stdout, r.stderr);
+    wait_for(
+        "the restarted runner to hold the VIP",
+        Duration::from_secs(60),
+        || (out.one_answering_other_than(None) == Some(i)).then_some(()),
+    );
+    let seen = out.stop();
+    let v = judge(&seen.record, &seen.leaders);
+    assert_eq!(
+        (v.double, v.stale_replies, v.stale_garps),
+        (0, 0, 0),
+        "{:?}\n{}",
+        v.stale_examples,
+        c.logs()
+    );
+    let (_, _, body) =
+        scrape::get(&c.lan(), &format!("{}:2112", cps[i].2), "/metrics").expect("scrape");
+    let m = scrape::parse(&body).expect("metrics");
+    let restarts = scrape::value(
+        &m,
+        "machined_runner_restarts_total",
+        Some(("runner", "vip")),
+    );
+    assert!(restarts >= Some(1.0), "no restart counted: {restarts:?}");
+    let events = c.events(&cps[i].2);
+    assert!(
+        events.iter().any(|e| e["kind"] == "runner-restarted"),
+        "no runner-restarted event"
+    );
 }

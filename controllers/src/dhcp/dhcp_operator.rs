@@ -1,7 +1,9 @@
-//! `DHCPSpec` → one DHCPv4 client per link → `AddressSpec` (the lease's
-//! address, living no longer than the lease), `RouteSpec` (its routers or
-//! classless routes, the lease address as their source) and `DHCPStatus`.
-//! The VIP is none of these: it is a /32 its holder adds beside the lease.
+//! `DHCPSpec` → one DHCPv4 client per link (kept by the runtime's runner
+//! set: a client that panics or ends is started again, from its saved
+//! lease) → `AddressSpec` (the lease's address, living no longer than the
+//! lease), `RouteSpec` (its routers or classless routes, the lease address
+//! as their source) and `DHCPStatus`. The VIP is none of these: it is a /32
+//! its holder adds beside the lease.
 
 use super::lease::now_ms;
 use super::lease::Lease;
@@ -9,6 +11,7 @@ use super::runner::{Link, Runner, Snapshot};
 use super::wire::Identity;
 use crate::kernel::packet::parse_mac;
 use crate::kernel::NetDriver;
+use crate::runtime::operator::{Runners, Slot};
 use crate::vip::Wires;
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
@@ -23,23 +26,28 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
-struct Running {
-    /// What it was started with: a change restarts it.
-    key: (DhcpOptions, u32, String),
+/// What a link's client is started with: a change restarts it.
+#[derive(Debug, Clone, PartialEq)]
+struct Want {
+    link: String,
+    options: DhcpOptions,
+    index: u32,
+    mac: [u8; 6],
+}
+
+/// How the controller talks to a client; kept across restarts.
+struct Handle {
     out: Arc<Mutex<Snapshot>>,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
+    stop: CancellationToken,
+    waker: Waker,
 }
 
 pub struct DhcpOperatorController {
-    state_dir: PathBuf,
-    wires: Arc<dyn Wires>,
     driver: Arc<dyn NetDriver>,
     waker: Waker,
-    running: HashMap<String, Running>,
+    running: Runners<String, Want, Handle>,
     /// The lease each link's client held last time.
     last: HashMap<String, Lease>,
     /// Leases the client lost, kept on the link until no VIP there is held
@@ -53,54 +61,64 @@ const DRAIN_MS: u64 = 5_000;
 impl DhcpOperatorController {
     pub fn new(state_dir: PathBuf, wires: Arc<dyn Wires>, driver: Arc<dyn NetDriver>) -> Self {
         DhcpOperatorController {
-            state_dir,
-            wires,
             driver,
             waker: Waker::default(),
-            running: HashMap::new(),
+            running: Runners::new(
+                "dhcp",
+                Box::new(move |_, w: &Want, h: &Handle, _| {
+                    use futures::FutureExt;
+                    use tracing::Instrument;
+                    let client_id = match w.options.client_identifier {
+                        ClientIdentifier::None => None,
+                        ClientIdentifier::Mac => Some([&[1u8][..], &w.mac[..]].concat()),
+                        ClientIdentifier::Duid => Some(w.options.duid_raw.clone()),
+                    };
+                    let runner = Runner {
+                        link: Link {
+                            index: w.index,
+                            mac: w.mac,
+                        },
+                        me: Identity {
+                            mac: w.mac,
+                            client_id,
+                        },
+                        file: super::lease::path(&state_dir, &w.link),
+                        wires: wires.clone(),
+                        out: h.out.clone(),
+                        waker: h.waker.clone(),
+                    };
+                    let span = tracing::info_span!("dhcp", link = %w.link);
+                    runner.run(h.stop.clone()).instrument(span).boxed()
+                }),
+            ),
             last: HashMap::new(),
             draining: HashMap::new(),
         }
     }
 
-    fn spawn(&self, spec: &DhcpSpec, link: &LinkStatus, mac: [u8; 6]) -> Running {
-        use tracing::Instrument;
-        let client_id = match spec.options.client_identifier {
-            ClientIdentifier::None => None,
-            ClientIdentifier::Mac => Some([&[1u8][..], &mac[..]].concat()),
-            ClientIdentifier::Duid => Some(spec.options.duid_raw.clone()),
-        };
-        let out = Arc::new(Mutex::new(Snapshot::default()));
-        let (stop, stopped) = oneshot::channel();
-        let runner = Runner {
-            link: Link {
-                index: link.index,
-                mac,
-            },
-            me: Identity { mac, client_id },
-            file: super::lease::path(&self.state_dir, &spec.link),
-            wires: self.wires.clone(),
-            out: out.clone(),
-            waker: self.waker.clone(),
-        };
-        let span = tracing::info_span!("dhcp", link = %spec.link);
-        let task = tokio::spawn(runner.run(stopped).instrument(span));
-        Running {
-            key: (spec.options.clone(), link.index, link.hardware_addr.clone()),
-            out,
-            stop,
-            task,
+    fn handle(waker: &Waker) -> Handle {
+        Handle {
+            out: Arc::new(Mutex::new(Snapshot::default())),
+            stop: CancellationToken::new(),
+            waker: waker.clone(),
         }
     }
 
-    async fn stop(&self, r: Running) {
-        let _ = r.stop.send(());
-        if tokio::time::timeout(Duration::from_secs(2), r.task)
-            .await
-            .is_err()
-        {
+    /// Stops a client (it sends a RELEASE when it holds a lease); the lease
+    /// it held.
+    async fn stop(&self, r: Slot<Want, Handle>) -> Option<Lease> {
+        let held = r
+            .handle
+            .out
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .lease
+            .clone();
+        r.handle.stop.cancel();
+        if !r.join(Duration::from_secs(2)).await {
             tracing::warn!("DHCP client did not stop in time");
         }
+        held
     }
 }
 
@@ -214,6 +232,7 @@ impl Controller for DhcpOperatorController {
     }
 
     async fn start(&mut self, waker: Waker) -> Result<(), ControllerError> {
+        self.running.set_waker(waker.clone());
         self.waker = waker;
         Ok(())
     }
@@ -225,7 +244,7 @@ impl Controller for DhcpOperatorController {
             .into_iter()
             .map(|l| (l.metadata.id, l.spec))
             .collect();
-        let mut wanted = HashSet::new();
+        let mut wanted = HashMap::new();
         for s in specs.iter().map(|s| &s.spec) {
             let Some(link) = links.get(&s.link) else {
                 continue;
@@ -233,28 +252,29 @@ impl Controller for DhcpOperatorController {
             let Some(mac) = parse_mac(&link.hardware_addr) else {
                 continue;
             };
-            wanted.insert(s.link.clone());
-            let key = (s.options.clone(), link.index, link.hardware_addr.clone());
-            if self.running.get(&s.link).is_some_and(|r| r.key != key) {
-                if let Some(r) = self.running.remove(&s.link) {
-                    self.stop(r).await;
-                }
-            }
-            if !self.running.contains_key(&s.link) {
-                let r = self.spawn(s, link, mac);
-                self.running.insert(s.link.clone(), r);
-            }
+            let want = Want {
+                link: s.link.clone(),
+                options: s.options.clone(),
+                index: link.index,
+                mac,
+            };
+            wanted.insert(s.link.clone(), want);
         }
-        let gone: Vec<String> = self
+        let mut done: Vec<Slot<Want, Handle>> = self
             .running
-            .keys()
-            .filter(|k| !wanted.contains(*k))
-            .cloned()
+            .take_unwanted(|k| wanted.contains_key(k))
+            .into_iter()
+            .map(|(_, r)| r)
             .collect();
-        for k in gone {
-            if let Some(r) = self.running.remove(&k) {
-                self.stop(r).await;
-            }
+        for (link, want) in wanted {
+            let handle = || Self::handle(&self.waker);
+            done.extend(self.running.ensure(&link, want, handle));
+        }
+        for r in done {
+            self.stop(r).await;
+        }
+        if let Some(after) = self.running.revive() {
+            ctx.requeue_after(after);
         }
 
         let now = now_ms();
@@ -270,7 +290,12 @@ impl Controller for DhcpOperatorController {
             let Some(r) = self.running.get(&s.link) else {
                 continue;
             };
-            let snap = r.out.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let snap = r
+                .handle
+                .out
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
             ctx.put(&s.link, &status(&s.link, &snap))?;
             sts.insert(s.link.clone());
             let held: Vec<String> = held_vips
@@ -315,14 +340,8 @@ impl Controller for DhcpOperatorController {
             .into_iter()
             .map(|l| (l.metadata.id, l.spec.index))
             .collect();
-        for (name, r) in self.running.drain().collect::<Vec<_>>() {
-            let held = r
-                .out
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .lease
-                .clone();
-            self.stop(r).await;
+        for (name, r) in self.running.take_all() {
+            let held = self.stop(r).await;
             if let (Some(l), Some(index)) = (held, links.get(&name)) {
                 if let Err(e) = self.driver.del_addr(*index, IpNet::V4(l.cidr())).await {
                     tracing::warn!(link = %name, error = %e, "removing the released address failed");

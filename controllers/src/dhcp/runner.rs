@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
 /// How long the offered address is ARP-probed before use (RFC 5227 probes
 /// for 1-2 s; our links are local).
@@ -72,8 +72,8 @@ impl Runner {
         }
     }
 
-    /// Runs until `stop` fires; then releases the lease and returns.
-    pub async fn run(self, mut stop: oneshot::Receiver<()>) {
+    /// Runs until `stop` is cancelled; then releases the lease and returns.
+    pub async fn run(self, stop: CancellationToken) {
         let sock = match PacketSocket::udp_to_port(self.link.index, frame::CLIENT_PORT) {
             Ok(s) => s,
             Err(e) => {
@@ -104,7 +104,7 @@ impl Runner {
             self.publish(&c);
             let wait = Duration::from_millis(c.next_wake().saturating_sub(now_ms()).min(3_600_000));
             tokio::select! {
-                _ = &mut stop => break,
+                _ = stop.cancelled() => break,
                 _ = tokio::time::sleep(wait) => todo = c.tick(now_ms()),
                 r = sock.recv(&mut buf) => match r {
                     Ok(n) => {

@@ -1,10 +1,12 @@
 //! The health controller: for each VIP with a `healthCheck`, a task that
 //! runs the check every interval and keeps its rise/fall state; outputs
 //! `VIPHealthStatus`. A changed check restarts its task (state from
-//! scratch); the VIP itself is not touched here.
+//! scratch); a task that panics is started again by the runtime's runner
+//! set, its state kept. The VIP itself is not touched here.
 
 use super::probe::Target;
 use super::tracker::{State, Tracker};
+use crate::runtime::operator::Runners;
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
 use machined_resources::config::HealthCheck;
@@ -13,7 +15,6 @@ use machined_resources::types::{VipHealthStatus, VipSpec};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-use tokio::task::JoinHandle;
 
 /// What a task last saw.
 #[derive(Debug, Clone)]
@@ -23,22 +24,34 @@ struct Snapshot {
     last_check: Option<SystemTime>,
 }
 
-struct Running {
-    check: HealthCheck,
+/// How the controller reads a check's task; kept across restarts.
+struct Handle {
     out: Arc<Mutex<Snapshot>>,
-    task: JoinHandle<()>,
+    waker: Waker,
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-#[derive(Default)]
 pub struct VipHealthController {
     waker: Waker,
-    running: HashMap<String, Running>,
+    running: Runners<String, HealthCheck, Handle>,
+}
+
+impl Default for VipHealthController {
+    fn default() -> Self {
+        VipHealthController {
+            waker: Waker::default(),
+            running: Runners::new(
+                "vip-health",
+                Box::new(|ip: &String, check: &HealthCheck, h: &Handle, _| {
+                    use futures::FutureExt;
+                    use tracing::Instrument;
+                    let span = tracing::info_span!("vip-health", vip = %ip, check = %check.probe);
+                    run(ip.clone(), check.clone(), h.out.clone(), h.waker.clone())
+                        .instrument(span)
+                        .boxed()
+                }),
+            ),
+        }
+    }
 }
 
 fn lock(m: &Mutex<Snapshot>) -> std::sync::MutexGuard<'_, Snapshot> {
@@ -65,7 +78,8 @@ fn report(ip: &str, check: &HealthCheck, state: State, was: State, result: &str)
     );
 }
 
-/// Checks every interval until aborted.
+/// Checks every interval until aborted (a check that cannot run says so
+/// and waits: starting it again would not help).
 async fn run(ip: String, check: HealthCheck, out: Arc<Mutex<Snapshot>>, waker: Waker) {
     let target = match Target::new(&check.probe) {
         Ok(t) => t,
@@ -75,7 +89,7 @@ async fn run(ip: String, check: HealthCheck, out: Arc<Mutex<Snapshot>>, waker: W
             tracing::warn!(error = %why, "health check cannot run");
             lock(&out).last_result = why;
             waker.wake();
-            return;
+            return std::future::pending().await;
         }
     };
     let timeout = Duration::from_millis(check.timeout_ms);
@@ -103,27 +117,14 @@ async fn run(ip: String, check: HealthCheck, out: Arc<Mutex<Snapshot>>, waker: W
 }
 
 impl VipHealthController {
-    fn spawn(&self, ip: &str, check: &HealthCheck) -> Running {
-        use tracing::Instrument;
-        let out = Arc::new(Mutex::new(Snapshot {
-            tracker: Tracker::new(check.rise, check.fall),
-            last_result: String::new(),
-            last_check: None,
-        }));
-        let span = tracing::info_span!("vip-health", vip = %ip, check = %check.probe);
-        let task = tokio::spawn(
-            run(
-                ip.to_string(),
-                check.clone(),
-                out.clone(),
-                self.waker.clone(),
-            )
-            .instrument(span),
-        );
-        Running {
-            check: check.clone(),
-            out,
-            task,
+    fn handle(waker: &Waker, check: &HealthCheck) -> Handle {
+        Handle {
+            out: Arc::new(Mutex::new(Snapshot {
+                tracker: Tracker::new(check.rise, check.fall),
+                last_result: String::new(),
+                last_check: None,
+            })),
+            waker: waker.clone(),
         }
     }
 }
@@ -158,6 +159,7 @@ impl Controller for VipHealthController {
     }
 
     async fn start(&mut self, waker: Waker) -> Result<(), ControllerError> {
+        self.running.set_waker(waker.clone());
         self.waker = waker;
         Ok(())
     }
@@ -171,26 +173,34 @@ impl Controller for VipHealthController {
                 Some((s.spec.ip.to_string(), check))
             })
             .collect();
-        self.running
-            .retain(|ip, r| wanted.get(ip).is_some_and(|c| *c == r.check));
+        for (_, r) in self.running.take_unwanted(|ip| wanted.contains_key(ip)) {
+            r.abort();
+        }
         for (ip, check) in &wanted {
-            if !self.running.contains_key(ip) {
+            if !self.running.contains(ip) {
                 tracing::info!(vip = %ip, check = %check.probe, "starting the health check");
-                let r = self.spawn(ip, check);
-                self.running.insert(ip.clone(), r);
+            }
+            let handle = || Self::handle(&self.waker, check);
+            if let Some(old) = self.running.ensure(ip, check.clone(), handle) {
+                old.abort();
             }
         }
+        if let Some(after) = self.running.revive() {
+            ctx.requeue_after(after);
+        }
         let mut keep = HashSet::new();
-        for (ip, r) in &self.running {
-            let snap = lock(&r.out).clone();
-            ctx.put(ip, &status(ip, &r.check, &snap))?;
+        for (ip, r) in self.running.iter() {
+            let snap = lock(&r.handle.out).clone();
+            ctx.put(ip, &status(ip, &r.config, &snap))?;
             keep.insert(ip.clone());
         }
         ctx.retain::<VipHealthStatus>(&keep)
     }
 
     async fn shutdown(&mut self, ctx: &mut Ctx) -> Result<(), ControllerError> {
-        self.running.clear();
+        for (_, r) in self.running.take_all() {
+            r.abort();
+        }
         ctx.retain::<VipHealthStatus>(&HashSet::new())
     }
 }

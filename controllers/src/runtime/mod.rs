@@ -2,6 +2,8 @@
 
 mod ctx;
 mod engine;
+pub mod fault;
+pub mod operator;
 
 pub use ctx::Ctx;
 pub use engine::{Engine, RegisterError, Running};

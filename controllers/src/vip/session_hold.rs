@@ -31,6 +31,9 @@ impl Session<'_> {
         let won_at = Instant::now();
         tracing::info!(node = %self.d.node, healthy = self.passing, "won the VIP election");
         note_holder(shared, spec.ip, Some(self.d.node.clone()));
+        if crate::runtime::fault::fires("vip-runner-panic") {
+            panic!("injected fault vip-runner-panic");
+        }
         if let Some(t) = self.c.keep_leadership_away(&self.d) {
             self.tasks.0.push(tokio::spawn(t.in_current_span()));
         }

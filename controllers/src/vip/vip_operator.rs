@@ -1,14 +1,17 @@
-//! The VIP controller: one election runner per `VIPSpec`; campaigns only on
-//! a control plane whose link is up and whose etcd is running; outputs
-//! `VIPStatus` (and `AnnounceStatus` while holding). The runners put the
-//! address on the link themselves (see the module docs).
+//! The VIP controller: one election runner per `VIPSpec`, kept by the
+//! runtime's runner set (a runner that panics or ends is started again);
+//! campaigns only on a control plane whose link is up and whose etcd is
+//! running; outputs `VIPStatus` (and `AnnounceStatus` while holding). The
+//! runners put the address in the kernel themselves (see the module docs).
 
 use super::election;
 use super::runner::{Deps, Desire, Shared};
 use super::vip_desire::{desire, election_part, forfeited_until, SHUTTING_DOWN};
 use crate::kernel::vip_addr::VipAddrs;
+use crate::runtime::operator::{Runners, Slot};
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
+use futures::FutureExt;
 use machined_resources::resource::rfc3339;
 use machined_resources::types::{
     AnnounceStatus, DhcpSpec, DhcpStatus, EtcdCerts, EtcdSpec, EtcdStatus, LinkStatus, VipForfeit,
@@ -18,21 +21,23 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-struct Runner {
-    spec: VipSpec,
+/// How the controller talks to a VIP's runner; kept across restarts.
+pub struct Handle {
     desire: watch::Sender<Desire>,
     shared: Arc<Shared>,
-    task: JoinHandle<()>,
 }
+
+/// A runner letting go: told so, its handle dropped; it ends once it has
+/// released.
+type Stopping = Slot<VipSpec, ()>;
 
 pub struct VipOperatorController {
     deps: Deps,
     waker: Waker,
-    runners: HashMap<String, Runner>,
+    runners: Runners<String, VipSpec, Handle>,
     /// Runners whose spec went away, kept until their release is done.
-    stopping: Vec<Runner>,
+    stopping: Vec<Stopping>,
     /// The last move request sent, per VIP (`VIPMove.seq`).
     moves_sent: HashMap<String, u64>,
 }
@@ -43,14 +48,37 @@ impl VipOperatorController {
         wires: Arc<dyn super::Wires>,
         elector: Arc<dyn super::elector::Elector>,
     ) -> Self {
+        let deps = Deps {
+            addrs,
+            wires,
+            elector,
+        };
+        let start_deps = deps.clone();
         VipOperatorController {
-            deps: Deps {
-                addrs,
-                wires,
-                elector,
-            },
+            runners: Runners::new(
+                "vip",
+                Box::new(move |_, spec: &VipSpec, h: &Handle, attempt| {
+                    use tracing::Instrument;
+                    let (spec, deps) = (spec.clone(), start_deps.clone());
+                    let (desire, shared) = (h.desire.subscribe(), h.shared.clone());
+                    let span = tracing::info_span!("vip", vip = %spec.ip, link = %spec.link);
+                    async move {
+                        // Started again after it died: whatever it left in
+                        // the kernel goes first (this node leads nothing).
+                        if attempt > 0 {
+                            if let Err(e) = deps.addrs.remove(spec.ip) {
+                                tracing::warn!(error = %e, "removing what the last runner left failed");
+                            }
+                            shared.update(|v| v.leading = false);
+                        }
+                        election::run(spec, desire, shared, deps).await
+                    }
+                    .instrument(span)
+                    .boxed()
+                }),
+            ),
+            deps,
             waker: Waker::default(),
-            runners: HashMap::new(),
             stopping: Vec::new(),
             moves_sent: HashMap::new(),
         }
@@ -66,18 +94,18 @@ impl VipOperatorController {
                 continue;
             }
             self.moves_sent.insert(m.ip.clone(), m.seq);
-            let Some(r) = self
+            let Some((_, r)) = self
                 .runners
-                .values()
-                .find(|r| r.spec.ip.to_string() == m.ip)
+                .iter()
+                .find(|(_, r)| r.config.ip.to_string() == m.ip)
             else {
                 tracing::warn!(vip = %m.ip, "move requested for a VIP this node does not know");
                 continue;
             };
             let (elector, d, vip) = (
                 self.deps.elector.clone(),
-                r.desire.borrow().clone(),
-                r.spec.ip,
+                r.handle.desire.borrow().clone(),
+                r.config.ip,
             );
             tokio::spawn(async move {
                 let sent = async {
@@ -96,19 +124,10 @@ impl VipOperatorController {
         Ok(())
     }
 
-    fn spawn(&self, spec: &VipSpec) -> Runner {
-        use tracing::Instrument;
-        let (tx, rx) = watch::channel(Desire::default());
-        let shared = Shared::new(self.waker.clone());
-        let span = tracing::info_span!("vip", vip = %spec.ip, link = %spec.link);
-        let task = tokio::spawn(
-            election::run(spec.clone(), rx, shared.clone(), self.deps.clone()).instrument(span),
-        );
-        Runner {
-            spec: spec.clone(),
-            desire: tx,
-            shared,
-            task,
+    fn handle(waker: &Waker) -> Handle {
+        Handle {
+            desire: watch::channel(Desire::default()).0,
+            shared: Shared::new(waker.clone()),
         }
     }
 }
@@ -144,6 +163,7 @@ impl Controller for VipOperatorController {
     /// This node leads nothing yet: any VIP left on a link by an earlier
     /// life (its kernel lifetime not yet run out) goes now.
     async fn start(&mut self, waker: Waker) -> Result<(), ControllerError> {
+        self.runners.set_waker(waker.clone());
         self.waker = waker;
         let addrs = self.deps.addrs.clone();
         let left = addrs.marked()?;
@@ -160,45 +180,45 @@ impl Controller for VipOperatorController {
             .into_iter()
             .map(|s| (s.metadata.id, s.spec))
             .collect();
-        // Runners for specs that are gone or changed stop (and release).
-        let ids: Vec<String> = self.runners.keys().cloned().collect();
-        for id in ids {
-            let now = specs.get(&id).map(election_part);
-            if now.as_ref() != self.runners.get(&id).map(|r| &r.spec) {
-                if let Some(r) = self.runners.remove(&id) {
-                    self.stopping.push(r);
-                }
-            }
-        }
+        // Runners for specs that are gone or changed stop (and release);
+        // runners that died start again.
+        let mut done: Vec<Slot<VipSpec, Handle>> = self
+            .runners
+            .take_unwanted(|id| specs.contains_key(id))
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
         for (id, spec) in &specs {
-            if !self.runners.contains_key(id) {
-                let r = self.spawn(&election_part(spec));
-                self.runners.insert(id.clone(), r);
-            }
+            let handle = || Self::handle(&self.waker);
+            done.extend(self.runners.ensure(id, election_part(spec), handle));
         }
-        for (id, r) in &self.runners {
+        for r in done {
+            let (h, rest) = r.part();
+            let _ = h.desire.send(desire(ctx, &rest.config, true)?);
+            self.stopping.push(rest);
+        }
+        if let Some(after) = self.runners.revive() {
+            ctx.requeue_after(after);
+        }
+        for (id, r) in self.runners.iter() {
             let Some(spec) = specs.get(id) else { continue };
             let d = desire(ctx, spec, false)?;
             if let Some(until) = forfeited_until(ctx, spec)? {
                 let left = until.duration_since(SystemTime::now()).unwrap_or_default();
                 ctx.requeue_after(left + Duration::from_millis(10));
             }
-            r.desire
+            r.handle
+                .desire
                 .send_if_modified(|cur| std::mem::replace(cur, d.clone()) != d);
         }
         self.send_moves(ctx)?;
-        for r in &self.stopping {
-            let d = desire(ctx, &r.spec, true)?;
-            r.desire
-                .send_if_modified(|cur| std::mem::replace(cur, d.clone()) != d);
-        }
 
         let mut keep_status = HashSet::new();
         let mut keep_announce = HashSet::new();
-        for r in self.runners.values() {
-            let view = r.shared.view().clone();
-            let d = r.desire.borrow().clone();
-            let ip = r.spec.ip.to_string();
+        for (_, r) in self.runners.iter() {
+            let view = r.handle.shared.view().clone();
+            let d = r.handle.desire.borrow().clone();
+            let ip = r.config.ip.to_string();
             let check = ctx.get::<VipHealthStatus>(&ip)?.map(|s| s.spec);
             let reason = if !d.eligible {
                 d.reason.clone()
@@ -213,7 +233,7 @@ impl Controller for VipOperatorController {
             };
             let status = VipStatus {
                 ip: ip.clone(),
-                link: r.spec.link.clone(),
+                link: r.config.link.clone(),
                 holder: view.holder.clone().unwrap_or_default(),
                 holding: view.leading,
                 campaigning: d.eligible && view.standby.is_empty(),
@@ -248,8 +268,8 @@ impl Controller for VipOperatorController {
             keep_status.insert(ip.clone());
             if let Some((last, frames)) = view.announced {
                 let a = AnnounceStatus {
-                    ip: r.spec.ip,
-                    link: r.spec.link.clone(),
+                    ip: r.config.ip,
+                    link: r.config.link.clone(),
                     last: rfc3339::format(last),
                     frames,
                 };
@@ -266,32 +286,25 @@ impl Controller for VipOperatorController {
         ctx.retain::<AnnounceStatus>(&keep_announce)?;
         // A stopping runner is done once it has let go (address removed and
         // confirmed, resigned).
-        self.stopping.retain(|r| !r.task.is_finished());
+        self.stopping.retain(|r| !r.is_finished());
         Ok(())
     }
 
     /// SIGTERM: every runner lets go (address removed and confirmed, then
     /// resign and revoke), so the next node takes over at once.
     async fn shutdown(&mut self, ctx: &mut Ctx) -> Result<(), ControllerError> {
-        let all: Vec<Runner> = self
-            .runners
-            .drain()
-            .map(|(_, r)| r)
-            .chain(self.stopping.drain(..))
-            .collect();
-        for r in &all {
-            let mut d = r.desire.borrow().clone();
+        let mut all = std::mem::take(&mut self.stopping);
+        for (_, r) in self.runners.take_all() {
+            let (h, rest) = r.part();
+            let mut d = h.desire.borrow().clone();
             d.eligible = false;
             d.reason = SHUTTING_DOWN.into();
-            let _ = r.desire.send(d);
+            let _ = h.desire.send(d);
+            all.push(rest);
         }
         for r in all {
-            let ip = r.spec.ip;
-            drop(r.desire);
-            if tokio::time::timeout(Duration::from_secs(5), r.task)
-                .await
-                .is_err()
-            {
+            let ip = r.config.ip;
+            if !r.join(Duration::from_secs(5)).await {
                 tracing::warn!(vip = %ip, "VIP runner did not finish in time");
             }
         }
