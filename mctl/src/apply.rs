@@ -22,23 +22,13 @@ pub fn mode(s: &str) -> pb::ApplyMode {
     }
 }
 
-/// `90s`, `2m`, `1h` or plain seconds.
+/// A timeout in Go's syntax, 1s to 24h, in whole seconds.
 pub fn parse_timeout(s: &str) -> Result<u32, String> {
-    let (n, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((i, _)) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        _ => return Err(format!("{s:?}: expected e.g. 90s, 2m or 1h")),
-    };
-    n.parse::<u32>()
+    let d = crate::vip::parse_duration(s)?;
+    u32::try_from(d.as_secs())
         .ok()
-        .and_then(|n| n.checked_mul(mult))
         .filter(|t| (1..=24 * 3600).contains(t))
-        .ok_or_else(|| format!("{s:?}: expected 1s to 24h"))
+        .ok_or_else(|| format!("{s:?}: must be 1s to 24h"))
 }
 
 pub async fn run(s: &Session, file: &Path, patches: &[String], how: &How) -> Result<bool> {

@@ -1,4 +1,4 @@
-//! `mctl config context|info|new|merge`.
+//! `mctl config context|contexts|endpoint|node|info|new|merge|remove`.
 
 use crate::mctlconfig::{self, Context, MctlConfig};
 use crate::output;
@@ -11,7 +11,32 @@ use std::path::PathBuf;
 #[derive(clap::Subcommand, Debug)]
 pub enum ConfigCmd {
     /// Make NAME the current context.
-    Context { name: String },
+    Context {
+        /// A context's name (see `mctl config contexts`).
+        name: String,
+    },
+    /// List the contexts; the current one is marked with *.
+    Contexts,
+    /// Set the current context's endpoints: the nodes' own addresses,
+    /// which answer before etcd exists (a VIP does not).
+    #[command(alias = "endpoints")]
+    Endpoint {
+        /// Addresses (or host names) of the nodes to dial.
+        #[arg(required = true, num_args = 1..)]
+        endpoints: Vec<String>,
+    },
+    /// Set the current context's default nodes (the -n of every call).
+    #[command(alias = "nodes")]
+    Node {
+        /// Addresses of the nodes calls are about.
+        #[arg(required = true, num_args = 1..)]
+        nodes: Vec<String>,
+    },
+    /// Remove context NAME from the client config.
+    Remove {
+        /// The context to remove.
+        name: String,
+    },
     /// Show the current context: endpoints, nodes, roles, expiry.
     Info,
     /// Ask a node to issue a client certificate for ROLES and write a new
@@ -24,8 +49,12 @@ pub enum ConfigCmd {
         #[arg(long, default_value_t = 365)]
         days: u32,
     },
-    /// Add the contexts of FILE to the client config.
-    Merge { file: PathBuf },
+    /// Add the contexts of FILE to the client config; a context whose name
+    /// is taken is renamed (demo -> demo-1), never overwritten.
+    Merge {
+        /// An mctlconfig, e.g. the one `mctl gen config` wrote.
+        file: PathBuf,
+    },
 }
 
 pub async fn run(t: &Target, c: ConfigCmd) -> Result<bool> {
@@ -39,6 +68,45 @@ pub async fn run(t: &Target, c: ConfigCmd) -> Result<bool> {
             cfg.context = name.clone();
             cfg.save(&path)?;
             println!("current context: {name}");
+        }
+        ConfigCmd::Contexts => {
+            let mut rows = vec![vec![
+                "CURRENT".to_string(),
+                "NAME".into(),
+                "ENDPOINTS".into(),
+                "NODES".into(),
+                "NAMESPACE".into(),
+            ]];
+            for (name, c) in &cfg.contexts {
+                rows.push(vec![
+                    if *name == cfg.context { "*" } else { "" }.to_string(),
+                    name.clone(),
+                    c.endpoints.join(","),
+                    c.nodes.join(","),
+                    c.netns.clone().unwrap_or_default(),
+                ]);
+            }
+            print!("{}", output::align(&rows));
+        }
+        ConfigCmd::Endpoint { endpoints } => {
+            let (name, c) = cfg.current_mut(&t.context)?;
+            c.endpoints = endpoints.clone();
+            cfg.save(&path)?;
+            println!("context {name}: endpoints {}", endpoints.join(", "));
+        }
+        ConfigCmd::Node { nodes } => {
+            let (name, c) = cfg.current_mut(&t.context)?;
+            c.nodes = nodes.clone();
+            cfg.save(&path)?;
+            println!("context {name}: nodes {}", nodes.join(", "));
+        }
+        ConfigCmd::Remove { name } => {
+            cfg.remove(&name)?;
+            cfg.save(&path)?;
+            println!("removed context {name} from {}", path.display());
+            if cfg.context.is_empty() && !cfg.contexts.is_empty() {
+                println!("no current context now: choose one with `mctl config context NAME`");
+            }
         }
         ConfigCmd::Info => {
             let (name, ctx) = cfg
@@ -100,9 +168,20 @@ pub async fn run(t: &Target, c: ConfigCmd) -> Result<bool> {
             if other.contexts.is_empty() {
                 bail!("{}: no contexts", file.display());
             }
-            let names: Vec<String> = other.contexts.keys().cloned().collect();
-            cfg.merge(other);
+            let mut names: Vec<String> = other.contexts.keys().cloned().collect();
+            let renamed = cfg.merge(other);
+            for n in names.iter_mut() {
+                if let Some((_, to)) = renamed.iter().find(|(from, _)| from == n) {
+                    *n = to.clone();
+                }
+            }
             cfg.save(&path)?;
+            for (from, to) in &renamed {
+                println!(
+                    "renamed context {from} to {to}: {from} is already in {}",
+                    path.display()
+                );
+            }
             println!(
                 "merged {} into {}; current context: {}",
                 names.join(", "),

@@ -82,10 +82,14 @@ pub fn generate(name: &str, endpoint: &str) -> Result<Generated> {
         context: name.to_string(),
         ..Default::default()
     };
+    // Never the VIP: it answers only once etcd has elected a holder, and
+    // the first calls (apply-config, bootstrap) come before that. The node
+    // addresses are set with --endpoints or `mctl config endpoint`.
+    let _ = host;
     mctlconfig.contexts.insert(
         name.to_string(),
         Context {
-            endpoints: vec![host],
+            endpoints: vec![],
             nodes: vec![],
             ca: b64(&machine_ca.cert_pem),
             crt: b64(&admin.cert_pem),
@@ -149,20 +153,36 @@ pub fn write_patched(g: &Generated, dir: &Path, force: bool, patches: &Patches) 
     g.mctlconfig.save(&dir.join("mctlconfig"))
 }
 
-/// `mctl gen config NAME ENDPOINT`.
+/// `mctl gen config NAME ENDPOINT [--endpoints ADDR,...]`.
 pub fn run(
     name: &str,
     endpoint: &str,
+    endpoints: &[String],
     output: &Path,
     force: bool,
     patches: &Patches,
 ) -> Result<bool> {
-    let g = generate(name, endpoint)?;
+    let mut g = generate(name, endpoint)?;
+    let vip = endpoint_host(endpoint)?;
+    if let Some(c) = g.mctlconfig.contexts.get_mut(name) {
+        c.endpoints = endpoints.to_vec();
+    }
     write_patched(&g, output, force, patches)?;
     println!(
         "wrote controlplane.yaml, worker.yaml and mctlconfig to {}",
         output.display()
     );
+    if endpoints.contains(&vip) {
+        eprintln!(
+            "warning: endpoint {vip} is the control-plane endpoint (the VIP): it answers only once etcd has elected a holder, so the first apply-config and bootstrap cannot reach it; give node addresses"
+        );
+    }
+    if endpoints.is_empty() {
+        println!(
+            "next: once the nodes have addresses, point the client at them (never the VIP, which answers only after bootstrap):\n  mctl --mctlconfig {} config endpoint <node address>...",
+            output.join("mctlconfig").display()
+        );
+    }
     Ok(true)
 }
 
@@ -185,7 +205,11 @@ mod tests {
             );
         }
         let (_, ctx) = g.mctlconfig.current(&None).unwrap().unwrap();
-        assert_eq!(ctx.endpoints, vec!["10.5.0.50"]);
+        assert!(
+            ctx.endpoints.is_empty(),
+            "never the VIP: {:?}",
+            ctx.endpoints
+        );
         let crt = machined_pki::unb64(&ctx.crt).unwrap();
         let roles = machined_pki::roles(&machined_pki::pem_to_der(&crt).unwrap()).unwrap();
         assert_eq!(roles, vec!["os:admin"]);

@@ -167,6 +167,12 @@ enum GenCmd {
         name: String,
         /// Control-plane endpoint, e.g. https://10.5.0.50:6443 (the VIP).
         endpoint: String,
+        /// The client config's endpoints: the nodes' own addresses
+        /// (comma-separated). Without them, set them later with `mctl config
+        /// endpoint`; never the VIP, which answers only after bootstrap.
+        #[arg(long, value_delimiter = ',')]
+        endpoints: Vec<String>,
+        /// Where to write the files.
         #[arg(short = 'o', long = "output-dir", default_value = ".")]
         output: PathBuf,
         /// Overwrite existing files.
@@ -242,6 +248,7 @@ async fn run(cli: Cli) -> Result<bool> {
         Cmd::Gen(GenCmd::Config {
             name,
             endpoint,
+            endpoints,
             output,
             force,
             patches,
@@ -253,7 +260,7 @@ async fn run(cli: Cli) -> Result<bool> {
                 controlplane: cp_patches,
                 worker: worker_patches,
             };
-            gen::run(&name, &endpoint, &output, force, &p)
+            gen::run(&name, &endpoint, &endpoints, &output, force, &p)
         }
         Cmd::Config(c) => config_cmd::run(t, c).await,
         Cmd::Cluster(cluster::ClusterCmd::StandIn(a)) => cluster::stand_in::run(&a).await,

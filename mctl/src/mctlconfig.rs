@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
 pub struct Context {
     #[serde(default)]
     pub endpoints: Vec<String>,
@@ -75,12 +75,60 @@ impl MctlConfig {
         }
     }
 
-    /// Adds `other`'s contexts (replacing same-named ones) and makes its
-    /// current context current.
-    pub fn merge(&mut self, other: MctlConfig) {
-        self.contexts.extend(other.contexts);
-        if !other.context.is_empty() {
-            self.context = other.context;
+    /// Adds `other`'s contexts and makes its current context current. A
+    /// context named like one already here is renamed (`demo` becomes
+    /// `demo-1`, `demo-2`, ...) unless it is the very same: nothing here is
+    /// ever overwritten. Returns the renames (old name, new name).
+    pub fn merge(&mut self, other: MctlConfig) -> Vec<(String, String)> {
+        let mut renamed = Vec::new();
+        let mut current = other.context.clone();
+        for (name, ctx) in other.contexts {
+            let taken = |n: &str| self.contexts.get(n).is_some_and(|c| *c != ctx);
+            let mut new = name.clone();
+            let mut i = 1;
+            while taken(&new) {
+                new = format!("{name}-{i}");
+                i += 1;
+            }
+            if new != name {
+                if current == name {
+                    current = new.clone();
+                }
+                renamed.push((name, new.clone()));
+            }
+            self.contexts.insert(new, ctx);
+        }
+        if !current.is_empty() {
+            self.context = current;
+        }
+        renamed
+    }
+
+    /// Removes context `name`; an error if there is none. Removing the
+    /// current one leaves no current context.
+    pub fn remove(&mut self, name: &str) -> Result<()> {
+        if self.contexts.remove(name).is_none() {
+            bail!(
+                "context {name:?} not found (have: {})",
+                self.contexts.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        if self.context == name {
+            self.context.clear();
+        }
+        Ok(())
+    }
+
+    /// The context named by `--context`, else the current one, to change.
+    pub fn current_mut(&mut self, name: &Option<String>) -> Result<(String, &mut Context)> {
+        let n = name.clone().unwrap_or_else(|| self.context.clone());
+        if n.is_empty() {
+            bail!("no current context: choose one with `mctl config context NAME` or --context");
+        }
+        let have = self.contexts.keys().cloned().collect::<Vec<_>>().join(", ");
+        match self.contexts.get_mut(&n) {
+            Some(c) => Ok((n, c)),
+            None => bail!("context {n:?} not found (have: {have})"),
         }
     }
 }
@@ -96,5 +144,68 @@ impl Context {
             cert_pem: d("crt", &self.crt)?,
             key_pem: d("key", &self.key)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(key: &str) -> Context {
+        Context {
+            endpoints: vec!["10.5.0.11".into()],
+            key: key.into(),
+            ..Default::default()
+        }
+    }
+
+    fn config(current: &str, contexts: &[(&str, &str)]) -> MctlConfig {
+        MctlConfig {
+            context: current.into(),
+            contexts: contexts
+                .iter()
+                .map(|(n, k)| (n.to_string(), ctx(k)))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn merging_never_overwrites_a_context() {
+        let mut mine = config("demo", &[("demo", "first"), ("other", "o")]);
+        let renamed = mine.merge(config("demo", &[("demo", "second")]));
+        assert_eq!(renamed, vec![("demo".to_string(), "demo-1".to_string())]);
+        assert_eq!(
+            mine.contexts["demo"].key, "first",
+            "the first kept its credentials"
+        );
+        assert_eq!(mine.contexts["demo-1"].key, "second");
+        assert_eq!(mine.context, "demo-1", "the merged one is current");
+        // Again: demo-2; and the very same context merged twice stays one.
+        assert_eq!(
+            mine.merge(config("demo", &[("demo", "third")]))[0].1,
+            "demo-2"
+        );
+        assert!(mine.merge(config("other", &[("other", "o")])).is_empty());
+        assert_eq!(mine.contexts.len(), 4);
+    }
+
+    #[test]
+    fn removing_and_changing_a_context() {
+        let mut c = config("a", &[("a", "1"), ("b", "2")]);
+        assert!(c
+            .remove("nope")
+            .unwrap_err()
+            .to_string()
+            .contains("have: a, b"));
+        c.current_mut(&None).unwrap().1.endpoints = vec!["10.5.0.12".into()];
+        assert_eq!(c.contexts["a"].endpoints, vec!["10.5.0.12"]);
+        c.remove("a").unwrap();
+        assert!(c.context.is_empty());
+        assert!(c
+            .current_mut(&None)
+            .unwrap_err()
+            .to_string()
+            .contains("no current context"));
+        assert!(c.current_mut(&Some("b".into())).is_ok());
     }
 }

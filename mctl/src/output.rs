@@ -85,6 +85,11 @@ pub fn table(def: &Definition, rows: &[Row], header: bool) -> String {
         );
         lines.push(l);
     }
+    align(&lines)
+}
+
+/// Lines of cells as columns, three spaces apart.
+pub fn align(lines: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..lines.first().map_or(0, Vec::len))
         .map(|i| {
             lines
@@ -99,7 +104,7 @@ pub fn table(def: &Definition, rows: &[Row], header: bool) -> String {
         let cells: Vec<String> = l
             .iter()
             .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .map(|(i, c)| format!("{c:<w$}", w = widths.get(i).copied().unwrap_or(0)))
             .collect();
         out.push_str(cells.join("   ").trim_end());
         out.push('\n');

@@ -28,22 +28,9 @@ pub enum VipCmd {
     },
 }
 
-/// `90s`, `5m`, `1h`, or bare seconds.
+/// A duration in Go's syntax (`90s`, `5m`, `1m30s`), for clap.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (n, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("{s:?}: not a duration (e.g. 90s, 5m, 1h)"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("{s:?}: the unit is s, m or h")),
-    };
-    Ok(Duration::from_secs(secs))
+    machined_resources::duration::parse(s).map_err(|e| e.to_string())
 }
 
 async fn vip_status(s: &Session, node: &str, ip: &str) -> Result<VipStatus> {

@@ -2,6 +2,7 @@
 //! registry, and the machine config (Talos `v1alpha1` shape).
 
 pub mod config;
+pub mod duration;
 pub mod endpoint;
 pub mod mac;
 pub mod registry;

@@ -8,7 +8,7 @@ use machined_controllers::kernel::ask::{self, Heard};
 use machined_controllers::kernel::packet;
 use machined_controllers::vip::election_value::Holder;
 use machined_pki as pki;
-use machined_resources::config;
+use machined_resources::{config, duration};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// One fuzz target's check.
@@ -22,11 +22,19 @@ pub const TARGETS: [(&str, Check); 4] = [
     ("pki", pki_material),
 ];
 
-/// The machine config parser and validator, and the lock-out check.
+/// The machine config parser and validator, and the lock-out check; the
+/// text (and each of its first lines) also as a duration: whatever parses
+/// is printed back as the same duration.
 pub fn config_text(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    for line in std::iter::once(text).chain(text.lines().take(8)) {
+        if let Ok(d) = duration::parse(line) {
+            let back = duration::format(d);
+            assert_eq!(duration::parse(&back), Ok(d), "{line:?} printed as {back:?}");
+        }
+    }
     match config::parse(text) {
         Ok(parsed) => {
             let _ = config::limits::lockout(&parsed.config);

@@ -51,7 +51,7 @@ pub fn create(a: &CreateArgs) -> Result<()> {
     let started = start_nodes(&p, &secrets, &mut rec)?;
     let deadline = Instant::now() + a.wait;
     apply_configs(&p.dir, &rec, &started, deadline)?;
-    merge_context(a, &secrets)?;
+    merge_context(&secrets)?;
     let first = rec.nodes.first().ok_or_else(|| anyhow!("no nodes"))?;
     if a.no_bootstrap {
         println!(
@@ -372,14 +372,20 @@ fn apply_configs(dir: &Path, rec: &Record, started: &[Instant], deadline: Instan
     Ok(())
 }
 
-fn merge_context(a: &CreateArgs, secrets: &Generated) -> Result<()> {
+fn merge_context(secrets: &Generated) -> Result<()> {
     let user_config = mctlconfig::path(&None);
     let mut merged = MctlConfig::load(&user_config)?;
-    merged.merge(secrets.mctlconfig.clone());
+    let renamed = merged.merge(secrets.mctlconfig.clone());
     merged.save(&user_config)?;
+    for (from, to) in renamed {
+        step(format!(
+            "a context named {from:?} is already in {}: this cluster's is {to:?}",
+            user_config.display()
+        ));
+    }
     step(format!(
         "context {:?} merged into {}",
-        a.name,
+        merged.context,
         user_config.display()
     ));
     Ok(())

@@ -41,19 +41,24 @@ pub fn destroy(name: &str) -> Result<()> {
         lab::ip(&["netns", "del", ns])?;
     }
     remove_dir(&dir)?;
-    // Our context (it names our LAN namespace) leaves the client config too.
+    // Our contexts (they name our LAN namespace; one may have been renamed
+    // on merge) leave the client config too.
     let user_config = mctlconfig::path(&None);
     if let Ok(mut cfg) = MctlConfig::load(&user_config) {
         let lan = format!("{name}-lan");
-        if cfg
+        let ours: Vec<String> = cfg
             .contexts
-            .get(name)
-            .is_some_and(|c| c.netns.as_deref() == Some(lan.as_str()))
-        {
-            cfg.contexts.remove(name);
-            if cfg.context == name {
-                cfg.context = cfg.contexts.keys().next().cloned().unwrap_or_default();
-            }
+            .iter()
+            .filter(|(_, c)| c.netns.as_deref() == Some(lan.as_str()))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in &ours {
+            cfg.contexts.remove(n);
+        }
+        if ours.contains(&cfg.context) {
+            cfg.context = cfg.contexts.keys().next().cloned().unwrap_or_default();
+        }
+        if !ours.is_empty() {
             cfg.save(&user_config)?;
         }
     }

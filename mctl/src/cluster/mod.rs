@@ -97,10 +97,7 @@ pub struct CreateArgs {
 }
 
 fn parse_secs(s: &str) -> Result<Duration, String> {
-    let n = s.trim_end_matches('s');
-    n.parse::<u64>()
-        .map(Duration::from_secs)
-        .map_err(|_| format!("{s:?} is not a duration in seconds (e.g. 180s)"))
+    crate::vip::parse_duration(s)
 }
 
 pub fn step(msg: impl std::fmt::Display) {

@@ -97,34 +97,25 @@ impl Default for VipOptions {
     }
 }
 
-/// `500ms`, `2s`, `1m`, or a bare number of milliseconds.
+/// A duration in Go's syntax (`500ms`, `1.5s`, `1m30s`; see
+/// [`crate::duration`]), in whole milliseconds. `0` may be a number; any
+/// other bare number is refused for want of a unit.
 pub(super) fn duration_ms(o: &mut Obj<'_>, key: &'static str, d: &mut Diag) -> Option<u64> {
     let path = o.path(key);
     let v = o.get(key)?;
     let parsed = match v {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => {
-            let s = s.trim();
-            let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
-                (n, 1)
-            } else if let Some(n) = s.strip_suffix('s') {
-                (n, 1000)
-            } else if let Some(n) = s.strip_suffix('m') {
-                (n, 60_000)
-            } else {
-                (s, 1)
-            };
-            num.trim()
-                .parse::<u64>()
-                .ok()
-                .and_then(|n| n.checked_mul(mult))
-        }
-        _ => None,
+        Value::Number(n) if n.as_u64() == Some(0) => Ok(std::time::Duration::ZERO),
+        Value::Number(n) => crate::duration::parse(&n.to_string()),
+        Value::String(s) => crate::duration::parse(s),
+        _ => Err(crate::duration::DurationError::Invalid(format!("{v:?}"))),
     };
-    if parsed.is_none() {
-        d.error(path, "must be a duration such as 500ms, 2s or 1m");
+    match parsed {
+        Ok(d) => Some(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        Err(e) => {
+            d.error(path, format!("must be a duration: {e}"));
+            None
+        }
     }
-    parsed
 }
 
 pub(super) fn in_range(path: String, v: u64, lo: u64, hi: u64, unit: &str, d: &mut Diag) -> bool {

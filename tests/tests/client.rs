@@ -1,0 +1,184 @@
+//! The client config as an operator types it, with the real `mctl`: two
+//! clusters of the same name merged into one file keep both sets of
+//! credentials (the second is renamed and mctl says so), the endpoints and
+//! nodes are set without editing the file, `gen config` never makes the VIP
+//! an endpoint, and durations take one syntax everywhere.
+
+use machined_tests::bins;
+use machined_tests::node::{Run, TempDir};
+use std::path::Path;
+
+fn mctl(cfg: &Path, args: &[&str]) -> Run {
+    std::process::Command::new(bins::mctl())
+        .arg("--mctlconfig")
+        .arg(cfg)
+        .args(args)
+        .output()
+        .expect("run mctl")
+        .into()
+}
+
+fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn context<'a>(v: &'a serde_yaml::Value, name: &str) -> &'a serde_yaml::Value {
+    &v["contexts"][name]
+}
+
+fn load(p: &Path) -> serde_yaml::Value {
+    serde_yaml::from_str(&std::fs::read_to_string(p).expect("read mctlconfig")).expect("yaml")
+}
+
+#[test]
+fn merging_two_clusters_of_one_name_keeps_both_and_endpoints_are_never_the_vip() {
+    let dir = TempDir::new("client");
+    let user = dir.0.join("user-mctlconfig");
+    let (a, b) = (dir.0.join("a"), dir.0.join("b"));
+    let vip = "https://10.5.0.50:6443";
+
+    // First cluster: node endpoints given. Second: none, so mctl says what
+    // to do next; one with the VIP as an endpoint gets a warning.
+    let r = mctl(
+        &user,
+        &[
+            "gen",
+            "config",
+            "demo",
+            vip,
+            "--endpoints",
+            "10.5.0.11,10.5.0.12",
+            "-o",
+            &s(&a),
+        ],
+    );
+    assert!(r.ok, "gen a: {}", r.stderr);
+    let r = mctl(&user, &["gen", "config", "demo", vip, "-o", &s(&b)]);
+    assert!(r.ok, "gen b: {}", r.stderr);
+    assert!(
+        r.stdout.contains("config endpoint"),
+        "no next step: {}",
+        r.stdout
+    );
+    let gb = load(&b.join("mctlconfig"));
+    assert_eq!(
+        context(&gb, "demo")["endpoints"]
+            .as_sequence()
+            .map_or(0, Vec::len),
+        0,
+        "the VIP or something else became an endpoint: {gb:?}"
+    );
+    let c = dir.0.join("c");
+    let r = mctl(
+        &user,
+        &[
+            "gen",
+            "config",
+            "demo",
+            vip,
+            "--endpoints",
+            "10.5.0.50",
+            "-o",
+            &s(&c),
+        ],
+    );
+    assert!(
+        r.ok && r.stderr.contains("warning"),
+        "no VIP warning: {}",
+        r.stderr
+    );
+
+    // Merge both: the second is renamed, never written over the first.
+    let r = mctl(&user, &["config", "merge", &s(&a.join("mctlconfig"))]);
+    assert!(r.ok, "merge a: {}", r.stderr);
+    let r = mctl(&user, &["config", "merge", &s(&b.join("mctlconfig"))]);
+    assert!(r.ok, "merge b: {}", r.stderr);
+    assert!(
+        r.stdout.contains("renamed context demo to demo-1"),
+        "rename not said: {}",
+        r.stdout
+    );
+    let merged = load(&user);
+    let ga = load(&a.join("mctlconfig"));
+    assert_eq!(context(&merged, "demo")["ca"], context(&ga, "demo")["ca"]);
+    assert_eq!(context(&merged, "demo")["key"], context(&ga, "demo")["key"]);
+    assert_eq!(
+        context(&merged, "demo-1")["key"],
+        context(&gb, "demo")["key"]
+    );
+    assert_ne!(context(&ga, "demo")["key"], context(&gb, "demo")["key"]);
+    // The same file again changes nothing.
+    let r = mctl(&user, &["config", "merge", &s(&b.join("mctlconfig"))]);
+    assert!(
+        r.ok && !r.stdout.contains("demo-2"),
+        "merge again: {}",
+        r.stdout
+    );
+
+    // The merged cluster is current; point it at its nodes.
+    let r = mctl(&user, &["config", "endpoint", "10.5.0.21", "10.5.0.22"]);
+    assert!(r.ok, "endpoint: {}", r.stderr);
+    let r = mctl(&user, &["config", "node", "10.5.0.21"]);
+    assert!(r.ok, "node: {}", r.stderr);
+    let r = mctl(&user, &["config", "contexts"]);
+    assert!(r.ok, "contexts: {}", r.stderr);
+    let row = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with('*'))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        row.contains("demo-1") && row.contains("10.5.0.21,10.5.0.22"),
+        "contexts: {}",
+        r.stdout
+    );
+    let r = mctl(&user, &["config", "info"]);
+    assert!(
+        r.ok && r.stdout.contains("admin"),
+        "info: {}{}",
+        r.stdout,
+        r.stderr
+    );
+
+    // Removing a context that is not there says which are.
+    let r = mctl(&user, &["config", "remove", "nope"]);
+    assert!(
+        !r.ok && r.stderr.contains("demo-1"),
+        "remove nope: {}",
+        r.stderr
+    );
+    let r = mctl(&user, &["config", "remove", "demo-1"]);
+    assert!(r.ok, "remove: {}", r.stderr);
+    let left = load(&user);
+    assert!(context(&left, "demo-1").is_null(), "{left:?}");
+    assert_eq!(context(&left, "demo")["ca"], context(&ga, "demo")["ca"]);
+}
+
+#[test]
+fn one_duration_syntax_on_the_command_line() {
+    let dir = TempDir::new("durations");
+    let cfg = dir.0.join("none");
+    // A bare number is refused with a hint, before anything is dialled.
+    for args in [
+        &["vip", "forfeit", "10.5.0.50", "--for", "100"][..],
+        &["apply-config", "-f", "x.yaml", "--timeout", "90"][..],
+    ] {
+        let r = mctl(&cfg, args);
+        assert!(
+            !r.ok && r.stderr.contains("has no unit"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    // Go's forms parse (the call then fails for want of a node, not of
+    // the duration).
+    for d in ["500ms", "1.5s", "1m30s"] {
+        let r = mctl(&cfg, &["vip", "forfeit", "10.5.0.50", "--for", d]);
+        assert!(
+            !r.stderr.contains("duration") && !r.stderr.contains("no unit"),
+            "{d}: {}",
+            r.stderr
+        );
+    }
+}
