@@ -124,8 +124,13 @@ enum Cmd {
     Vip(vip::VipCmd),
     /// Check a machine config locally: warnings and exit 0, or every error and exit 1.
     Validate {
-        #[arg(short = 'f', long = "file")]
+        /// The machine config (one or several YAML documents).
+        #[arg(short = 'f', long = "file", short_alias = 'c', alias = "config")]
         file: PathBuf,
+        /// Treat every warning as an error, the summary of Talos settings
+        /// machined does not act on included.
+        #[arg(long)]
+        strict: bool,
     },
     /// Generate cluster secrets and configs.
     #[command(subcommand)]
@@ -193,7 +198,7 @@ enum GenCmd {
 async fn run(cli: Cli) -> Result<bool> {
     let t = &cli.target;
     match cli.cmd {
-        Cmd::Validate { file } => validate::run(&file),
+        Cmd::Validate { file, strict } => validate::run(&file, strict),
         Cmd::ApplyConfig {
             file,
             patches,

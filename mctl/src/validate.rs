@@ -1,4 +1,5 @@
-//! `mctl validate -f FILE`: the node's own parser and checks, run locally.
+//! `mctl validate -f FILE [--strict]`: the node's own parser and checks,
+//! run locally; `--strict` counts warnings as errors.
 
 use anyhow::{Context, Result};
 use machined_resources::config;
@@ -8,13 +9,15 @@ pub fn read(file: &Path) -> Result<String> {
     std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
 }
 
-/// Prints warnings and every error; true when the config would be accepted.
-pub fn run(file: &Path) -> Result<bool> {
+/// Prints warnings and every error; true when the config would be accepted
+/// (and, with `strict`, drew no warning).
+pub fn run(file: &Path, strict: bool) -> Result<bool> {
     let text = read(file)?;
+    let label = if strict { "error (strict)" } else { "warning" };
     match config::parse(&text) {
         Ok(p) => {
             for w in &p.warnings {
-                eprintln!("warning: {w}");
+                eprintln!("{label}: {w}");
             }
             let locked = config::limits::lockout(&p.config);
             for err in &locked {
@@ -28,12 +31,20 @@ pub fn run(file: &Path) -> Result<bool> {
                 );
                 return Ok(false);
             }
+            if strict && !p.warnings.is_empty() {
+                eprintln!(
+                    "{}: {} warning(s), which --strict counts as errors",
+                    file.display(),
+                    p.warnings.len()
+                );
+                return Ok(false);
+            }
             println!("{}: valid", file.display());
             Ok(true)
         }
         Err(e) => {
             for w in &e.warnings {
-                eprintln!("warning: {w}");
+                eprintln!("{label}: {w}");
             }
             for err in &e.errors {
                 eprintln!("error: {err}");

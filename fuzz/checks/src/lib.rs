@@ -32,7 +32,11 @@ pub fn config_text(data: &[u8]) {
     for line in std::iter::once(text).chain(text.lines().take(8)) {
         if let Ok(d) = duration::parse(line) {
             let back = duration::format(d);
-            assert_eq!(duration::parse(&back), Ok(d), "{line:?} printed as {back:?}");
+            assert_eq!(
+                duration::parse(&back),
+                Ok(d),
+                "{line:?} printed as {back:?}"
+            );
         }
     }
     match config::parse(text) {

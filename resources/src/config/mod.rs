@@ -17,10 +17,12 @@ mod links;
 mod model;
 pub mod patch;
 mod patch_delete;
+mod talos_names;
 mod v1alpha1;
 mod validate;
 mod values;
 mod vip_options;
+mod vip_subnet;
 mod walk;
 
 pub use health_check::{HealthCheck, Probe};
@@ -33,6 +35,18 @@ pub use walk::FieldError;
 use serde::Deserialize;
 use serde_yaml::Value;
 use walk::Diag;
+
+/// The document kinds machined reads (besides the v1alpha1 document).
+const KINDS: [&str; 8] = [
+    "Layer2VIPConfig",
+    "HostnameConfig",
+    "KubeClusterConfig",
+    "LinkConfig",
+    "VLANConfig",
+    "BondConfig",
+    "DHCPv4Config",
+    "LinkAliasConfig",
+];
 
 /// A config that passed validation.
 #[derive(Debug, Clone)]
@@ -105,9 +119,16 @@ pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
             }
             Some("DHCPv4Config") => dhcp::document(&doc, &path, &mut dhcp_docs, &mut d),
             Some("LinkAliasConfig") => link_alias::document(&doc, &path, &mut aliases, &mut d),
-            Some(k) => d.warn(
-                &format!("document {} (kind {k})", i + 1),
-                "not supported by machined, ignored",
+            Some(k) if talos_names::is_kind(k) => d.ignored.push(format!("{k} document")),
+            Some(k) => d.error(
+                format!("document {} (kind {k})", i + 1),
+                match walk::did_you_mean(k, &KINDS) {
+                    Some(m) => format!("unknown document kind; did you mean {m}?"),
+                    None => format!(
+                        "unknown document kind (machined reads {})",
+                        KINDS.join(", ")
+                    ),
+                },
             ),
             None => d.error(
                 format!("document {}", i + 1),
@@ -121,6 +142,7 @@ pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
             "no v1alpha1 document (version: v1alpha1, machine: ...) found",
         );
     }
+    d.summarize_ignored();
     let config = main.map(|mut config| {
         config.layer2_vips = l2;
         config.dhcp_docs = dhcp_docs;

@@ -131,29 +131,61 @@ fn etcd_section() {
     );
     assert_eq!(e.peers, vec!["10.5.0.11", "10.5.0.12:2379"]);
     assert!(
-        p.warnings
-            .iter()
-            .any(|w| w.starts_with("cluster.etcd.image:")),
+        p.warnings.iter().any(|w| w.contains("cluster.etcd.image")),
         "{:?}",
         p.warnings
     );
 }
 
 #[test]
-fn unknown_fields_warn_with_their_path() {
-    let p = parse(
-        "version: v1alpha1\nmachine:\n  type: worker\n  kubelet: {image: x}\n  network:\n    interfaces:\n      - interface: eth0\n        dhcp: true\n        wireguard: {}\nfoo: 1\n",
-    )
-    .expect("valid");
-    for w in [
-        "machine.kubelet:",
-        "machine.network.interfaces[0].wireguard:",
-        "foo:",
-    ] {
+fn talos_fields_not_acted_on_make_one_line_and_other_keys_are_errors() {
+    let text = "version: v1alpha1\nmachine:\n  type: worker\n  kubelet: {image: x}\n  network:\n    interfaces:\n      - interface: eth0\n        dhcp: true\n        wireguard: {}\n";
+    let p = parse(text).expect("valid");
+    assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    for w in ["machine.kubelet", "machine.network.interfaces[0].wireguard"] {
+        assert!(p.warnings[0].contains(w), "{w}: {:?}", p.warnings);
+    }
+    let errs = parse(&format!("{text}foo: 1\n")).expect_err("foo is no field");
+    assert_eq!(errs.errors.len(), 1, "{errs:?}");
+    assert_eq!(errs.errors[0].path, "foo");
+    assert!(errs.errors[0]
+        .reason
+        .contains("known here: cluster, debug, machine"));
+}
+
+/// The typos a stock Talos config hid among its warnings: each an error
+/// naming the field and what was meant.
+#[test]
+fn typos_are_errors_with_a_did_you_mean() {
+    let cases = [
+        (
+            CP.replace("hostname: cp-1", "hostnmae: cp-1"),
+            "machine.network.hostnmae",
+            "did you mean hostname?",
+        ),
+        (
+            format!("{CP}---\napiVersion: v1alpha1\nkind: Layer2VIPConfig\nname: 10.5.0.60\nlink: eth0\nmachined:\n  leaseTtl: 10s\n"),
+            "Layer2VIPConfig[0].machined.leaseTtl",
+            "did you mean leaseTTL?",
+        ),
+        (
+            format!("{CP}---\napiVersion: v1alpha1\nkind: Layer2VIPConfg\nname: 10.5.0.60\nlink: eth0\n"),
+            "document 2 (kind Layer2VIPConfg)",
+            "did you mean Layer2VIPConfig?",
+        ),
+        (
+            format!("{CP}---\napiVersion: v1alpha1\nkind: Layer2VIPConfig\nname: 10.5.0.60\nlnk: eth0\n"),
+            "Layer2VIPConfig[0].lnk",
+            "did you mean link?",
+        ),
+    ];
+    for (text, path, reason) in cases {
+        let errs = parse(&text).expect_err(path);
         assert!(
-            p.warnings.iter().any(|x| x.starts_with(w)),
-            "missing warning {w}: {:?}",
-            p.warnings
+            errs.errors
+                .iter()
+                .any(|e| e.path == path && e.reason.contains(reason)),
+            "{path}: {errs:?}"
         );
     }
 }
@@ -171,7 +203,9 @@ fn multi_document_layer2_vip() {
         }]
     );
     assert!(
-        p.warnings.iter().any(|w| w.contains("kind SysctlConfig")),
+        p.warnings
+            .iter()
+            .any(|w| w.contains("documents SysctlConfig")),
         "{:?}",
         p.warnings
     );

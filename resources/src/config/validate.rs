@@ -101,6 +101,8 @@ pub fn check(c: &MachineConfig, d: &mut Diag) {
         }
     }
 
+    super::vip_subnet::check(c, d);
+
     // VIPs: control plane only, unique, not a node address.
     let mut seen: HashMap<IpAddr, String> = HashMap::new();
     for v in c.vips() {

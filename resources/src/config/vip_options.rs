@@ -136,7 +136,7 @@ pub(super) fn vip_options(v: &mut Obj<'_>, d: &mut Diag) -> VipOptions {
         v.accept(&["machined"]);
         return opts;
     }
-    let mut o = v.child("machined", d);
+    let mut o = v.child("machined", d).own();
     if let Some(ms) = duration_ms(&mut o, "leaseTTL", d) {
         let p = o.path("leaseTTL");
         if ms % 1000 != 0 {

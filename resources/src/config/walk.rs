@@ -1,5 +1,7 @@
-//! Walks a YAML tree, recording every error with its field path and a
-//! warning for every key nobody asked for.
+//! Walks a YAML tree, recording every error with its field path. A key
+//! nobody asked for is a Talos field machined does not act on (counted for
+//! one summary line) or a typo (an error with a did-you-mean); in machined's
+//! own blocks every unknown key is an error.
 
 use serde_yaml::{Mapping, Value};
 use std::fmt;
@@ -21,6 +23,8 @@ impl fmt::Display for FieldError {
 pub struct Diag {
     pub errors: Vec<FieldError>,
     pub warnings: Vec<String>,
+    /// Talos fields and documents machined does not act on, by path.
+    pub ignored: Vec<String>,
 }
 
 impl Diag {
@@ -34,6 +38,67 @@ impl Diag {
     pub fn warn(&mut self, path: &str, reason: &str) {
         self.warnings.push(format!("{path}: {reason}"));
     }
+
+    /// The one line that names every ignored Talos setting, if any.
+    pub fn summarize_ignored(&mut self) {
+        if self.ignored.is_empty() {
+            return;
+        }
+        let (docs, fields): (Vec<&String>, Vec<&String>) =
+            self.ignored.iter().partition(|x| x.ends_with(" document"));
+        let mut parts = Vec::new();
+        if !fields.is_empty() {
+            let f: Vec<&str> = fields.iter().map(|x| x.as_str()).collect();
+            parts.push(f.join(", "));
+        }
+        if !docs.is_empty() {
+            let mut k: Vec<&str> = Vec::new();
+            for x in docs.iter().map(|x| x.trim_end_matches(" document")) {
+                if !k.contains(&x) {
+                    k.push(x);
+                }
+            }
+            parts.push(format!("documents {}", k.join(", ")));
+        }
+        self.warnings.push(format!(
+            "{} Talos setting(s) machined does not act on, ignored: {}",
+            self.ignored.len(),
+            parts.join("; ")
+        ));
+    }
+}
+
+/// Why `name` is refused where `known` are the names understood: an
+/// unknown field, with the closest known name when one is close.
+pub fn unknown(name: &str, known: &[&str]) -> String {
+    match did_you_mean(name, known) {
+        Some(k) => format!("unknown field; did you mean {k}?"),
+        None if known.is_empty() => "unknown field".to_string(),
+        None => {
+            let mut k = known.to_vec();
+            k.sort_unstable();
+            k.dedup();
+            format!("unknown field (known here: {})", k.join(", "))
+        }
+    }
+}
+
+/// The known name closest to `name`, if close enough to be a typo of it.
+pub fn did_you_mean<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
+    let lower = name.to_ascii_lowercase();
+    known
+        .iter()
+        .map(|k| {
+            let score = if k.eq_ignore_ascii_case(name) {
+                1.0
+            } else {
+                strsim::normalized_damerau_levenshtein(&lower, &k.to_ascii_lowercase())
+            };
+            (score, *k)
+        })
+        .filter(|(score, _)| *score >= 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
 }
 
 pub fn join(path: &str, key: &str) -> String {
@@ -65,6 +130,8 @@ pub struct Obj<'a> {
     raw: Option<&'a Value>,
     used: Vec<&'static str>,
     all: bool,
+    /// machined's own schema: every unknown key is an error.
+    own: bool,
 }
 
 impl<'a> Obj<'a> {
@@ -83,7 +150,14 @@ impl<'a> Obj<'a> {
             raw: v.filter(|v| v.is_mapping()),
             used: Vec::new(),
             all: false,
+            own: false,
         }
+    }
+
+    /// A mapping of machined's own (not Talos's): unknown keys are errors.
+    pub fn own(mut self) -> Self {
+        self.own = true;
+        self
     }
 
     pub fn path(&self, key: &str) -> String {
@@ -202,7 +276,9 @@ impl<'a> Obj<'a> {
         self.used.extend_from_slice(keys);
     }
 
-    /// Warns about every key that was not read.
+    /// Judges every key that was not read: a Talos field machined does not
+    /// act on is noted as ignored; anything else (and, in machined's own
+    /// blocks, everything) is an error naming the closest known field.
     pub fn finish(self, d: &mut Diag) {
         let Some(map) = self.map.filter(|_| !self.all) else {
             return;
@@ -212,11 +288,14 @@ impl<'a> Obj<'a> {
                 Value::String(s) => s.clone(),
                 other => format!("{other:?}"),
             };
-            if !self.used.contains(&name.as_str()) {
-                d.warn(
-                    &join(&self.path, &name),
-                    "not supported by machined, ignored",
-                );
+            if self.used.contains(&name.as_str()) {
+                continue;
+            }
+            let path = join(&self.path, &name);
+            if !self.own && super::talos_names::is_field(&name) {
+                d.ignored.push(path);
+            } else {
+                d.error(path, unknown(&name, &self.used));
             }
         }
     }
