@@ -47,7 +47,7 @@ pub fn schedule_rollback(
         match parsed {
             Some((p, text)) => {
                 if let Err(e) = crate::MachineApi::publish(&state, p, &text) {
-                    tracing::error!(error = %e, "try: rolling back failed");
+                    tracing::error!(error = %machined_resources::error::chain(&e), "try: rolling back failed");
                     return;
                 }
                 tracing::warn!(after_secs = after.as_secs(), "try: config rolled back");
@@ -58,7 +58,7 @@ pub fn schedule_rollback(
                     crate::machine::CONFIG_OWNER,
                 );
                 if let Err(e) = r {
-                    tracing::error!(error = %e, "try: rolling back to maintenance mode failed");
+                    tracing::error!(error = %machined_resources::error::chain(&e), "try: rolling back to maintenance mode failed");
                     return;
                 }
                 tracing::warn!("try: config rolled back; back in maintenance mode");

@@ -10,7 +10,7 @@ use tonic::transport::{Channel, Endpoint};
 pub enum ConnectError {
     #[error("{0:?} is not a node to name in a call (letters, digits and punctuation only)")]
     Node(String),
-    #[error("invalid endpoint {target:?}: {source}")]
+    #[error("invalid endpoint {target:?}")]
     Endpoint {
         target: String,
         #[source]
@@ -18,25 +18,25 @@ pub enum ConnectError {
     },
     #[error("invalid endpoint {0:?}: expected HOST, HOST:PORT or an http(s):// URL")]
     Scheme(String),
-    #[error("invalid endpoint {target:?}: {source}")]
+    #[error("invalid endpoint {target:?}")]
     Uri {
         target: String,
         #[source]
         source: http::uri::InvalidUri,
     },
-    #[error("invalid endpoint {target:?}: not a server name for TLS: {source}")]
+    #[error("invalid endpoint {target:?}: not a server name for TLS")]
     ServerName {
         target: String,
         #[source]
         source: rustls_pki_types::InvalidDnsNameError,
     },
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Credentials {
         what: &'static str,
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    #[error("cannot connect to {uri}: {}", source_chain(.source))]
+    #[error("cannot connect to {uri}")]
     Unreachable {
         uri: String,
         #[source]
@@ -239,14 +239,6 @@ pub fn observe(ch: Conn) -> machined_proto::observe_service_client::ObserveServi
 }
 
 /// The innermost cause reads best ("Connection refused (os error 111)").
-fn source_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(s) = cur.source() {
-        cur = s;
-    }
-    cur.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::endpoint_uri;

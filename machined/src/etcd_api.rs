@@ -33,6 +33,11 @@ pub fn unavailable(e: impl std::fmt::Display) -> Status {
     Status::unavailable(e.to_string())
 }
 
+/// `unavailable` for an error: its message with its causes.
+pub fn unavailable_err(e: impl std::error::Error + 'static) -> Status {
+    unavailable(machined_resources::error::chain(&e))
+}
+
 impl EtcdApi {
     pub fn new(state: State, store: NodeStore, node: String) -> Self {
         EtcdApi { state, store, node }
@@ -89,7 +94,7 @@ impl EtcdApi {
         let local = spec.local_client_url();
         let (_, c) = etcd::connect_first(Some(&local), &self.endpoints(&spec), tls.as_ref())
             .await
-            .map_err(unavailable)?;
+            .map_err(unavailable_err)?;
         Ok((spec, tls, c))
     }
 
@@ -97,7 +102,7 @@ impl EtcdApi {
     pub async fn survey(&self) -> Result<Vec<Seen>, Status> {
         let (spec, tls, mut c) = self.client().await?;
         let eps = self.endpoints(&spec);
-        let members = etcd::members(&mut c, &eps).await.map_err(unavailable)?;
+        let members = etcd::members(&mut c, &eps).await.map_err(unavailable_err)?;
         let asks = members.into_iter().map(|m| {
             let tls = tls.clone();
             async move {
@@ -105,11 +110,11 @@ impl EtcdApi {
                     let url = m.client_urls.first().ok_or("no client URL")?.clone();
                     let mut c = etcd::connect(&[url], tls.as_ref())
                         .await
-                        .map_err(|e| e.to_string())?;
+                        .map_err(|e| machined_resources::error::chain(&e).to_string())?;
                     tokio::time::timeout(ASK, c.status())
                         .await
                         .map_err(|_| "no answer within 2 s".to_string())?
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| machined_resources::error::chain(&e).to_string())
                 }
                 .await;
                 Seen { member: m, status }

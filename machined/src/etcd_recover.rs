@@ -17,8 +17,8 @@ use tonic::{Request, Response, Status, Streaming};
 
 pub const MAX_SNAPSHOT: u64 = 2 << 30;
 
-fn internal(what: &str, e: impl std::fmt::Display) -> Status {
-    Status::internal(format!("{what}: {e}"))
+fn internal(what: &str, e: impl std::error::Error + 'static) -> Status {
+    Status::internal(format!("{what}: {}", machined_resources::error::chain(&e)))
 }
 
 /// Receives the snapshot into `path` (whole, or not at all).
@@ -88,7 +88,8 @@ pub async fn recover(
         .await
         .map_err(|e| {
             Status::failed_precondition(format!(
-                "running etcdctl (etcd's restore tool, from etcd-client): {e}"
+                "running etcdctl (etcd's restore tool, from etcd-client): {}",
+                machined_resources::error::chain(&e)
             ))
         })?;
     let _ = std::fs::remove_file(&snap);
@@ -113,7 +114,7 @@ pub async fn recover(
             EtcdBootstrap::ID,
             &EtcdBootstrap { requested: true },
         )
-        .map_err(|e| Status::internal(e.to_string()))?;
+        .map_err(|e| Status::internal(machined_resources::error::chain(&e).to_string()))?;
     tracing::info!(bytes, "recovered etcd from a snapshot");
     Ok(Response::new(pb::EtcdRecoverResponse {
         node: api.node.clone(),

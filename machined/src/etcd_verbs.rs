@@ -3,7 +3,7 @@
 //! forfeit-leadership, snapshot, and recovery from a snapshot
 //! ([`crate::etcd_recover`]).
 
-use crate::etcd_api::{unavailable, EtcdApi};
+use crate::etcd_api::{unavailable, unavailable_err, EtcdApi};
 use crate::quorum::Change;
 use machined_api::auth::{check, Need};
 use machined_api::machine::CONFIG_OWNER;
@@ -46,7 +46,7 @@ impl pb::etcd_service_server::EtcdService for EtcdApi {
         let (spec, _, mut c) = self.client().await?;
         let ms = etcd::members(&mut c, &self.endpoints(&spec))
             .await
-            .map_err(unavailable)?;
+            .map_err(unavailable_err)?;
         Ok(Response::new(pb::EtcdMembersResponse {
             node: self.node.clone(),
             members: ms.iter().map(member).collect(),
@@ -115,15 +115,18 @@ impl pb::etcd_service_server::EtcdService for EtcdApi {
         let others: Vec<String> = self.endpoints(&spec).into_iter().skip(1).collect();
         // Stop here first (the VIP goes through another member), then leave
         // through the others; recorded first, so a restart stays out.
-        self.store
-            .mark_left()
-            .map_err(|e| Status::internal(format!("recording the leave: {e}")))?;
+        self.store.mark_left().map_err(|e| {
+            Status::internal(format!(
+                "recording the leave: {}",
+                machined_resources::error::chain(&e)
+            ))
+        })?;
         let left = EtcdLeft {
             since: rfc3339::format(SystemTime::now()),
         };
         self.state
             .put(CONFIG_OWNER, EtcdLeft::ID, &left)
-            .map_err(|e| Status::internal(e.to_string()))?;
+            .map_err(|e| Status::internal(machined_resources::error::chain(&e).to_string()))?;
         let _ = self
             .state
             .destroy_typed::<machined_resources::types::EtcdBootstrap>(
@@ -135,12 +138,15 @@ impl pb::etcd_service_server::EtcdService for EtcdApi {
             .await
             .map_err(|e| {
                 unavailable(format!(
-                    "etcd stopped here, but no other member answers to remove this one ({e}): remove member {me} from another node"
+                    "etcd stopped here, but no other member answers to remove this one ({}): remove member {me} from another node", machined_resources::error::chain(&e)
                 ))
             })?;
-        c.member_remove(id)
-            .await
-            .map_err(|e| unavailable(format!("removing member {me}: {e}")))?;
+        c.member_remove(id).await.map_err(|e| {
+            unavailable(format!(
+                "removing member {me}: {}",
+                machined_resources::error::chain(&e)
+            ))
+        })?;
         tracing::info!(member = %me, "left the etcd cluster");
         Ok(Response::new(pb::EtcdLeaveResponse {
             node: self.node.clone(),
@@ -155,11 +161,11 @@ impl pb::etcd_service_server::EtcdService for EtcdApi {
         self.spec()?;
         self.store
             .clear_left()
-            .map_err(|e| Status::internal(e.to_string()))?;
+            .map_err(|e| Status::internal(machined_resources::error::chain(&e).to_string()))?;
         if self.state.has_typed::<EtcdLeft>(EtcdLeft::ID) {
             self.state
                 .destroy_typed::<EtcdLeft>(EtcdLeft::ID, CONFIG_OWNER)
-                .map_err(|e| Status::internal(e.to_string()))?;
+                .map_err(|e| Status::internal(machined_resources::error::chain(&e).to_string()))?;
         }
         Ok(Response::new(pb::EtcdJoinResponse {
             node: self.node.clone(),
@@ -177,9 +183,12 @@ impl pb::etcd_service_server::EtcdService for EtcdApi {
         self.guard(&hexid, Change::Remove { healthy: true }, r.force)
             .await?;
         let (_, _, mut c) = self.client().await?;
-        c.member_remove(id)
-            .await
-            .map_err(|e| Status::failed_precondition(format!("removing member {hexid}: {e}")))?;
+        c.member_remove(id).await.map_err(|e| {
+            Status::failed_precondition(format!(
+                "removing member {hexid}: {}",
+                machined_resources::error::chain(&e)
+            ))
+        })?;
         tracing::info!(member = %hexid, "removed an etcd member");
         Ok(Response::new(pb::EtcdRemoveMemberResponse {
             node: self.node.clone(),
@@ -242,7 +251,7 @@ impl pb::etcd_service_server::EtcdService for EtcdApi {
     ) -> Result<Response<Chunks>, Status> {
         check(&req, &self.state, Need::Admin)?;
         let (_, _, mut c) = self.client().await?;
-        let stream = c.snapshot().await.map_err(unavailable)?;
+        let stream = c.snapshot().await.map_err(unavailable_err)?;
         let out = futures::stream::unfold(Some(stream), |s| async move {
             let mut s = s?;
             match s.message().await {
@@ -253,7 +262,13 @@ impl pb::etcd_service_server::EtcdService for EtcdApi {
                     Some(s),
                 )),
                 Ok(None) => None,
-                Err(e) => Some((Err(unavailable(format!("snapshot: {e}"))), None)),
+                Err(e) => Some((
+                    Err(unavailable(format!(
+                        "snapshot: {}",
+                        machined_resources::error::chain(&e)
+                    ))),
+                    None,
+                )),
             }
         });
         Ok(Response::new(Box::pin(out)))

@@ -92,10 +92,20 @@ impl HealthApi {
             let tls = self.etcd.tls_for_checks();
             let mut c = etcd::connect(std::slice::from_ref(&url), tls.as_ref())
                 .await
-                .map_err(|e| format!("{}: {e}", s.member.name))?;
-            let ms = etcd::members(&mut c, &[url])
-                .await
-                .map_err(|e| format!("{}: {e}", s.member.name))?;
+                .map_err(|e| {
+                    format!(
+                        "{}: {}",
+                        s.member.name,
+                        machined_resources::error::chain(&e)
+                    )
+                })?;
+            let ms = etcd::members(&mut c, &[url]).await.map_err(|e| {
+                format!(
+                    "{}: {}",
+                    s.member.name,
+                    machined_resources::error::chain(&e)
+                )
+            })?;
             lists.push((
                 s.member.name.clone(),
                 ms.into_iter().map(|m| m.id).collect::<BTreeSet<_>>(),
@@ -144,7 +154,7 @@ impl HealthApi {
         let creds = crate::proxy::node_creds(&self.state).ok_or("the node has no certificates")?;
         let ch = client::connect(addr, &creds)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| machined_resources::error::chain(&e).to_string())?;
         let mut c = client::resources(client::direct(ch));
         let mut req = tonic::Request::new(pb::ListRequest {
             r#type: T::TYPE.into(),

@@ -53,7 +53,7 @@ pub fn serve(listener: TcpListener) {
             let (tcp, _) = match listener.accept().await {
                 Ok(c) => c,
                 Err(e) => {
-                    tracing::warn!(error = %e, "metrics: accept failed");
+                    tracing::warn!(error = %machined_resources::error::chain(&e), "metrics: accept failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -83,7 +83,7 @@ pub fn start(addr: &str) {
     let parsed: std::net::SocketAddr = match addr.parse() {
         Ok(a) => a,
         Err(e) => {
-            tracing::warn!(addr, error = %e, "--metrics-listen is not ADDRESS:PORT; no metrics");
+            tracing::warn!(addr, error = %machined_resources::error::chain(&e), "--metrics-listen is not ADDRESS:PORT; no metrics");
             return;
         }
     };
@@ -103,7 +103,7 @@ pub fn start(addr: &str) {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
                 Err(e) => {
-                    return tracing::warn!(listen = %parsed, error = %e, "cannot serve metrics");
+                    return tracing::warn!(listen = %parsed, error = %machined_resources::error::chain(&e), "cannot serve metrics");
                 }
             }
         }

@@ -112,7 +112,9 @@ async fn track_tls(state: State, current: tls::Current) {
                     "API TLS updated"
                 );
             }
-            Err(e) => tracing::error!(error = %e, "cannot build the API TLS config"),
+            Err(e) => {
+                tracing::error!(error = %machined_resources::error::chain(&e), "cannot build the API TLS config")
+            }
         }
     }
 }

@@ -64,7 +64,7 @@ pub fn initial_config(flag: Option<&Path>, store: &NodeStore, state: &State) -> 
         }
         Err(e) if from_flag => Err(anyhow::anyhow!("{e}")),
         Err(e) => {
-            tracing::error!(error = %e, path = %store.path().display(), "persisted config is invalid; starting unconfigured");
+            tracing::error!(error = %machined_resources::error::chain(&e), path = %store.path().display(), "persisted config is invalid; starting unconfigured");
             Ok(())
         }
     }

@@ -134,7 +134,11 @@ pub async fn run(s: &Session, a: GetArgs) -> Result<bool> {
             Err(e) if nodes.len() == 1 => return Err(e),
             Err(e) => {
                 ok = false;
-                eprintln!("{n}: error: {e:#}{}", crate::session::where_hint());
+                eprintln!(
+                    "{n}: error: {}{}",
+                    crate::output::chain(&e),
+                    crate::session::where_hint()
+                );
             }
         }
     }

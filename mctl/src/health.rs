@@ -84,7 +84,7 @@ pub async fn run(s: &Session, a: HealthArgs) -> Result<bool> {
                     println!("here: waiting for the VIP {vip} to answer from this side: OK");
                     break;
                 }
-                Ok(Err(e)) => format!("{e:#}"),
+                Ok(Err(e)) => crate::output::chain(&e),
                 Err(_) => "no answer within 3 s".to_string(),
             };
             if Instant::now() > deadline {

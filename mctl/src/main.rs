@@ -306,7 +306,7 @@ fn main() {
         Ok(true) => 0,
         Ok(false) => 1,
         Err(e) => {
-            eprintln!("error: {e:#}{}", session::where_hint());
+            eprintln!("error: {}{}", output::chain(&e), session::where_hint());
             1
         }
     };

@@ -110,7 +110,11 @@ where
     for (n, r) in futures::future::join_all(runs).await {
         if let Err(e) = r {
             ok = false;
-            eprintln!("{n}: error: {e:#}{}", crate::session::where_hint());
+            eprintln!(
+                "{n}: error: {}{}",
+                crate::output::chain(&e),
+                crate::session::where_hint()
+            );
         }
     }
     ok

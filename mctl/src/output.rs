@@ -141,6 +141,13 @@ pub fn yaml(rows: &[Row]) -> String {
         .collect()
 }
 
+/// An error with its causes, each once (`{:#}` would repeat a cause that a
+/// library also prints in its own message).
+pub fn chain(e: &anyhow::Error) -> String {
+    let inner: &(dyn std::error::Error + 'static) = e.as_ref();
+    machined_resources::error::chain(inner).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

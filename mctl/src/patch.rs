@@ -11,12 +11,16 @@ use machined_resources::types::MachineConfigSpec;
 use machined_resources::ResourceSpec;
 use std::path::{Path, PathBuf};
 
-/// Loads each `-p` argument: `@FILE` reads the file, anything else is the
-/// patch itself.
+/// Loads each `-p` argument: `@FILE` reads the file; an argument that
+/// names an existing file is read as that file too (as talosctl does);
+/// anything else is the patch itself.
 pub fn load(args: &[String]) -> Result<Vec<patch::Patch>> {
     args.iter()
         .map(|a| {
-            let text = match a.strip_prefix('@') {
+            let file = a
+                .strip_prefix('@')
+                .or_else(|| Path::new(a).is_file().then_some(a.as_str()));
+            let text = match file {
                 Some(file) => std::fs::read_to_string(file)
                     .with_context(|| format!("reading patch {file}"))?,
                 None => a.clone(),

@@ -215,7 +215,8 @@ impl Session {
                 Err(e) => {
                     ok = false;
                     eprintln!(
-                        "{node}: error: {e:#}{}{}",
+                        "{node}: error: {}{}{}",
+                        crate::output::chain(&e),
                         insecure_hint(&self.creds),
                         where_hint()
                     );

@@ -9,7 +9,7 @@ use base64::Engine;
 pub enum DerError {
     #[error("not PEM")]
     NotPem,
-    #[error("bad PEM body: {0}")]
+    #[error("bad PEM body")]
     Body(#[from] base64::DecodeError),
     #[error("{0}")]
     Layout(&'static str),

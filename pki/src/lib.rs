@@ -25,23 +25,23 @@ pub const ROLE_IMPERSONATOR: &str = "os:impersonator";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
-    #[error("private key: {0}")]
+    #[error("private key")]
     KeyPem(#[source] der::DerError),
-    #[error("certificate: {0}")]
+    #[error("certificate")]
     CertPem(#[source] der::DerError),
-    #[error("private key: {0}")]
+    #[error("private key")]
     Key(#[source] rcgen::Error),
-    #[error("certificate: {0}")]
+    #[error("certificate")]
     Cert(#[source] rcgen::Error),
-    #[error("certificate: {0}")]
+    #[error("certificate")]
     Parse(#[source] x509_parser::nom::Err<x509_parser::error::X509Error>),
     #[error("private key: does not belong to the certificate (its public key differs)")]
     KeyMismatch,
     #[error("certificate: at most two organisations")]
     TooManyOrgs,
-    #[error("base64: {0}")]
+    #[error("base64")]
     Base64(#[from] base64::DecodeError),
-    #[error("base64: not UTF-8 text: {0}")]
+    #[error("base64: not UTF-8 text")]
     Utf8(#[from] std::string::FromUtf8Error),
 }
 

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod duration;
 pub mod endpoint;
+pub mod error;
 pub mod mac;
 pub mod registry;
 pub mod resource;

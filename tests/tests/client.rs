@@ -182,3 +182,46 @@ fn one_duration_syntax_on_the_command_line() {
         );
     }
 }
+
+#[test]
+fn a_patch_named_by_its_file_is_read_and_errors_say_each_cause_once() {
+    let dir = TempDir::new("patchfile");
+    let cfg = dir.0.join("mctlconfig");
+    let out = dir.0.join("gen");
+    let r = mctl(
+        &cfg,
+        &[
+            "gen",
+            "config",
+            "p",
+            "https://10.5.0.50:6443",
+            "-o",
+            &s(&out),
+        ],
+    );
+    assert!(r.ok, "gen: {}", r.stderr);
+    let patch = dir.0.join("hostname.yaml");
+    std::fs::write(
+        &patch,
+        "machine:\n  network:\n    hostname: patched-by-file\n",
+    )
+    .expect("write");
+    let cp = s(&out.join("controlplane.yaml"));
+    // No `@`: the argument names a file, so it is the file.
+    let r = mctl(&cfg, &["machineconfig", "patch", &cp, "-p", &s(&patch)]);
+    assert!(
+        r.ok && r.stdout.contains("hostname: patched-by-file"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    // A node that is not there: the cause is said once.
+    let r = mctl(&cfg, &["--insecure", "-n", "127.0.0.1:1", "version"]);
+    assert!(!r.ok, "{}", r.stdout);
+    assert_eq!(
+        r.stderr.matches("Connection refused").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+}

@@ -360,7 +360,9 @@ fn hand_removal_config_moves_and_ipv6() {
         r#"[{"op": "replace", "path": "/machine/network/hostname", "value": "x"}]"#,
     ]);
     assert!(
-        !r.ok && r.stderr.contains("JSON6902 patches are not supported"),
+        !r.ok
+            && r.stderr
+                .contains("a JSON 6902 patch cannot change a multi-document"),
         "{}",
         r.stderr
     );

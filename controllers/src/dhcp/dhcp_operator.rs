@@ -344,7 +344,7 @@ impl Controller for DhcpOperatorController {
             let held = self.stop(r).await;
             if let (Some(l), Some(index)) = (held, links.get(&name)) {
                 if let Err(e) = self.driver.del_addr(*index, IpNet::V4(l.cidr())).await {
-                    tracing::warn!(link = %name, error = %e, "removing the released address failed");
+                    tracing::warn!(link = %name, error = %machined_resources::error::chain(&e), "removing the released address failed");
                 }
             }
         }

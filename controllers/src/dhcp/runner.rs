@@ -66,7 +66,7 @@ impl Runner {
         };
         let f = frame::build((self.link.mac, o.ciaddr), dst, &payload);
         if let Err(e) = sock.send(&f) {
-            tracing::warn!(error = %e, kind = ?o.kind, "DHCP send failed");
+            tracing::warn!(error = %machined_resources::error::chain(&e), kind = ?o.kind, "DHCP send failed");
         } else {
             tracing::debug!(kind = ?o.kind, xid = o.xid, "DHCP sent");
         }
@@ -78,7 +78,10 @@ impl Runner {
             Ok(s) => s,
             Err(e) => {
                 let mut c = Client::new(0);
-                c.last_error = format!("opening the DHCP socket: {e}");
+                c.last_error = format!(
+                    "opening the DHCP socket: {}",
+                    machined_resources::error::chain(&e)
+                );
                 self.publish(&c);
                 return;
             }
@@ -116,7 +119,7 @@ impl Runner {
                         }
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, "DHCP receive failed");
+                        tracing::warn!(error = %machined_resources::error::chain(&e), "DHCP receive failed");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                 },
@@ -144,7 +147,7 @@ impl Runner {
                     Err(e) => Err(e),
                 };
                 let conflict = checked.unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "address check failed; taking the lease");
+                    tracing::warn!(error = %machined_resources::error::chain(&e), "address check failed; taking the lease");
                     None
                 });
                 let conflict = conflict.is_some();
@@ -156,7 +159,7 @@ impl Runner {
             Action::Bind(l) => {
                 tracing::info!(address = %l.cidr(), server = %l.server, lease_secs = l.lease_secs, "DHCP lease bound");
                 if let Err(e) = lease::save(&self.file, &l) {
-                    tracing::warn!(error = %e, file = %self.file.display(), "saving the lease failed");
+                    tracing::warn!(error = %machined_resources::error::chain(&e), file = %self.file.display(), "saving the lease failed");
                 }
                 Vec::new()
             }

@@ -10,7 +10,7 @@ pub const RPC_TIMEOUT: Duration = Duration::from_secs(2);
 /// An etcd call that failed, with the members it was sent to.
 #[derive(Debug, thiserror::Error)]
 pub enum EtcdError {
-    #[error("etcd at {endpoints}: {source}")]
+    #[error("etcd at {endpoints}")]
     Call {
         endpoints: String,
         #[source]

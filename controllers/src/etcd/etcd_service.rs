@@ -189,7 +189,7 @@ impl EtcdServiceController {
         let reaper = async move {
             let how = match child.wait().await {
                 Ok(st) => format!("exited: {st}"),
-                Err(e) => format!("wait failed: {e}"),
+                Err(e) => format!("wait failed: {}", machined_resources::error::chain(&e)),
             };
             tracing::debug!(%how, "etcd reaped");
             let _ = tx.send(Some(how));
@@ -238,7 +238,7 @@ impl EtcdServiceController {
                 self.put_status(ctx, EtcdPhase::Running, Some(&h), true)
             }
             Err(e) => {
-                self.last_error = e.to_string();
+                self.last_error = machined_resources::error::chain(&e).to_string();
                 self.put_status(ctx, EtcdPhase::Unhealthy, None, true)
             }
         }
@@ -325,9 +325,9 @@ impl Controller for EtcdServiceController {
                 .await;
                 if let Err(e) = r {
                     self.last_error = format!(
-                        "the node address moved from {old_ip} to {new_ip} and this member's peer URL could not follow ({e}); etcd runs on as it was, retrying"
+                        "the node address moved from {old_ip} to {new_ip} and this member's peer URL could not follow ({}); etcd runs on as it was, retrying", machined_resources::error::chain(&e)
                     );
-                    tracing::warn!(%old_ip, %new_ip, error = %e, "etcd re-advertise failed");
+                    tracing::warn!(%old_ip, %new_ip, error = %machined_resources::error::chain(&e), "etcd re-advertise failed");
                     ctx.requeue_after(JOIN_RETRY);
                     return self.put_status(ctx, EtcdPhase::Unhealthy, None, false);
                 }
@@ -365,7 +365,8 @@ impl Controller for EtcdServiceController {
                         return self.put_status(ctx, EtcdPhase::WaitingForBootstrap, None, false);
                     }
                     Err(e) => {
-                        self.last_error = format!("joining: {e}");
+                        self.last_error =
+                            format!("joining: {}", machined_resources::error::chain(&e));
                         ctx.requeue_after(JOIN_RETRY);
                         return self.put_status(ctx, EtcdPhase::Joining, None, false);
                     }
@@ -394,10 +395,10 @@ impl Controller for EtcdServiceController {
                 self.put_status(ctx, EtcdPhase::Running, Some(&h), false)
             }
             Err(e) => {
-                self.last_error = e.to_string();
+                self.last_error = machined_resources::error::chain(&e).to_string();
                 self.failed_checks += 1;
                 if was_running && self.failed_checks < FAILED_CHECKS_TO_UNHEALTHY {
-                    tracing::info!(error = %e, "etcd health check failed once; checking again");
+                    tracing::info!(error = %machined_resources::error::chain(&e), "etcd health check failed once; checking again");
                     return Ok(());
                 }
                 let phase = if was_running {

@@ -47,7 +47,7 @@ fn closer(fd: OwnedFd) {
             .name("packet-close".into())
             .spawn(move || rx.into_iter().for_each(drop));
         if let Err(e) = started {
-            tracing::warn!(error = %e, "no thread to close packet sockets on; closing in place");
+            tracing::warn!(error = %machined_resources::error::chain(&e), "no thread to close packet sockets on; closing in place");
         }
         Mutex::new(tx)
     });

@@ -50,8 +50,12 @@ impl Controller for HostnameSpecController {
                 if !self.owns_name {
                     note = "not machined's to set (not the OS, no --set-hostname): the host's name is left alone".into();
                 } else if let Err(e) = nix::unistd::sethostname(&w.hostname) {
-                    note = format!("sethostname {}: {e}", w.hostname);
-                    tracing::warn!(hostname = %w.hostname, error = %e, "setting the hostname failed");
+                    note = format!(
+                        "sethostname {}: {}",
+                        w.hostname,
+                        machined_resources::error::chain(&e)
+                    );
+                    tracing::warn!(hostname = %w.hostname, error = %machined_resources::error::chain(&e), "setting the hostname failed");
                 } else {
                     tracing::info!(hostname = %w.hostname, source = %w.source, "hostname set");
                 }

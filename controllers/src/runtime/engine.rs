@@ -134,7 +134,7 @@ impl Running {
         for (name, token, handle) in self.tasks.into_iter().rev() {
             token.cancel();
             if let Err(e) = handle.await {
-                tracing::error!(controller = name, error = %e, "controller task failed");
+                tracing::error!(controller = name, error = %machined_resources::error::chain(&e), "controller task failed");
             }
         }
     }
@@ -231,7 +231,7 @@ async fn run(mut c: Box<dyn Controller>, t: Task) {
         match result {
             Ok(()) => delay = backoff.initial,
             Err(e) => {
-                tracing::warn!(controller = name, error = %e, retry_in_ms = delay.as_millis() as u64, "reconcile failed");
+                tracing::warn!(controller = name, error = %machined_resources::error::chain(&e), retry_in_ms = delay.as_millis() as u64, "reconcile failed");
                 machined_telemetry::metrics::get().reconcile_failed(name);
                 ctx.requeue = None;
                 tokio::select! {
@@ -248,7 +248,7 @@ async fn run(mut c: Box<dyn Controller>, t: Task) {
     if started {
         let span = tracing::info_span!("shutdown", controller = name);
         if let Err(e) = c.shutdown(&mut ctx).instrument(span).await {
-            tracing::warn!(controller = name, error = %e, "shutdown failed");
+            tracing::warn!(controller = name, error = %machined_resources::error::chain(&e), "shutdown failed");
         }
     }
     tracing::debug!(controller = name, "stopped");

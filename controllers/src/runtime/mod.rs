@@ -65,10 +65,10 @@ pub enum ControllerError {
     Net(#[from] crate::kernel::NetError),
     #[error(transparent)]
     Etcd(#[from] crate::etcd::client::EtcdError),
-    #[error("certificates: {0}")]
+    #[error("certificates")]
     Pki(#[from] machined_pki::PkiError),
     /// A file or process operation, with what was being done.
-    #[error("{what} {}: {source}", .path.display())]
+    #[error("{what} {}", .path.display())]
     Io {
         what: &'static str,
         path: std::path::PathBuf,

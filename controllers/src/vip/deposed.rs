@@ -68,7 +68,7 @@ pub async fn watch(link: u32, mac: Mac, prev: Holder, vip: IpAddr, cue: mpsc::Se
     let sock = match sock {
         Ok(s) => s,
         Err(e) => {
-            tracing::warn!(error = %e, "cannot watch for the deposed holder's return");
+            tracing::warn!(error = %machined_resources::error::chain(&e), "cannot watch for the deposed holder's return");
             return std::future::pending().await;
         }
     };

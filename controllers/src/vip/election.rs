@@ -37,8 +37,8 @@ pub async fn run(
         match session(&spec, d, &mut desire, &shared, &deps).await {
             Ok(()) => shared.update(|v| v.error.clear()),
             Err(e) => {
-                tracing::warn!(error = %e, "VIP election session ended");
-                shared.update(|v| v.error = e.to_string());
+                tracing::warn!(error = %machined_resources::error::chain(&e), "VIP election session ended");
+                shared.update(|v| v.error = machined_resources::error::chain(&e).to_string());
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }

@@ -11,7 +11,7 @@ pub enum SessionError {
     #[error(transparent)]
     Connect(#[from] EtcdError),
     /// One etcd request failed.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Etcd {
         what: &'static str,
         #[source]
@@ -21,9 +21,9 @@ pub enum SessionError {
     Timeout { what: &'static str, after: Duration },
     #[error("link {0} has no MAC address")]
     NoMac(String),
-    #[error("opening the link for the VIP: {0}")]
+    #[error("opening the link for the VIP")]
     Link(#[source] std::io::Error),
-    #[error("this node's {0}")]
+    #[error("this node's election value")]
     OwnValue(#[from] ValueError),
     #[error("lease lost while campaigning")]
     LeaseLost,
@@ -32,13 +32,17 @@ pub enum SessionError {
     /// Let go of the VIP (the address is gone), but neither the release
     /// nor the revoke through another member went through: the key stays
     /// until its lease expires.
-    #[error("{why}; release: {release}; revoke elsewhere: {elsewhere}")]
+    #[error("{why}; release: {}; revoke elsewhere", chained(.release))]
     Release {
         why: LetGo,
         release: Box<SessionError>,
         #[source]
         elsewhere: Box<SessionError>,
     },
+}
+
+fn chained(e: &SessionError) -> String {
+    machined_resources::error::chain(e).to_string()
 }
 
 /// Runs one etcd request within `step`.

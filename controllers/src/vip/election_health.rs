@@ -98,7 +98,10 @@ pub async fn handover(
                     None => "keeping the VIP although its health check fails: no healthy candidate"
                         .to_string(),
                 },
-                Err(e) => format!("health check failing; could not list the candidates: {e}"),
+                Err(e) => format!(
+                    "health check failing; could not list the candidates: {}",
+                    machined_resources::error::chain(&e)
+                ),
             }
         };
         let changed = shared.view().health_note != note;

@@ -36,11 +36,13 @@ pub async fn follow(
             Ok(w) => {
                 tx.send_replace(w);
             }
-            Err(e) => tracing::warn!(%vip, error = %e, "cannot open the link with its new MAC"),
+            Err(e) => {
+                tracing::warn!(%vip, error = %machined_resources::error::chain(&e), "cannot open the link with its new MAC")
+            }
         }
         value.mac = Some(mac);
         if let Err(e) = c.proclaim(key, &value.encode()).await {
-            tracing::warn!(%vip, error = %e, "proclaiming the new MAC failed");
+            tracing::warn!(%vip, error = %machined_resources::error::chain(&e), "proclaiming the new MAC failed");
         }
     }
 }

@@ -66,7 +66,7 @@ pub async fn move_away(
             Ok(Some(t)) if t == me => {
                 withdrawn = true;
                 if let Err(e) = c.clear_move(vip, &t).await {
-                    tracing::warn!(error = %e, "withdrawing the move request failed (it ends with its lease)");
+                    tracing::warn!(error = %machined_resources::error::chain(&e), "withdrawing the move request failed (it ends with its lease)");
                 }
                 continue;
             }
@@ -139,7 +139,7 @@ pub async fn preempt(
                 "taking the VIP over from a lower-priority holder"
             );
             if let Err(e) = c.request_move(vip, &d.node, MOVE_TTL_SECS).await {
-                tracing::warn!(error = %e, "asking for the VIP failed");
+                tracing::warn!(error = %machined_resources::error::chain(&e), "asking for the VIP failed");
             }
         }
         // Give the request its time before looking again.

@@ -38,7 +38,7 @@ pub struct Holder {
 pub enum ValueError {
     #[error("election value is {0} bytes, more than {MAX_VALUE_BYTES}")]
     TooLarge(usize),
-    #[error("election value is not the expected JSON object: {0}")]
+    #[error("election value is not the expected JSON object")]
     Shape(#[source] serde_json::Error),
     #[error("election value field node: {0}")]
     Node(&'static str),

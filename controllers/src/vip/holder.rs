@@ -168,8 +168,9 @@ impl Holder {
             let quiet = self.addrs.silence(self.link);
             let why = match (quiet, wire.answered_by(self.claim_window).await) {
                 (Err(e), _) => format!(
-                    "cannot keep the kernel from answering for {} on the link: {e}",
-                    self.ip
+                    "cannot keep the kernel from answering for {} on the link: {}",
+                    self.ip,
+                    machined_resources::error::chain(&e)
                 ),
                 (Ok(_), Ok(None)) => {
                     shared.update(|s| s.waiting.clear());
@@ -178,7 +179,11 @@ impl Holder {
                 (Ok(_), Ok(Some(mac))) => {
                     format!("{} still answers for {}", format_mac(&mac), self.ip)
                 }
-                (Ok(_), Err(e)) => format!("cannot probe for {} on the link: {e}", self.ip),
+                (Ok(_), Err(e)) => format!(
+                    "cannot probe for {} on the link: {}",
+                    self.ip,
+                    machined_resources::error::chain(&e)
+                ),
             };
             tracing::warn!(vip = %self.ip, reason = %why, "not claiming the VIP yet");
             if shared.view().waiting != why {
@@ -235,7 +240,9 @@ impl Holder {
                 super::report::acquired(self.ip);
             }
             Ok(other) => tracing::warn!(vip = %self.ip, outcome = ?other, "VIP not added"),
-            Err(e) => tracing::error!(vip = %self.ip, error = %e, "adding the VIP failed"),
+            Err(e) => {
+                tracing::error!(vip = %self.ip, error = %machined_resources::error::chain(&e), "adding the VIP failed")
+            }
         }
         let speaker = Speaker {
             ip: self.ip,
@@ -282,7 +289,7 @@ impl Holder {
                 "the link was set to answer ARP for addresses it does not have; quiet again"),
             Ok(false) => {}
             Err(e) => {
-                tracing::error!(vip = %self.ip, error = %e, "cannot check that the link is quiet")
+                tracing::error!(vip = %self.ip, error = %machined_resources::error::chain(&e), "cannot check that the link is quiet")
             }
         }
         match self.put(v) {
@@ -292,7 +299,9 @@ impl Holder {
                 let _ = self.cue.try_send(Cue::Burst);
             }
             Ok(_) => {}
-            Err(e) => tracing::error!(vip = %self.ip, error = %e, "renewing the VIP failed"),
+            Err(e) => {
+                tracing::error!(vip = %self.ip, error = %machined_resources::error::chain(&e), "renewing the VIP failed")
+            }
         }
     }
 
@@ -308,8 +317,10 @@ impl Holder {
                 (Ok(false), _) => break,
                 (Ok(true), Ok(())) => tracing::error!(vip = %self.ip,
                     "the VIP is still on the link after removal; retrying"),
-                (Ok(true), Err(e)) | (Err(e), _) => tracing::error!(vip = %self.ip, error = %e,
-                    "removing the VIP failed; retrying with the lease held"),
+                (Ok(true), Err(e)) | (Err(e), _) => {
+                    tracing::error!(vip = %self.ip, error = %machined_resources::error::chain(&e),
+                    "removing the VIP failed; retrying with the lease held")
+                }
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(1));

@@ -69,7 +69,7 @@ pub async fn keep_alive(
         let mut c = match line.client(member).await {
             Ok(c) => c,
             Err(e) => {
-                tracing::debug!(lease, member = line.endpoint(member), error = %e, "cannot reach the member; trying another");
+                tracing::debug!(lease, member = line.endpoint(member), error = %machined_resources::error::chain(&e), "cannot reach the member; trying another");
                 line.avoid(member);
                 tokio::time::sleep(retry).await;
                 continue;
@@ -82,7 +82,7 @@ pub async fn keep_alive(
                 if not_found(&e) {
                     Open::Lost
                 } else {
-                    Open::Failed(e.to_string())
+                    Open::Failed(machined_resources::error::chain(&e).to_string())
                 }
             })
         };

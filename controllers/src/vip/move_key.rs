@@ -49,7 +49,7 @@ pub async fn observe(mut client: Client, vip: IpAddr, tx: watch::Sender<Option<S
         }
         .await;
         if let Err(e) = got {
-            tracing::debug!(%vip, error = %e, "watching the move request failed; retrying");
+            tracing::debug!(%vip, error = %machined_resources::error::chain(&e), "watching the move request failed; retrying");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -67,7 +67,7 @@ pub async fn observe(mut client: Client, name: String, tx: watch::Sender<Option<
                     let kv = resp.kv();
                     let holder = kv.and_then(|kv| {
                         Holder::decode(kv.value(), kv.lease())
-                            .map_err(|e| tracing::warn!(%name, error = %e, "ignoring the holder's election value"))
+                            .map_err(|e| tracing::warn!(%name, error = %machined_resources::error::chain(&e), "ignoring the holder's election value"))
                             .ok()
                     });
                     gone = kv.map(|kv| {
@@ -80,7 +80,9 @@ pub async fn observe(mut client: Client, name: String, tx: watch::Sender<Option<
                     publish(&tx, holder);
                 }
             }
-            Err(e) => tracing::debug!(%name, error = %e, "observe failed; retrying"),
+            Err(e) => {
+                tracing::debug!(%name, error = %machined_resources::error::chain(&e), "observe failed; retrying")
+            }
         }
         publish(&tx, None);
         tokio::time::sleep(Duration::from_millis(200)).await;

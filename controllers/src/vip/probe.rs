@@ -181,7 +181,7 @@ impl Prober {
                     return;
                 }
                 Ok(Err(e)) => {
-                    tracing::info!(error = %e, "revoking the dead holder's lease failed; retrying")
+                    tracing::info!(error = %machined_resources::error::chain(&e), "revoking the dead holder's lease failed; retrying")
                 }
                 Err(_) => tracing::info!("revoking the dead holder's lease timed out; retrying"),
             }
@@ -216,7 +216,7 @@ impl Prober {
         };
         let sock = sock
             .map_err(
-                |e| tracing::warn!(error = %e, "cannot open a packet socket for holder probing"),
+                |e| tracing::warn!(error = %machined_resources::error::chain(&e), "cannot open a packet socket for holder probing"),
             )
             .ok()?;
         let probe = match (ip, mac) {
@@ -293,7 +293,7 @@ impl Prober {
                     Verdict::Probe(wait) => wait,
                 };
                 if let Err(e) = t.sock.send(&t.probe) {
-                    tracing::warn!(error = %e, "holder probe failed");
+                    tracing::warn!(error = %machined_resources::error::chain(&e), "holder probe failed");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     return None;
                 }

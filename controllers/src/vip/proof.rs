@@ -100,7 +100,7 @@ impl Confirm for EtcdConfirm {
                     lease,
                 ),
                 Err(e) => {
-                    tracing::debug!(error = %e, "no proof: etcd did not answer");
+                    tracing::debug!(error = %machined_resources::error::chain(&e), "no proof: etcd did not answer");
                     Proof::NoAnswer
                 }
             }

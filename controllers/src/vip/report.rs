@@ -107,7 +107,9 @@ pub fn announce(wire: &dyn super::wire::Wire, vip: IpAddr, shared: &Shared) {
                 s.announced = Some((std::time::SystemTime::now(), n + frames));
             })
         }
-        Err(e) => tracing::warn!(%vip, error = %e, "announcing failed"),
+        Err(e) => {
+            tracing::warn!(%vip, error = %machined_resources::error::chain(&e), "announcing failed")
+        }
     }
 }
 

@@ -123,7 +123,7 @@ impl Session<'_> {
         );
         drop(self.tasks);
         let Err(e) = released else { return Ok(()) };
-        tracing::warn!(error = %e, member = self.c.member(), "releasing failed; revoking the lease through another member");
+        tracing::warn!(error = %machined_resources::error::chain(&e), member = self.c.member(), "releasing failed; revoking the lease through another member");
         self.c
             .revoke_elsewhere(&self.d, self.lease)
             .await

@@ -117,14 +117,14 @@ impl Speaker {
                 h = wire.hear() => match h {
                     Ok(h) => b.note(h),
                     Err(e) => {
-                        tracing::warn!(vip = %self.ip, error = %e, "reading the link failed");
+                        tracing::warn!(vip = %self.ip, error = %machined_resources::error::chain(&e), "reading the link failed");
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 },
                 _ = tokio::time::sleep_until(sched.next_announce().unwrap_or(far)) => {}
                 _ = tokio::time::sleep_until(sched.next_probe()) => {
                     if let Err(e) = wire.probe() {
-                        tracing::debug!(vip = %self.ip, error = %e, "probing for rivals failed");
+                        tracing::debug!(vip = %self.ip, error = %machined_resources::error::chain(&e), "probing for rivals failed");
                     }
                     sched.probed(Instant::now());
                 }
@@ -168,7 +168,7 @@ impl Speaker {
                 Proof::Held => {
                     for a in &b.asked {
                         if let Err(e) = wire.answer(a) {
-                            tracing::debug!(vip = %self.ip, error = %e, "answering failed");
+                            tracing::debug!(vip = %self.ip, error = %machined_resources::error::chain(&e), "answering failed");
                         }
                     }
                     if let Some(m) = b.rival {

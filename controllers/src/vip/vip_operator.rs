@@ -67,7 +67,7 @@ impl VipOperatorController {
                         // the kernel goes first (this node leads nothing).
                         if attempt > 0 {
                             if let Err(e) = deps.addrs.remove(spec.ip) {
-                                tracing::warn!(error = %e, "removing what the last runner left failed");
+                                tracing::warn!(error = %machined_resources::error::chain(&e), "removing what the last runner left failed");
                             }
                             shared.update(|v| v.leading = false);
                         }
@@ -116,7 +116,7 @@ impl VipOperatorController {
                 match sent.await {
                     Ok(()) => tracing::info!(%vip, to = %m.to, "move requested"),
                     Err(e) => {
-                        tracing::warn!(%vip, to = %m.to, error = %e, "requesting the move failed")
+                        tracing::warn!(%vip, to = %m.to, error = %machined_resources::error::chain(&e), "requesting the move failed")
                     }
                 }
             });

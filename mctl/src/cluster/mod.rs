@@ -131,7 +131,7 @@ pub fn wait_until<T>(
         match f() {
             Ok(Some(v)) => return Ok(v),
             Ok(None) => {}
-            Err(e) => last = format!(": {e:#}"),
+            Err(e) => last = format!(": {}", crate::output::chain(&e)),
         }
         if Instant::now() > deadline {
             bail!("timed out waiting for {what}{last}");
@@ -156,7 +156,8 @@ pub fn run(cmd: &ClusterCmd) -> Result<bool> {
     match cmd {
         ClusterCmd::Create(a) => create::create(a).map(|_| true).map_err(|e| {
             anyhow!(
-                "{e:#}\n(clean up with: mctl cluster destroy --name {})",
+                "{}\n(clean up with: mctl cluster destroy --name {})",
+                crate::output::chain(&e),
                 a.name
             )
         }),

@@ -86,7 +86,7 @@ pub async fn watch_node(s: Arc<Session>, i: usize, shared: Shared) {
         }
         .await;
         if let Err(e) = r {
-            lock(&shared)[i].error = Some(format!("{e:#}"));
+            lock(&shared)[i].error = Some(crate::output::chain(&e));
         }
         tokio::time::sleep(RETRY).await;
     }

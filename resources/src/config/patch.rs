@@ -27,13 +27,13 @@ pub enum Patch {
 pub enum PatchError {
     #[error("patch: {0}")]
     Limits(super::FieldError),
-    #[error("patch is not valid YAML: {0}")]
+    #[error("patch is not valid YAML")]
     Yaml(#[source] serde_yaml::Error),
-    #[error("machine config is not valid YAML: {0}")]
+    #[error("machine config is not valid YAML")]
     Config(#[source] serde_yaml::Error),
-    #[error("JSON6902 patches are not supported for multi-document machine configuration")]
+    #[error("a JSON 6902 patch cannot change a multi-document machine config: write it as a strategic merge patch (YAML with the fields to set, `$patch: delete` to remove)")]
     Json6902MultiDoc,
-    #[error("failure applying rfc6902 patches to the machine config: {0}")]
+    #[error("applying the JSON 6902 patch to the machine config failed")]
     Json6902(#[source] json_patch::PatchError),
     #[error("cannot merge at {path}: {left} in the config, {right} in the patch")]
     Mismatch {

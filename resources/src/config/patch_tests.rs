@@ -69,7 +69,8 @@ fn talos_multidoc_example() {
         "- op: add\n  path: /machine/network/interfaces/0/addresses\n  value: [10.1.2.3/24]\n";
     let err = run(MULTIDOC, &[json]).unwrap_err().to_string();
     assert!(
-        err.contains("JSON6902 patches are not supported for multi-document"),
+        err.contains("a JSON 6902 patch cannot change a multi-document machine config")
+            && err.contains("strategic merge"),
         "{err}"
     );
 }
@@ -116,7 +117,7 @@ fn bad_patches_say_why() {
         ),
         (
             "- op: remove\n  path: /machine/nosuch\n",
-            "failure applying rfc6902 patches",
+            "applying the JSON 6902 patch to the machine config failed: ",
         ),
         ("machine: {\n", "patch is not valid YAML"),
         (
@@ -125,7 +126,8 @@ fn bad_patches_say_why() {
         ),
     ];
     for (patch, want) in cases {
-        let err = run(APPLY_CONFIG, &[patch]).unwrap_err().to_string();
+        let e = run(APPLY_CONFIG, &[patch]).unwrap_err();
+        let err = crate::error::chain(&e).to_string();
         assert!(err.contains(want), "{patch:?}: {err}");
     }
     let deep = format!("machine: {}\n", "[".repeat(100));
