@@ -247,6 +247,21 @@ impl ArpWatch {
             .collect()
     }
 
+    /// Who answered the last answered request, if one node alone did (the
+    /// client's view of the holder, however slow its answers are).
+    pub fn last_answering(&self) -> Option<usize> {
+        let r = self.record.lock().unwrap();
+        let last = r.rounds.iter().rev().find(|x| !x.answers.is_empty())?;
+        let who: Vec<usize> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| last.answers.iter().any(|(a, _)| a == *m))
+            .map(|(i, _)| i)
+            .collect();
+        (who.len() == 1).then(|| who[0])
+    }
+
     /// A request sent after `t` was answered.
     pub fn answered_after(&self, t: Instant) -> bool {
         let r = self.record.lock().unwrap();

@@ -110,6 +110,11 @@ impl Outside {
         }
     }
 
+    /// Who alone answered the last answered ARP request.
+    pub fn last_answering(&self) -> Option<usize> {
+        self.arp.last_answering()
+    }
+
     /// Exactly one node answers, and it is not `not`.
     pub fn one_answering_other_than(&self, not: Option<usize>) -> Option<usize> {
         let a = self.answering();

@@ -122,7 +122,7 @@ pub fn run_with(
             .then_some(())
     });
     let probes = probe.stop();
-    let new_holder = out.answering().iter().position(|x| *x);
+    let new_holder = out.last_answering();
     let seen = out.stop();
     let (gap, lost) = gap(&probes);
     let moved_after = seen

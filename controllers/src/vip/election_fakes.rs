@@ -176,7 +176,12 @@ impl Campaign for FakeCampaign {
         self.0.log(format!("proclaim {value}"));
         Ok(())
     }
-    fn confirmer(&self, _: &LeaderKey, _: i64) -> Arc<dyn super::proof::Confirm> {
+    fn confirmer(
+        &self,
+        _: &LeaderKey,
+        _: i64,
+        _: std::time::Duration,
+    ) -> Arc<dyn super::proof::Confirm> {
         Arc::new(self.0.proof.clone())
     }
     async fn release(&self, _: LeaderKey, _: i64) -> Result<(), SessionError> {

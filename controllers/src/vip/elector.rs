@@ -75,7 +75,12 @@ pub trait Campaign: Send + Sync {
     async fn proclaim(&self, key: &LeaderKey, value: &str) -> Result<(), SessionError>;
     /// Proof, on demand, that this campaign still leads with `key` (on
     /// `lease`): asked before every frame that speaks for the VIP.
-    fn confirmer(&self, key: &LeaderKey, lease: i64) -> Arc<dyn super::proof::Confirm>;
+    fn confirmer(
+        &self,
+        key: &LeaderKey,
+        lease: i64,
+        within: std::time::Duration,
+    ) -> Arc<dyn super::proof::Confirm>;
     /// Gives up the lead held with `key` on `lease`: the key goes, and the
     /// next candidate wins (etcd: the lease is revoked, one write that
     /// deletes the key with it).

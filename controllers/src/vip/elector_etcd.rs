@@ -191,12 +191,18 @@ impl Campaign for EtcdCampaign {
             .map(|_| ())
     }
 
-    fn confirmer(&self, key: &LeaderKey, lease: i64) -> Arc<dyn super::proof::Confirm> {
+    fn confirmer(
+        &self,
+        key: &LeaderKey,
+        lease: i64,
+        within: std::time::Duration,
+    ) -> Arc<dyn super::proof::Confirm> {
         Arc::new(super::proof::EtcdConfirm {
             line: self.line.clone(),
             key: key.key().to_vec(),
             rev: key.rev(),
             lease,
+            within,
         })
     }
 

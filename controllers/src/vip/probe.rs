@@ -6,7 +6,8 @@
 //!   LAN, and cannot serve the VIP either;
 //! - the VIP itself, every `proof_every` (500 ms): only the holder's
 //!   machined answers, and only with fresh proof from etcd that it still
-//!   holds, so silence for `proof_every + dead_after` means it cannot prove
+//!   holds, so silence for `proof_every + proof_timeout + dead_after`
+//!   (the holder may wait up to `proof_timeout` for etcd) means it cannot prove
 //!   it holds (cut off from etcd's quorum, machined dead or stopped). Each
 //!   such probe costs the holder an etcd read, hence the slower pace.
 //!
@@ -51,6 +52,8 @@ pub struct Prober {
     pub dead_after: Duration,
     /// How often to ask for the VIP itself (0: never).
     pub proof_every: Duration,
+    /// How long the holder may wait for its proof before it answers.
+    pub proof_timeout: Duration,
 }
 
 /// An answer should come within this of its probe: a probe still
@@ -256,7 +259,7 @@ impl Prober {
                 self.suspicion.vip,
                 h.mac,
                 self.proof_every,
-                self.proof_every + self.dead_after,
+                self.proof_every + self.proof_timeout + self.dead_after,
                 "the holder does not answer for the VIP: it cannot prove it holds it",
             ),
         ]

@@ -42,18 +42,24 @@ impl Proof {
 pub trait Confirm: Send + Sync {
     /// One confirmation, sent when the future is first polled.
     fn confirm(&self) -> BoxFuture<'static, Proof>;
+
+    /// How long a confirmation may take before it counts as none.
+    fn within(&self) -> Duration {
+        WITHIN
+    }
 }
 
 /// A member that has not answered a confirmation within this is joined by
 /// the next one (a hung member must not silence the holder).
 pub const PER_TRY: Duration = Duration::from_millis(50);
 /// A confirmation not answered within this is none: what it was for goes
-/// unanswered (ARP clients retry within a second).
+/// unanswered (ARP clients retry within a second). The default of the
+/// `proofTimeout` option.
 pub const WITHIN: Duration = Duration::from_millis(250);
 
-/// One confirmation, bounded by [`WITHIN`].
+/// One confirmation, bounded by the confirmer's [`Confirm::within`].
 pub async fn fresh(c: &dyn Confirm) -> Proof {
-    tokio::time::timeout(WITHIN, c.confirm())
+    tokio::time::timeout(c.within(), c.confirm())
         .await
         .unwrap_or(Proof::NoAnswer)
 }
@@ -74,15 +80,22 @@ pub struct EtcdConfirm {
     /// The key's create revision when the campaign won.
     pub rev: i64,
     pub lease: i64,
+    /// `proofTimeout`.
+    pub within: Duration,
 }
 
 impl Confirm for EtcdConfirm {
+    fn within(&self) -> Duration {
+        self.within
+    }
+
     fn confirm(&self) -> BoxFuture<'static, Proof> {
         let (line, key, rev, lease) = (self.line.clone(), self.key.clone(), self.rev, self.lease);
+        let within = self.within;
         async move {
             let t = tokio::time::Instant::now();
             let read = line
-                .call(PER_TRY, WITHIN, |mut c| {
+                .call(PER_TRY, within, |mut c| {
                     let key = key.clone();
                     // No options: etcd's default read is linearizable.
                     async move { c.get(key, None).await }

@@ -222,6 +222,7 @@ impl<'a> Session<'a> {
             every: Duration::from_millis(self.spec.options.holder_probe_ms),
             dead_after: Duration::from_millis(self.spec.options.holder_dead_after_ms),
             proof_every: Duration::from_millis(self.spec.options.proof_probe_ms),
+            proof_timeout: Duration::from_millis(self.spec.options.proof_timeout_ms),
         }
     }
 

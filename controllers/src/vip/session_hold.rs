@@ -73,7 +73,11 @@ impl Session<'_> {
             addrs: self.deps.addrs.clone(),
             wire: wire_rx,
             kick: self.kick.clone(),
-            confirm: self.c.confirmer(&key, self.lease),
+            confirm: self.c.confirmer(
+                &key,
+                self.lease,
+                Duration::from_millis(spec.options.proof_timeout_ms),
+            ),
             cue: cue_tx,
         };
         // The first reason to let go: ineligible, our election key deleted

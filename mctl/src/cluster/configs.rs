@@ -32,6 +32,16 @@ pub struct NodeNet<'a> {
     pub dhcp: bool,
 }
 
+/// On emulated machines etcd answers a linearizable read in 300-400 ms,
+/// beyond the default proof timeout (250ms): the holder would stay silent.
+const SLOW_PROOF: &str = "1s";
+
+fn slow_vip() -> Value {
+    let mut m = Mapping::new();
+    m.insert("proofTimeout".into(), SLOW_PROOF.into());
+    Value::Mapping(m)
+}
+
 /// `base` (generated, with the cluster's secrets) for one node.
 pub fn node(base: &Value, n: &NodeNet<'_>, cp: bool) -> String {
     let mut v = base.clone();
@@ -48,6 +58,9 @@ pub fn node(base: &Value, n: &NodeNet<'_>, cp: bool) -> String {
     if cp {
         let mut vip = Mapping::new();
         vip.insert("ip".into(), n.vip.to_string().into());
+        if n.slow_etcd {
+            vip.insert("machined".into(), slow_vip());
+        }
         iface.insert("vip".into(), Value::Mapping(vip));
     }
     if !n.multidoc {
@@ -109,6 +122,9 @@ pub fn node(base: &Value, n: &NodeNet<'_>, cp: bool) -> String {
                 "---\napiVersion: v1alpha1\nkind: Layer2VIPConfig\nname: {}\nlink: eth0\n",
                 n.vip
             ));
+            if n.slow_etcd {
+                text.push_str(&format!("machined: {{proofTimeout: {SLOW_PROOF}}}\n"));
+            }
         }
     }
     text
@@ -123,16 +139,18 @@ mod tests {
         let g = crate::gen::generate("demo", "https://10.5.0.50:6443").unwrap();
         let net = "10.5.0.0/24".parse().unwrap();
         let ips = vec!["10.5.0.11".to_string(), "10.5.0.12".to_string()];
-        for (base, cp, multidoc, dhcp) in [
-            (&g.controlplane, true, false, false),
-            (&g.worker, false, false, false),
-            (&g.controlplane, true, true, false),
-            (&g.worker, false, true, false),
-            (&g.controlplane, true, false, true),
-            (&g.controlplane, true, true, true),
+        for (base, cp, multidoc, dhcp, slow) in [
+            (&g.controlplane, true, false, false, false),
+            (&g.worker, false, false, false, false),
+            (&g.controlplane, true, true, false, false),
+            (&g.worker, false, true, false, false),
+            (&g.controlplane, true, false, true, false),
+            (&g.controlplane, true, true, true, false),
+            (&g.controlplane, true, false, false, true),
+            (&g.controlplane, true, true, false, true),
         ] {
             let n = NodeNet {
-                slow_etcd: false,
+                slow_etcd: slow,
                 multidoc,
                 dhcp,
                 cluster: "demo",
@@ -147,6 +165,10 @@ mod tests {
                 machined_resources::config::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
             assert!(p.warnings.is_empty(), "{:?}", p.warnings);
             assert_eq!(p.config.vip_ips().len(), usize::from(cp));
+            for v in p.config.vips() {
+                let want = if slow { 1000 } else { 250 };
+                assert_eq!(v.options.proof_timeout_ms, want, "{text}");
+            }
             assert_eq!(p.config.hostname.as_deref(), Some("demo-cp1"));
             assert_eq!(p.config.cluster.etcd.peers.len(), if cp { 2 } else { 0 });
             assert!(p.config.machine_ca.is_some());

@@ -45,6 +45,12 @@ pub struct VipOptions {
     /// etcd read. 0: no such probing.
     #[serde(default = "default_proof_probe_ms")]
     pub proof_probe_ms: u64,
+    /// How long the holder waits for a proof from etcd before it lets what
+    /// asked for it (an ARP request, an announcement) go unanswered. Raise
+    /// it where etcd itself is slow (emulated machines); candidates allow
+    /// for it before they call a silent holder dead.
+    #[serde(default = "default_proof_timeout_ms")]
+    pub proof_timeout_ms: u64,
     /// Before adding the VIP, the new holder listens this long for anyone
     /// answering for it (ARP probe / DAD-style neighbour solicitation).
     #[serde(default = "default_claim_window_ms")]
@@ -77,6 +83,10 @@ fn default_proof_probe_ms() -> u64 {
     500
 }
 
+fn default_proof_timeout_ms() -> u64 {
+    250
+}
+
 impl Default for VipOptions {
     fn default() -> Self {
         VipOptions {
@@ -89,6 +99,7 @@ impl Default for VipOptions {
             holder_probe_ms: 100,
             holder_dead_after_ms: 150,
             proof_probe_ms: default_proof_probe_ms(),
+            proof_timeout_ms: default_proof_timeout_ms(),
             claim_window_ms: default_claim_window_ms(),
             health_check: None,
             priority: 0,
@@ -181,6 +192,11 @@ pub(super) fn vip_options(v: &mut Obj<'_>, d: &mut Diag) -> VipOptions {
     if let Some(ms) = duration_ms(&mut o, "proofProbeInterval", d) {
         if ms == 0 || in_range(o.path("proofProbeInterval"), ms, 50, 60_000, "ms", d) {
             opts.proof_probe_ms = ms;
+        }
+    }
+    if let Some(ms) = duration_ms(&mut o, "proofTimeout", d) {
+        if in_range(o.path("proofTimeout"), ms, 50, 2000, "ms", d) {
+            opts.proof_timeout_ms = ms;
         }
     }
     // After a missed answer candidates probe every 10 ms; half an interval
