@@ -205,8 +205,21 @@ impl pb::machine_service_server::MachineService for MachineApi {
             os: std::env::consts::OS.to_string(),
             arch: std::env::consts::ARCH.to_string(),
             configured: crate::auth::configured(&self.state),
+            instance: instance().to_string(),
         }))
     }
+}
+
+/// This machined process's identity: the kernel's random UUID read once.
+fn instance() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/random/uuid")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| {
+                format!("{}-{:?}", std::process::id(), std::time::SystemTime::now())
+            })
+    })
 }
 
 /// Whether this node may start a new etcd cluster (`bootstrap`, or a

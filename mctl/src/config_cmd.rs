@@ -42,7 +42,9 @@ pub enum ConfigCmd {
     /// Ask a node to issue a client certificate for ROLES and write a new
     /// mctlconfig to FILE (admin only).
     New {
+        /// Where to write the new client config.
         file: PathBuf,
+        /// Roles of the certificate: os:admin, os:reader (one or both).
         #[arg(long, value_delimiter = ',', default_value = "os:admin")]
         roles: Vec<String>,
         /// Validity in days.

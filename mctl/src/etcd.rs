@@ -20,6 +20,7 @@ pub enum EtcdCmd {
     /// The node's member leaves the cluster cleanly; etcd stops and its data
     /// goes; the node stays out until `mctl etcd join`.
     Leave {
+        /// Even when the cluster would lose quorum.
         #[arg(long)]
         force: bool,
     },
@@ -27,14 +28,19 @@ pub enum EtcdCmd {
     Join,
     /// Removes a member (by id, as `mctl etcd members` shows it).
     RemoveMember {
+        /// The member's id (hex, as `mctl etcd members` shows it).
         id: String,
+        /// Even when the cluster would lose quorum.
         #[arg(long)]
         force: bool,
     },
     /// Moves etcd leadership away from the node's member, if it leads.
     ForfeitLeadership,
     /// Writes a snapshot of the etcd database to FILE.
-    Snapshot { file: PathBuf },
+    Snapshot {
+        /// Where to write the snapshot.
+        file: PathBuf,
+    },
 }
 
 fn row(cells: &[String], widths: &[usize]) -> String {

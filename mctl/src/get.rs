@@ -10,12 +10,14 @@ use machined_resources::registry::{self, Definition};
 
 #[derive(clap::Args, Debug)]
 pub struct GetArgs {
-    /// Resource type or alias (addresses, addressspecs, links, linkspecs, machineconfig).
+    /// Resource type or alias (vipstatus, etcdstatus, links, addresses, ...);
+    /// `mctl get rd` lists every type with its aliases.
     #[arg(name = "TYPE")]
     type_: String,
     /// A single resource.
     #[arg(name = "ID")]
     id: Option<String>,
+    /// How to print: a table, or each resource as YAML or one JSON line.
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
     output: Format,
     /// Print changes as they happen.
@@ -24,6 +26,57 @@ pub struct GetArgs {
     /// Namespace, if not the type's own.
     #[arg(long, default_value = "")]
     namespace: String,
+}
+
+/// What `mctl get rd` answers to (Talos's name and its alias).
+const DEFINITIONS: [&str; 3] = ["rd", "resourcedefinitions", "resourcedefinition"];
+
+impl GetArgs {
+    /// Asks for the resource types themselves.
+    pub fn definitions(&self) -> bool {
+        DEFINITIONS.contains(&self.type_.to_ascii_lowercase().as_str())
+    }
+}
+
+/// `mctl get rd`: every resource type this mctl (and a machined of the
+/// same version) knows, with its aliases and namespace; no node is asked.
+pub fn definitions(a: &GetArgs) -> Result<bool> {
+    let defs = registry::definitions();
+    match a.output {
+        Format::Table => {
+            let mut rows = vec![vec![
+                "TYPE".to_string(),
+                "ALIASES".into(),
+                "NAMESPACE".into(),
+                "ADMIN ONLY".into(),
+            ]];
+            for d in defs {
+                rows.push(vec![
+                    d.type_.to_string(),
+                    d.aliases.join(","),
+                    d.namespace.to_string(),
+                    if d.sensitive { "yes" } else { "" }.to_string(),
+                ]);
+            }
+            print!("{}", output::align(&rows));
+        }
+        Format::Yaml | Format::Json => {
+            for d in defs {
+                let v = serde_json::json!({
+                    "type": d.type_,
+                    "aliases": d.aliases,
+                    "namespace": d.namespace,
+                    "adminOnly": d.sensitive,
+                });
+                if a.output == Format::Json {
+                    println!("{v}");
+                } else {
+                    print!("---\n{}", serde_yaml::to_string(&v)?);
+                }
+            }
+        }
+    }
+    Ok(true)
 }
 
 fn print(def: &Definition, fmt: Format, rows: &[Row], header: bool) {

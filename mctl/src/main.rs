@@ -38,6 +38,7 @@ struct Cli {
 enum Cmd {
     /// Apply a machine config to nodes.
     ApplyConfig {
+        /// The machine config to apply.
         #[arg(short = 'f', long = "file")]
         file: PathBuf,
         /// Patches to apply to the file first (`@FILE` or inline YAML), in order.
@@ -74,6 +75,7 @@ enum Cmd {
         /// auto | no-reboot | staged | try, as for apply-config.
         #[arg(long, default_value = "auto", value_parser = ["auto", "no-reboot", "staged", "try"])]
         mode: String,
+        /// How long a `--mode try` config stays, e.g. 90s or 2m.
         #[arg(long, default_value = "1m", value_parser = apply::parse_timeout)]
         timeout: u32,
     },
@@ -87,17 +89,11 @@ enum Cmd {
         #[arg(long)]
         recover_from: Option<PathBuf>,
     },
-    /// Stop the nodes cleanly (VIP released first, then etcd) and reboot them.
-    Reboot {
-        /// Even when a control plane's etcd would lose quorum.
-        #[arg(long)]
-        force: bool,
-    },
-    /// Stop the nodes cleanly and power them off.
-    Shutdown {
-        #[arg(long)]
-        force: bool,
-    },
+    /// Stop the nodes cleanly (VIP released first, then etcd) and reboot
+    /// them, one at a time: each back with etcd healthy before the next.
+    Reboot(power::PowerArgs),
+    /// Stop the nodes cleanly and power them off, one at a time.
+    Shutdown(power::PowerArgs),
     /// The etcd cluster: members, status, leave, join, remove-member,
     /// forfeit-leadership, snapshot.
     #[command(subcommand)]
@@ -156,9 +152,13 @@ enum Cmd {
 enum MachineConfigCmd {
     /// Patch a config file; prints the result (or writes it with -o).
     Patch {
+        /// The machine config file to patch.
         file: PathBuf,
+        /// Strategic merge or JSON 6902 patches (`@FILE`, a file name, or
+        /// inline), in order.
         #[arg(short = 'p', long = "patch", required = true)]
         patches: Vec<String>,
+        /// Write the result here (default: standard output).
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
     },
@@ -235,6 +235,7 @@ async fn run(cli: Cli) -> Result<bool> {
             patches,
             output,
         }) => patch::offline(&file, &patches, output.as_ref()),
+        Cmd::Get(args) if args.definitions() => get::definitions(&args),
         Cmd::Get(args) => get::run(&t.session()?, args).await,
         Cmd::Events(a) => observe::events(&t.session()?, a).await,
         Cmd::Logs(a) => observe::logs(&t.session()?, a).await,
@@ -246,8 +247,8 @@ async fn run(cli: Cli) -> Result<bool> {
         Cmd::Bootstrap { recover_from } => {
             bootstrap::run(&t.session()?, recover_from.as_deref()).await
         }
-        Cmd::Reboot { force } => power::run(&t.session()?, true, force).await,
-        Cmd::Shutdown { force } => power::run(&t.session()?, false, force).await,
+        Cmd::Reboot(a) => power::run(&t.session()?, true, &a).await,
+        Cmd::Shutdown(a) => power::run(&t.session()?, false, &a).await,
         Cmd::Etcd(c) => etcd::run(&t.session()?, c).await,
         Cmd::Version { client } => version::run(t, client).await,
         Cmd::Gen(GenCmd::Config {
@@ -293,6 +294,7 @@ fn main() {
         | Cmd::Gen(_)
         | Cmd::Validate { .. }
         | Cmd::MachineConfig(_) => Ok(None),
+        Cmd::Get(a) if a.definitions() => Ok(None),
         _ => cli.target.netns(),
     };
     let result = netns
@@ -311,4 +313,32 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every option and argument of every command says what it is for.
+    #[test]
+    fn every_option_has_a_description() {
+        fn walk(c: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in c.get_arguments() {
+                let id = a.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for s in c.get_subcommands() {
+                walk(s, &format!("{path} {}", s.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "mctl", &mut missing);
+        assert!(missing.is_empty(), "no description: {missing:#?}");
+    }
 }

@@ -21,6 +21,7 @@ pub struct EventsArgs {
     /// Print the history asked for and exit instead of following.
     #[arg(long)]
     pub no_follow: bool,
+    /// A table, or one JSON object per line.
     #[arg(short = 'o', long = "output", value_parser = ["table", "json"], default_value = "table")]
     pub output: String,
 }
@@ -39,8 +40,10 @@ pub struct LogsArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct DmesgArgs {
+    /// Keep printing messages as the kernel logs them.
     #[arg(short = 'f', long)]
     pub follow: bool,
+    /// Past messages to show (-1: every one the kernel keeps).
     #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
     pub tail: i32,
 }
@@ -196,6 +199,7 @@ pub struct ProcessesArgs {
     /// Order by resident memory (`rss`), CPU time (`cpu`) or `pid`.
     #[arg(short = 's', long, value_parser = ["rss", "cpu", "pid"], default_value = "rss")]
     pub sort: String,
+    /// A table, or one JSON object per line.
     #[arg(short = 'o', long = "output", value_parser = ["table", "json"], default_value = "table")]
     pub output: String,
 }

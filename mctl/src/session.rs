@@ -16,26 +16,38 @@ use tonic::transport::Channel;
 pub struct Target {
     /// Nodes to act on (repeat or comma-separate): contacted directly, or
     /// through --endpoints when given.
-    #[arg(short = 'n', long = "nodes", global = true, value_delimiter = ',')]
+    #[arg(
+        short = 'n',
+        long = "nodes",
+        global = true,
+        help_heading = "Global options",
+        value_delimiter = ','
+    )]
     pub nodes: Vec<String>,
     /// API endpoints to dial, tried in turn. With --nodes each call goes
     /// through the first that answers, which forwards it to the node
     /// (your role stays yours); alone, they are the nodes.
-    #[arg(short = 'e', long = "endpoints", global = true, value_delimiter = ',')]
+    #[arg(
+        short = 'e',
+        long = "endpoints",
+        global = true,
+        help_heading = "Global options",
+        value_delimiter = ','
+    )]
     pub endpoints: Vec<String>,
     /// Client config (default: $MCTLCONFIG, else ~/.mctl/config).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub mctlconfig: Option<PathBuf>,
     /// Context of the client config to use (default: its current one).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub context: Option<String>,
     /// Run inside this network namespace (default: the context's, if any;
     /// `--netns ''` runs here even when the context names one).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub netns: Option<String>,
     /// For a node in maintenance mode (no config yet): TLS without a client
     /// certificate and without verifying the node.
-    #[arg(short = 'i', long, global = true)]
+    #[arg(short = 'i', long, global = true, help_heading = "Global options")]
     pub insecure: bool,
 }
 

@@ -16,13 +16,17 @@ pub enum VipCmd {
     Forfeit {
         /// The VIP (default: every VIP of the node).
         ip: Option<String>,
+        /// How long the node stays out of the election (Go syntax: 30s,
+        /// 1m30s; 0 ends a forfeit).
         #[arg(long = "for", default_value = "1m", value_parser = parse_duration)]
         for_: Duration,
     },
     /// Move the VIP to a given node (its name or address); any node takes
     /// the request.
     Move {
+        /// The VIP to move.
         ip: String,
+        /// The node to move it to: its name or address.
         #[arg(long)]
         to: String,
     },

@@ -225,3 +225,19 @@ fn a_patch_named_by_its_file_is_read_and_errors_say_each_cause_once() {
         r.stderr
     );
 }
+
+#[test]
+fn get_rd_lists_every_type_without_a_node() {
+    let dir = TempDir::new("rd");
+    let r = mctl(&dir.0.join("none"), &["get", "rd"]);
+    assert!(r.ok, "{}", r.stderr);
+    for t in ["VIPStatus", "EtcdStatus", "MachineConfig", "LinkStatus"] {
+        assert!(r.stdout.contains(t), "{t}: {}", r.stdout);
+    }
+    let h = mctl(&dir.0.join("none"), &["get", "--help"]);
+    assert!(
+        h.stdout.contains("Global options:") && h.stdout.contains("mctl get rd"),
+        "{}",
+        h.stdout
+    );
+}

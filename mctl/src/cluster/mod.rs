@@ -22,6 +22,7 @@ pub enum ClusterCmd {
     Create(CreateArgs),
     /// Stop every process of a local cluster and remove its namespaces and files.
     Destroy {
+        /// The cluster's name, as given to `cluster create`.
         #[arg(long, default_value = "machined-demo")]
         name: String,
     },
@@ -40,8 +41,10 @@ pub struct CreateArgs {
     /// Cluster name: prefixes namespaces (`NAME-lan`, `NAME-cp1`, ...).
     #[arg(long, default_value = "machined-demo")]
     pub name: String,
+    /// Control-plane nodes (etcd members and VIP candidates).
     #[arg(long, default_value_t = 3)]
     pub controlplanes: u8,
+    /// Worker nodes (no etcd, no VIP).
     #[arg(long, default_value_t = 0)]
     pub workers: u8,
     /// IPv4 subnet of the bridge: .1 is the LAN side, control planes .11+, workers .21+.

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug)]
 pub struct StartArgs {
+    /// The cluster's name, as given to `cluster create`.
     #[arg(long, default_value = "machined-demo")]
     pub name: String,
     /// Nodes to start, by short name (cp1, w1, ...).
