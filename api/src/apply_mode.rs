@@ -79,7 +79,7 @@ fn documents(text: &str) -> Vec<(String, String)> {
                 (Some(k), None) => k,
                 (None, _) => "v1alpha1".into(),
             };
-            (id, serde_yaml::to_string(&v).unwrap_or_default())
+            (id, yaml_serde::to_string(&v).unwrap_or_default())
         })
         .collect()
 }

@@ -206,6 +206,8 @@ impl pb::machine_service_server::MachineService for MachineApi {
             arch: std::env::consts::ARCH.to_string(),
             configured: crate::auth::configured(&self.state),
             instance: instance().to_string(),
+            sha: machined_telemetry::metrics::build().commit.to_string(),
+            built: machined_telemetry::metrics::build().date.to_string(),
         }))
     }
 }

@@ -25,9 +25,19 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use tokio::signal::unix::{signal, SignalKind};
 
+/// `machined --version`: the release, the commit and its date.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("MACHINED_COMMIT"),
+    ", ",
+    env!("MACHINED_BUILD_DATE"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
-    version,
+    version = VERSION,
     about = "The node daemon: resources, controllers and the machine API"
 )]
 struct Args {
@@ -106,6 +116,11 @@ fn restart_self() -> Result<()> {
 
 async fn daemon(args: &Args, os: bool) -> Result<End> {
     startup::init_logs(&args.log_format, !os);
+    machined_telemetry::metrics::set_build(machined_telemetry::metrics::Build {
+        version: env!("CARGO_PKG_VERSION"),
+        commit: env!("MACHINED_COMMIT"),
+        date: env!("MACHINED_BUILD_DATE"),
+    });
     if os {
         startup::loopback_up().await;
     }
@@ -147,6 +162,8 @@ async fn daemon(args: &Args, os: bool) -> Result<End> {
     let (power, mut power_rx) = PowerSwitch::new();
     let api = serve::serve(listener, &state, store, node.clone(), power)?;
     tracing::info!(listen = %args.listen, node = %node, "machine API up");
+    // Under systemd (Type=notify): ready once the API listens.
+    notify(sd_notify::NotifyState::Ready);
 
     let end = tokio::select! {
         sig = wait_for_signal() => End::Signal(sig?),
@@ -159,12 +176,20 @@ async fn daemon(args: &Args, os: bool) -> Result<End> {
         End::Signal(sig) => tracing::info!(signal = sig, "shutting down"),
         End::Power(a) => tracing::info!(action = ?a, "shutting down for a power request"),
     }
+    notify(sd_notify::NotifyState::Stopping);
     // Controllers first: the VIP is released while etcd still runs, before
     // anything else; the API stays up meanwhile so the node can be watched.
     engine.shutdown().await;
     api.drain().await;
     tracing::info!("stopped");
     Ok(end)
+}
+
+/// Tells systemd, when it started us with a notify socket (else nothing).
+fn notify(state: sd_notify::NotifyState<'_>) {
+    if let Err(e) = sd_notify::notify(&[state]) {
+        tracing::warn!(error = %e, "telling systemd our state failed");
+    }
 }
 
 async fn wait_for_signal() -> Result<&'static str> {

@@ -6,8 +6,8 @@ use crate::mctlconfig::{Context, MctlConfig};
 use anyhow::{anyhow, bail, Context as _, Result};
 use machined_pki::{b64, CertKey, Leaf, ROLE_ADMIN};
 use machined_resources::endpoint::{Endpoint, Host};
-use serde_yaml::{Mapping, Value};
 use std::path::Path;
+use yaml_serde::{Mapping, Value};
 
 fn map(pairs: Vec<(&str, Value)>) -> Value {
     let mut m = Mapping::new();
@@ -132,7 +132,7 @@ pub fn write_patched(g: &Generated, dir: &Path, force: bool, patches: &Patches) 
         ("controlplane.yaml", &g.controlplane, &patches.controlplane),
         ("worker.yaml", &g.worker, &patches.worker),
     ] {
-        let mut text = serde_yaml::to_string(v)?;
+        let mut text = yaml_serde::to_string(v)?;
         let list: Vec<_> = both
             .iter()
             .cloned()
@@ -194,7 +194,7 @@ mod tests {
     fn generated_configs_are_valid_and_carry_the_secrets() {
         let g = generate("demo", "https://10.5.0.50:6443").unwrap();
         for (v, cp) in [(&g.controlplane, true), (&g.worker, false)] {
-            let text = serde_yaml::to_string(v).unwrap();
+            let text = yaml_serde::to_string(v).unwrap();
             let p =
                 machined_resources::config::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
             assert!(p.config.machine_ca.is_some_and(|c| !c.key.is_empty()));

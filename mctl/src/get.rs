@@ -71,7 +71,7 @@ pub fn definitions(a: &GetArgs) -> Result<bool> {
                 if a.output == Format::Json {
                     println!("{v}");
                 } else {
-                    print!("---\n{}", serde_yaml::to_string(&v)?);
+                    print!("---\n{}", yaml_serde::to_string(&v)?);
                 }
             }
         }

@@ -5,6 +5,7 @@ mod bootstrap;
 mod cluster;
 mod config_cmd;
 mod dashboard;
+mod docs;
 mod etcd;
 mod gen;
 mod get;
@@ -25,8 +26,18 @@ use clap::{Parser, Subcommand};
 use session::Target;
 use std::path::PathBuf;
 
+/// `mctl --version`: the release, the commit and its date.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("MACHINED_COMMIT"),
+    ", ",
+    env!("MACHINED_BUILD_DATE"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
-#[command(name = "mctl", version, about = "Talk to machined nodes")]
+#[command(name = "mctl", version = VERSION, about = "Talk to machined nodes")]
 struct Cli {
     #[command(flatten)]
     target: Target,
@@ -146,6 +157,18 @@ enum Cmd {
         #[arg(long)]
         client: bool,
     },
+    /// Print a shell completion script (`source <(mctl completion bash)`).
+    Completion {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: docs::Shell,
+    },
+    /// Write the man pages into DIR (packaging).
+    #[command(hide = true)]
+    Man {
+        /// Where to write them.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -251,6 +274,8 @@ async fn run(cli: Cli) -> Result<bool> {
         Cmd::Shutdown(a) => power::run(&t.session()?, false, &a).await,
         Cmd::Etcd(c) => etcd::run(&t.session()?, c).await,
         Cmd::Version { client } => version::run(t, client).await,
+        Cmd::Completion { shell } => docs::completion::<Cli>(shell),
+        Cmd::Man { dir } => docs::man::<Cli>(&dir),
         Cmd::Gen(GenCmd::Config {
             name,
             endpoint,
@@ -293,7 +318,9 @@ fn main() {
         | Cmd::Image(_)
         | Cmd::Gen(_)
         | Cmd::Validate { .. }
-        | Cmd::MachineConfig(_) => Ok(None),
+        | Cmd::MachineConfig(_)
+        | Cmd::Completion { .. }
+        | Cmd::Man { .. } => Ok(None),
         Cmd::Get(a) if a.definitions() => Ok(None),
         _ => cli.target.netns(),
     };

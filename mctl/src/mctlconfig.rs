@@ -47,7 +47,7 @@ impl MctlConfig {
     /// Reads `path`; a missing file is an empty config.
     pub fn load(path: &Path) -> Result<MctlConfig> {
         match std::fs::read_to_string(path) {
-            Ok(t) => serde_yaml::from_str(&t)
+            Ok(t) => yaml_serde::from_str(&t)
                 .with_context(|| format!("{}: not a valid mctlconfig", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(MctlConfig::default()),
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
@@ -55,7 +55,7 @@ impl MctlConfig {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = serde_yaml::to_string(self)?;
+        let text = yaml_serde::to_string(self)?;
         machined_pki::write_private(path, text.as_bytes())
             .with_context(|| format!("writing {}", path.display()))
     }

@@ -135,7 +135,7 @@ pub fn yaml(rows: &[Row]) -> String {
         .map(|r| {
             format!(
                 "---\n{}",
-                serde_yaml::to_string(&document(r)).unwrap_or_default()
+                yaml_serde::to_string(&document(r)).unwrap_or_default()
             )
         })
         .collect()

@@ -6,7 +6,14 @@ use anyhow::Result;
 use machined_proto as pb;
 
 pub async fn run(target: &Target, client_only: bool) -> Result<bool> {
-    println!("Client:\n\tTag: {}", env!("CARGO_PKG_VERSION"));
+    println!(
+        "Client:\n\tTag: {}\n\tSHA: {}\n\tBuilt: {}\n\tOS/Arch: {}/{}",
+        env!("CARGO_PKG_VERSION"),
+        env!("MACHINED_COMMIT"),
+        env!("MACHINED_BUILD_DATE"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
     if client_only {
         return Ok(true);
     }
@@ -25,8 +32,8 @@ pub async fn run(target: &Target, client_only: bool) -> Result<bool> {
     };
     let show = |node: &str, v: pb::VersionResponse| {
         println!(
-            "Server:\n\tNODE: {node}\n\tHostname: {}\n\tTag: {}\n\tOS/Arch: {}/{}\n\tConfigured: {}",
-            v.node, v.tag, v.os, v.arch, v.configured
+            "Server:\n\tNODE: {node}\n\tHostname: {}\n\tTag: {}\n\tSHA: {}\n\tBuilt: {}\n\tOS/Arch: {}/{}\n\tConfigured: {}",
+            v.node, v.tag, v.sha, v.built, v.os, v.arch, v.configured
         );
     };
     Ok(s.each(call, show).await)

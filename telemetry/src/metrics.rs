@@ -71,7 +71,7 @@ fn vip(ip: &str) -> Vip {
 }
 
 impl Metrics {
-    fn new(version: &str) -> Self {
+    fn new(build: &Build) -> Self {
         let mut r = Registry::with_prefix("machined");
         let m = Metrics {
             registry: Registry::default(),
@@ -96,7 +96,11 @@ impl Metrics {
         r.register(
             "build",
             "machined's version",
-            Info::new(vec![("version".to_string(), version.to_string())]),
+            Info::new(vec![
+                ("version".to_string(), build.version.to_string()),
+                ("commit".to_string(), build.commit.to_string()),
+                ("date".to_string(), build.date.to_string()),
+            ]),
         );
         r.register(
             "vip_holder",
@@ -315,10 +319,35 @@ impl Metrics {
     }
 }
 
+/// What binary this is, for `machined_build_info`.
+#[derive(Debug, Clone, Copy)]
+pub struct Build {
+    pub version: &'static str,
+    pub commit: &'static str,
+    pub date: &'static str,
+}
+
+static BUILD: OnceLock<Build> = OnceLock::new();
+
+/// Names the binary (its commit and date) before the metrics are first
+/// used; unset, they say `unknown`.
+pub fn set_build(b: Build) {
+    let _ = BUILD.set(b);
+}
+
+/// What [`set_build`] named (else `unknown`).
+pub fn build() -> Build {
+    BUILD.get().copied().unwrap_or(Build {
+        version: env!("CARGO_PKG_VERSION"),
+        commit: "unknown",
+        date: "unknown",
+    })
+}
+
 /// This process's metrics.
 pub fn get() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();
-    METRICS.get_or_init(|| Metrics::new(env!("CARGO_PKG_VERSION")))
+    METRICS.get_or_init(|| Metrics::new(&build()))
 }
 
 /// The content type of [`Metrics::render`].
@@ -330,7 +359,11 @@ mod tests {
 
     #[test]
     fn renders_conventional_names() {
-        let m = Metrics::new("9.9.9");
+        let m = Metrics::new(&Build {
+            version: "9.9.9",
+            commit: "abc",
+            date: "2026-12-06",
+        });
         m.vip_state("10.5.0.50", true, true);
         m.acquired("10.5.0.50");
         m.released("10.5.0.50", "fenced");
@@ -346,7 +379,7 @@ mod tests {
         m.rival("10.5.0.50");
         let text = m.render();
         for want in [
-            "machined_build_info{version=\"9.9.9\"} 1",
+            "machined_build_info{version=\"9.9.9\",commit=\"abc\",date=\"2026-12-06\"} 1",
             "machined_vip_holder{vip=\"10.5.0.50\"} 1",
             "machined_vip_campaigning{vip=\"10.5.0.50\"} 1",
             "machined_vip_acquired_total{vip=\"10.5.0.50\"} 1",

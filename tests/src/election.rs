@@ -62,7 +62,7 @@ pub struct Election {
 
 /// TLS for etcd from the cluster's etcd CA: (ca, cert, key) PEM.
 fn tls(c: &Cluster) -> TlsOptions {
-    let cfg: serde_yaml::Value = serde_yaml::from_str(
+    let cfg: yaml_serde::Value = yaml_serde::from_str(
         &std::fs::read_to_string(c.dir.0.join(&c.name).join("controlplane.yaml"))
             .expect("controlplane.yaml"),
     )

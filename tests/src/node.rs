@@ -87,18 +87,18 @@ impl Secrets {
     pub fn config(&self, kind: &str, network: &str, etcd: Option<&str>) -> String {
         let text =
             std::fs::read_to_string(self.dir.join(format!("{kind}.yaml"))).expect("base config");
-        let mut v: serde_yaml::Value = serde_yaml::from_str(&text).expect("yaml");
-        v["machine"]["network"] = serde_yaml::from_str(network).expect("network yaml");
+        let mut v: yaml_serde::Value = yaml_serde::from_str(&text).expect("yaml");
+        v["machine"]["network"] = yaml_serde::from_str(network).expect("network yaml");
         if let Some(e) = etcd {
-            let extra: serde_yaml::Mapping = serde_yaml::from_str(e).expect("etcd yaml");
+            let extra: yaml_serde::Mapping = yaml_serde::from_str(e).expect("etcd yaml");
             if !v["cluster"].get("etcd").is_some_and(|x| x.is_mapping()) {
-                v["cluster"]["etcd"] = serde_yaml::Value::Mapping(Default::default());
+                v["cluster"]["etcd"] = yaml_serde::Value::Mapping(Default::default());
             }
-            if let serde_yaml::Value::Mapping(m) = &mut v["cluster"]["etcd"] {
+            if let yaml_serde::Value::Mapping(m) = &mut v["cluster"]["etcd"] {
                 m.extend(extra);
             }
         }
-        serde_yaml::to_string(&v).expect("yaml")
+        yaml_serde::to_string(&v).expect("yaml")
     }
 }
 

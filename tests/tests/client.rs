@@ -22,12 +22,12 @@ fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-fn context<'a>(v: &'a serde_yaml::Value, name: &str) -> &'a serde_yaml::Value {
+fn context<'a>(v: &'a yaml_serde::Value, name: &str) -> &'a yaml_serde::Value {
     &v["contexts"][name]
 }
 
-fn load(p: &Path) -> serde_yaml::Value {
-    serde_yaml::from_str(&std::fs::read_to_string(p).expect("read mctlconfig")).expect("yaml")
+fn load(p: &Path) -> yaml_serde::Value {
+    yaml_serde::from_str(&std::fs::read_to_string(p).expect("read mctlconfig")).expect("yaml")
 }
 
 #[test]

@@ -29,18 +29,18 @@ fn lockout_configs_are_refused_and_maintenance_mode_stays() {
         "interfaces:\n  - interface: mgmt0\n    ignore: true\n",
         None,
     );
-    let mut no_ca: serde_yaml::Value = serde_yaml::from_str(&good).unwrap();
-    if let serde_yaml::Value::Mapping(m) = &mut no_ca["machine"] {
+    let mut no_ca: yaml_serde::Value = yaml_serde::from_str(&good).unwrap();
+    if let yaml_serde::Value::Mapping(m) = &mut no_ca["machine"] {
         m.remove("ca");
     }
-    let mut no_key: serde_yaml::Value = serde_yaml::from_str(&good).unwrap();
+    let mut no_key: yaml_serde::Value = yaml_serde::from_str(&good).unwrap();
     no_key["machine"]["ca"]["key"] = "".into();
     for (name, v, needle) in [
         ("no-ca.yaml", no_ca, "machine.ca"),
         ("no-key.yaml", no_key, "machine.ca.key"),
     ] {
         let p = dir.0.join(name);
-        std::fs::write(&p, serde_yaml::to_string(&v).unwrap()).unwrap();
+        std::fs::write(&p, yaml_serde::to_string(&v).unwrap()).unwrap();
         let path = p.to_string_lossy().into_owned();
         let r = mctl(
             &client,

@@ -41,7 +41,7 @@ fn tmux(args: &[&str]) -> String {
 /// The cluster's admin credentials, from the mctlconfig it wrote.
 fn creds(c: &Cluster) -> Creds {
     let text = std::fs::read_to_string(c.dir.0.join("mctlconfig")).expect("mctlconfig");
-    let v: serde_yaml::Value = serde_yaml::from_str(&text).expect("yaml");
+    let v: yaml_serde::Value = yaml_serde::from_str(&text).expect("yaml");
     let ctx = &v["contexts"][v["context"].as_str().unwrap_or_default()];
     let pem = |k: &str| machined_pki::unb64(ctx[k].as_str().unwrap_or_default()).expect("base64");
     Creds::Mtls {

@@ -45,14 +45,14 @@ fn a_vip_on_an_active_backup_bond_survives_the_loss_of_the_active_member() {
     // active-backup, eth0 primary).
     let path = c.node_dir("cp1").join("config.yaml");
     let text = std::fs::read_to_string(&path).expect("node config");
-    let mut v: serde_yaml::Value = serde_yaml::from_str(&text).expect("yaml");
-    let bond: serde_yaml::Value = serde_yaml::from_str(&format!(
+    let mut v: yaml_serde::Value = yaml_serde::from_str(&text).expect("yaml");
+    let bond: yaml_serde::Value = yaml_serde::from_str(&format!(
         "- interface: bond0\n  addresses: [{NODE}/24]\n  vip: {{ip: {VIP}}}\n  bond: {{interfaces: [eth0, eth1], mode: active-backup, miimon: 100, primary: eth0, failOverMac: active}}\n  vlans: [{{vlanId: 100, addresses: [10.100.0.11/24], vip: {{ip: {VLAN_VIP}}}}}]\n"
     ))
     .expect("bond yaml");
     v["machine"]["network"]["interfaces"] = bond;
     let bonded = c.dir.0.join("bonded.yaml");
-    std::fs::write(&bonded, serde_yaml::to_string(&v).expect("yaml")).expect("write");
+    std::fs::write(&bonded, yaml_serde::to_string(&v).expect("yaml")).expect("write");
     let r = c.mctl(&["-n", NODE, "apply-config", "-f", &bonded.to_string_lossy()]);
     assert!(r.ok, "apply the bond: {}", r.stderr);
     wait_for("the VIP on bond0", BOOT, || {

@@ -4,8 +4,8 @@
 use machined_tests::netns::Netns;
 use machined_tests::node::{mctl, mctl_as, Machined, Run, Secrets, TempDir};
 use machined_tests::{require_root, wait_for, PATIENCE};
-use serde_yaml::Value;
 use std::path::{Path, PathBuf};
+use yaml_serde::Value;
 
 const NODE: &str = "10.7.0.11";
 
@@ -15,16 +15,16 @@ fn refused(r: &Run, what: &str) {
 
 /// A copy of `base` (an mctlconfig) with another client certificate.
 fn with_cert(base: &Path, out: PathBuf, cert_pem: &str, key_pem: &str) -> PathBuf {
-    let mut v: Value = serde_yaml::from_str(&std::fs::read_to_string(base).unwrap()).unwrap();
+    let mut v: Value = yaml_serde::from_str(&std::fs::read_to_string(base).unwrap()).unwrap();
     let ctx = v["context"].as_str().unwrap().to_string();
     v["contexts"][ctx.as_str()]["crt"] = machined_pki::b64(cert_pem).into();
     v["contexts"][ctx.as_str()]["key"] = machined_pki::b64(key_pem).into();
-    std::fs::write(&out, serde_yaml::to_string(&v).unwrap()).unwrap();
+    std::fs::write(&out, yaml_serde::to_string(&v).unwrap()).unwrap();
     out
 }
 
 fn field(cfg: &Path, key: &str) -> String {
-    let v: Value = serde_yaml::from_str(&std::fs::read_to_string(cfg).unwrap()).unwrap();
+    let v: Value = yaml_serde::from_str(&std::fs::read_to_string(cfg).unwrap()).unwrap();
     let ctx = v["context"].as_str().unwrap().to_string();
     machined_pki::unb64(v["contexts"][ctx.as_str()][key].as_str().unwrap()).unwrap()
 }
@@ -129,7 +129,7 @@ fn maintenance_mode_then_mtls_with_roles() {
     refused(&r, "foreign client certificate");
 
     // An expired certificate from the right CA: refused.
-    let base: Value = serde_yaml::from_str(
+    let base: Value = yaml_serde::from_str(
         &std::fs::read_to_string(secrets.dir.join("controlplane.yaml")).unwrap(),
     )
     .unwrap();

@@ -273,13 +273,13 @@ fn hand_removal_config_moves_and_ipv6() {
         .collect();
     for (i, (short, _, node)) in cps.iter().enumerate() {
         let n = 11 + i;
-        let mut v: serde_yaml::Value = serde_yaml::from_str(&originals[i]).expect("node config");
+        let mut v: yaml_serde::Value = yaml_serde::from_str(&originals[i]).expect("node config");
         let iface = &mut v["machine"]["network"]["interfaces"][0];
         iface["vip"]["ip"] = "10.5.0.60".into();
-        if let serde_yaml::Value::Sequence(a) = &mut iface["addresses"] {
+        if let yaml_serde::Value::Sequence(a) = &mut iface["addresses"] {
             a.push(format!("fd00:5::{n}/64").into());
         }
-        let text = serde_yaml::to_string(&v).expect("yaml")
+        let text = yaml_serde::to_string(&v).expect("yaml")
             + "---\napiVersion: v1alpha1\nkind: Layer2VIPConfig\nname: fd00:5::50\nlink: eth0\n";
         apply(&c, short, node, &text);
     }

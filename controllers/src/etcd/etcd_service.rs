@@ -164,6 +164,8 @@ impl EtcdServiceController {
         let args = etcd_args(spec, ip, &self.data_dir(), &self.pki(), mode);
         let mut cmd = tokio::process::Command::new(&self.binary);
         cmd.args(&args)
+            // Under systemd the readiness is machined's to tell, not etcd's.
+            .env_remove("NOTIFY_SOCKET")
             .stdin(std::process::Stdio::null())
             .stdout(write)
             .stderr(write2);

@@ -2,8 +2,8 @@
 //! `controlplane.yaml` / `worker.yaml` with each node's network filled in.
 
 use ipnet::Ipv4Net;
-use serde_yaml::{Mapping, Value};
 use std::net::Ipv4Addr;
+use yaml_serde::{Mapping, Value};
 
 fn set(v: &mut Value, path: &[&str], val: Value) {
     let mut cur = v;
@@ -105,7 +105,7 @@ pub fn node(base: &Value, n: &NodeNet<'_>, cp: bool) -> String {
             Value::Sequence(peers),
         );
     }
-    let mut text = serde_yaml::to_string(&v).unwrap_or_default();
+    let mut text = yaml_serde::to_string(&v).unwrap_or_default();
     if n.multidoc {
         text.push_str(&format!(
             "---\napiVersion: v1alpha1\nkind: HostnameConfig\nhostname: {hostname}\n"

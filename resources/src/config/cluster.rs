@@ -3,7 +3,7 @@
 use super::model::*;
 use super::values::{check_endpoint, check_host_port, parse_cidr};
 use super::walk::{Diag, Obj};
-use serde_yaml::Value;
+use yaml_serde::Value;
 
 /// Flags machined sets itself; overriding them would break membership.
 const RESERVED_ETCD_ARGS: &[&str] = &[

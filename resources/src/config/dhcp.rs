@@ -6,7 +6,7 @@
 use super::model::{ClientIdentifier, DhcpDoc, DhcpOptions, LinkSelector};
 use super::values::check_link_name;
 use super::walk::{Diag, Obj};
-use serde_yaml::Value;
+use yaml_serde::Value;
 
 /// Route metrics the kernel takes (`u32`), as Talos's `uint32` field.
 const MAX_METRIC: u64 = u32::MAX as u64;

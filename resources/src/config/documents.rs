@@ -9,7 +9,7 @@ use super::model::*;
 use super::v1alpha1::mtu;
 use super::values::{check_endpoint, check_hostname, check_link_name, parse_cidr, route};
 use super::walk::{Diag, Obj};
-use serde_yaml::Value;
+use yaml_serde::Value;
 
 /// What the typed documents of one config say.
 #[derive(Debug, Default)]

@@ -16,9 +16,9 @@ use crate::types::LinkStatus;
 use cel::objects::Map;
 use cel::parser::Parser;
 use cel::{Context, Value};
-use serde_yaml::Value as Yaml;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use yaml_serde::Value as Yaml;
 
 /// Longest `selector.match` accepted, in bytes.
 pub const MAX_EXPR_LEN: usize = 1024;

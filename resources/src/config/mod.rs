@@ -33,8 +33,8 @@ pub use vip_options::{Announce, VipOptions, MIN_LEASE_TTL_SECS};
 pub use walk::FieldError;
 
 use serde::Deserialize;
-use serde_yaml::Value;
 use walk::Diag;
+use yaml_serde::Value;
 
 /// The document kinds machined reads (besides the v1alpha1 document).
 const KINDS: [&str; 8] = [
@@ -80,7 +80,7 @@ pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
     let mut docs = documents::Documents::default();
     let mut seen_kinds: std::collections::HashMap<String, usize> = Default::default();
 
-    for (i, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
+    for (i, de) in yaml_serde::Deserializer::from_str(text).enumerate() {
         let doc = match Value::deserialize(de) {
             Ok(v) => v,
             Err(e) => {

@@ -13,7 +13,7 @@ use super::limits;
 use super::patch_delete;
 use super::walk::kind;
 use serde::Deserialize;
-use serde_yaml::Value;
+use yaml_serde::Value;
 
 /// A loaded patch.
 #[derive(Debug, Clone)]
@@ -28,9 +28,9 @@ pub enum PatchError {
     #[error("patch: {0}")]
     Limits(super::FieldError),
     #[error("patch is not valid YAML")]
-    Yaml(#[source] serde_yaml::Error),
+    Yaml(#[source] yaml_serde::Error),
     #[error("machine config is not valid YAML")]
-    Config(#[source] serde_yaml::Error),
+    Config(#[source] yaml_serde::Error),
     #[error("a JSON 6902 patch cannot change a multi-document machine config: write it as a strategic merge patch (YAML with the fields to set, `$patch: delete` to remove)")]
     Json6902MultiDoc,
     #[error("applying the JSON 6902 patch to the machine config failed")]
@@ -48,9 +48,9 @@ pub enum PatchError {
 }
 
 /// The non-empty YAML documents of `text`.
-pub fn documents(text: &str) -> Result<Vec<Value>, serde_yaml::Error> {
+pub fn documents(text: &str) -> Result<Vec<Value>, yaml_serde::Error> {
     let mut out = Vec::new();
-    for de in serde_yaml::Deserializer::from_str(text) {
+    for de in yaml_serde::Deserializer::from_str(text) {
         let v = Value::deserialize(de)?;
         if !v.is_null() {
             out.push(v);
@@ -103,7 +103,7 @@ pub fn apply(config: &str, patches: &[Patch]) -> Result<String, PatchError> {
         if !out.is_empty() {
             out.push_str("---\n");
         }
-        out.push_str(&serde_yaml::to_string(d).map_err(|e| PatchError::Convert(e.to_string()))?);
+        out.push_str(&yaml_serde::to_string(d).map_err(|e| PatchError::Convert(e.to_string()))?);
     }
     Ok(out)
 }

@@ -6,7 +6,7 @@
 //! `- interface: eth0`, `vip: {machined: {healthCheck: {$patch: delete}}}`).
 
 use super::patch::{is_delete, merge_key, PatchError};
-use serde_yaml::Value;
+use yaml_serde::Value;
 
 /// One step from a document's root.
 #[derive(Debug, Clone, PartialEq)]

@@ -16,7 +16,7 @@ fn at<'a>(v: &'a Value, path: &str) -> &'a Value {
 }
 
 fn yaml(s: &str) -> Value {
-    serde_yaml::from_str(s).unwrap()
+    yaml_serde::from_str(s).unwrap()
 }
 
 const APPLY_CONFIG: &str = "version: v1alpha1\nmachine:\n  network:\n    hostname: hostname1\n    interfaces:\n      - interface: eth0\n        dhcp: true\ncluster:\n  proxy:\n    extraArgs:\n       metrics-bind-address: $(POD_IP):10249\n       foo: bar\n";

@@ -6,7 +6,7 @@ use super::values::{check_endpoint, check_hostname, check_link_name, parse_cidr,
 use super::vip_options::vip_options;
 use super::walk::{Diag, Obj};
 use ipnet::IpNet;
-use serde_yaml::Value;
+use yaml_serde::Value;
 
 /// Keys of the top document that carry no meaning for machined but are part
 /// of every Talos config; accepting them silently keeps warnings useful.

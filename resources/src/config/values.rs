@@ -5,8 +5,8 @@ use super::model::RouteConfig;
 use super::walk::{Diag, Obj};
 use crate::endpoint::{Endpoint, EndpointError};
 use ipnet::IpNet;
-use serde_yaml::Value;
 use std::net::IpAddr;
+use yaml_serde::Value;
 
 /// An IP address.
 pub fn parse_ip(s: &str, path: &str, d: &mut Diag) -> Option<IpAddr> {

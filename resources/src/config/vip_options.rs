@@ -3,7 +3,7 @@
 use super::health_check::{health_check, HealthCheck};
 use super::walk::{Diag, Obj};
 use serde::{Deserialize, Serialize};
-use serde_yaml::Value;
+use yaml_serde::Value;
 
 /// How often and how long to announce an address after adding it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,8 +3,8 @@
 //! one summary line) or a typo (an error with a did-you-mean); in machined's
 //! own blocks every unknown key is an error.
 
-use serde_yaml::{Mapping, Value};
 use std::fmt;
+use yaml_serde::{Mapping, Value};
 
 /// One validation error: the field path and the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
