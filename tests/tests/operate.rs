@@ -134,6 +134,88 @@ fn endpoints_proxy_nodes_and_roles_hold() {
     etcd_verbs(&c);
     health(&c);
     rolling_reboot(&c);
+    typos_and_a_second_context(&c);
+}
+
+/// What an operator types by mistake: a patch with a typo is refused with
+/// a did-you-mean and changes nothing; a second client config of the same
+/// name merged in comes in renamed, and both keep working credentials.
+fn typos_and_a_second_context(c: &Cluster) {
+    let ip = c.cps()[0].2.clone();
+    let before = c.get_json(&ip, "machineconfig").expect("config");
+    let r = c.mctl(&[
+        "-n",
+        &ip,
+        "patch",
+        "mc",
+        "-p",
+        "machine: {network: {hostnmae: x}}",
+    ]);
+    assert!(
+        !r.ok
+            && r.stderr.contains("machine.network.hostnmae")
+            && r.stderr.contains("did you mean hostname?"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    let r = c.mctl(&[
+        "-n",
+        &ip,
+        "patch",
+        "mc",
+        "-p",
+        "apiVersion: v1alpha1\nkind: Layer2VIPConfg\nname: 10.5.0.60\nlink: eth0\n",
+    ]);
+    assert!(
+        !r.ok && r.stderr.contains("did you mean Layer2VIPConfig?"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    assert_eq!(c.get_json(&ip, "machineconfig").expect("config"), before);
+
+    // A reader's client config for the same cluster has the same context
+    // name; merged into the admin's file it must not replace the admin.
+    let contexts = c.mctl(&["config", "contexts"]);
+    let admin = contexts
+        .stdout
+        .lines()
+        .find(|l| l.starts_with('*'))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .expect("a current context")
+        .to_string();
+    let file = c.dir.0.join("reader-mctlconfig");
+    let file = file.to_string_lossy();
+    let r = c.mctl(&["-n", &ip, "config", "new", "--roles", "os:reader", &file]);
+    assert!(r.ok, "config new: {}", r.stderr);
+    let r = c.mctl(&["config", "merge", &file]);
+    let renamed = format!("{admin}-1");
+    assert!(
+        r.ok && r
+            .stdout
+            .contains(&format!("renamed context {admin} to {renamed}")),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    let as_ = |ctx: &str, ty: &str| c.mctl(&["--context", ctx, "-n", &ip, "get", ty]);
+    assert!(
+        as_(&admin, "machineconfig").ok,
+        "the admin context lost its credentials"
+    );
+    assert!(
+        as_(&renamed, "vipstatus").ok,
+        "the merged reader context does not work"
+    );
+    let r = as_(&renamed, "machineconfig");
+    assert!(
+        !r.ok && r.stderr.contains("needs os:admin"),
+        "a reader read the config: {}",
+        r.stderr
+    );
+    let r = c.mctl(&["config", "context", &admin]);
+    assert!(r.ok, "{}", r.stderr);
 }
 
 /// `mctl reboot -n cp1,cp2,cp3`: one node at a time, each back with etcd
