@@ -10,6 +10,7 @@ pub mod kernel;
 pub mod network;
 pub mod runtime;
 pub mod secrets;
+pub mod sink;
 pub mod vip;
 
 pub use runtime::{Controller, ControllerError, Ctx, Engine, Input, Output, Waker};

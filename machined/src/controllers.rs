@@ -70,5 +70,6 @@ pub fn engine(
         Arc::new(L2Wires),
         Arc::new(EtcdElector),
     ))?;
+    e.register(machined_controllers::sink::sink_config::SinkController::default())?;
     Ok(e)
 }

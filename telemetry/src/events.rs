@@ -44,6 +44,8 @@ pub enum Kind {
     RunnerRestarted,
     /// The etcd leader this node sees changed.
     EtcdLeaderChanged,
+    /// A log or event destination lost lines (slow or gone receiver).
+    SinkDropping,
 }
 
 impl Kind {
@@ -62,6 +64,7 @@ impl Kind {
             Kind::EtcdPhaseChanged => "etcd-phase-changed",
             Kind::RunnerRestarted => "runner-restarted",
             Kind::EtcdLeaderChanged => "etcd-leader-changed",
+            Kind::SinkDropping => "sink-dropping",
         }
     }
 }
@@ -147,7 +150,12 @@ impl Events {
 
     /// Events after id `seen`, and how many were missed (already dropped).
     pub fn since(&self, seen: u64) -> (Vec<Event>, u64) {
-        let Since { items, missed } = self.ring.since(seen);
+        self.since_at_most(seen, usize::MAX)
+    }
+
+    /// At most `max` events after id `seen`, and how many were missed.
+    pub fn since_at_most(&self, seen: u64, max: usize) -> (Vec<Event>, u64) {
+        let Since { items, missed } = self.ring.since_at_most(seen, max);
         (Self::with_ids(items), missed)
     }
 

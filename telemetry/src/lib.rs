@@ -10,5 +10,6 @@ pub mod kmsg;
 pub mod logs;
 pub mod metrics;
 mod ring;
+mod sinks;
 
 pub use events::{emit, Event, Kind};

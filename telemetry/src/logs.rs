@@ -66,6 +66,11 @@ impl LogRing {
         self.ring.since(seen)
     }
 
+    /// At most `max` lines after `seen`.
+    pub fn since_at_most(&self, seen: u64, max: usize) -> Since<Line> {
+        self.ring.since_at_most(seen, max)
+    }
+
     pub fn newest(&self) -> u64 {
         self.ring.newest()
     }

@@ -61,6 +61,7 @@ pub struct Metrics {
     reconcile_errors: Family<Controller, Counter>,
     events: Family<EventKind, Counter>,
     answering: crate::answering::Answering,
+    sinks: crate::sinks::Sinks,
     acks: Mutex<HashMap<String, Instant>>,
 }
 
@@ -91,6 +92,7 @@ impl Metrics {
             reconcile_errors: Family::default(),
             events: Family::default(),
             answering: Default::default(),
+            sinks: Default::default(),
             acks: Mutex::new(HashMap::new()),
         };
         r.register(
@@ -174,6 +176,7 @@ impl Metrics {
         );
         r.register("events", "Events recorded, by kind", m.events.clone());
         m.answering.register(&mut r);
+        m.sinks.register(&mut r);
         Metrics { registry: r, ..m }
     }
 
@@ -267,6 +270,16 @@ impl Metrics {
 
     pub fn rival(&self, ip: &str) {
         self.answering.rival(ip);
+    }
+
+    /// `n` lines went to log or event destination `d`.
+    pub fn sink_sent(&self, d: &str, n: u64) {
+        self.sinks.sent(d, n);
+    }
+
+    /// `n` lines never reached destination `d`.
+    pub fn sink_dropped(&self, d: &str, n: u64) {
+        self.sinks.dropped(d, n);
     }
 
     /// A runner of kind `runner` stopped unexpectedly and starts again.

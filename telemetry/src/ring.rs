@@ -79,10 +79,18 @@ impl<T: Clone + Cost> Ring<T> {
 
     /// Entries numbered after `seen`.
     pub fn since(&self, seen: u64) -> Since<T> {
+        self.since_at_most(seen, usize::MAX)
+    }
+
+    /// As [`Ring::since`], at most `max` entries (the oldest of them);
+    /// costs `max`, not the whole ring.
+    pub fn since_at_most(&self, seen: u64, max: usize) -> Since<T> {
         let g = self.lock();
         let oldest = g.items.front().map_or(g.next, |(n, _)| *n);
         let missed = oldest.saturating_sub(seen + 1);
-        let items = g.items.iter().filter(|(n, _)| *n > seen).cloned().collect();
+        // Entries are numbered one after another from `oldest`.
+        let skip = usize::try_from((seen + 1).saturating_sub(oldest)).unwrap_or(usize::MAX);
+        let items = g.items.iter().skip(skip).take(max).cloned().collect();
         Since { items, missed }
     }
 

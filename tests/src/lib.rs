@@ -19,6 +19,7 @@ pub mod outside;
 pub mod planned;
 pub mod probe;
 pub mod process;
+pub mod receiver;
 pub mod scenario;
 pub mod scrape;
 pub mod service;

@@ -3,17 +3,22 @@
 //! every node, as counters in `/metrics` scraped over HTTP from the LAN, and
 //! in `mctl dashboard` under tmux; `mctl logs etcd` returns etcd's own lines;
 //! a flood of refused applies leaves the event history and machined's memory
-//! within their bounds.
+//! within their bounds. Logs and events pushed to receivers on the LAN
+//! (`machine.logging`, `EventSinkConfig`) carry the failover from every
+//! node; with the event sink down through the flood, the node goes on and
+//! counts what it lost, and sends again once the sink is back.
 
 use machined_api::client::{self, Creds};
 use machined_proto as pb;
 use machined_tests::cluster::{serial, Cluster};
 use machined_tests::faults::VIP;
 use machined_tests::monitor::Monitor;
+use machined_tests::receiver::Receiver;
 use machined_tests::scrape::{self, value, Samples};
 use machined_tests::service::check_patch;
 use machined_tests::{require_root, wait_for, PATIENCE};
 use serde_json::Value;
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -166,6 +171,17 @@ fn a_failover_shows_in_events_metrics_logs_and_the_dashboard() {
         .spawn()
         .expect("mctl events");
 
+    // Logs and events pushed to receivers on the LAN, as Talos sends them
+    // to a log server (machine.logging) and an event sink.
+    let logs_at: SocketAddr = "10.5.0.1:5044".parse().unwrap();
+    let events_at: SocketAddr = "10.5.0.1:4000".parse().unwrap();
+    let logs_rx = Receiver::start(&c.lan(), logs_at).expect("log receiver");
+    let mut events_rx = Some(Receiver::start(&c.lan(), events_at).expect("event receiver"));
+    c.patch_all(&format!(
+        "machine:\n  logging:\n    destinations:\n      - endpoint: tcp://{logs_at}\n        format: json_lines\n        extraTags: {{cluster: {}}}\n---\napiVersion: v1alpha1\nkind: EventSinkConfig\nendpoint: tcp://{events_at}\n",
+        c.name
+    ));
+
     // The failover: a check patched in, the service killed on the holder.
     c.patch_all(&check_patch("200ms", 2, 2, "0s"));
     c.wait_health_everywhere("healthy");
@@ -237,6 +253,49 @@ fn a_failover_shows_in_events_metrics_logs_and_the_dashboard() {
         );
     }
 
+    // The receivers got the move from every node: the events, machined's
+    // log lines (tagged) and etcd's.
+    let from = |ip: &str| -> std::net::IpAddr { ip.parse().unwrap() };
+    let rx = events_rx.as_ref().expect("event receiver");
+    for ip in &ips {
+        wait_for(
+            &format!("{ip}'s holder change at the event sink"),
+            PATIENCE,
+            || {
+                rx.lines()
+                    .iter()
+                    .any(|(at, e)| {
+                        *at == from(ip)
+                            && e["kind"] == "vip-holder-changed"
+                            && e["fields"]["holder"] == new_name.as_str()
+                    })
+                    .then_some(())
+            },
+        );
+        wait_for(
+            &format!("{ip}'s machined and etcd lines at the log server"),
+            PATIENCE,
+            || {
+                let got = logs_rx.lines();
+                let has = |svc: &str| {
+                    got.iter().any(|(at, l)| {
+                        *at == from(ip)
+                            && l["talos-service"] == svc
+                            && l["cluster"] == c.name.as_str()
+                    })
+                };
+                (has("machined") && has("etcd")).then_some(())
+            },
+        );
+    }
+    assert!(
+        logs_rx.lines().iter().any(|(at, l)| *at == from(&ips[h0])
+            && l["msg"]
+                .as_str()
+                .is_some_and(|m| m.contains("giving up the VIP"))),
+        "the old holder's log of letting go did not reach the log server"
+    );
+
     // The counters moved.
     let after: Vec<Samples> = ips.iter().map(|ip| metrics(&c, ip)).collect();
     let mut want = vec![0.0; cps.len()];
@@ -297,7 +356,9 @@ fn a_failover_shows_in_events_metrics_logs_and_the_dashboard() {
     );
 
     // A flood of refused applies: the history keeps its bound, the node its
-    // memory, and nothing changes.
+    // memory, and nothing changes. The event sink is down meanwhile: the
+    // node does not wait for it, and counts what it could not send.
+    drop(events_rx.take());
     let flood = 3000;
     let rss0 = rss_kib(&c, 0);
     flood_refused(&c, &ips[0], flood);
@@ -318,4 +379,34 @@ fn a_failover_shows_in_events_metrics_logs_and_the_dashboard() {
         "machined grew from {rss0} to {rss1} KiB over {flood} events"
     );
     assert_eq!(c.wait_healthy(), h1, "the flood moved the VIP");
+    let sink = format!("tcp://{events_at}");
+    let dropped = wait_for("the lost events counted", PATIENCE, || {
+        let n = counter(
+            &metrics(&c, &ips[0]),
+            "machined_sink_lines_dropped_total",
+            ("destination", &sink),
+        );
+        (n > 0.0).then_some(n)
+    });
+    // Said too (the event itself may have left the flooded history).
+    let r = c.mctl(&["-n", &ips[0], "logs", "machined"]);
+    assert!(
+        r.stdout.contains("a destination lost lines")
+            || c.events(&ips[0])
+                .iter()
+                .any(|e| e["kind"] == "sink-dropping"),
+        "the loss was not said"
+    );
+    // Back: what happens next arrives again.
+    let rx = Receiver::start(&c.lan(), events_at).expect("event receiver again");
+    flood_refused(&c, &ips[0], 1);
+    wait_for("events at the sink again", PATIENCE, || {
+        rx.lines()
+            .iter()
+            .any(|(at, e)| *at == from(&ips[0]) && e["kind"] == "config-refused")
+            .then_some(())
+    });
+    eprintln!(
+        "event sink: {dropped} events lost while it was down, counted; sending again once back"
+    );
 }

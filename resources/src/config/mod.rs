@@ -14,6 +14,7 @@ mod health_check_tests;
 pub mod limits;
 pub mod link_alias;
 mod links;
+pub mod logging;
 mod model;
 pub mod patch;
 mod patch_delete;
@@ -37,7 +38,8 @@ use walk::Diag;
 use yaml_serde::Value;
 
 /// The document kinds machined reads (besides the v1alpha1 document).
-const KINDS: [&str; 8] = [
+const KINDS: [&str; 9] = [
+    "EventSinkConfig",
     "Layer2VIPConfig",
     "HostnameConfig",
     "KubeClusterConfig",
@@ -77,6 +79,7 @@ pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
     let mut l2 = Vec::new();
     let mut dhcp_docs = Vec::new();
     let mut aliases = Vec::new();
+    let mut event_sink = None;
     let mut docs = documents::Documents::default();
     let mut seen_kinds: std::collections::HashMap<String, usize> = Default::default();
 
@@ -119,6 +122,7 @@ pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
             }
             Some("DHCPv4Config") => dhcp::document(&doc, &path, &mut dhcp_docs, &mut d),
             Some("LinkAliasConfig") => link_alias::document(&doc, &path, &mut aliases, &mut d),
+            Some("EventSinkConfig") => logging::event_sink(&doc, &path, &mut event_sink, &mut d),
             Some(k) if talos_names::is_kind(k) => d.ignored.push(format!("{k} document")),
             Some(k) => d.error(
                 format!("document {} (kind {k})", i + 1),
@@ -147,6 +151,7 @@ pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
         config.layer2_vips = l2;
         config.dhcp_docs = dhcp_docs;
         config.link_aliases = aliases;
+        config.event_sink = event_sink;
         documents::merge(&mut config, docs, &mut d);
         validate::check(&config, &mut d);
         config

@@ -49,6 +49,12 @@ pub struct MachineConfig {
     /// `machine.certSANs`: extra names in the API certificate.
     #[serde(default)]
     pub cert_sans: Vec<String>,
+    /// `machine.logging.destinations`: where logs are pushed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_destinations: Vec<super::logging::LogDestination>,
+    /// An `EventSinkConfig` document: where events are pushed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_sink: Option<super::logging::SinkEndpoint>,
 }
 
 /// A CA certificate and key, PEM (decoded from the config's base64).

@@ -55,6 +55,7 @@ pub fn machine_config(doc: &Value, d: &mut Diag) -> Option<MachineConfig> {
         .into_iter()
         .map(|(_, s)| s)
         .collect();
+    let log_destinations = super::logging::destinations(&mut machine, d);
     machine.finish(d);
 
     let mut cluster = top.child("cluster", d);
@@ -84,6 +85,8 @@ pub fn machine_config(doc: &Value, d: &mut Diag) -> Option<MachineConfig> {
         },
         machine_ca,
         cert_sans,
+        log_destinations,
+        event_sink: None,
     })
 }
 
