@@ -254,7 +254,15 @@ fn a_failover_shows_in_events_metrics_logs_and_the_dashboard() {
     }
 
     // The receivers got the move from every node: the events, machined's
-    // log lines (tagged) and etcd's.
+    // log lines (tagged) and etcd's. etcd writes on every member when its
+    // leader changes: one is asked for, so each member has lines to send.
+    let leader = c.etcd_leader(&ips[0]);
+    let li = cps
+        .iter()
+        .position(|x| leader.ends_with(&format!("-{}", x.0)))
+        .expect("an etcd leader");
+    let r = c.mctl(&["-n", &ips[li], "etcd", "forfeit-leadership"]);
+    assert!(r.ok, "forfeit-leadership: {}", r.stderr);
     let from = |ip: &str| -> std::net::IpAddr { ip.parse().unwrap() };
     let rx = events_rx.as_ref().expect("event receiver");
     for ip in &ips {
