@@ -32,6 +32,9 @@ fn build_info() {
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=MACHINED_COMMIT={commit}");
     println!("cargo:rustc-env=MACHINED_BUILD_DATE={date}");
+    // What `--version` prints after the program's name.
+    let version = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
+    println!("cargo:rustc-env=MACHINED_VERSION_LINE={version} (commit {commit}, {date})");
     println!("cargo:rerun-if-env-changed=MACHINED_COMMIT");
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
     if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {

@@ -25,19 +25,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use tokio::signal::unix::{signal, SignalKind};
 
-/// `machined --version`: the release, the commit and its date.
-const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (commit ",
-    env!("MACHINED_COMMIT"),
-    ", ",
-    env!("MACHINED_BUILD_DATE"),
-    ")"
-);
-
 #[derive(Parser, Debug)]
 #[command(
-    version = VERSION,
+    version = env!("MACHINED_VERSION_LINE"),
     about = "The node daemon: resources, controllers and the machine API"
 )]
 struct Args {

@@ -26,18 +26,8 @@ use clap::{Parser, Subcommand};
 use session::Target;
 use std::path::PathBuf;
 
-/// `mctl --version`: the release, the commit and its date.
-const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (commit ",
-    env!("MACHINED_COMMIT"),
-    ", ",
-    env!("MACHINED_BUILD_DATE"),
-    ")"
-);
-
 #[derive(Parser, Debug)]
-#[command(name = "mctl", version = VERSION, about = "Talk to machined nodes")]
+#[command(name = "mctl", version = env!("MACHINED_VERSION_LINE"), about = "Talk to machined nodes")]
 struct Cli {
     #[command(flatten)]
     target: Target,

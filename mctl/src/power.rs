@@ -113,24 +113,7 @@ async fn instance(s: &Session, node: &str) -> Result<String> {
 }
 
 async fn etcd(s: &Session, node: &str) -> Result<EtcdStatus> {
-    let ask = async {
-        let r = s
-            .resources(node)
-            .await?
-            .get(pb::GetRequest {
-                r#type: "EtcdStatus".into(),
-                id: EtcdStatus::ID.into(),
-                namespace: String::new(),
-            })
-            .await
-            .map_err(output::status)?;
-        let res = r
-            .into_inner()
-            .resource
-            .ok_or_else(|| anyhow::anyhow!("no etcd status"))?;
-        Ok(serde_json::from_str::<EtcdStatus>(&res.spec_json)?)
-    };
-    tokio::time::timeout(POLL, ask).await?
+    tokio::time::timeout(POLL, s.spec(node, EtcdStatus::ID)).await?
 }
 
 async fn until<F, Fut>(deadline: Instant, node: &str, what: &str, mut ok: F) -> Result<()>

@@ -184,6 +184,30 @@ impl Session {
         Ok(client::resources(self.conn(node).await?))
     }
 
+    /// One resource's spec from `node`, typed.
+    pub async fn spec<T>(&self, node: &str, id: &str) -> Result<T>
+    where
+        T: machined_resources::ResourceSpec + serde::de::DeserializeOwned,
+    {
+        let r = self
+            .resources(node)
+            .await?
+            .get(machined_proto::GetRequest {
+                r#type: T::TYPE.into(),
+                id: id.to_string(),
+                namespace: String::new(),
+            })
+            .await
+            .map_err(crate::output::status)?;
+        let res = r
+            .into_inner()
+            .resource
+            .as_ref()
+            .and_then(machined_api::convert::from_proto)
+            .ok_or_else(|| anyhow::anyhow!("{node}: malformed {}", T::TYPE))?;
+        Ok(serde_json::from_value(res.spec)?)
+    }
+
     pub async fn etcd(
         &self,
         node: &str,

@@ -38,22 +38,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 async fn vip_status(s: &Session, node: &str, ip: &str) -> Result<VipStatus> {
-    let mut c = s.resources(node).await?;
-    let r = c
-        .get(pb::GetRequest {
-            r#type: "VIPStatus".into(),
-            id: ip.to_string(),
-            namespace: String::new(),
-        })
-        .await
-        .map_err(output::status)?;
-    let res = r
-        .into_inner()
-        .resource
-        .as_ref()
-        .and_then(convert::from_proto)
-        .ok_or_else(|| anyhow!("{node}: malformed VIPStatus"))?;
-    Ok(serde_json::from_value(res.spec)?)
+    s.spec(node, ip).await
 }
 
 /// Waits (15 s at most) until `ip`'s holder, as `node` sees it, passes

@@ -199,25 +199,21 @@ fn start(d: &Destination) -> Cursor {
     Cursor { seen }
 }
 
+/// Until a ring this destination reads has a new entry, or a second
+/// passes (a push between the read and the subscription is seen then).
 async fn changed(d: &Destination) {
-    match d.stream {
-        Stream::Logs => {
-            let mut a = logs::ring("machined").map(|r| r.subscribe());
-            let mut b = logs::ring("etcd").map(|r| r.subscribe());
-            tokio::select! {
-                _ = async { if let Some(a) = a.as_mut() { let _ = a.changed().await; } else { std::future::pending::<()>().await } } => {}
-                _ = async { if let Some(b) = b.as_mut() { let _ = b.changed().await; } else { std::future::pending::<()>().await } } => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-        }
-        Stream::Events => {
-            let mut rx = machined_telemetry::events::global().subscribe();
-            tokio::select! {
-                _ = rx.changed() => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-        }
+    let mut rx: Vec<tokio::sync::watch::Receiver<u64>> = match d.stream {
+        Stream::Logs => logs::SERVICES
+            .iter()
+            .filter_map(|s| logs::ring(s).map(|r| r.subscribe()))
+            .collect(),
+        Stream::Events => vec![machined_telemetry::events::global().subscribe()],
+    };
+    if rx.is_empty() {
+        return tokio::time::sleep(Duration::from_secs(1)).await;
     }
+    let any = futures::future::select_all(rx.iter_mut().map(|r| Box::pin(r.changed())));
+    let _ = tokio::time::timeout(Duration::from_secs(1), any).await;
 }
 
 /// Pushes until aborted.
