@@ -27,6 +27,49 @@ pub fn configured(state: &State) -> bool {
 /// roles (comma-separated).
 pub const ON_BEHALF: &str = "x-machined-roles";
 
+/// Metadata a node calling on a client's behalf sets to the client's
+/// certificate name.
+pub const ON_BEHALF_NAME: &str = "x-machined-client";
+
+/// Who is calling, for the record: the client certificate's name and
+/// roles; for a call forwarded by a node, the client's as the node says,
+/// and the node's.
+pub fn caller<T>(req: &Request<T>) -> String {
+    let der = req.peer_certs().and_then(|c| c.first().map(|d| d.to_vec()));
+    let own = der
+        .as_deref()
+        .and_then(|d| machined_pki::common_name(d).ok())
+        .unwrap_or_default();
+    let roles = roles(req).join(",");
+    let own_roles = der
+        .as_deref()
+        .and_then(|d| machined_pki::roles(d).ok())
+        .unwrap_or_default();
+    if !own_roles
+        .iter()
+        .any(|r| r == machined_pki::ROLE_IMPERSONATOR)
+    {
+        return format!("{} ({roles})", printable(&own));
+    }
+    let client = req
+        .metadata()
+        .get(ON_BEHALF_NAME)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("?");
+    format!("{} ({roles}) via {}", printable(client), printable(&own))
+}
+
+/// A name from a certificate or a header, safe to put in a record: at most
+/// 64 printable characters.
+fn printable(s: &str) -> String {
+    let t: String = s.chars().filter(|c| !c.is_control()).take(64).collect();
+    if t.is_empty() {
+        "(unnamed)".into()
+    } else {
+        t
+    }
+}
+
 /// The caller's roles: its client certificate's (none without one); for a
 /// node calling on a client's behalf (`os:impersonator`), the client's roles
 /// as the call carries them, known ones only.

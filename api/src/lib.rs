@@ -15,6 +15,7 @@ pub mod resources;
 pub mod store;
 pub mod tls;
 pub mod vip;
+mod vip_pin;
 
 pub use machine::MachineApi;
 pub use observe::ObserveApi;

@@ -1,5 +1,7 @@
-//! VipService: `mctl vip forfeit` and `mctl vip move`. Both write a request
-//! resource (`VIPForfeit`, `VIPMove`); the VIP controller acts on it.
+//! VipService: `mctl vip forfeit`, `mctl vip move` and the break-glass
+//! `mctl vip pin --force` / `unpin`. Each writes (or removes) a request
+//! resource (`VIPForfeit`, `VIPMove`, `VIPPin`); the VIP controller acts on
+//! it. A pin is refused unless etcd has no quorum as this node can tell.
 
 use machined_proto as pb;
 use machined_resources::resource::rfc3339;
@@ -14,11 +16,28 @@ pub const OWNER: &str = "machined.api";
 /// Longest forfeit.
 pub const MAX_FORFEIT_SECS: u32 = 24 * 3600;
 
+/// What etcd said when asked whether it can decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EtcdQuorum {
+    /// This member served a linearizable read: etcd has quorum.
+    Answers(String),
+    /// No member did: why.
+    Silent(String),
+}
+
+/// Asks etcd whether it has quorum (machined's etcd client).
+#[tonic::async_trait]
+pub trait QuorumCheck: Send + Sync {
+    async fn look(&self) -> Result<EtcdQuorum, Status>;
+}
+
 #[derive(Clone)]
 pub struct VipApi {
-    state: State,
-    node: String,
+    pub(crate) state: State,
+    pub(crate) node: String,
     moves: Arc<AtomicU64>,
+    pub(crate) pins: Arc<AtomicU64>,
+    pub(crate) quorum: Option<Arc<dyn QuorumCheck>>,
 }
 
 impl VipApi {
@@ -27,6 +46,30 @@ impl VipApi {
             state,
             node,
             moves: Arc::new(AtomicU64::new(0)),
+            pins: Arc::new(AtomicU64::new(0)),
+            quorum: None,
+        }
+    }
+
+    /// How a pin finds out whether etcd has quorum; without one, pins are
+    /// refused.
+    pub fn with_quorum(mut self, q: Arc<dyn QuorumCheck>) -> Self {
+        self.quorum = Some(q);
+        self
+    }
+
+    pub(crate) fn one(&self, ip: &str, verb: &str) -> Result<String, Status> {
+        if ip.is_empty() {
+            return Err(Status::invalid_argument(format!(
+                "ip: name the VIP to {verb}"
+            )));
+        }
+        let ips = self.vips(ip)?;
+        match <[String; 1]>::try_from(ips) {
+            Ok([one]) => Ok(one),
+            Err(_) => Err(Status::invalid_argument(format!(
+                "ip: name the VIP to {verb}"
+            ))),
         }
     }
 
@@ -61,7 +104,7 @@ impl VipApi {
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> Status {
+pub(crate) fn internal(e: impl std::fmt::Display) -> Status {
     Status::internal(e.to_string())
 }
 
@@ -114,10 +157,7 @@ impl pb::vip_service_server::VipService for VipApi {
     ) -> Result<Response<pb::MoveResponse>, Status> {
         crate::auth::check(&req, &self.state, crate::auth::Need::Admin)?;
         let r = req.into_inner();
-        let ips = self.vips(&r.ip)?;
-        let [ip] = ips.as_slice() else {
-            return Err(Status::invalid_argument("ip: name the VIP to move"));
-        };
+        let ip = &self.one(&r.ip, "move")?;
         let ok = !r.to.is_empty()
             && r.to.len() <= 253
             && r.to
@@ -141,5 +181,16 @@ impl pb::vip_service_server::VipService for VipApi {
         Ok(Response::new(pb::MoveResponse {
             node: self.node.clone(),
         }))
+    }
+
+    async fn pin(&self, req: Request<pb::PinRequest>) -> Result<Response<pb::PinResponse>, Status> {
+        self.pin_here(req).await
+    }
+
+    async fn unpin(
+        &self,
+        req: Request<pb::UnpinRequest>,
+    ) -> Result<Response<pb::UnpinResponse>, Status> {
+        self.unpin_here(req)
     }
 }

@@ -74,16 +74,18 @@ impl EtcdApi {
         self.spec().ok().and_then(|s| self.tls(&s))
     }
 
-    /// Every member's client URL, this node's first.
+    /// Every member's client URL, this node's first (the others as last
+    /// listed while etcd cannot list them).
     pub(crate) fn endpoints(&self, spec: &EtcdSpec) -> Vec<String> {
         let mut all = vec![spec.local_client_url()];
-        for m in self.status().map(|s| s.members).unwrap_or_default() {
-            all.extend(
-                m.client_urls
-                    .into_iter()
-                    .filter(|u| !all.contains(u))
-                    .collect::<Vec<_>>(),
-            );
+        for u in self
+            .status()
+            .map(|s| s.peer_client_urls())
+            .unwrap_or_default()
+        {
+            if !all.contains(&u) {
+                all.push(u);
+            }
         }
         all
     }
@@ -171,5 +173,31 @@ impl EtcdApi {
 impl machined_api::power::DownGuard for EtcdApi {
     async fn check(&self, force: bool) -> Result<(), Status> {
         self.guard_down(force).await
+    }
+}
+
+/// How long a pin's look at etcd may take: a member that has lost quorum
+/// holds a linearizable read until this runs out.
+const QUORUM_LOOK: Duration = Duration::from_secs(2);
+
+#[tonic::async_trait]
+impl machined_api::vip::QuorumCheck for EtcdApi {
+    async fn look(&self) -> Result<machined_api::vip::EtcdQuorum, Status> {
+        use machined_api::vip::EtcdQuorum;
+        use machined_controllers::etcd::quorum::{Quorum, QuorumProbe};
+        let spec = self.spec()?;
+        let probe = if spec.external_endpoints.is_empty() {
+            QuorumProbe::new(
+                Some(spec.local_client_url()),
+                self.endpoints(&spec),
+                self.tls(&spec),
+            )
+        } else {
+            QuorumProbe::new(None, spec.external_endpoints.clone(), self.tls(&spec))
+        };
+        Ok(match probe.look(QUORUM_LOOK).await {
+            Quorum::Answers(m) => EtcdQuorum::Answers(m),
+            Quorum::Silent(why) => EtcdQuorum::Silent(why),
+        })
     }
 }

@@ -6,7 +6,7 @@
 //! never another node (no chains), and not in maintenance mode. A call
 //! that names this node, or none, is served here.
 
-use machined_api::auth::ON_BEHALF;
+use machined_api::auth::{ON_BEHALF, ON_BEHALF_NAME};
 use machined_api::client::{self, Creds};
 use machined_resources::types::{AddressStatus, ApiCerts};
 use machined_resources::State;
@@ -89,7 +89,8 @@ fn target(state: &State, node: &str, req: &http::Request<Body>) -> Option<String
 
 /// The caller's roles from its certificate; refused unless it has a role
 /// and is not itself a node.
-fn caller_roles(req: &http::Request<Body>) -> Result<Vec<String>, Status> {
+/// The caller's roles and certificate name.
+fn caller_roles(req: &http::Request<Body>) -> Result<(Vec<String>, String), Status> {
     let der = req
         .extensions()
         .get::<TlsConnectInfo<TcpConnectInfo>>()
@@ -113,7 +114,13 @@ fn caller_roles(req: &http::Request<Body>) -> Result<Vec<String>, Status> {
             "no role in the client certificate",
         ));
     }
-    Ok(known)
+    let name = machined_pki::common_name(&der)
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .take(64)
+        .collect();
+    Ok((known, name))
 }
 
 /// This node's credentials for calling other nodes (its own client
@@ -183,13 +190,17 @@ where
         let (state, channels) = (self.state.clone(), self.channels.clone());
         Box::pin(async move {
             let forwarded = async {
-                let roles = caller_roles(&req)?;
+                let (roles, name) = caller_roles(&req)?;
                 let mut ch = Self::channel(&state, &channels, &to).await?;
                 req.headers_mut().remove(NODE_HEADER);
                 req.headers_mut().remove(ON_BEHALF);
                 let v = http::HeaderValue::from_str(&roles.join(","))
                     .map_err(|e| Status::internal(e.to_string()))?;
                 req.headers_mut().insert(ON_BEHALF, v);
+                req.headers_mut().remove(ON_BEHALF_NAME);
+                if let Ok(v) = http::HeaderValue::from_str(&name) {
+                    req.headers_mut().insert(ON_BEHALF_NAME, v);
+                }
                 tower::ServiceExt::ready(&mut ch)
                     .await
                     .map_err(|e| Status::unavailable(format!("node {to}: {e}")))?;

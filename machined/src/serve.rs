@@ -57,8 +57,10 @@ pub fn serve(
                 .max_decoding_message_size(4 << 10),
         )
         .add_service(
-            VipServiceServer::new(VipApi::new(state.clone(), node.clone()))
-                .max_decoding_message_size(4 << 10),
+            VipServiceServer::new(
+                VipApi::new(state.clone(), node.clone()).with_quorum(etcd_api.clone()),
+            )
+            .max_decoding_message_size(4 << 10),
         )
         .add_service(
             // Snapshots for recovery come up in 1 MiB messages.

@@ -20,6 +20,7 @@ mod session;
 mod validate;
 mod version;
 mod vip;
+mod vip_pin;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -116,7 +117,8 @@ enum Cmd {
     /// Check the cluster from a node (etcd, members, the VIP holder), then
     /// that the VIP answers from here; waits for each check to pass.
     Health(health::HealthArgs),
-    /// Planned moves of the VIP: forfeit, move.
+    /// Planned moves of the VIP (forfeit, move), and the break-glass pin
+    /// for when etcd has lost quorum (pin, unpin).
     #[command(subcommand)]
     Vip(vip::VipCmd),
     /// Check a machine config locally: warnings and exit 0, or every error and exit 1.

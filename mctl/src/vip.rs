@@ -1,5 +1,6 @@
 //! `mctl vip forfeit [IP] [--for 5m]` and `mctl vip move IP --to NODE`:
-//! planned moves of the VIP, then a wait until it has moved, saying where.
+//! planned moves of the VIP, then a wait until it has moved, saying where;
+//! and the break-glass `pin` / `unpin` (`vip_pin.rs`).
 
 use crate::output;
 use crate::session::Session;
@@ -29,6 +30,27 @@ pub enum VipCmd {
         /// The node to move it to: its name or address.
         #[arg(long)]
         to: String,
+    },
+    /// Break-glass, for when etcd has lost quorum and nobody can be
+    /// elected: put the VIP on one node (-n). Refused while etcd has
+    /// quorum. The node answers for the VIP only while etcd still has none,
+    /// and the pin ends by itself when etcd answers again.
+    Pin {
+        /// The VIP to pin.
+        ip: String,
+        /// Answer for the VIP without etcd's proof (required).
+        #[arg(long)]
+        force: bool,
+        /// Wait until the node has claimed the VIP (it first waits out a
+        /// lease); --wait=false returns at once.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+        wait: bool,
+    },
+    /// End a pin on one node (-n); the election decides again once etcd
+    /// has quorum.
+    Unpin {
+        /// The VIP to unpin.
+        ip: String,
     },
 }
 
@@ -93,6 +115,8 @@ async fn node_name(s: &Session, to: &str) -> Result<String> {
 
 pub async fn run(s: &Session, cmd: VipCmd) -> Result<bool> {
     match cmd {
+        VipCmd::Pin { ip, force, wait } => crate::vip_pin::pin(s, ip, force, wait).await,
+        VipCmd::Unpin { ip } => crate::vip_pin::unpin(s, ip).await,
         VipCmd::Forfeit { ip, for_ } => {
             let secs = u32::try_from(for_.as_secs()).unwrap_or(u32::MAX);
             Ok(s.each(

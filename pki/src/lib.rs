@@ -188,6 +188,17 @@ pub fn roles(cert_der: &[u8]) -> Result<Vec<String>> {
         .collect())
 }
 
+/// The common name of a DER certificate's subject (empty if none).
+pub fn common_name(cert_der: &[u8]) -> Result<String> {
+    let (_, c) = x509_parser::parse_x509_certificate(cert_der).map_err(PkiError::Parse)?;
+    let cn = c
+        .subject()
+        .iter_common_name()
+        .find_map(|a| a.as_str().ok().map(String::from))
+        .unwrap_or_default();
+    Ok(cn)
+}
+
 /// When a PEM certificate expires.
 pub fn not_after(cert_pem: &str) -> Result<SystemTime> {
     let der = der::pem_body(cert_pem).map_err(PkiError::CertPem)?;

@@ -124,6 +124,8 @@ fn samples() -> Vec<(&'static str, Value)> {
             health: "healthy".into(),
             health_result: "HTTP 200 in 2 ms".into(),
             rival: "02:00:0a:05:00:0c at 2026-01-01T00:00:00.000Z".into(),
+            pinned: "by admin (os:admin) at 2026-01-01T00:00:00Z: holding while etcd has no quorum"
+                .into(),
         }),
         json(EtcdLeft {
             since: "2026-01-01T00:00:00Z".into(),
@@ -137,6 +139,12 @@ fn samples() -> Vec<(&'static str, Value)> {
             to: "cp2".into(),
             seq: 1,
             requested: "2026-01-01T00:00:00Z".into(),
+        }),
+        json(VipPin {
+            ip: ip.to_string(),
+            by: "admin (os:admin)".into(),
+            at: "2026-01-01T00:00:00Z".into(),
+            seq: 1,
         }),
         json(VipHealthStatus {
             ip: ip.to_string(),

@@ -46,6 +46,11 @@ pub enum Kind {
     EtcdLeaderChanged,
     /// A log or event destination lost lines (slow or gone receiver).
     SinkDropping,
+    /// An operator pinned the VIP to this node while etcd had no quorum
+    /// (`by`, `at`).
+    VipPinned,
+    /// A pin ended (`reason`: etcd-back, unpinned, contested, ...).
+    VipPinEnded,
 }
 
 impl Kind {
@@ -65,6 +70,8 @@ impl Kind {
             Kind::RunnerRestarted => "runner-restarted",
             Kind::EtcdLeaderChanged => "etcd-leader-changed",
             Kind::SinkDropping => "sink-dropping",
+            Kind::VipPinned => "vip-pinned",
+            Kind::VipPinEnded => "vip-pin-ended",
         }
     }
 }

@@ -241,3 +241,37 @@ fn get_rd_lists_every_type_without_a_node() {
         h.stdout
     );
 }
+
+#[test]
+fn a_pin_names_exactly_one_node() {
+    let dir = TempDir::new("client-pin");
+    let cfg = dir.0.join("mctlconfig");
+    let out = dir.0.join("gen");
+    let r = mctl(
+        &cfg,
+        &[
+            "gen",
+            "config",
+            "pin",
+            "https://10.5.0.50:6443",
+            "--endpoints",
+            "127.0.0.1:1",
+            "-o",
+            &s(&out),
+        ],
+    );
+    assert!(r.ok, "gen: {}", r.stderr);
+    let client = s(&out.join("mctlconfig"));
+    let r = mctl(
+        Path::new(&client),
+        &["-n", "127.0.0.1:1,127.0.0.1:2", "vip", "pin", "10.5.0.50", "--force"],
+    );
+    assert!(
+        !r.ok && r.stderr.contains("--nodes: a VIP is pinned on one node, not 2"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    let r = mctl(Path::new(&client), &["vip", "unpin", "--help"]);
+    assert!(r.ok && r.stdout.contains("End a pin"), "{}", r.stdout);
+}

@@ -95,6 +95,7 @@ impl EtcdServiceController {
             external,
             restarts: self.restarts,
             last_error: self.last_error.clone(),
+            last_members: self.members.clone(),
             ..Default::default()
         };
         if !external && self.member_id != 0 {

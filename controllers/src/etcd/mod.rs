@@ -10,6 +10,7 @@ mod join;
 mod leave;
 pub mod line;
 mod output;
+pub mod quorum;
 
 pub use args::{etcd_args, PkiFiles, StartMode};
 pub use client::Tls;

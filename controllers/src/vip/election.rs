@@ -26,15 +26,38 @@ pub async fn run(
     deps: Deps,
 ) {
     loop {
+        // An operator's pin (made only while etcd cannot decide) comes
+        // before any session, and ends one under way.
+        let done = shared.view().pin_done;
+        let pin = desire.borrow().pin.clone().filter(|p| p.seq > done);
+        if let Some(p) = pin {
+            super::pin::run(&spec, p, desire.clone(), &shared, &deps).await;
+            continue;
+        }
+        let pinned = pin_due(desire.clone(), done);
+        tokio::pin!(pinned);
         // Not a candidate (forfeited, say) but etcd is there: still watch
         // who holds, so VIPStatus names the holder on every node.
         let watching = desire.clone();
         let waited = tokio::select! {
             r = desire.wait_for(|d| d.eligible) => r.map(|d| d.clone()),
             _ = observe_only(&spec, watching, &shared, &deps) => continue,
+            _ = &mut pinned => continue,
         };
         let Ok(d) = waited else { return };
-        match session(&spec, d, &mut desire, &shared, &deps).await {
+        let ended = tokio::select! {
+            r = session(&spec, d, &mut desire, &shared, &deps) => r,
+            _ = &mut pinned => {
+                // The session could prove nothing without quorum; what it
+                // may have left in the kernel goes before the pin claims.
+                if let Err(e) = deps.addrs.remove(spec.ip) {
+                    tracing::warn!(error = %machined_resources::error::chain(&e), "removing the VIP for the pin failed");
+                }
+                shared.update(|v| v.leading = false);
+                continue;
+            }
+        };
+        match ended {
             Ok(()) => shared.update(|v| v.error.clear()),
             Err(e) => {
                 tracing::warn!(error = %machined_resources::error::chain(&e), "VIP election session ended");
@@ -62,6 +85,17 @@ async fn session(
         Err(ended) => return s.leave(ended).await,
     };
     s.hold(key).await
+}
+
+/// Resolves when a pin newer than `done` is asked for.
+async fn pin_due(mut desire: watch::Receiver<Desire>, done: u64) {
+    if desire
+        .wait_for(|d| d.pin.as_ref().is_some_and(|p| p.seq > done))
+        .await
+        .is_err()
+    {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// Aborts the tasks it holds when dropped.

@@ -50,6 +50,8 @@ pub struct Script {
     pub proof: Arc<FakeProof>,
     /// The nodes watched for a return (deposed holders).
     pub returns: Mutex<Vec<String>>,
+    /// The member that answers a look for quorum (none: no quorum).
+    pub quorum: Arc<Mutex<Option<String>>>,
 }
 
 impl Script {
@@ -74,6 +76,20 @@ impl Elector for FakeElector {
     async fn connect(&self, _: &Desire) -> Result<Box<dyn Campaign>, SessionError> {
         self.0.log("connect");
         Ok(Box::new(FakeCampaign(self.0.clone())))
+    }
+
+    fn quorum(&self, _: &Desire) -> Arc<dyn super::elector::QuorumLook> {
+        Arc::new(FakeQuorum(self.0.quorum.clone()))
+    }
+}
+
+/// A look for quorum says what the script says.
+pub struct FakeQuorum(pub Arc<Mutex<Option<String>>>);
+
+impl super::elector::QuorumLook for FakeQuorum {
+    fn look(&self, _: Duration) -> BoxFuture<'_, Option<String>> {
+        let q = self.0.lock().unwrap().clone();
+        async move { q }.boxed()
     }
 }
 

@@ -25,6 +25,14 @@ pub type Task = BoxFuture<'static, ()>;
 pub trait Elector: Send + Sync {
     /// A campaign through one member (this node's own first).
     async fn connect(&self, d: &Desire) -> Result<Box<dyn Campaign>, SessionError>;
+    /// Looks at whether the service can decide at all (etcd: quorum).
+    fn quorum(&self, d: &Desire) -> Arc<dyn QuorumLook>;
+}
+
+/// Whether the election service can decide, as this node can tell.
+pub trait QuorumLook: Send + Sync {
+    /// `Some(member)`: a member served a linearizable read within `within`.
+    fn look(&self, within: Duration) -> BoxFuture<'_, Option<String>>;
 }
 
 /// One session's line to the election service.

@@ -5,7 +5,7 @@
 //! is bounded.
 
 use super::election_error::{self, SessionError};
-use super::elector::{Campaign, Elector, Task};
+use super::elector::{Campaign, Elector, QuorumLook, Task};
 use super::holder::LetGo;
 use super::keepalive::{self, LeaseState};
 use super::observe::{self, Holder as Observed};
@@ -13,6 +13,7 @@ use super::probe::Prober;
 use super::runner::Desire;
 use crate::etcd::client as etcd;
 use crate::etcd::line::Line;
+use crate::etcd::quorum::{Quorum, QuorumProbe};
 use async_trait::async_trait;
 use etcd_client::{Client, EventType, GetOptions, LeaderKey};
 use futures::future::BoxFuture;
@@ -64,6 +65,29 @@ impl Elector for EtcdElector {
             client,
             line,
         }))
+    }
+
+    fn quorum(&self, d: &Desire) -> Arc<dyn QuorumLook> {
+        Arc::new(QuorumProbe::new(
+            d.local_endpoint.clone(),
+            d.endpoints.clone(),
+            d.tls.clone(),
+        ))
+    }
+}
+
+impl QuorumLook for QuorumProbe {
+    fn look(&self, within: Duration) -> BoxFuture<'_, Option<String>> {
+        async move {
+            match QuorumProbe::look(self, within).await {
+                Quorum::Answers(m) => Some(m),
+                Quorum::Silent(why) => {
+                    tracing::debug!(%why, "etcd has no quorum as this node can tell");
+                    None
+                }
+            }
+        }
+        .boxed()
     }
 }
 

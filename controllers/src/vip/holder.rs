@@ -48,8 +48,12 @@ pub enum LetGo {
     /// A proof asked before speaking found our election key gone.
     Unproven,
     /// Another station claims the VIP and etcd could not confirm in time
-    /// that this node holds it.
+    /// that this node holds it (a pinned node: another station claims it).
     Contested,
+    /// A pin's end: etcd answers again, and the election decides.
+    EtcdBack,
+    /// A pin's end: an operator unpinned.
+    Unpinned,
 }
 
 impl std::fmt::Display for LetGo {
@@ -74,6 +78,8 @@ impl LetGo {
             LetGo::Contested => {
                 "another station claims the VIP and etcd did not confirm this node holds it"
             }
+            LetGo::EtcdBack => "etcd answers again: the pin ends and the election decides",
+            LetGo::Unpinned => "unpinned by an operator",
         }
     }
 }
@@ -108,6 +114,9 @@ pub struct Holder {
     pub confirm: Arc<dyn Confirm>,
     /// To this holder's speaker (an address put back is announced again).
     pub cue: mpsc::Sender<Cue>,
+    /// Gives way to any other station claiming the VIP instead of
+    /// defending it (a pin: the election's holder outranks it).
+    pub yields: bool,
 }
 
 fn validity(lease: &watch::Receiver<LeaseState>, ttl: Duration) -> Option<Validity> {
@@ -251,6 +260,7 @@ impl Holder {
             announce: self.announce,
             lease: lease.clone(),
             ttl: self.ttl,
+            yields: self.yields,
         }
         .run(cues, shared, proven);
         tokio::pin!(speaker);

@@ -42,6 +42,7 @@ fn holder_with(
         kick: Default::default(),
         confirm: Arc::new(proof.clone()),
         cue,
+        yields: false,
     };
     (h, cues)
 }

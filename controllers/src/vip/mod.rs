@@ -45,6 +45,7 @@ mod lifetime;
 mod liveness;
 mod move_key;
 mod observe;
+mod pin;
 mod probe;
 mod proof;
 mod report;

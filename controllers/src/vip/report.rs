@@ -31,6 +31,8 @@ pub fn reason(why: LetGo, ineligible_because: &str) -> &'static str {
         LetGo::LeaseLost | LetGo::KeyWatchEnded => "lease-lost",
         LetGo::KeyDeleted | LetGo::Unproven => "deposed",
         LetGo::Contested => "contested",
+        LetGo::EtcdBack => "etcd-back",
+        LetGo::Unpinned => "unpinned",
         LetGo::Unhealthy => "unhealthy",
         LetGo::Moved => "moved",
         LetGo::Ineligible if ineligible_because.starts_with(super::vip_desire::FORFEITED) => {
@@ -55,6 +57,29 @@ pub fn released(vip: IpAddr, why: LetGo, ineligible_because: &str) {
         SOURCE,
         &format!("{v} removed from the link ({detail})"),
         &[("vip", &v), ("reason", r)],
+    );
+}
+
+pub fn pinned(vip: IpAddr, pin: &super::runner::Pin) {
+    let v = vip.to_string();
+    emit(
+        Kind::VipPinned,
+        SOURCE,
+        &format!(
+            "{v} pinned to this node by {} at {} while etcd has no quorum",
+            pin.by, pin.at
+        ),
+        &[("vip", &v), ("by", &pin.by), ("at", &pin.at)],
+    );
+}
+
+pub fn pin_ended(vip: IpAddr, pin: &super::runner::Pin, why: LetGo) {
+    let v = vip.to_string();
+    emit(
+        Kind::VipPinEnded,
+        SOURCE,
+        &format!("{v}: the pin by {} ended ({})", pin.by, why.as_str()),
+        &[("vip", &v), ("by", &pin.by), ("reason", reason(why, ""))],
     );
 }
 

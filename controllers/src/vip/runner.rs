@@ -28,6 +28,17 @@ pub struct Desire {
     pub tls: Option<etcd::Tls>,
     pub health: Health,
     pub handover: Handover,
+    /// An operator's break-glass pin of the VIP on this node.
+    pub pin: Option<Pin>,
+}
+
+/// A pin as the operator made it (`VIPPin`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Pin {
+    pub by: String,
+    /// RFC 3339.
+    pub at: String,
+    pub seq: u64,
 }
 
 /// Planned moves: this node's priority.
@@ -100,6 +111,10 @@ pub struct View {
     pub health_note: String,
     /// The last other station heard claiming the VIP while holding it.
     pub rival: Option<(Mac, SystemTime)>,
+    /// A pin in force: who, when, what it is doing.
+    pub pinned: String,
+    /// The last pin run (`Pin::seq`): each runs once.
+    pub pin_done: u64,
 }
 
 impl Default for View {
@@ -116,6 +131,8 @@ impl Default for View {
             standby: String::new(),
             health_note: String::new(),
             rival: None,
+            pinned: String::new(),
+            pin_done: 0,
         }
     }
 }

@@ -79,6 +79,7 @@ impl Session<'_> {
                 Duration::from_millis(spec.options.proof_timeout_ms),
             ),
             cue: cue_tx,
+            yields: false,
         };
         // The first reason to let go: ineligible, our election key deleted
         // or unwatchable, a failing check with a healthy candidate, a move.

@@ -20,6 +20,11 @@
 //! Requests queued before the speaker started are dropped unanswered: they
 //! may predate this node's win, and the previous holder may have answered
 //! them.
+//!
+//! A pinned node's speaker (`yields`) never defends: any other station
+//! claiming the VIP ends it at once, also one heard while a proof was out
+//! (what was gathered then goes unanswered), so the election's holder,
+//! once etcd answers again, never has the pin answering beside it.
 
 use super::keepalive::LeaseState;
 use super::lifetime::Validity;
@@ -64,6 +69,8 @@ pub struct Speaker {
     pub announce: Announce,
     pub lease: watch::Receiver<LeaseState>,
     pub ttl: Duration,
+    /// Gives way to any rival instead of defending (a pin).
+    pub yields: bool,
 }
 
 /// What was gathered for the next proof.
@@ -110,37 +117,40 @@ impl Speaker {
         wire.drain();
         let mut sched = Schedule::new(Instant::now(), &self.announce);
         let (mut cues_open, mut wire_open) = (true, true);
+        let mut carried = Batch::default();
         loop {
-            let mut b = Batch::default();
+            let mut b = std::mem::take(&mut carried);
             let far = Instant::now() + Duration::from_secs(3600);
-            tokio::select! {
-                h = wire.hear() => match h {
-                    Ok(h) => b.note(h),
-                    Err(e) => {
-                        tracing::warn!(vip = %self.ip, error = %machined_resources::error::chain(&e), "reading the link failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+            if b.asked.is_empty() {
+                tokio::select! {
+                    h = wire.hear() => match h {
+                        Ok(h) => b.note(h),
+                        Err(e) => {
+                            tracing::warn!(vip = %self.ip, error = %machined_resources::error::chain(&e), "reading the link failed");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    },
+                    _ = tokio::time::sleep_until(sched.next_announce().unwrap_or(far)) => {}
+                    _ = tokio::time::sleep_until(sched.next_probe()) => {
+                        if let Err(e) = wire.probe() {
+                            tracing::debug!(vip = %self.ip, error = %machined_resources::error::chain(&e), "probing for rivals failed");
+                        }
+                        sched.probed(Instant::now());
                     }
-                },
-                _ = tokio::time::sleep_until(sched.next_announce().unwrap_or(far)) => {}
-                _ = tokio::time::sleep_until(sched.next_probe()) => {
-                    if let Err(e) = wire.probe() {
-                        tracing::debug!(vip = %self.ip, error = %machined_resources::error::chain(&e), "probing for rivals failed");
-                    }
-                    sched.probed(Instant::now());
-                }
-                cue = cues.recv(), if cues_open => match cue {
-                    Some(Cue::Burst) => sched.burst(Instant::now()),
-                    Some(Cue::Repair) => sched.repair(Instant::now()),
-                    None => cues_open = false,
-                },
-                r = self.wire.changed(), if wire_open => {
-                    // A new MAC: a new wire, and the burst again from it.
-                    wire_open = r.is_ok();
-                    if wire_open {
-                        wire = self.wire.borrow_and_update().clone();
-                        wire.drain();
-                        tracing::info!(vip = %self.ip, "the link's MAC changed; announcing again");
-                        sched.burst(Instant::now());
+                    cue = cues.recv(), if cues_open => match cue {
+                        Some(Cue::Burst) => sched.burst(Instant::now()),
+                        Some(Cue::Repair) => sched.repair(Instant::now()),
+                        None => cues_open = false,
+                    },
+                    r = self.wire.changed(), if wire_open => {
+                        // A new MAC: a new wire, and the burst again from it.
+                        wire_open = r.is_ok();
+                        if wire_open {
+                            wire = self.wire.borrow_and_update().clone();
+                            wire.drain();
+                            tracing::info!(vip = %self.ip, "the link's MAC changed; announcing again");
+                            sched.burst(Instant::now());
+                        }
                     }
                 }
             }
@@ -149,6 +159,10 @@ impl Speaker {
                     Some(h) => b.note(h),
                     None => break,
                 }
+            }
+            if let (true, Some(m)) = (self.yields, b.rival) {
+                super::report::rival(shared, self.ip, m, false);
+                return Silenced::Contested(m);
             }
             // The proof must be asked for after everything it vouches for:
             // an announcement that falls due while it is out waits for the next.
@@ -164,6 +178,17 @@ impl Speaker {
                 super::report::proof(self.ip, p, b.asked.len());
                 p
             };
+            if p == Proof::Held && self.yields {
+                // Heard while the proof was out: a rival ends the pin
+                // before anything is said; requests wait for the next.
+                while let Some(h) = wire.try_hear() {
+                    if let Heard::Claimed(m) = h {
+                        super::report::rival(shared, self.ip, m, false);
+                        return Silenced::Contested(m);
+                    }
+                    carried.note(h);
+                }
+            }
             match p {
                 Proof::Held => {
                     for a in &b.asked {

@@ -46,6 +46,7 @@ fn rig(acked_ago: Duration, queued: &[Heard]) -> (Rig, Speaker, mpsc::Receiver<C
         },
         lease: lease_rx,
         ttl: Duration::from_secs(3),
+        yields: false,
     };
     let rig = Rig {
         wire,
@@ -240,4 +241,31 @@ async fn a_proof_the_holder_brought_covers_the_first_announcement_only() {
         "the second announcement asks"
     );
     run.abort();
+}
+
+#[tokio::test]
+async fn a_pinned_speaker_yields_to_a_claim_heard_while_its_proof_was_out() {
+    let (r, mut s, cues) = rig(Duration::ZERO, &[]);
+    s.yields = true;
+    let shared = r.shared.clone();
+    let run = tokio::spawn(async move { s.run(cues, &shared, false).await });
+    until("the claim burst", || {
+        r.wire.announced.load(Ordering::SeqCst) == 4
+    })
+    .await;
+    *r.proof.takes.lock().unwrap() = Duration::from_millis(100);
+    let asked = r.proof.asked.load(Ordering::SeqCst);
+    r.wire.deliver(asker(5));
+    until("the proof asked", || {
+        r.proof.asked.load(Ordering::SeqCst) > asked
+    })
+    .await;
+    // An elected holder's announcement arrives before the proof comes back.
+    r.wire.deliver(Heard::Claimed(RIVAL));
+    let out = tokio::time::timeout(Duration::from_secs(5), run).await;
+    assert_eq!(out.unwrap().unwrap(), Silenced::Contested(RIVAL));
+    assert!(
+        r.wire.answers.lock().unwrap().is_empty(),
+        "answered beside the rival"
+    );
 }

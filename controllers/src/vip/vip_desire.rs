@@ -2,13 +2,13 @@
 //! whether it may campaign and why not, its etcd, its link, its check's
 //! verdict, its priority, and an operator's forfeit.
 
-use super::runner::{Desire, Handover, Health, Verdict};
+use super::runner::{Desire, Handover, Health, Pin, Verdict};
 use crate::kernel::packet::parse_mac;
 use crate::{ControllerError, Ctx};
 use machined_resources::resource::rfc3339;
 use machined_resources::types::{
     DhcpSpec, DhcpStatus, EtcdCerts, EtcdSpec, EtcdStatus, LinkStatus, VipForfeit, VipHealthStatus,
-    VipSpec,
+    VipPin, VipSpec,
 };
 use std::time::{Duration, SystemTime};
 
@@ -51,13 +51,10 @@ pub fn desire(ctx: &Ctx, spec: &VipSpec, stopping: bool) -> Result<Desire, Contr
             let local = es.local_client_url();
             d.local_endpoint = Some(local.clone());
             // Every other member too, so a dead local member stalls nothing.
-            let mine: Option<&str> = etcd.as_ref().map(|e| e.member_id.as_str());
+            // (As last listed while etcd cannot list them: a pin looks
+            // through every member.)
             let mut all = vec![local];
-            for m in etcd.iter().flat_map(|e| e.members.iter()) {
-                if Some(m.id.as_str()) != mine && !m.learner {
-                    all.extend(m.client_urls.iter().cloned());
-                }
-            }
+            all.extend(etcd.iter().flat_map(|e| e.peer_client_urls()));
             all
         } else {
             es.external_endpoints.clone()
@@ -72,7 +69,7 @@ pub fn desire(ctx: &Ctx, spec: &VipSpec, stopping: bool) -> Result<Desire, Contr
         "not a control plane".into()
     } else if !link.as_ref().is_some_and(|l| l.is_operational()) {
         format!("link {} is not up", spec.link)
-    } else if let Some(state) = no_lease {
+    } else if let Some(state) = &no_lease {
         format!("no DHCP lease on {} ({state})", spec.link)
     } else if !etcd.as_ref().is_some_and(|e| e.is_running()) {
         "etcd is not running".into()
@@ -80,6 +77,17 @@ pub fn desire(ctx: &Ctx, spec: &VipSpec, stopping: bool) -> Result<Desire, Contr
         String::new()
     };
     d.eligible = d.reason.is_empty();
+    // A pin needs the link, nothing of etcd (it is for when etcd cannot
+    // decide); it ends when the VIP leaves the config.
+    let link_up = link.as_ref().is_some_and(|l| l.is_operational());
+    d.pin = match ctx.get::<VipPin>(&spec.ip.to_string())? {
+        Some(p) if !stopping && link_up && etcd_spec.is_some() && no_lease.is_none() => Some(Pin {
+            by: p.spec.by,
+            at: p.spec.at,
+            seq: p.spec.seq,
+        }),
+        _ => None,
+    };
     d.health = health(ctx, spec)?;
     d.handover = Handover {
         priority: spec.options.priority,

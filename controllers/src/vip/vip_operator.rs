@@ -15,7 +15,7 @@ use futures::FutureExt;
 use machined_resources::resource::rfc3339;
 use machined_resources::types::{
     AnnounceStatus, DhcpSpec, DhcpStatus, EtcdCerts, EtcdSpec, EtcdStatus, LinkStatus, VipForfeit,
-    VipHealthStatus, VipMove, VipSpec, VipStatus,
+    VipHealthStatus, VipMove, VipPin, VipSpec, VipStatus,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -150,6 +150,7 @@ impl Controller for VipOperatorController {
             Input::of::<VipHealthStatus>(),
             Input::of::<VipForfeit>(),
             Input::of::<VipMove>(),
+            Input::of::<VipPin>(),
         ]
     }
 
@@ -220,7 +221,9 @@ impl Controller for VipOperatorController {
             let d = r.handle.desire.borrow().clone();
             let ip = r.config.ip.to_string();
             let check = ctx.get::<VipHealthStatus>(&ip)?.map(|s| s.spec);
-            let reason = if !d.eligible {
+            let reason = if !view.pinned.is_empty() {
+                String::new()
+            } else if !d.eligible {
                 d.reason.clone()
             } else if !view.waiting.is_empty() {
                 view.waiting.clone()
@@ -236,7 +239,7 @@ impl Controller for VipOperatorController {
                 link: r.config.link.clone(),
                 holder: view.holder.clone().unwrap_or_default(),
                 holding: view.leading,
-                campaigning: d.eligible && view.standby.is_empty(),
+                campaigning: d.eligible && view.standby.is_empty() && view.pinned.is_empty(),
                 reason,
                 since: rfc3339::format(view.since),
                 transitions: view.transitions,
@@ -257,6 +260,7 @@ impl Controller for VipOperatorController {
                         )
                     })
                     .unwrap_or_default(),
+                pinned: view.pinned.clone(),
             };
             let m = machined_telemetry::metrics::get();
             m.vip_state(&ip, status.holding, status.campaigning);

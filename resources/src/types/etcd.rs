@@ -143,6 +143,10 @@ pub struct EtcdStatus {
     pub restarts: u32,
     #[serde(default)]
     pub last_error: String,
+    /// The members as the last healthy check listed them, kept while etcd
+    /// cannot list them (no quorum): where to look for it again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub last_members: Vec<EtcdMember>,
 }
 
 impl EtcdStatus {
@@ -150,6 +154,21 @@ impl EtcdStatus {
 
     pub fn is_running(&self) -> bool {
         self.phase == EtcdPhase::Running
+    }
+
+    /// Client URLs of the other voting members: as listed now, else as
+    /// last listed.
+    pub fn peer_client_urls(&self) -> Vec<String> {
+        let listed = if self.members.is_empty() {
+            &self.last_members
+        } else {
+            &self.members
+        };
+        listed
+            .iter()
+            .filter(|m| m.id != self.member_id && !m.learner)
+            .flat_map(|m| m.client_urls.iter().cloned())
+            .collect()
     }
 }
 

@@ -60,6 +60,10 @@ pub struct VipStatus {
     /// it, and when (`02:00:0a:05:00:0c at 2026-...`); empty if none.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub rival: String,
+    /// An operator's pin in force on this node (`mctl vip pin --force`):
+    /// who, when, and what it is doing; empty without one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub pinned: String,
 }
 
 impl ResourceSpec for VipStatus {
@@ -138,4 +142,24 @@ pub struct VipMove {
 impl ResourceSpec for VipMove {
     const NAMESPACE: &'static str = super::NS_NETWORK;
     const TYPE: &'static str = "VIPMove";
+}
+
+/// An operator's break-glass pin of the VIP on this node, made while etcd
+/// had no quorum (`mctl vip pin --force`); it ends by itself when etcd
+/// answers again, or with `mctl vip unpin` (`network/VIPPin/<ip>`). `seq`
+/// tells a new pin from one already run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct VipPin {
+    pub ip: String,
+    /// Who asked: the client certificate's name and roles.
+    pub by: String,
+    /// RFC 3339.
+    pub at: String,
+    pub seq: u64,
+}
+
+impl ResourceSpec for VipPin {
+    const NAMESPACE: &'static str = super::NS_NETWORK;
+    const TYPE: &'static str = "VIPPin";
 }

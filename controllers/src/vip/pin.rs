@@ -1,0 +1,248 @@
+//! The break-glass pin (`mctl vip pin --force`): the VIP on this node while
+//! etcd has no quorum and nobody can be elected. No proof from etcd can
+//! exist then, so the pin stands in for it, within these bounds:
+//!
+//! - It claims only after waiting out a lease's TTL (and the kernel's
+//!   slack) without quorum, so any holder whose clock runs has fenced
+//!   itself and ended its session, and only once a probe finds the address
+//!   silent.
+//! - It answers, announces and keeps the address only while a look at etcd
+//!   asked after the request finds no member that serves a linearizable
+//!   read; the address's kernel lifetime is renewed only by such looks.
+//! - It never defends: any other station claiming the VIP ends it (the
+//!   speaker's `yields`), and its answers make an elected node's claim
+//!   wait, so the handback has one voice at a time.
+//! - It ends by itself the moment etcd answers again (a look every
+//!   [`LOOK_EVERY`], and every answer's own look), or on `mctl vip unpin`.
+
+use super::elector::QuorumLook;
+use super::holder::{Holder, LetGo};
+use super::keepalive::LeaseState;
+use super::proof::{Confirm, Proof};
+use super::runner::{Deps, Desire, Pin, Shared};
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use machined_resources::types::VipSpec;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+/// How often a pinned node looks whether etcd answers again.
+pub const LOOK_EVERY: Duration = Duration::from_millis(200);
+
+/// Runs one pin to its end.
+pub async fn run(
+    spec: &VipSpec,
+    pin: Pin,
+    desire: watch::Receiver<Desire>,
+    shared: &Arc<Shared>,
+    deps: &Deps,
+) {
+    shared.update(|v| v.pin_done = pin.seq);
+    let d = desire.borrow().clone();
+    super::report::pinned(spec.ip, &pin);
+    let q = deps.elector.quorum(&d);
+    let within = Duration::from_millis(spec.options.proof_timeout_ms);
+    let ttl = Duration::from_secs(u64::from(spec.options.lease_ttl_secs));
+    let wait = ttl + super::KERNEL_EXPIRY_SLACK;
+    shared.update(|v| {
+        v.pinned = describe(
+            &pin,
+            &format!(
+                "waiting {} ms without quorum for any holder's lease to run out",
+                wait.as_millis()
+            ),
+        )
+    });
+    let why = match wait_out(&*q, within, wait, desire.clone(), pin.seq).await {
+        Err(why) => why,
+        Ok(silent_at) => {
+            let p = Pinned {
+                spec,
+                pin: &pin,
+                d: &d,
+                q,
+                within,
+                ttl,
+            };
+            p.hold(silent_at, desire, shared, deps).await
+        }
+    };
+    shared.update(|v| {
+        v.pinned.clear();
+        v.waiting.clear();
+        v.set_holder(None);
+    });
+    super::report::pin_ended(spec.ip, &pin, why);
+}
+
+fn describe(pin: &Pin, what: &str) -> String {
+    format!("by {} at {}: {what}", pin.by, pin.at)
+}
+
+/// Resolves when the pin numbered `seq` no longer stands (unpinned, a new
+/// pin, the link down, the VIP gone from the config).
+async fn unpinned(mut desire: watch::Receiver<Desire>, seq: u64) -> LetGo {
+    let _ = desire
+        .wait_for(|d| d.pin.as_ref().map(|p| p.seq) != Some(seq))
+        .await;
+    LetGo::Unpinned
+}
+
+/// Waits `wait` with etcd silent throughout; `Ok`: when the last look that
+/// found it silent was asked.
+async fn wait_out(
+    q: &dyn QuorumLook,
+    within: Duration,
+    wait: Duration,
+    desire: watch::Receiver<Desire>,
+    seq: u64,
+) -> Result<Instant, LetGo> {
+    let until = Instant::now() + wait;
+    let stop = unpinned(desire, seq);
+    tokio::pin!(stop);
+    loop {
+        let asked = Instant::now();
+        tokio::select! {
+            why = &mut stop => return Err(why),
+            found = q.look(within) => if let Some(member) = found {
+                tracing::info!(%member, "etcd answers: the pin ends before claiming");
+                return Err(LetGo::EtcdBack);
+            },
+        }
+        if asked >= until {
+            return Ok(asked);
+        }
+        tokio::select! {
+            why = &mut stop => return Err(why),
+            _ = tokio::time::sleep(LOOK_EVERY) => {}
+        }
+    }
+}
+
+struct Pinned<'a> {
+    spec: &'a VipSpec,
+    pin: &'a Pin,
+    d: &'a Desire,
+    q: Arc<dyn QuorumLook>,
+    within: Duration,
+    ttl: Duration,
+}
+
+impl Pinned<'_> {
+    async fn hold(
+        self,
+        silent_at: Instant,
+        desire: watch::Receiver<Desire>,
+        shared: &Arc<Shared>,
+        deps: &Deps,
+    ) -> LetGo {
+        let (spec, d) = (self.spec, self.d);
+        let wire = match deps
+            .wires
+            .open(d.link_index, d.mac.unwrap_or_default(), spec.ip)
+        {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!(error = %machined_resources::error::chain(&e), "cannot open the link for the pin");
+                return LetGo::Ineligible;
+            }
+        };
+        let (lease_tx, mut lease) = watch::channel(LeaseState::Acked(silent_at));
+        let (back_tx, mut back) = watch::channel(false);
+        let _looks = super::election::Tasks(vec![tokio::spawn(
+            looks(self.q.clone(), self.within, lease_tx, back_tx).in_current_span(),
+        )]);
+        let (cue, cues) = mpsc::channel(8);
+        let holder = Holder {
+            link: d.link_index,
+            ip: spec.ip,
+            ttl: self.ttl,
+            announce: spec.options.announce,
+            claim_window: Duration::from_millis(spec.options.claim_window_ms),
+            addrs: deps.addrs.clone(),
+            wire: watch::channel(wire).1,
+            kick: Default::default(),
+            confirm: Arc::new(PinProof {
+                q: self.q.clone(),
+                within: self.within,
+            }),
+            cue,
+            yields: true,
+        };
+        shared.update(|v| {
+            v.pinned = describe(self.pin, "holding while etcd has no quorum");
+            v.set_holder(Some(d.node.clone()));
+        });
+        let stop = async {
+            tokio::select! {
+                why = unpinned(desire, self.pin.seq) => why,
+                _ = back.wait_for(|b| *b) => LetGo::EtcdBack,
+            }
+        };
+        let why = match holder.hold(&mut lease, stop, shared, cues).await {
+            // A look before speaking found etcd answering.
+            LetGo::Unproven => LetGo::EtcdBack,
+            why => why,
+        };
+        let was_leading = shared.view().leading;
+        holder.remove_confirmed(shared).await;
+        if was_leading {
+            super::report::released(spec.ip, why, "");
+        }
+        why
+    }
+}
+
+/// Looks at etcd every [`LOOK_EVERY`]: each silent look renews the pin's
+/// stand-in lease (from when it was asked); an answer ends the pin.
+async fn looks(
+    q: Arc<dyn QuorumLook>,
+    within: Duration,
+    lease: watch::Sender<LeaseState>,
+    back: watch::Sender<bool>,
+) {
+    loop {
+        let asked = Instant::now();
+        if let Some(member) = q.look(within).await {
+            tracing::info!(%member, "etcd answers again: the pin ends");
+            back.send_replace(true);
+            return;
+        }
+        lease.send_replace(LeaseState::Acked(asked));
+        tokio::time::sleep_until(asked + LOOK_EVERY).await;
+    }
+}
+
+/// The pin's stand-in for proof: a look at etcd asked after the request,
+/// that found no member serving a linearizable read.
+struct PinProof {
+    q: Arc<dyn QuorumLook>,
+    within: Duration,
+}
+
+/// A look's bound plus the time to hear that it ran out.
+const LOOK_SLACK: Duration = Duration::from_millis(100);
+
+impl Confirm for PinProof {
+    fn within(&self) -> Duration {
+        self.within + LOOK_SLACK
+    }
+
+    fn confirm(&self) -> BoxFuture<'static, Proof> {
+        let (q, within) = (self.q.clone(), self.within);
+        async move {
+            match q.look(within).await {
+                Some(_) => Proof::Gone,
+                None => Proof::Held,
+            }
+        }
+        .boxed()
+    }
+}
+
+#[cfg(test)]
+#[path = "pin_tests.rs"]
+mod tests;
