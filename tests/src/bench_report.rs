@@ -83,16 +83,33 @@ impl Row<'_> {
             "stale_replies": self.sum(|r| r.verdict.stale_replies),
             "late_replies": self.sum(|r| r.verdict.late_replies),
             "stale_garps": self.sum(|r| r.verdict.stale_garps),
+            "pinned_frames": self.sum(|r| r.verdict.pinned),
+            "pinned_frames_after_etcd_decided": self.sum(|r| r.verdict.pinned_after_return),
             "arp_reply_ms": {"median": self.latency(0.5), "p99": self.latency(0.99)},
             "kernel_overlap_ms_max": self.overlap(),
             "holder_was_etcd_leader": lead.len(),
             "gap_ms_when_holder_was_etcd_leader": j3(stats(lead.iter().map(|r| ms(r.gap)).collect())),
-            "released_after_ms": j3(stats(self.trials.iter().filter_map(|r| r.released_after.map(ms)).collect())),
+            "released_after_ms": j3(self.quorum(|q| q.released)),
+            "pinned_answers_after_ms": j3(self.quorum(|q| q.pinned)),
+            "pin_ended_after_return_ms": j3(self.quorum(|q| q.pin_ended)),
             "moved_after_ms": j3(stats(self.trials.iter().filter_map(|r| r.moved_after.map(ms)).collect())),
-            "back_after_restart_ms": j3(stats(self.trials.iter().filter_map(|r| r.back_after.map(ms)).collect())),
+            "back_after_return_ms": j3(self.quorum(|q| q.back)),
             "flood": self.trials.iter().filter_map(|r| r.flood).map(|f| json!({
                 "sent": f.sent, "secs": f.secs, "proofs": f.proofs, "answered": f.answered})).collect::<Vec<_>>(),
         })
+    }
+
+    /// One of the quorum trials' times, over the trials (min, median, max).
+    fn quorum(
+        &self,
+        f: impl Fn(&crate::trial_quorum::QuorumTimes) -> Duration,
+    ) -> Option<(f64, f64, f64)> {
+        stats(
+            self.trials
+                .iter()
+                .filter_map(|x| x.quorum.as_ref().map(|q| ms(f(q))))
+                .collect(),
+        )
     }
 
     fn notes(&self) -> String {
@@ -135,19 +152,17 @@ impl Row<'_> {
         }
         if self.scenario == Scenario::Quorum {
             notes.push(format!(
-                "released after {} ms; back {} ms after restart",
-                fmt3(stats(
-                    self.trials
-                        .iter()
-                        .filter_map(|x| x.released_after.map(ms))
-                        .collect()
-                )),
-                fmt3(stats(
-                    self.trials
-                        .iter()
-                        .filter_map(|x| x.back_after.map(ms))
-                        .collect()
-                ))
+                "{} frames from the pinned node while pinned, {} of them after etcd decided again",
+                self.sum(|x| x.verdict.pinned),
+                self.sum(|x| x.verdict.pinned_after_return),
+            ));
+            notes.push(format!(
+                "released after {} ms; pinned VIP answered {} ms after `vip pin`; \
+                 members back: pin ended after {} ms, VIP answered by the election's holder after {} ms",
+                fmt3(self.quorum(|q| q.released)),
+                fmt3(self.quorum(|q| q.pinned)),
+                fmt3(self.quorum(|q| q.pin_ended)),
+                fmt3(self.quorum(|q| q.back)),
             ));
         }
         let late = self.sum(|x| x.verdict.late_replies);

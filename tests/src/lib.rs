@@ -24,6 +24,7 @@ pub mod scenario;
 pub mod scrape;
 pub mod service;
 pub mod trial;
+pub mod trial_quorum;
 pub mod verdict;
 pub mod vlan_port;
 pub mod vm;

@@ -11,7 +11,7 @@ use crate::election::{Election, Leaders};
 use crate::faults::VIP;
 use crate::monitor::{longest_double, Change, Monitor};
 use crate::netns::ip;
-use crate::verdict::{judge, Verdict};
+use crate::verdict::{judge_pinned, PinWindow, Verdict};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -123,11 +123,16 @@ impl Outside {
     }
 
     pub fn stop(self) -> Seen {
+        self.stop_pinned(None)
+    }
+
+    /// [`Outside::stop`], judging a pin's frames as its own.
+    pub fn stop_pinned(self, pin: Option<PinWindow>) -> Seen {
         let leaders = self.election.stop();
         let (record, answering) = self.arp.stop();
         let kernels = self.kernels.map(|k| k.stop()).unwrap_or_default();
         Seen {
-            verdict: judge(&record, &leaders),
+            verdict: judge_pinned(&record, &leaders, pin),
             kernel_overlap: longest_double(&kernels, self.n),
             record,
             answering,

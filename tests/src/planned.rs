@@ -24,3 +24,15 @@ impl Cluster {
         self.mctl(&["-n", &ip, "vip", "move", vip, "--to", to])
     }
 }
+
+impl Cluster {
+    /// `mctl -n NODE vip pin VIP [--force]` on node `i`.
+    pub fn pin(&self, i: usize, vip: &str, force: bool) -> Run {
+        let ip = self.cps()[i].2.clone();
+        let mut args = vec!["-n", &ip, "vip", "pin", vip];
+        if force {
+            args.push("--force");
+        }
+        self.mctl(&args)
+    }
+}

@@ -14,7 +14,10 @@ pub enum Scenario {
     DeadEtcdLeader,
     /// The holder cut off from etcd (peer and client ports), not from clients.
     Cutoff,
-    /// The two other control planes stopped, then started again.
+    /// The two other control planes' etcd members hung (SIGSTOP, their
+    /// machined alive), the VIP pinned on the holder with `mctl vip pin
+    /// --force` once it went quiet, then the members resumed: the pin ends
+    /// and the election takes over (`trial_quorum.rs`).
     Quorum,
     /// machined alone SIGKILLed on the holder (kernel, link, etcd up);
     /// nothing removed by hand, machined restarted afterwards.

@@ -10,6 +10,7 @@ use crate::faults::VIP;
 use crate::outside::Outside;
 use crate::probe::{gap, Prober};
 pub use crate::scenario::{Moves, Scenario};
+use crate::trial_quorum::QuorumTimes;
 use crate::verdict::Verdict;
 use crate::wait_for;
 use std::net::Ipv4Addr;
@@ -30,9 +31,8 @@ pub struct Outcome {
     /// Longest time two kernels had the VIP at once (netns lab only).
     pub kernel_overlap: Duration,
     pub holder_was_etcd_leader: bool,
-    /// Quorum: VIP gone after the fault, and back after the restart.
-    pub released_after: Option<Duration>,
-    pub back_after: Option<Duration>,
+    /// Quorum: the VIP gone, pinned, the pin's end and the VIP back.
+    pub quorum: Option<QuorumTimes>,
     /// From the fault until another node answered for the VIP.
     pub moved_after: Option<Duration>,
     pub flood: Option<Flood>,
@@ -90,7 +90,7 @@ pub fn run_with(
         holder_was_etcd_leader = c.make_etcd_leader(h);
     }
     let t0 = Instant::now();
-    let (released_after, back_after, flood) = inject(c, s, h, other, &out, &probe);
+    let (quorum, flood) = inject(c, s, h, other, &out, &probe);
     match s.moves() {
         Moves::Yes => wait_for(
             "another node answering for the VIP",
@@ -123,7 +123,7 @@ pub fn run_with(
     });
     let probes = probe.stop();
     let new_holder = out.last_answering();
-    let seen = out.stop();
+    let seen = out.stop_pinned(quorum.map(|q| q.window));
     let (gap, lost) = gap(&probes);
     let moved_after = seen
         .answering
@@ -141,14 +141,13 @@ pub fn run_with(
         verdict: seen.verdict,
         kernel_overlap: seen.kernel_overlap,
         holder_was_etcd_leader,
-        released_after,
-        back_after,
+        quorum,
         moved_after,
         flood,
     }
 }
 
-type Injected = (Option<Duration>, Option<Duration>, Option<Flood>);
+type Injected = (Option<QuorumTimes>, Option<Flood>);
 
 /// Injects the fault; for the faults that last a while (quorum, a deaf
 /// candidate, a flood) waits them out and returns what they measured.
@@ -190,31 +189,12 @@ fn inject(
             });
             c.deafen(other, h, false);
         }
-        Scenario::ArpFlood => return (None, None, Some(flood(c, h))),
+        Scenario::ArpFlood => return (None, Some(flood(c, h))),
         Scenario::Quorum => {
-            let n = c.cps().len();
-            for i in (0..n).filter(|i| *i != h) {
-                c.stop_node(i);
-            }
-            wait_for(
-                "the VIP to go quiet without quorum",
-                Duration::from_secs(30),
-                || (!out.kernels().iter().any(|x| *x)).then_some(()),
-            );
-            let released = t0.elapsed();
-            let t1 = Instant::now();
-            for i in (0..n).filter(|i| *i != h) {
-                c.start_node(i);
-            }
-            wait_for(
-                "the VIP back after quorum returns",
-                Duration::from_secs(60),
-                || probe.answered_after(t1).then_some(()),
-            );
-            return (Some(released), Some(t1.elapsed()), None);
+            return (Some(crate::trial_quorum::run(c, h, out, probe)), None);
         }
     }
-    (None, None, None)
+    (None, None)
 }
 
 /// Ends a fault the old holder comes back from.

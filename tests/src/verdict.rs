@@ -34,6 +34,38 @@ pub struct Verdict {
     /// The first few stale frames, said plainly (who, when against the
     /// holder changes around it).
     pub stale_examples: Vec<String>,
+    /// Answers and gratuitous ARPs from a pinned node while its pin stood
+    /// (`mctl vip pin --force`: it speaks without etcd's naming it); never
+    /// stale.
+    pub pinned: usize,
+    /// Of those, the ones after etcd was seen deciding again (its first
+    /// holder change after the members returned).
+    pub pinned_after_return: usize,
+}
+
+/// A break-glass pin as the client's verdict allows for it: frames from
+/// `mac` between `from` (the pin asked for) and `to` (its end seen) are the
+/// pin's, not stale; `returned`: when etcd's members came back.
+#[derive(Debug, Clone, Copy)]
+pub struct PinWindow {
+    pub mac: Mac,
+    pub from: Instant,
+    pub to: Instant,
+    pub returned: Instant,
+}
+
+impl PinWindow {
+    fn covers(&self, m: &Mac, at: Instant) -> bool {
+        *m == self.mac && at >= self.from && at <= self.to
+    }
+
+    /// When etcd was first seen deciding after the members returned.
+    fn decided(&self, leaders: &Leaders) -> Option<Instant> {
+        leaders
+            .iter()
+            .map(|(t, _)| *t)
+            .find(|t| *t >= self.returned)
+    }
 }
 
 /// Whether `m` was the holder at some moment in `[at - IN_FLIGHT, at]`
@@ -59,6 +91,22 @@ fn held_during(leaders: &Leaders, m: &Mac, from: Instant, at: Instant) -> bool {
 }
 
 pub fn judge(rec: &Record, leaders: &Leaders) -> Verdict {
+    judge_pinned(rec, leaders, None)
+}
+
+/// [`judge`], allowing for a pin.
+pub fn judge_pinned(rec: &Record, leaders: &Leaders, pin: Option<PinWindow>) -> Verdict {
+    let decided = pin.and_then(|p| p.decided(leaders));
+    let pinned = |m: &Mac, t: Instant, v: &mut Verdict| {
+        if !pin.is_some_and(|p| p.covers(m, t)) {
+            return false;
+        }
+        v.pinned += 1;
+        if decided.is_some_and(|d| t >= d) {
+            v.pinned_after_return += 1;
+        }
+        true
+    };
     let mut v = Verdict {
         requests: rec.rounds.len(),
         ..Default::default()
@@ -74,7 +122,10 @@ pub fn judge(rec: &Record, leaders: &Leaders) -> Verdict {
             v.answered += 1;
             v.latencies.push(first.saturating_duration_since(r.sent));
         }
-        for (m, t) in r.answers.iter().filter(|(m, t)| !held(leaders, m, *t)) {
+        for (m, t) in r.answers.iter() {
+            if pinned(m, *t, &mut v) || held(leaders, m, *t) {
+                continue;
+            }
             let asked = r.sent.checked_sub(IN_FLIGHT).unwrap_or(r.sent);
             if held_during(leaders, m, asked, *t) {
                 v.late_replies += 1;
@@ -91,11 +142,10 @@ pub fn judge(rec: &Record, leaders: &Leaders) -> Verdict {
             );
         }
     }
-    for (m, t) in rec
-        .announcements
-        .iter()
-        .filter(|(m, t)| !held(leaders, m, *t))
-    {
+    for (m, t) in rec.announcements.iter() {
+        if pinned(m, *t, &mut v) || held(leaders, m, *t) {
+            continue;
+        }
         v.stale_garps += 1;
         note(&mut v.stale_examples, "gratuitous ARP", m, *t, leaders);
     }
@@ -184,5 +234,41 @@ mod tests {
         assert_eq!(v.latencies, vec![ms(2), ms(20), ms(2), ms(3), ms(5105)]);
         assert_eq!(quantile(&v.latencies, 0.5), Some(ms(3)));
         assert_eq!(quantile(&v.latencies, 1.0), Some(ms(5105)));
+    }
+
+    #[test]
+    fn a_pins_frames_are_its_own_and_those_after_etcd_decided_are_counted() {
+        let t = Instant::now();
+        let ms = Duration::from_millis;
+        // A held until 100 ms; nobody (no quorum); pinned on B from 200 to
+        // 900 ms; the members back at 600, etcd names A at 700.
+        let leaders: Leaders = vec![(t, Some(A)), (t + ms(100), None), (t + ms(700), Some(A))];
+        let pin = PinWindow {
+            mac: B,
+            from: t + ms(200),
+            to: t + ms(900),
+            returned: t + ms(600),
+        };
+        let round = |sent: u64, answers: &[(Mac, u64)]| Round {
+            sent: t + ms(sent),
+            answers: answers.iter().map(|(m, at)| (*m, t + ms(*at))).collect(),
+        };
+        let rec = Record {
+            rounds: vec![
+                round(300, &[(B, 302)]),
+                round(710, &[(B, 720)]), // the pin, after etcd decided
+                round(950, &[(B, 951)]), // after the pin's end: stale
+            ],
+            announcements: vec![(B, t + ms(250))],
+        };
+        let v = judge_pinned(&rec, &leaders, Some(pin));
+        assert_eq!((v.pinned, v.pinned_after_return), (3, 1));
+        assert_eq!(v.answered, 3);
+        assert_eq!((v.stale_replies, v.stale_garps), (1, 0));
+        let plain = judge(&rec, &leaders);
+        assert_eq!(
+            (plain.pinned, plain.stale_replies, plain.stale_garps),
+            (0, 3, 1)
+        );
     }
 }

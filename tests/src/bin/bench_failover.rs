@@ -135,7 +135,10 @@ fn main() {
                 r.old_holder + 1,
                 r.new_holder.map_or("none".to_string(), |n| (n + 1).to_string()),
                 r.holder_was_etcd_leader,
-                r.released_after.map_or(String::new(), |d| format!(", released after {:.0} ms", ms(d)))
+                r.quorum.map_or(String::new(), |q| format!(
+                    ", released after {:.0} ms, pinned {:.0} ms, pin ended {:.0} ms, back {:.0} ms",
+                    ms(q.released), ms(q.pinned), ms(q.pin_ended), ms(q.back)
+                ))
             );
             for e in &r.verdict.stale_examples {
                 eprintln!("    stale: {e}");
