@@ -152,6 +152,7 @@ impl Pinned<'_> {
         };
         let (lease_tx, mut lease) = watch::channel(LeaseState::Acked(silent_at));
         let (back_tx, mut back) = watch::channel(false);
+        let came_back = back_tx.subscribe();
         let _looks = super::election::Tasks(vec![tokio::spawn(
             looks(self.q.clone(), self.within, lease_tx, back_tx).in_current_span(),
         )]);
@@ -185,6 +186,7 @@ impl Pinned<'_> {
         let why = match holder.hold(&mut lease, stop, shared, cues).await {
             // A look before speaking found etcd answering.
             LetGo::Unproven => LetGo::EtcdBack,
+            _ if *came_back.borrow() => LetGo::EtcdBack,
             why => why,
         };
         let was_leading = shared.view().leading;
@@ -209,7 +211,9 @@ async fn looks(
         if let Some(member) = q.look(within).await {
             tracing::info!(%member, "etcd answers again: the pin ends");
             back.send_replace(true);
-            return;
+            // The stand-in lease stays open (a closed one would read as a
+            // lost lease): the holder ends for the reason above.
+            return std::future::pending().await;
         }
         lease.send_replace(LeaseState::Acked(asked));
         tokio::time::sleep_until(asked + LOOK_EVERY).await;

@@ -11,9 +11,13 @@ use std::sync::Arc;
 use tokio::sync::{watch, Notify};
 
 fn pinned(seq: u64) -> Desire {
+    pinned_by("admin (os:admin)", seq)
+}
+
+fn pinned_by(by: &str, seq: u64) -> Desire {
     Desire {
         pin: Some(Pin {
-            by: "admin (os:admin)".into(),
+            by: by.into(),
             at: "2026-12-06T00:00:00Z".into(),
             seq,
         }),
@@ -21,13 +25,22 @@ fn pinned(seq: u64) -> Desire {
     }
 }
 
-/// A runner whose campaigns never win (etcd has no quorum), pinned.
-async fn pinned_runner() -> (Arc<Script>, watch::Sender<Desire>, Arc<Shared>) {
+/// Why the pin made by `by` ended, as its event says.
+fn ended_because(by: &str) -> Option<String> {
+    machined_telemetry::events::global()
+        .tail(None)
+        .into_iter()
+        .find(|e| e.kind == machined_telemetry::Kind::VipPinEnded && e.fields.get("by").map(String::as_str) == Some(by))
+        .and_then(|e| e.fields.get("reason").cloned())
+}
+
+/// A runner whose campaigns never win (etcd has no quorum), pinned by `by`.
+async fn pinned_runner(by: &str) -> (Arc<Script>, watch::Sender<Desire>, Arc<Shared>) {
     let script = Arc::new(Script {
         hold_campaign: Some(Notify::new()),
         ..Default::default()
     });
-    let (desire, shared) = start_with(&script, pinned(1));
+    let (desire, shared) = start_with(&script, pinned_by(by, 1));
     until("the pin claims", || script.present()).await;
     assert!(shared.view().leading);
     assert!(
@@ -50,7 +63,7 @@ fn asker(n: u8) -> Heard {
 
 #[tokio::test(start_paused = true)]
 async fn a_pin_answers_without_quorum_and_ends_when_etcd_answers() {
-    let (script, _desire, shared) = pinned_runner().await;
+    let (script, _desire, shared) = pinned_runner("etcd-back-case").await;
     let wire = script.wires.lock().unwrap().last().unwrap().1.clone();
     wire.deliver(asker(3));
     until("an answer", || !wire.answers.lock().unwrap().is_empty()).await;
@@ -63,6 +76,7 @@ async fn a_pin_answers_without_quorum_and_ends_when_etcd_answers() {
     until("the pin's end", || !script.present()).await;
     until("the view", || shared.view().pinned.is_empty()).await;
     assert!(!shared.view().leading);
+    assert_eq!(ended_because("etcd-back-case").as_deref(), Some("etcd-back"));
     // The election decides again (a new session), the pin is not rerun.
     until("a new session", || {
         script.entries().contains(&"grant".to_string())
@@ -74,19 +88,21 @@ async fn a_pin_answers_without_quorum_and_ends_when_etcd_answers() {
 
 #[tokio::test(start_paused = true)]
 async fn unpinning_ends_the_pin_address_first() {
-    let (script, desire, shared) = pinned_runner().await;
+    let (script, desire, shared) = pinned_runner("unpin-case").await;
     desire.send_replace(eligible(true));
     until("the pin's end", || !script.present()).await;
     until("the view", || shared.view().pinned.is_empty()).await;
+    assert_eq!(ended_because("unpin-case").as_deref(), Some("unpinned"));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_pin_yields_to_any_other_claim() {
-    let (script, _desire, shared) = pinned_runner().await;
+    let (script, _desire, shared) = pinned_runner("rival-case").await;
     let wire = script.wires.lock().unwrap().last().unwrap().1.clone();
     wire.deliver(Heard::Claimed([2, 0, 0, 0, 0, 9]));
     until("the pin's end", || !script.present()).await;
     until("the view", || shared.view().pinned.is_empty()).await;
+    assert_eq!(ended_because("rival-case").as_deref(), Some("contested"));
 }
 
 #[tokio::test(start_paused = true)]
