@@ -5,6 +5,8 @@ mod args;
 pub mod client;
 mod etcd_report;
 mod etcd_service;
+#[cfg(test)]
+mod etcd_service_tests;
 mod etcd_spec;
 mod join;
 mod leave;

@@ -5,6 +5,8 @@
 mod probe;
 pub mod tracker;
 mod vip_health;
+#[cfg(test)]
+mod vip_health_tests;
 
 pub use probe::{Outcome, Target};
 pub use vip_health::VipHealthController;

@@ -1,9 +1,9 @@
 //! The hostname: which source wins, what an offer may be, and a machined
 //! not allowed to set the name leaving the host's alone.
 
-use super::tests::{apply, until};
+use super::tests::apply;
 use super::*;
-use crate::Engine;
+use crate::runtime::harness::Harness;
 use machined_resources::config::DhcpOptions;
 use machined_resources::types::{DhcpSpec, DhcpStatus, HostnameSpec, HostnameStatus};
 use machined_resources::State;
@@ -61,35 +61,50 @@ async fn the_config_wins_over_dhcp_which_wins_over_nothing() {
         &state,
         "version: v1alpha1\nmachine:\n  type: controlplane\n",
     );
-    let mut e = Engine::new(state.clone());
-    e.register(HostnameConfigController).unwrap();
-    e.register(HostnameSpecController::new(false)).unwrap();
-    let running = e.start();
+    let h = Harness::on(state.clone())
+        .with(HostnameConfigController)
+        .with(HostnameSpecController::new(false))
+        .start();
 
     // An offer on a link that ignores it, and a bad one: no name wanted.
     lease(&state, "eth1", "ignored", true);
     lease(&state, "eth2", "bad_name", false);
-    until(|| state.get("network", "HostnameStatus", "hostname").is_some()).await;
+    h.until(
+        "state.get(\"network\", \"HostnameStatus\", \"hostname\").is_some()",
+        || state.get("network", "HostnameStatus", "hostname").is_some(),
+    )
+    .await;
     assert_eq!(wanted(&state), None);
 
     lease(&state, "eth3", "offered.lab", false);
-    until(|| wanted(&state) == Some(("offered".into(), "dhcp eth3".into()))).await;
+    h.until(
+        "wanted(&state) == Some((\"offered\".into(), \"dhcp eth3\".into()))",
+        || wanted(&state) == Some(("offered".into(), "dhcp eth3".into())),
+    )
+    .await;
     // Not machined's to set here: the name stays the host's.
-    until(|| {
-        state
-            .get_typed::<HostnameStatus>(HostnameStatus::ID)
-            .ok()
-            .flatten()
-            .is_some_and(|s| {
-                s.spec.source == "dhcp eth3" && s.spec.note.contains("not machined's to set")
-            })
-    })
+    h.until(
+        "the hostname status: offered by DHCP, not machined's to set",
+        || {
+            state
+                .get_typed::<HostnameStatus>(HostnameStatus::ID)
+                .ok()
+                .flatten()
+                .is_some_and(|s| {
+                    s.spec.source == "dhcp eth3" && s.spec.note.contains("not machined's to set")
+                })
+        },
+    )
     .await;
 
     apply(
         &state,
         "version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    hostname: cfg-node\n",
     );
-    until(|| wanted(&state) == Some(("cfg-node".into(), "config".into()))).await;
-    running.shutdown().await;
+    h.until(
+        "wanted(&state) == Some((\"cfg-node\".into(), \"config\".into()))",
+        || wanted(&state) == Some(("cfg-node".into(), "config".into())),
+    )
+    .await;
+    h.shutdown().await;
 }

@@ -2,10 +2,10 @@
 //! selected physical link, cleared when no config asks for it, and the
 //! alias names the link a `LinkConfig` configures.
 
-use super::tests::{apply, until};
+use super::tests::apply;
 use super::*;
 use crate::kernel::fake::FakeKernel;
-use crate::Engine;
+use crate::runtime::harness::Harness;
 use machined_resources::State;
 use std::sync::Arc;
 
@@ -36,22 +36,29 @@ async fn the_alias_lands_in_the_kernel_and_names_the_configured_link() {
             "{BASE}---\napiVersion: v1alpha1\nkind: LinkAliasConfig\nname: uplink\nselector:\n  match: mac(link.hardware_addr) == \"52:54:00:00:00:02\"\n---\napiVersion: v1alpha1\nkind: LinkConfig\nname: uplink\naddresses: [{{address: 10.0.0.2/24}}]\n"
         ),
     );
-    let mut e = Engine::new(state.clone());
     let d: Arc<dyn crate::kernel::NetDriver> = kernel.clone();
-    e.register(LinkStatusController { driver: d.clone() })
-        .unwrap();
-    e.register(LinkAliasConfigController::new(d.clone()))
-        .unwrap();
-    e.register(InterfaceConfigController).unwrap();
-    e.register(AddressSpecController::new(d.clone())).unwrap();
-    let running = e.start();
+    let h = Harness::on(state.clone())
+        .with(LinkStatusController { driver: d.clone() })
+        .with(LinkAliasConfigController::new(d.clone()))
+        .with(InterfaceConfigController)
+        .with(AddressSpecController::new(d.clone()))
+        .start();
 
-    until(|| alias_of(&kernel, 3) == "uplink").await;
+    h.until("alias_of(&kernel, 3) == \"uplink\"", || {
+        alias_of(&kernel, 3) == "uplink"
+    })
+    .await;
     // The veth with the same MAC is not physical: no alias.
     assert_eq!(alias_of(&kernel, 4), "");
     // An alias nobody configures is machined's to clear.
-    until(|| alias_of(&kernel, 2).is_empty()).await;
-    until(|| kernel.has(3, "10.0.0.2/24")).await;
+    h.until("alias_of(&kernel, 2).is_empty()", || {
+        alias_of(&kernel, 2).is_empty()
+    })
+    .await;
+    h.until("kernel.has(3, \"10.0.0.2/24\")", || {
+        kernel.has(3, "10.0.0.2/24")
+    })
+    .await;
     assert!(!kernel.has(2, "10.0.0.2/24"));
 
     // The config drops the alias: the kernel's goes too.
@@ -59,6 +66,9 @@ async fn the_alias_lands_in_the_kernel_and_names_the_configured_link() {
         &state,
         &format!("{BASE}---\napiVersion: v1alpha1\nkind: HostnameConfig\nhostname: n1\n"),
     );
-    until(|| alias_of(&kernel, 3).is_empty()).await;
-    running.shutdown().await;
+    h.until("alias_of(&kernel, 3).is_empty()", || {
+        alias_of(&kernel, 3).is_empty()
+    })
+    .await;
+    h.shutdown().await;
 }

@@ -1,7 +1,7 @@
 use super::*;
 use crate::kernel::fake::FakeKernel;
 use crate::kernel::KernelAddr;
-use crate::Engine;
+use crate::runtime::harness::Harness;
 use machined_resources::config::{DeviceSelector, LinkSelector};
 use machined_resources::types::{
     AddressSpec, ConfigLayer, LinkStatus, MachineConfigSpec, ADDRESS_PROTO_MACHINED,
@@ -9,7 +9,6 @@ use machined_resources::types::{
 use machined_resources::{Metadata, State, Typed};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 fn spec(link: &str, cidr: &str) -> AddressSpec {
     AddressSpec {
@@ -213,28 +212,15 @@ fn selector_resolves_by_name_and_by_device() {
     assert_eq!(by_mac("de:ad:*", None).resolve(&links), None);
 }
 
-pub(super) async fn until(mut f: impl FnMut() -> bool) {
-    for _ in 0..400 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("condition not reached");
-}
-
-/// An engine with the controllers from config to kernel links and
-/// addresses, on `kernel`.
-pub(super) fn config_engine(state: &State, kernel: &Arc<FakeKernel>) -> Engine {
-    let mut e = Engine::new(state.clone());
+/// A harness with the controllers from config to kernel links and
+/// addresses, on `kernel` (not started: more may be added).
+pub(super) fn config_harness(state: &State, kernel: &Arc<FakeKernel>) -> Harness {
     let d: Arc<dyn crate::kernel::NetDriver> = kernel.clone();
-    e.register(LinkStatusController { driver: d.clone() })
-        .unwrap();
-    e.register(InterfaceConfigController).unwrap();
-    e.register(LinkSpecController { driver: d.clone() })
-        .unwrap();
-    e.register(AddressSpecController::new(d)).unwrap();
-    e
+    Harness::on(state.clone())
+        .with(LinkStatusController { driver: d.clone() })
+        .with(InterfaceConfigController)
+        .with(LinkSpecController { driver: d.clone() })
+        .with(AddressSpecController::new(d))
 }
 
 pub(super) fn apply(state: &State, yaml: &str) {
@@ -259,16 +245,20 @@ async fn config_flows_to_the_kernel_and_hand_made_changes_are_handled() {
         &state,
         "version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - deviceSelector: {hardwareAddr: '52:54:00:*'}\n        addresses: [10.0.0.2/24]\n        mtu: 1400\n",
     );
-    let mut e = config_engine(&state, &kernel);
     let d: Arc<dyn crate::kernel::NetDriver> = kernel.clone();
-    e.register(AddressStatusController { driver: d.clone() })
-        .unwrap();
-    let running = e.start();
+    let h = config_harness(&state, &kernel)
+        .with(AddressStatusController { driver: d.clone() })
+        .start();
 
-    until(|| kernel.has(2, "10.0.0.2/24")).await;
-    until(|| kernel.links.lock().unwrap()[0].up && kernel.links.lock().unwrap()[0].mtu == 1400)
-        .await;
-    until(|| {
+    h.until("kernel.has(2, \"10.0.0.2/24\")", || {
+        kernel.has(2, "10.0.0.2/24")
+    })
+    .await;
+    h.until("eth0 up with MTU 1400", || {
+        kernel.links.lock().unwrap()[0].up && kernel.links.lock().unwrap()[0].mtu == 1400
+    })
+    .await;
+    h.until("the address status of eth0/10.0.0.2/24", || {
         state
             .get("network", "AddressStatus", "eth0/10.0.0.2/24")
             .is_some()
@@ -282,16 +272,23 @@ async fn config_flows_to_the_kernel_and_hand_made_changes_are_handled() {
 
     // Removed by hand: put back.
     kernel.external_change(|a| a.retain(|x| x.addr.to_string() != "10.0.0.2/24"));
-    until(|| kernel.has(2, "10.0.0.2/24")).await;
+    h.until("kernel.has(2, \"10.0.0.2/24\")", || {
+        kernel.has(2, "10.0.0.2/24")
+    })
+    .await;
 
     // New config: old address goes, new one comes, the hand-made one stays.
     apply(
         &state,
         "version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - interface: eth0\n        addresses: [10.0.0.3/24]\n",
     );
-    until(|| kernel.has(2, "10.0.0.3/24") && !kernel.has(2, "10.0.0.2/24")).await;
+    h.until(
+        "kernel.has(2, \"10.0.0.3/24\") && !kernel.has(2, \"10.0.0.2/24\")",
+        || kernel.has(2, "10.0.0.3/24") && !kernel.has(2, "10.0.0.2/24"),
+    )
+    .await;
     assert!(kernel.has(2, "192.0.2.9/24"));
-    running.shutdown().await;
+    h.shutdown().await;
 }
 
 #[tokio::test]
@@ -302,13 +299,16 @@ async fn a_dhcp_link_gets_its_spec_and_the_lease_mtu_unless_configured() {
         &state,
         "version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - interface: eth0\n        dhcp: true\n",
     );
-    let mut e = Engine::new(state.clone());
     let d: Arc<dyn crate::kernel::NetDriver> = kernel.clone();
-    e.register(LinkStatusController { driver: d.clone() })
-        .unwrap();
-    e.register(InterfaceConfigController).unwrap();
-    let running = e.start();
-    until(|| state.get("network", "DHCPSpec", "eth0").is_some()).await;
+    let h = Harness::on(state.clone())
+        .with(LinkStatusController { driver: d.clone() })
+        .with(InterfaceConfigController)
+        .start();
+    h.until(
+        "state.get(\"network\", \"DHCPSpec\", \"eth0\").is_some()",
+        || state.get("network", "DHCPSpec", "eth0").is_some(),
+    )
+    .await;
     let link_mtu = || {
         state
             .get_typed::<machined_resources::types::LinkSpec>("eth0")
@@ -325,12 +325,14 @@ async fn a_dhcp_link_gets_its_spec_and_the_lease_mtu_unless_configured() {
         ..Default::default()
     };
     state.put("dhcp-test", "eth0", &st).unwrap();
-    until(|| link_mtu() == Some(1400)).await;
+    h.until("link_mtu() == Some(1400)", || link_mtu() == Some(1400))
+        .await;
     // A configured MTU wins over the lease's.
     apply(
         &state,
         "version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - interface: eth0\n        dhcp: true\n        mtu: 9000\n",
     );
-    until(|| link_mtu() == Some(9000)).await;
-    running.shutdown().await;
+    h.until("link_mtu() == Some(9000)", || link_mtu() == Some(9000))
+        .await;
+    h.shutdown().await;
 }

@@ -1,7 +1,7 @@
 //! VLANs and bonds through the engine: created once their parent exists,
 //! members enslaved and brought up, addresses on the new links.
 
-use super::tests::{apply, config_engine, until};
+use super::tests::{apply, config_harness};
 use crate::kernel::fake::FakeKernel;
 use machined_resources::State;
 use std::sync::Arc;
@@ -29,22 +29,35 @@ async fn vlans_and_bonds_are_created_and_members_enslaved() {
         &state,
         "version: v1alpha1\nmachine:\n  type: controlplane\n  network:\n    interfaces:\n      - interface: eth0\n        vlans: [{vlanId: 100, addresses: [10.100.0.2/24]}]\n---\napiVersion: v1alpha1\nkind: BondConfig\nname: bond0\nlinks: [eth1, eth2]\nbondMode: active-backup\nmiimon: 100\naddresses: [{address: 10.0.0.2/24}]\n",
     );
-    let e = config_engine(&state, &kernel);
-    let running = e.start();
+    let h = config_harness(&state, &kernel).start();
 
-    until(|| link(&kernel, "eth0.100").is_some_and(|l| l.kind == "vlan" && l.up)).await;
+    h.until(
+        "link(&kernel, \"eth0.100\").is_some_and(|l| l.kind == \"vlan\" && l.up)",
+        || link(&kernel, "eth0.100").is_some_and(|l| l.kind == "vlan" && l.up),
+    )
+    .await;
     let vlan = link(&kernel, "eth0.100").unwrap();
-    until(|| kernel.has(vlan.index, "10.100.0.2/24")).await;
-    until(|| link(&kernel, "bond0").is_some_and(|l| l.kind == "bond" && l.up)).await;
+    h.until("kernel.has(vlan.index, \"10.100.0.2/24\")", || {
+        kernel.has(vlan.index, "10.100.0.2/24")
+    })
+    .await;
+    h.until(
+        "link(&kernel, \"bond0\").is_some_and(|l| l.kind == \"bond\" && l.up)",
+        || link(&kernel, "bond0").is_some_and(|l| l.kind == "bond" && l.up),
+    )
+    .await;
     let bond = link(&kernel, "bond0").unwrap();
-    until(|| {
+    h.until("eth1 and eth2 up as members of bond0", || {
         ["eth1", "eth2"]
             .iter()
             .all(|m| link(&kernel, m).is_some_and(|l| l.master == bond.index && l.up))
     })
     .await;
-    until(|| kernel.has(bond.index, "10.0.0.2/24")).await;
+    h.until("kernel.has(bond.index, \"10.0.0.2/24\")", || {
+        kernel.has(bond.index, "10.0.0.2/24")
+    })
+    .await;
     // The parent of the VLAN stays nobody's member.
     assert_eq!(link(&kernel, "eth0").unwrap().master, 0);
-    running.shutdown().await;
+    h.shutdown().await;
 }

@@ -3,6 +3,8 @@
 mod ctx;
 mod engine;
 pub mod fault;
+#[cfg(test)]
+pub mod harness;
 pub mod operator;
 
 pub use ctx::Ctx;

@@ -68,7 +68,7 @@ impl Script {
     }
 }
 
-struct FakeElector(Arc<Script>);
+pub struct FakeElector(pub Arc<Script>);
 struct FakeCampaign(Arc<Script>);
 
 #[async_trait]
@@ -226,7 +226,7 @@ impl Campaign for FakeCampaign {
 
 /// Opens fake wires and keeps each with the MAC it was opened with, so a
 /// test can see what each announced.
-struct FakeWires(Arc<Script>);
+pub struct FakeWires(pub Arc<Script>);
 
 impl Wires for FakeWires {
     fn open(&self, _: u32, mac: Mac, _: IpAddr) -> std::io::Result<Arc<dyn Wire>> {

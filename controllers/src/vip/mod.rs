@@ -45,6 +45,8 @@ mod lifetime;
 mod liveness;
 mod move_key;
 mod observe;
+#[cfg(test)]
+mod operator_tests;
 mod pin;
 mod probe;
 mod proof;
