@@ -264,10 +264,19 @@ fn a_pin_names_exactly_one_node() {
     let client = s(&out.join("mctlconfig"));
     let r = mctl(
         Path::new(&client),
-        &["-n", "127.0.0.1:1,127.0.0.1:2", "vip", "pin", "10.5.0.50", "--force"],
+        &[
+            "-n",
+            "127.0.0.1:1,127.0.0.1:2",
+            "vip",
+            "pin",
+            "10.5.0.50",
+            "--force",
+        ],
     );
     assert!(
-        !r.ok && r.stderr.contains("--nodes: a VIP is pinned on one node, not 2"),
+        !r.ok
+            && r.stderr
+                .contains("--nodes: a VIP is pinned on one node, not 2"),
         "{}{}",
         r.stdout,
         r.stderr

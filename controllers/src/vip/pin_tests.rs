@@ -30,7 +30,10 @@ fn ended_because(by: &str) -> Option<String> {
     machined_telemetry::events::global()
         .tail(None)
         .into_iter()
-        .find(|e| e.kind == machined_telemetry::Kind::VipPinEnded && e.fields.get("by").map(String::as_str) == Some(by))
+        .find(|e| {
+            e.kind == machined_telemetry::Kind::VipPinEnded
+                && e.fields.get("by").map(String::as_str) == Some(by)
+        })
         .and_then(|e| e.fields.get("reason").cloned())
 }
 
@@ -76,7 +79,10 @@ async fn a_pin_answers_without_quorum_and_ends_when_etcd_answers() {
     until("the pin's end", || !script.present()).await;
     until("the view", || shared.view().pinned.is_empty()).await;
     assert!(!shared.view().leading);
-    assert_eq!(ended_because("etcd-back-case").as_deref(), Some("etcd-back"));
+    assert_eq!(
+        ended_because("etcd-back-case").as_deref(),
+        Some("etcd-back")
+    );
     // The election decides again (a new session), the pin is not rerun.
     until("a new session", || {
         script.entries().contains(&"grant".to_string())
