@@ -4,7 +4,51 @@ use crate::output;
 use crate::session::Session;
 use anyhow::Result;
 use machined_proto as pb;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// `mctl apply-config`.
+#[derive(clap::Args, Debug)]
+pub struct ApplyArgs {
+    /// The machine config to apply.
+    #[arg(short = 'f', long = "file")]
+    file: PathBuf,
+    /// Patches to apply to the file first (`@FILE` or inline YAML), in order.
+    #[arg(short = 'p', long = "config-patch")]
+    patches: Vec<String>,
+    /// Validate on the node and print the change (a diff); change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    mode: ModeArgs,
+}
+
+/// How a config is applied (apply-config, edit).
+#[derive(clap::Args, Debug)]
+pub struct ModeArgs {
+    /// auto | no-reboot (at once), staged (on the next start), try (for
+    /// --timeout, then rolled back unless applied again).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "no-reboot", "staged", "try"])]
+    mode: String,
+    /// How long a `--mode try` config stays, e.g. 90s or 2m.
+    #[arg(long, default_value = "1m", value_parser = parse_timeout)]
+    timeout: u32,
+}
+
+impl ModeArgs {
+    pub fn how(&self, dry_run: bool) -> How {
+        How {
+            dry_run,
+            mode: mode(&self.mode),
+            timeout_secs: self.timeout,
+        }
+    }
+}
+
+impl ApplyArgs {
+    pub async fn run(self, s: &Session) -> Result<bool> {
+        run(s, &self.file, &self.patches, &self.mode.how(self.dry_run)).await
+    }
+}
 
 /// How to apply.
 pub struct How {

@@ -8,6 +8,20 @@ use machined_proto as pb;
 use std::io::Read;
 use std::path::Path;
 
+/// `mctl bootstrap`.
+#[derive(clap::Args, Debug)]
+pub struct BootstrapArgs {
+    /// Restore the cluster from a snapshot (mctl etcd snapshot).
+    #[arg(long)]
+    recover_from: Option<std::path::PathBuf>,
+}
+
+impl BootstrapArgs {
+    pub async fn run(self, s: &Session) -> Result<bool> {
+        run(s, self.recover_from.as_deref()).await
+    }
+}
+
 /// Bytes per message of a snapshot sent up.
 const CHUNK: usize = 1 << 20;
 

@@ -13,6 +13,21 @@ pub enum Shell {
     Fish,
 }
 
+/// `mctl completion SHELL`.
+#[derive(clap::Args, Debug)]
+pub struct CompletionArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// `mctl man DIR`.
+#[derive(clap::Args, Debug)]
+pub struct ManArgs {
+    /// Where to write them.
+    pub dir: std::path::PathBuf,
+}
+
 /// Prints the completion script for `shell`.
 pub fn completion<C: CommandFactory>(shell: Shell) -> Result<bool> {
     let mut cmd = C::command();

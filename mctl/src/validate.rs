@@ -5,6 +5,24 @@ use anyhow::{Context, Result};
 use machined_resources::config;
 use std::path::Path;
 
+/// `mctl validate -f FILE`.
+#[derive(clap::Args, Debug)]
+pub struct ValidateArgs {
+    /// The machine config (one or several YAML documents).
+    #[arg(short = 'f', long = "file", short_alias = 'c', alias = "config")]
+    file: std::path::PathBuf,
+    /// Treat every warning as an error, the summary of Talos settings
+    /// machined does not act on included.
+    #[arg(long)]
+    strict: bool,
+}
+
+impl ValidateArgs {
+    pub fn run(self) -> Result<bool> {
+        run(&self.file, self.strict)
+    }
+}
+
 pub fn read(file: &Path) -> Result<String> {
     std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
 }

@@ -5,6 +5,20 @@ use crate::session::Target;
 use anyhow::Result;
 use machined_proto as pb;
 
+/// `mctl version`.
+#[derive(clap::Args, Debug)]
+pub struct VersionArgs {
+    /// Client version only.
+    #[arg(long)]
+    client: bool,
+}
+
+impl VersionArgs {
+    pub async fn run(self, target: &Target) -> Result<bool> {
+        run(target, self.client).await
+    }
+}
+
 pub async fn run(target: &Target, client_only: bool) -> Result<bool> {
     println!(
         "Client:\n\tTag: {}\n\tSHA: {}\n\tBuilt: {}\n\tOS/Arch: {}/{}",
