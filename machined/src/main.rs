@@ -1,8 +1,8 @@
-//! machined: takes the state directory, starts the state, the controllers
-//! and the machine API; waits for SIGTERM, SIGINT or a reboot/shutdown
-//! request; stops the controllers (the VIP is released first), drains the
-//! API; exits (or, asked to reboot outside the image, starts again). As PID 1
-//! of the OS image it first sets the machine up ([`pid1`]).
+//! machined: starts the node ([`node`]: state, controllers, the machine
+//! API); waits for SIGTERM, SIGINT or a reboot/shutdown request; stops the
+//! controllers (the VIP is released first), drains the API; exits (or,
+//! asked to reboot outside the image, starts again). As PID 1 of the OS
+//! image it first sets the machine up ([`pid1`]).
 
 mod controllers;
 mod etcd_api;
@@ -11,51 +11,18 @@ mod etcd_verbs;
 mod health_api;
 mod lock;
 mod metrics;
+mod node;
 mod pid1;
 mod proxy;
 mod quorum;
 mod serve;
 mod startup;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
-use machined_api::{NodeStore, PowerAction, PowerSwitch};
-use machined_resources::State;
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use machined_api::PowerAction;
+use node::Args;
 use tokio::signal::unix::{signal, SignalKind};
-
-#[derive(Parser, Debug)]
-#[command(
-    version = env!("MACHINED_VERSION_LINE"),
-    about = "The node daemon: resources, controllers and the machine API"
-)]
-struct Args {
-    /// Where the applied config and other node state are kept.
-    #[arg(long, default_value = "/var/lib/machined")]
-    state_dir: PathBuf,
-    /// Address of the machine API.
-    #[arg(long, default_value = "0.0.0.0:50000")]
-    listen: SocketAddr,
-    /// A machine config to apply at start (validated; persisted like an apply).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// The etcd binary (control planes run it); found on PATH by default.
-    #[arg(long, default_value = "etcd")]
-    etcd_binary: PathBuf,
-    /// Set the kernel's hostname from the config or DHCP. For a machined in
-    /// a UTS namespace of its own (the lab); as PID 1 it is always on.
-    /// Refused when this process visibly shares PID 1's UTS namespace.
-    #[arg(long)]
-    set_hostname: bool,
-    /// Where to serve Prometheus metrics (/metrics) and /healthz over HTTP;
-    /// `off` for nowhere.
-    #[arg(long, default_value = "127.0.0.1:2112")]
-    metrics_listen: String,
-    /// Log format.
-    #[arg(long, value_parser = ["text", "json"], default_value = "text")]
-    log_format: String,
-}
 
 /// What ended the daemon.
 enum End {
@@ -92,6 +59,28 @@ fn main() -> Result<()> {
     }
 }
 
+/// Start, wait for a signal or a power request, stop.
+async fn daemon(args: &Args, os: bool) -> Result<End> {
+    let mut node = node::start(args, os).await?;
+    // Under systemd (Type=notify): ready once the API listens.
+    notify(sd_notify::NotifyState::Ready);
+    let end = tokio::select! {
+        sig = wait_for_signal() => End::Signal(sig?),
+        a = node.power.wait_for(Option::is_some) => match a.ok().and_then(|a| *a) {
+            Some(a) => End::Power(a),
+            None => End::Signal("none"),
+        },
+    };
+    match &end {
+        End::Signal(sig) => tracing::info!(signal = sig, "shutting down"),
+        End::Power(a) => tracing::info!(action = ?a, "shutting down for a power request"),
+    }
+    notify(sd_notify::NotifyState::Stopping);
+    node.stop().await;
+    tracing::info!("stopped");
+    Ok(end)
+}
+
 /// A reboot outside the image: machined starts again, same arguments.
 fn restart_self() -> Result<()> {
     use std::os::unix::process::CommandExt;
@@ -102,77 +91,6 @@ fn restart_self() -> Result<()> {
         .args(argv)
         .exec();
     Err(anyhow::anyhow!("re-executing machined: {e}"))
-}
-
-async fn daemon(args: &Args, os: bool) -> Result<End> {
-    startup::init_logs(&args.log_format, !os);
-    machined_telemetry::metrics::set_build(machined_telemetry::metrics::Build {
-        version: env!("CARGO_PKG_VERSION"),
-        commit: env!("MACHINED_COMMIT"),
-        date: env!("MACHINED_BUILD_DATE"),
-    });
-    if os {
-        startup::loopback_up().await;
-    }
-    std::fs::create_dir_all(&args.state_dir)
-        .with_context(|| format!("creating state dir {}", args.state_dir.display()))?;
-    let _lock = lock::take(&args.state_dir)?;
-
-    let state = State::new();
-    let store = NodeStore::new(&args.state_dir);
-    startup::initial_config(args.config.as_deref(), &store, &state)?;
-    startup::restore_bootstrap(&store, &state)?;
-
-    // The API's port is taken before any controller runs: a second machined
-    // in the same network namespace stops here, before touching the kernel.
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    // The image's daemon (PID 1's child) owns the machine's name.
-    let set_hostname = match machined_controllers::network::shares_init_uts_namespace() {
-        _ if os => true,
-        Some(true) if args.set_hostname => {
-            tracing::warn!("--set-hostname refused: this process shares PID 1's UTS namespace");
-            false
-        }
-        _ => args.set_hostname,
-    };
-    let engine = controllers::engine(
-        state.clone(),
-        &args.state_dir,
-        &args.etcd_binary,
-        set_hostname,
-        // Only the image reads the kernel command line (`ip=`).
-        os.then(|| std::fs::read_to_string("/proc/cmdline").unwrap_or_default())
-            .and_then(|c| machined_controllers::network::parse_ip(&c)),
-    )?
-    .start();
-    metrics::start(&args.metrics_listen);
-    let node = machined_controllers::kernel::hostname();
-    let (power, mut power_rx) = PowerSwitch::new();
-    let api = serve::serve(listener, &state, store, node.clone(), power)?;
-    tracing::info!(listen = %args.listen, node = %node, "machine API up");
-    // Under systemd (Type=notify): ready once the API listens.
-    notify(sd_notify::NotifyState::Ready);
-
-    let end = tokio::select! {
-        sig = wait_for_signal() => End::Signal(sig?),
-        a = power_rx.wait_for(Option::is_some) => match a.ok().and_then(|a| *a) {
-            Some(a) => End::Power(a),
-            None => End::Signal("none"),
-        },
-    };
-    match &end {
-        End::Signal(sig) => tracing::info!(signal = sig, "shutting down"),
-        End::Power(a) => tracing::info!(action = ?a, "shutting down for a power request"),
-    }
-    notify(sd_notify::NotifyState::Stopping);
-    // Controllers first: the VIP is released while etcd still runs, before
-    // anything else; the API stays up meanwhile so the node can be watched.
-    engine.shutdown().await;
-    api.drain().await;
-    tracing::info!("stopped");
-    Ok(end)
 }
 
 /// Tells systemd, when it started us with a notify socket (else nothing).
