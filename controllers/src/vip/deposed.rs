@@ -12,7 +12,7 @@
 //! s, then every second, for 10 minutes.
 
 use super::observe::Holder;
-use super::speaker::Cue;
+use super::shared::Cue;
 use crate::kernel::packet::{self, Mac, PacketSocket};
 use std::net::IpAddr;
 use std::time::Duration;

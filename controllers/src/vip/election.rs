@@ -9,9 +9,11 @@
 //! each step bounded and sent through any member. etcd is reached through
 //! the [`super::elector`] traits.
 
+use super::deps::Deps;
 use super::report::report_holder;
-use super::runner::{Deps, Desire, Shared};
+use super::runner::{Desire, Shared};
 use super::session::Session;
+use super::shared::Tasks;
 use machined_resources::types::VipSpec;
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,17 +97,6 @@ async fn pin_due(mut desire: watch::Receiver<Desire>, done: u64) {
         .is_err()
     {
         std::future::pending::<()>().await;
-    }
-}
-
-/// Aborts the tasks it holds when dropped.
-pub struct Tasks(pub Vec<tokio::task::JoinHandle<()>>);
-
-impl Drop for Tasks {
-    fn drop(&mut self) {
-        for t in &self.0 {
-            t.abort();
-        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Why an election session ended, with its cause kept.
 
 use super::election_value::ValueError;
-use super::holder::LetGo;
+use super::shared::LetGo;
 use crate::etcd::client::EtcdError;
 use std::time::Duration;
 

@@ -2,15 +2,17 @@
 //! the session asked of it, lets the test hold campaigns, delete the key,
 //! lose the lease, show a holder and list candidates.
 
+use super::deps::Deps;
 use super::election;
 use super::election_error::SessionError;
-use super::elector::{Campaign, Elector, Task};
+use super::elector::{Campaign, Elector};
 use super::fakes::{FakeAddrs, FakeProof, FakeWire};
-use super::holder::LetGo;
 use super::keepalive::LeaseState;
 use super::observe::Holder as Observed;
 use super::probe::Prober;
-use super::runner::{Deps, Desire, Shared};
+use super::runner::{Desire, Shared};
+use super::shared::LetGo;
+use super::shared::Task;
 use super::wire::{Wire, Wires};
 use crate::kernel::packet::Mac;
 use crate::Waker;
@@ -240,7 +242,7 @@ impl Wires for FakeWires {
         _: Mac,
         prev: &Observed,
         _: IpAddr,
-        _: tokio::sync::mpsc::Sender<super::speaker::Cue>,
+        _: tokio::sync::mpsc::Sender<super::shared::Cue>,
     ) -> Task {
         self.0.returns.lock().unwrap().push(prev.node.clone());
         std::future::pending().boxed()

@@ -7,9 +7,9 @@
 //! it (saying so) while none is.
 
 use super::elector::Campaign;
-use super::holder::LetGo;
 use super::observe::Holder as Observed;
 use super::runner::{Desire, Shared};
+use super::shared::LetGo;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;

@@ -8,9 +8,9 @@
 //! [`move_key`]: super::move_key
 
 use super::elector::Campaign;
-use super::holder::LetGo;
 use super::observe::Holder as Observed;
 use super::runner::{Desire, Handover};
+use super::shared::LetGo;
 use std::net::IpAddr;
 use std::time::Duration;
 use tokio::sync::watch;

@@ -4,11 +4,11 @@
 //! etcd ([`super::elector_etcd::EtcdElector`]) in machined.
 
 use super::election_error::SessionError;
-use super::holder::LetGo;
 use super::keepalive::LeaseState;
 use super::observe::Holder as Observed;
 use super::probe::Prober;
 use super::runner::Desire;
+use super::shared::{LetGo, Task};
 use async_trait::async_trait;
 use etcd_client::LeaderKey;
 use futures::future::BoxFuture;
@@ -17,9 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
-
-/// A background task of a session; it runs until dropped.
-pub type Task = BoxFuture<'static, ()>;
 
 #[async_trait]
 pub trait Elector: Send + Sync {

@@ -5,12 +5,13 @@
 //! is bounded.
 
 use super::election_error::{self, SessionError};
-use super::elector::{Campaign, Elector, QuorumLook, Task};
-use super::holder::LetGo;
+use super::elector::{Campaign, Elector, QuorumLook};
 use super::keepalive::{self, LeaseState};
 use super::observe::{self, Holder as Observed};
 use super::probe::Prober;
 use super::runner::Desire;
+use super::shared::LetGo;
+use super::shared::Task;
 use crate::etcd::client as etcd;
 use crate::etcd::line::Line;
 use crate::etcd::quorum::{Quorum, QuorumProbe};

@@ -10,7 +10,8 @@ use super::keepalive::LeaseState;
 use super::lifetime::Validity;
 use super::proof::{Confirm, Proof};
 use super::runner::Shared;
-use super::speaker::{Cue, Silenced, Speaker};
+use super::shared::{Cue, LetGo};
+use super::speaker::{Silenced, Speaker};
 use super::wire::Wire;
 use crate::kernel::packet::format_mac;
 use crate::kernel::vip_addr::{AddError, VipAddrs};
@@ -26,63 +27,6 @@ use tokio::time::Instant;
 /// A proof asked for at the win covers the claim burst only if the claim
 /// took no longer than this (nobody answering, the link quiet).
 const EARLY_PROOF_FOR: Duration = Duration::from_millis(50);
-
-/// Why the holder let go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LetGo {
-    /// No acknowledged keep-alive in time: the fence came.
-    Fenced,
-    /// etcd says the lease is gone.
-    LeaseLost,
-    /// No longer eligible (link, etcd, config, shutdown).
-    Ineligible,
-    /// Our election key was deleted (revoked by a candidate, or by hand).
-    KeyDeleted,
-    /// The watch on our election key broke.
-    KeyWatchEnded,
-    /// The health check fails and another candidate's passes.
-    Unhealthy,
-    /// Moved to another node on request (an operator's, or a candidate
-    /// with a higher priority).
-    Moved,
-    /// A proof asked before speaking found our election key gone.
-    Unproven,
-    /// Another station claims the VIP and etcd could not confirm in time
-    /// that this node holds it (a pinned node: another station claims it).
-    Contested,
-    /// A pin's end: etcd answers again, and the election decides.
-    EtcdBack,
-    /// A pin's end: an operator unpinned.
-    Unpinned,
-}
-
-impl std::fmt::Display for LetGo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl LetGo {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LetGo::Fenced => "lease not renewed in time (fence)",
-            LetGo::LeaseLost => "lease lost",
-            LetGo::Ineligible => "no longer eligible",
-            LetGo::KeyDeleted => "election key deleted",
-            LetGo::KeyWatchEnded => "watch on the election key ended",
-            LetGo::Unhealthy => "health check failing; a healthy candidate takes over",
-            LetGo::Moved => "moved to another node on request",
-            LetGo::Unproven => {
-                "etcd no longer has this node's election key (asked before speaking)"
-            }
-            LetGo::Contested => {
-                "another station claims the VIP and etcd did not confirm this node holds it"
-            }
-            LetGo::EtcdBack => "etcd answers again: the pin ends and the election decides",
-            LetGo::Unpinned => "unpinned by an operator",
-        }
-    }
-}
 
 /// Result of one add or renewal.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,12 +1,13 @@
 //! The holder without the kernel: a fake address table and a fake link.
 
 use super::fakes::{FakeAddrs, FakeProof, FakeWire};
-use super::holder::{Holder, LetGo, Put};
+use super::holder::{Holder, Put};
 use super::keepalive::LeaseState;
 use super::lifetime::Validity;
 use super::proof::Proof;
 use super::runner::Shared;
-use super::speaker::Cue;
+use super::shared::Cue;
+use super::shared::LetGo;
 use crate::Waker;
 use machined_resources::config::Announce;
 use std::sync::atomic::Ordering;

@@ -19,6 +19,7 @@
 
 mod agreement;
 mod deposed;
+mod deps;
 mod election;
 mod election_error;
 #[cfg(test)]
@@ -55,6 +56,7 @@ mod runner;
 mod schedule;
 mod session;
 mod session_hold;
+mod shared;
 mod speaker;
 #[cfg(test)]
 mod tests;
@@ -62,12 +64,14 @@ mod vip_config;
 mod vip_desire;
 mod vip_operator;
 mod wire;
+mod wire_l2;
 
 pub use elector_etcd::EtcdElector;
 pub use lifetime::KERNEL_EXPIRY_SLACK;
 pub use vip_config::VipConfigController;
 pub use vip_operator::VipOperatorController;
-pub use wire::{L2Wires, Wires};
+pub use wire::Wires;
+pub use wire_l2::L2Wires;
 
 /// etcd election name (key prefix) of a VIP.
 pub fn election_name(ip: &std::net::IpAddr) -> String {

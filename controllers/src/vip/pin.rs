@@ -15,11 +15,13 @@
 //! - It ends by itself the moment etcd answers again (a look every
 //!   [`LOOK_EVERY`], and every answer's own look), or on `mctl vip unpin`.
 
+use super::deps::Deps;
 use super::elector::QuorumLook;
-use super::holder::{Holder, LetGo};
+use super::holder::Holder;
 use super::keepalive::LeaseState;
 use super::proof::{Confirm, Proof};
-use super::runner::{Deps, Desire, Pin, Shared};
+use super::runner::{Desire, Pin, Shared};
+use super::shared::LetGo;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use machined_resources::types::VipSpec;
@@ -153,7 +155,7 @@ impl Pinned<'_> {
         let (lease_tx, mut lease) = watch::channel(LeaseState::Acked(silent_at));
         let (back_tx, mut back) = watch::channel(false);
         let came_back = back_tx.subscribe();
-        let _looks = super::election::Tasks(vec![tokio::spawn(
+        let _looks = super::shared::Tasks(vec![tokio::spawn(
             looks(self.q.clone(), self.within, lease_tx, back_tx).in_current_span(),
         )]);
         let (cue, cues) = mpsc::channel(8);

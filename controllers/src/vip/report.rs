@@ -2,10 +2,10 @@
 //! node's history and the counters behind them, at the moment things
 //! happen.
 
-use super::holder::LetGo;
 use super::keepalive::LeaseState;
 use super::observe::Holder as Observed;
 use super::runner::Shared;
+use super::shared::LetGo;
 use machined_telemetry::{emit, metrics, Kind};
 use std::net::IpAddr;
 use tokio::sync::watch;

@@ -1,11 +1,9 @@
 //! What passes between the VIP controller and one VIP's runner: the
-//! controller's [`Desire`], the runner's [`View`] (behind [`Shared`]), and the
-//! kernel and link the runner reaches ([`Deps`]).
+//! controller's [`Desire`] and the runner's [`View`] (behind [`Shared`]).
+//! What the runner reaches is in `deps.rs`.
 
-use super::wire::Wires;
 use crate::etcd::client as etcd;
 use crate::kernel::packet::Mac;
-use crate::kernel::vip_addr::VipAddrs;
 use crate::Waker;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -173,13 +171,4 @@ impl Shared {
         f(&mut self.view());
         self.waker.wake();
     }
-}
-
-/// The kernel, the link and the election service, as the runner reaches
-/// them.
-#[derive(Clone)]
-pub struct Deps {
-    pub addrs: Arc<dyn VipAddrs>,
-    pub wires: Arc<dyn Wires>,
-    pub elector: Arc<dyn super::elector::Elector>,
 }

@@ -4,7 +4,7 @@
 //! Holding and letting go are in `session_hold.rs`.
 
 use super::agreement::Suspicion;
-use super::election::Tasks;
+use super::deps::Deps;
 use super::election_error::SessionError;
 use super::election_health as health;
 use super::election_move::{self as moving, elsewhere};
@@ -13,7 +13,8 @@ use super::keepalive::LeaseState;
 use super::observe::Holder as Observed;
 use super::probe::Prober;
 use super::report::report_holder;
-use super::runner::{Deps, Desire, Shared};
+use super::runner::{Desire, Shared};
+use super::shared::Tasks;
 use etcd_client::LeaderKey;
 use machined_resources::types::VipSpec;
 use std::sync::Arc;

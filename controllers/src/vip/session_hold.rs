@@ -4,10 +4,11 @@
 use super::election_error::SessionError;
 use super::election_health as health;
 use super::election_move as moving;
-use super::holder::{Holder, LetGo};
+use super::holder::Holder;
 use super::report::note_holder;
 use super::runner::Desire;
 use super::session::Session;
+use super::shared::LetGo;
 use etcd_client::LeaderKey;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -26,7 +27,7 @@ impl Session<'_> {
         // From now on this node is the holder it reports.
         drop(std::mem::replace(
             &mut self.report,
-            super::election::Tasks(Vec::new()),
+            super::shared::Tasks(Vec::new()),
         ));
         let won_at = Instant::now();
         tracing::info!(node = %self.d.node, healthy = self.passing, "won the VIP election");

@@ -31,6 +31,7 @@ use super::lifetime::Validity;
 use super::proof::{self, Confirm, Proof};
 use super::runner::Shared;
 use super::schedule::Schedule;
+use super::shared::Cue;
 use super::wire::Wire;
 use crate::kernel::ask::{Asker, Heard};
 use crate::kernel::packet::Mac;
@@ -43,15 +44,6 @@ use tokio::time::Instant;
 
 /// Most requests gathered for one proof; the rest wait in the socket.
 pub const MAX_BATCH: usize = 256;
-
-/// What the holder asks of its speaker besides answering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cue {
-    /// Announce again, a whole burst (the address was put back).
-    Burst,
-    /// A deposed holder came back: repoint the clients on its side.
-    Repair,
-}
 
 /// Why the speaker stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

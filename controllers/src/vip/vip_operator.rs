@@ -4,8 +4,9 @@
 //! running; outputs `VIPStatus` (and `AnnounceStatus` while holding). The
 //! runners put the address in the kernel themselves (see the module docs).
 
+use super::deps::Deps;
 use super::election;
-use super::runner::{Deps, Desire, Shared};
+use super::runner::{Desire, Shared};
 use super::vip_desire::{desire, election_part, forfeited_until, SHUTTING_DOWN};
 use crate::kernel::vip_addr::VipAddrs;
 use crate::runtime::operator::{Runners, Slot};
