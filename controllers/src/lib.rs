@@ -12,5 +12,6 @@ pub mod runtime;
 pub mod secrets;
 pub mod sink;
 pub mod vip;
+pub mod waker;
 
 pub use runtime::{Controller, ControllerError, Ctx, Engine, Input, Output, Waker};

@@ -78,42 +78,6 @@ pub async fn applied(s: &Session, node: &str) -> Result<String> {
         .ok_or_else(|| anyhow!("the node's config has no raw text"))
 }
 
-/// `mctl edit machineconfig`: the config of one node in `$EDITOR`, applied
-/// back when it changed (and still valid).
-pub async fn edit(s: &Session, how: &crate::apply::How) -> Result<bool> {
-    let [node] = s.targets.as_slice() else {
-        bail!("edit one node at a time (got {})", s.targets.len());
-    };
-    let raw = applied(s, node).await?;
-    let dir = std::env::temp_dir().join(format!("mctl-edit-{}", std::process::id()));
-    let file = dir.join("machineconfig.yaml");
-    machined_pki::write_private(&file, raw.as_bytes())?;
-    let editor = std::env::var("EDITOR")
-        .or_else(|_| std::env::var("VISUAL"))
-        .unwrap_or_else(|_| "vi".into());
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("{editor} \"$1\""))
-        .arg("sh")
-        .arg(&file)
-        .status()
-        .with_context(|| format!("running {editor}"));
-    let edited = std::fs::read_to_string(&file);
-    let _ = std::fs::remove_dir_all(&dir);
-    if !status?.success() {
-        bail!("{editor} failed; nothing applied");
-    }
-    let edited = edited?;
-    if edited == raw {
-        println!("{node}: edit cancelled, no changes made");
-        return Ok(true);
-    }
-    if let Err(e) = config::parse(&edited) {
-        bail!("the edited config is not valid; nothing applied:\n{e}");
-    }
-    Ok(crate::apply::send(s, edited, how).await)
-}
-
 /// `mctl patch machineconfig -p PATCH... [--dry-run]`: each node's applied
 /// config, patched, applied back.
 pub async fn live(s: &Session, patches: &[String], dry_run: bool) -> Result<bool> {

@@ -4,7 +4,8 @@
 
 use crate::apply::ModeArgs;
 use crate::session::Session;
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
+use machined_resources::config;
 use std::path::PathBuf;
 
 /// `mctl patch machineconfig -p PATCH...`.
@@ -39,8 +40,44 @@ pub struct EditArgs {
 
 impl EditArgs {
     pub async fn run(self, s: &Session) -> Result<bool> {
-        crate::patch::edit(s, &self.mode.how(false)).await
+        edit(s, &self.mode.how(false)).await
     }
+}
+
+/// `mctl edit machineconfig`: the config of one node in `$EDITOR`, applied
+/// back when it changed (and still valid).
+pub async fn edit(s: &Session, how: &crate::apply::How) -> Result<bool> {
+    let [node] = s.targets.as_slice() else {
+        bail!("edit one node at a time (got {})", s.targets.len());
+    };
+    let raw = crate::patch::applied(s, node).await?;
+    let dir = std::env::temp_dir().join(format!("mctl-edit-{}", std::process::id()));
+    let file = dir.join("machineconfig.yaml");
+    machined_pki::write_private(&file, raw.as_bytes())?;
+    let editor = std::env::var("EDITOR")
+        .or_else(|_| std::env::var("VISUAL"))
+        .unwrap_or_else(|_| "vi".into());
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(&file)
+        .status()
+        .with_context(|| format!("running {editor}"));
+    let edited = std::fs::read_to_string(&file);
+    let _ = std::fs::remove_dir_all(&dir);
+    if !status?.success() {
+        bail!("{editor} failed; nothing applied");
+    }
+    let edited = edited?;
+    if edited == raw {
+        println!("{node}: edit cancelled, no changes made");
+        return Ok(true);
+    }
+    if let Err(e) = config::parse(&edited) {
+        bail!("the edited config is not valid; nothing applied:\n{e}");
+    }
+    Ok(crate::apply::send(s, edited, how).await)
 }
 
 #[derive(clap::Subcommand, Debug)]

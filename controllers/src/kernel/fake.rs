@@ -1,7 +1,7 @@
 //! An in-memory kernel for unit tests.
 
 use super::{KernelAddr, KernelLink, KernelRoute, NetDriver, NetError};
-use crate::runtime::Waker;
+use crate::waker::Waker;
 use async_trait::async_trait;
 use ipnet::IpNet;
 use std::sync::Mutex;

@@ -10,7 +10,7 @@ pub mod vip_addr;
 
 pub use rtnl::Rtnl;
 
-use crate::runtime::Waker;
+use crate::waker::Waker;
 use async_trait::async_trait;
 use ipnet::IpNet;
 

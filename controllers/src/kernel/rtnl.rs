@@ -2,7 +2,7 @@
 //! subscribers on link and address changes.
 
 use super::{KernelAddr, KernelLink, KernelRoute, NetDriver, NetError};
-use crate::runtime::Waker;
+use crate::waker::Waker;
 use async_trait::async_trait;
 use futures::TryStreamExt;
 use ipnet::IpNet;

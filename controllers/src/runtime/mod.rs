@@ -7,12 +7,11 @@ pub mod fault;
 pub mod harness;
 pub mod operator;
 
+pub use crate::waker::Waker;
 pub use ctx::Ctx;
 pub use engine::{Engine, RegisterError, Running};
 
 use async_trait::async_trait;
-use std::sync::Arc;
-use tokio::sync::Notify;
 
 /// A `(namespace, type)` a controller reads; changes to it wake the controller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,21 +85,6 @@ impl ControllerError {
     pub fn io(what: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.to_path_buf();
         move |source| ControllerError::Io { what, path, source }
-    }
-}
-
-/// Wakes a controller from outside the state (kernel events, timers, etcd).
-/// Wakes coalesce: many wakes before the controller runs cause one reconcile.
-#[derive(Clone, Default)]
-pub struct Waker(Arc<Notify>);
-
-impl Waker {
-    pub fn wake(&self) {
-        self.0.notify_one();
-    }
-
-    pub(crate) async fn woken(&self) {
-        self.0.notified().await
     }
 }
 

@@ -1,7 +1,7 @@
 //! `vip.machined.healthCheck`: an optional check of the service behind a VIP
 //! (TCP connect or HTTP(S) GET) that gates this node's candidacy.
 
-use super::vip_options::{duration_ms, in_range};
+use super::fields::{duration_ms, in_range};
 use super::walk::{Diag, Obj};
 use serde::{Deserialize, Serialize};
 

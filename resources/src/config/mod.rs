@@ -8,6 +8,7 @@ pub mod bond;
 mod cluster;
 mod dhcp;
 mod documents;
+mod fields;
 pub mod health_check;
 #[cfg(test)]
 mod health_check_tests;
@@ -18,6 +19,7 @@ pub mod logging;
 mod model;
 pub mod patch;
 mod patch_delete;
+mod patch_rules;
 mod talos_names;
 mod v1alpha1;
 mod validate;

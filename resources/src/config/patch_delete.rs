@@ -5,7 +5,7 @@
 //! or either of those inside an element of a list merged by key (inside
 //! `- interface: eth0`, `vip: {machined: {healthCheck: {$patch: delete}}}`).
 
-use super::patch::{is_delete, merge_key, PatchError};
+use super::patch_rules::{is_delete, merge_key, PatchError};
 use yaml_serde::Value;
 
 /// One step from a document's root.

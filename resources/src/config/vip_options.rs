@@ -1,9 +1,9 @@
 //! The `machined` block of a VIP: our own options, with their ranges.
 
+use super::fields::{duration_ms, in_range};
 use super::health_check::{health_check, HealthCheck};
 use super::walk::{Diag, Obj};
 use serde::{Deserialize, Serialize};
-use yaml_serde::Value;
 
 /// How often and how long to announce an address after adding it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,38 +106,6 @@ impl Default for VipOptions {
             preempt_delay_ms: default_preempt_delay_ms(),
         }
     }
-}
-
-/// A duration in Go's syntax (`500ms`, `1.5s`, `1m30s`; see
-/// [`crate::duration`]), in whole milliseconds. `0` may be a number; any
-/// other bare number is refused for want of a unit.
-pub(super) fn duration_ms(o: &mut Obj<'_>, key: &'static str, d: &mut Diag) -> Option<u64> {
-    let path = o.path(key);
-    let v = o.get(key)?;
-    let parsed = match v {
-        Value::Number(n) if n.as_u64() == Some(0) => Ok(std::time::Duration::ZERO),
-        Value::Number(n) => crate::duration::parse(&n.to_string()),
-        Value::String(s) => crate::duration::parse(s),
-        _ => Err(crate::duration::DurationError::Invalid(format!("{v:?}"))),
-    };
-    match parsed {
-        Ok(d) => Some(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-        Err(e) => {
-            d.error(path, format!("must be a duration: {e}"));
-            None
-        }
-    }
-}
-
-pub(super) fn in_range(path: String, v: u64, lo: u64, hi: u64, unit: &str, d: &mut Diag) -> bool {
-    let ok = (lo..=hi).contains(&v);
-    if !ok {
-        d.error(
-            path,
-            format!("{v}{unit} is out of range ({lo}{unit} to {hi}{unit})"),
-        );
-    }
-    ok
 }
 
 /// The `machined` block of a VIP: lease, announcements, holder probing.
