@@ -101,6 +101,44 @@ async fn track_previous(
     }
 }
 
+/// The session's background tasks (keep-alives, who holds, a pending
+/// move, the last other holder) and the signals they feed.
+fn watches(
+    c: &dyn Campaign,
+    ip: std::net::IpAddr,
+    lease: i64,
+    ttl: Duration,
+    granted_at: Instant,
+    kick: &Arc<Notify>,
+    desire: watch::Receiver<Desire>,
+) -> (Tasks, Signals) {
+    let (lease_tx, lease_rx) = watch::channel(LeaseState::Acked(granted_at));
+    let (holder_tx, holder_rx) = watch::channel(None);
+    let (prev_tx, prev_rx) = watch::channel(None);
+    let (move_tx, move_rx) = watch::channel(None);
+    let tasks = Tasks(vec![
+        tokio::spawn(
+            c.keep_alive(lease, ttl, granted_at, lease_tx, kick.clone())
+                .in_current_span(),
+        ),
+        tokio::spawn(
+            c.observe(super::election_name(&ip), holder_tx)
+                .in_current_span(),
+        ),
+        tokio::spawn(super::report::keepalives(lease_rx.clone(), ip)),
+        tokio::spawn(c.observe_move(ip, move_tx).in_current_span()),
+        tokio::spawn(track_previous(holder_rx.clone(), lease, prev_tx)),
+    ]);
+    let sig = Signals {
+        desire,
+        lease: lease_rx,
+        holder: holder_rx,
+        previous: prev_rx,
+        moving: move_rx,
+    };
+    (tasks, sig)
+}
+
 impl<'a> Session<'a> {
     /// A lease and the watches; a pending move's first reading. The link's
     /// wire is opened only on winning: a socket that hears everything said
@@ -121,23 +159,10 @@ impl<'a> Session<'a> {
         let mac = d
             .mac
             .ok_or_else(|| SessionError::NoMac(spec.link.clone()))?;
-        let (lease_tx, lease_rx) = watch::channel(LeaseState::Acked(granted_at));
         let kick = Arc::new(Notify::new());
-        let (holder_tx, holder_rx) = watch::channel(None);
-        let (prev_tx, prev_rx) = watch::channel(None);
-        let (move_tx, mut move_rx) = watch::channel(None);
-        let tasks = Tasks(vec![
-            tokio::spawn(
-                c.keep_alive(lease, ttl, granted_at, lease_tx, kick.clone())
-                    .in_current_span(),
-            ),
-            tokio::spawn(c.observe(name.clone(), holder_tx).in_current_span()),
-            tokio::spawn(super::report::keepalives(lease_rx.clone(), spec.ip)),
-            tokio::spawn(c.observe_move(spec.ip, move_tx).in_current_span()),
-            tokio::spawn(track_previous(holder_rx.clone(), lease, prev_tx)),
-        ]);
+        let (tasks, mut sig) = watches(&*c, spec.ip, lease, ttl, granted_at, &kick, desire);
         let report = {
-            let (rx, shared, ip) = (holder_rx.clone(), shared.clone(), spec.ip);
+            let (rx, shared, ip) = (sig.holder.clone(), shared.clone(), spec.ip);
             Tasks(vec![tokio::spawn(
                 async move { report_holder(rx, &shared, ip).await }.in_current_span(),
             )])
@@ -156,8 +181,8 @@ impl<'a> Session<'a> {
         Observed::decode(mine.encode().as_bytes(), lease)?;
         // A pending move decides whether to queue at all: its first reading
         // (one etcd read) comes before the campaign.
-        let _ = tokio::time::timeout(Duration::from_secs(2), move_rx.changed()).await;
-        let stepped_out = passing && elsewhere(&move_rx.borrow(), &d.node);
+        let _ = tokio::time::timeout(Duration::from_secs(2), sig.moving.changed()).await;
+        let stepped_out = passing && elsewhere(&sig.moving.borrow(), &d.node);
         Ok(Session {
             spec,
             shared,
@@ -170,13 +195,7 @@ impl<'a> Session<'a> {
             mine,
             passing,
             stepped_out,
-            sig: Signals {
-                desire,
-                lease: lease_rx,
-                holder: holder_rx,
-                previous: prev_rx,
-                moving: move_rx,
-            },
+            sig,
             tasks,
             report,
             d,

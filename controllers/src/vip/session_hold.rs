@@ -39,19 +39,7 @@ impl Session<'_> {
             self.tasks.0.push(tokio::spawn(t.in_current_span()));
         }
         let (cue_tx, cue_rx) = mpsc::channel(8);
-        // A holder this node took over from may come back (a healed
-        // partition, a thawed VM): its side of the LAN is repointed then.
-        let previous = self.sig.previous.borrow().clone();
-        if let Some(prev) = previous.filter(|p| p.ip.is_some()) {
-            let t = self.deps.wires.watch_return(
-                self.d.link_index,
-                self.mine.mac.unwrap_or_default(),
-                &prev,
-                spec.ip,
-                cue_tx.clone(),
-            );
-            self.tasks.0.push(tokio::spawn(t.in_current_span()));
-        }
+        self.watch_previous(&cue_tx);
         let wire = match self.deps.wires.open(
             self.d.link_index,
             self.mine.mac.unwrap_or_default(),
@@ -65,23 +53,7 @@ impl Session<'_> {
             }
         };
         let (wire_tx, wire_rx) = watch::channel(wire);
-        let holder = Holder {
-            link: self.d.link_index,
-            ip: spec.ip,
-            ttl: self.ttl,
-            announce: spec.options.announce,
-            claim_window: Duration::from_millis(spec.options.claim_window_ms),
-            addrs: self.deps.addrs.clone(),
-            wire: wire_rx,
-            kick: self.kick.clone(),
-            confirm: self.c.confirmer(
-                &key,
-                self.lease,
-                Duration::from_millis(spec.options.proof_timeout_ms),
-            ),
-            cue: cue_tx,
-            yields: false,
-        };
+        let holder = self.holder(&key, wire_rx, cue_tx);
         // The first reason to let go: ineligible, our election key deleted
         // or unwatchable, a failing check with a healthy candidate, a move.
         let (c, sig, d) = (&*self.c, &self.sig, &self.d);
@@ -99,6 +71,48 @@ impl Session<'_> {
         let mut lease = self.sig.lease.clone();
         let why = holder.hold(&mut lease, stop, shared, cue_rx).await;
         self.release(&holder, key, why).await
+    }
+
+    /// A holder this node took over from may come back (a healed
+    /// partition, a thawed VM): its side of the LAN is repointed then.
+    fn watch_previous(&mut self, cue: &mpsc::Sender<super::shared::Cue>) {
+        let previous = self.sig.previous.borrow().clone();
+        if let Some(prev) = previous.filter(|p| p.ip.is_some()) {
+            let t = self.deps.wires.watch_return(
+                self.d.link_index,
+                self.mine.mac.unwrap_or_default(),
+                &prev,
+                self.spec.ip,
+                cue.clone(),
+            );
+            self.tasks.0.push(tokio::spawn(t.in_current_span()));
+        }
+    }
+
+    /// What claims, keeps and speaks for the address, with proof through
+    /// the lead held with `key`.
+    fn holder(
+        &self,
+        key: &LeaderKey,
+        wire: watch::Receiver<std::sync::Arc<dyn super::wire::Wire>>,
+        cue: mpsc::Sender<super::shared::Cue>,
+    ) -> Holder {
+        let o = &self.spec.options;
+        Holder {
+            link: self.d.link_index,
+            ip: self.spec.ip,
+            ttl: self.ttl,
+            announce: o.announce,
+            claim_window: Duration::from_millis(o.claim_window_ms),
+            addrs: self.deps.addrs.clone(),
+            wire,
+            kick: self.kick.clone(),
+            confirm: self
+                .c
+                .confirmer(key, self.lease, Duration::from_millis(o.proof_timeout_ms)),
+            cue,
+            yields: false,
+        }
     }
 
     /// Lets go: the address removed and confirmed gone while the lease is
