@@ -37,6 +37,18 @@ pub fn legacy(o: &mut Obj<'_>, d: &mut Diag) -> (bool, DhcpOptions) {
 }
 
 /// `kind: DHCPv4Config`: `name` is the link.
+pub(super) struct Dhcpv4Config;
+
+impl super::kinds::DocumentKind for Dhcpv4Config {
+    fn kind(&self) -> &'static str {
+        "DHCPv4Config"
+    }
+
+    fn read(&self, doc: &Value, path: &str, g: &mut super::kinds::Gathered, d: &mut Diag) {
+        document(doc, path, &mut g.dhcp_docs, d)
+    }
+}
+
 pub fn document(doc: &Value, path: &str, docs: &mut Vec<DhcpDoc>, d: &mut Diag) {
     let mut o = Obj::new(Some(doc), path, d);
     o.accept(&["apiVersion", "kind"]);

@@ -28,6 +28,43 @@ fn open<'a>(doc: &'a Value, path: &str, d: &mut Diag) -> Obj<'a> {
 }
 
 /// `kind: HostnameConfig`: a static `hostname`, or `auto: stable|off`.
+pub(super) struct HostnameConfig;
+
+impl super::kinds::DocumentKind for HostnameConfig {
+    fn kind(&self) -> &'static str {
+        "HostnameConfig"
+    }
+
+    fn read(&self, doc: &Value, path: &str, g: &mut super::kinds::Gathered, d: &mut Diag) {
+        hostname(doc, path, &mut g.documents, d)
+    }
+}
+
+pub(super) struct KubeClusterConfig;
+
+impl super::kinds::DocumentKind for KubeClusterConfig {
+    fn kind(&self) -> &'static str {
+        "KubeClusterConfig"
+    }
+
+    fn read(&self, doc: &Value, path: &str, g: &mut super::kinds::Gathered, d: &mut Diag) {
+        kube_cluster(doc, path, &mut g.documents, d)
+    }
+}
+
+/// `LinkConfig`, `VLANConfig` and `BondConfig`: one reader, by kind.
+pub(super) struct LinkKind(pub &'static str);
+
+impl super::kinds::DocumentKind for LinkKind {
+    fn kind(&self) -> &'static str {
+        self.0
+    }
+
+    fn read(&self, doc: &Value, path: &str, g: &mut super::kinds::Gathered, d: &mut Diag) {
+        link(doc, path, self.0, &mut g.documents, d)
+    }
+}
+
 pub fn hostname(doc: &Value, path: &str, docs: &mut Documents, d: &mut Diag) {
     let mut o = open(doc, path, d);
     let name = o.string("hostname", d);

@@ -3,6 +3,7 @@
 
 use super::fields::{duration_ms, in_range};
 use super::walk::{Diag, Obj};
+use crate::endpoint::{Endpoint, Host};
 use serde::{Deserialize, Serialize};
 
 /// Longest URL or endpoint accepted.
@@ -200,43 +201,27 @@ fn http(h: &mut Obj<'_>, d: &mut Diag) -> Option<Probe> {
     })
 }
 
-/// `HOST:PORT` with a port from 1 to 65535; IPv6 in brackets.
+/// `HOST:PORT` with a port from 1 to 65535; IPv6 in brackets (read by
+/// [`crate::endpoint`], as every endpoint is).
 pub fn check_endpoint(s: &str) -> Result<(), String> {
     if s.len() > MAX_TARGET_BYTES {
         return Err(format!("is longer than {MAX_TARGET_BYTES} bytes"));
     }
-    let (host, port) = s
-        .rsplit_once(':')
-        .ok_or_else(|| format!("{s:?} is not HOST:PORT"))?;
-    match port.parse::<u16>() {
-        Ok(p) if p > 0 => {}
-        _ => return Err(format!("{s:?}: port {port:?} is not 1 to 65535")),
+    let e = Endpoint::parse(s).map_err(|e| format!("{s:?} {e}"))?;
+    if e.scheme.is_some() || e.port.is_none() || s.contains('/') {
+        return Err(format!("{s:?} is not HOST:PORT"));
     }
-    check_host(host).map_err(|why| format!("{s:?}: {why}"))
+    check_name(&e.host).map_err(|why| format!("{s:?}: {why}"))
 }
 
-fn check_host(host: &str) -> Result<(), String> {
-    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return v6
-            .parse::<std::net::Ipv6Addr>()
-            .map(|_| ())
-            .map_err(|_| format!("{v6:?} is not an IPv6 address"));
-    }
-    if host.parse::<std::net::Ipv4Addr>().is_ok() {
-        return Ok(());
-    }
-    let name_ok = !host.is_empty()
-        && host.len() <= 253
-        && host.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
-    if name_ok {
+/// A DNS name's labels: each 1 to 63 characters.
+fn check_name(h: &Host) -> Result<(), String> {
+    let Host::Name(n) = h else { return Ok(()) };
+    if n.split('.').all(|l| !l.is_empty() && l.len() <= 63) {
         Ok(())
     } else {
         Err(format!(
-            "host {host:?} is not an address or a DNS name (IPv6 in brackets)"
+            "host {n:?} is not an address or a DNS name (IPv6 in brackets)"
         ))
     }
 }
@@ -260,13 +245,8 @@ pub fn check_url(s: &str) -> Result<bool, String> {
     if authority.contains('@') {
         return Err(format!("{s:?}: credentials in the URL are not supported"));
     }
-    let default_port = if https { "443" } else { "80" };
-    let with_port = if authority.ends_with(']') || !authority.contains(':') {
-        format!("{authority}:{default_port}")
-    } else {
-        authority.to_string()
-    };
-    check_endpoint(&with_port).map_err(|why| format!("URL {why}"))?;
+    let e = Endpoint::parse(authority).map_err(|e| format!("URL {s:?} {e}"))?;
+    check_name(&e.host).map_err(|why| format!("URL {s:?}: {why}"))?;
     Ok(https)
 }
 

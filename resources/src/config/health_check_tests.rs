@@ -66,12 +66,12 @@ fn refuses_bad_checks_naming_the_field() {
         ("              tcp: {endpoint: \"a:1\"}\n              http: {url: \"http://a/\"}\n", "healthCheck: set one of"),
         ("              tcp: {}\n", "tcp.endpoint: is required"),
         ("              tcp: {endpoint: \"10.0.0.1\"}\n", "tcp.endpoint: \"10.0.0.1\" is not HOST:PORT"),
-        ("              tcp: {endpoint: \"10.0.0.1:0\"}\n", "tcp.endpoint: \"10.0.0.1:0\": port"),
-        ("              tcp: {endpoint: \"bad host:80\"}\n", "tcp.endpoint: \"bad host:80\": host"),
+        ("              tcp: {endpoint: \"10.0.0.1:0\"}\n", "tcp.endpoint: \"10.0.0.1:0\" has an invalid port"),
+        ("              tcp: {endpoint: \"bad host:80\"}\n", "tcp.endpoint: \"bad host:80\" has an invalid host"),
         ("              http: {url: \"ftp://a/\"}\n", "http.url: \"ftp://a/\" does not start"),
         ("              http: {url: \"http://u:p@a/\"}\n", "http.url: \"http://u:p@a/\": credentials"),
         ("              http: {url: \"http://a b/\"}\n", "http.url: \"http://a b/\" holds spaces"),
-        ("              http: {url: \"http://a:99999/\"}\n", "http.url: URL \"a:99999\": port"),
+        ("              http: {url: \"http://a:99999/\"}\n", "http.url: URL \"http://a:99999/\" has an invalid port"),
         ("              http: {url: \"https://a/\", ca: \"hello\"}\n", "http.ca: must hold PEM"),
         ("              http: {url: \"http://a/\", expectedStatus: 42}\n", "http.expectedStatus: 42 is not"),
         ("              http: {url: \"http://a/\", expectedStatus: 1000}\n", "http.expectedStatus: 1000 is out of range"),
@@ -103,4 +103,8 @@ fn urls_and_endpoints() {
     assert!(check_url("http:///x").is_err());
     assert!(check_endpoint("[fd00::1]:80").is_ok());
     assert!(check_endpoint("fd00::1:80").is_err());
+    assert!(check_endpoint("api.example:6443").is_ok());
+    assert!(check_endpoint("a..b:80").is_err());
+    assert!(check_endpoint("tcp://a:80").is_err());
+    assert!(check_url("https://a..b/").is_err());
 }

@@ -28,6 +28,18 @@ const MAX_DEPTH: u16 = 16;
 const STACK_BYTES: usize = 64 << 20;
 
 /// `kind: LinkAliasConfig`: `name` and `selector.match`.
+pub(super) struct LinkAliasConfig;
+
+impl super::kinds::DocumentKind for LinkAliasConfig {
+    fn kind(&self) -> &'static str {
+        "LinkAliasConfig"
+    }
+
+    fn read(&self, doc: &Yaml, path: &str, g: &mut super::kinds::Gathered, d: &mut Diag) {
+        document(doc, path, &mut g.link_aliases, d)
+    }
+}
+
 pub fn document(doc: &Yaml, path: &str, out: &mut Vec<LinkAlias>, d: &mut Diag) {
     let mut o = Obj::new(Some(doc), path, d);
     o.accept(&["apiVersion", "kind"]);

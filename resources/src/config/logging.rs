@@ -150,6 +150,18 @@ fn destination(v: &Value, path: &str, d: &mut Diag) -> Option<LogDestination> {
 }
 
 /// A `kind: EventSinkConfig` document.
+pub(super) struct EventSinkConfig;
+
+impl super::kinds::DocumentKind for EventSinkConfig {
+    fn kind(&self) -> &'static str {
+        "EventSinkConfig"
+    }
+
+    fn read(&self, doc: &Value, path: &str, g: &mut super::kinds::Gathered, d: &mut Diag) {
+        event_sink(doc, path, &mut g.event_sink, d)
+    }
+}
+
 pub fn event_sink(doc: &Value, path: &str, out: &mut Option<SinkEndpoint>, d: &mut Diag) {
     let mut o = Obj::new(Some(doc), path, d);
     o.accept(&["apiVersion", "kind"]);

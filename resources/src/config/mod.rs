@@ -12,6 +12,8 @@ mod fields;
 pub mod health_check;
 #[cfg(test)]
 mod health_check_tests;
+mod kinds;
+mod layer2_vip;
 pub mod limits;
 pub mod link_alias;
 mod links;
@@ -39,19 +41,6 @@ use serde::Deserialize;
 use walk::Diag;
 use yaml_serde::Value;
 
-/// The document kinds machined reads (besides the v1alpha1 document).
-const KINDS: [&str; 9] = [
-    "EventSinkConfig",
-    "Layer2VIPConfig",
-    "HostnameConfig",
-    "KubeClusterConfig",
-    "LinkConfig",
-    "VLANConfig",
-    "BondConfig",
-    "DHCPv4Config",
-    "LinkAliasConfig",
-];
-
 /// A config that passed validation.
 #[derive(Debug, Clone)]
 pub struct Parsed {
@@ -78,11 +67,7 @@ pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
     let mut d = Diag::default();
     let mut main: Option<MachineConfig> = None;
     let mut seen_main = false;
-    let mut l2 = Vec::new();
-    let mut dhcp_docs = Vec::new();
-    let mut aliases = Vec::new();
-    let mut event_sink = None;
-    let mut docs = documents::Documents::default();
+    let mut gathered = kinds::Gathered::default();
     let mut seen_kinds: std::collections::HashMap<String, usize> = Default::default();
 
     for (i, de) in yaml_serde::Deserializer::from_str(text).enumerate() {
@@ -116,26 +101,20 @@ pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
                 seen_main = true;
                 main = v1alpha1::machine_config(&doc, &mut d);
             }
-            Some("Layer2VIPConfig") => l2.extend(v1alpha1::layer2_vip(&doc, &path, &mut d)),
-            Some("HostnameConfig") => documents::hostname(&doc, &path, &mut docs, &mut d),
-            Some("KubeClusterConfig") => documents::kube_cluster(&doc, &path, &mut docs, &mut d),
-            Some(k @ ("LinkConfig" | "VLANConfig" | "BondConfig")) => {
-                documents::link(&doc, &path, k, &mut docs, &mut d)
-            }
-            Some("DHCPv4Config") => dhcp::document(&doc, &path, &mut dhcp_docs, &mut d),
-            Some("LinkAliasConfig") => link_alias::document(&doc, &path, &mut aliases, &mut d),
-            Some("EventSinkConfig") => logging::event_sink(&doc, &path, &mut event_sink, &mut d),
-            Some(k) if talos_names::is_kind(k) => d.ignored.push(format!("{k} document")),
-            Some(k) => d.error(
-                format!("document {} (kind {k})", i + 1),
-                match walk::did_you_mean(k, &KINDS) {
-                    Some(m) => format!("unknown document kind; did you mean {m}?"),
-                    None => format!(
-                        "unknown document kind (machined reads {})",
-                        KINDS.join(", ")
-                    ),
-                },
-            ),
+            Some(k) => match kinds::find(k) {
+                Some(kind) => kind.read(&doc, &path, &mut gathered, &mut d),
+                None if talos_names::is_kind(k) => d.ignored.push(format!("{k} document")),
+                None => d.error(
+                    format!("document {} (kind {k})", i + 1),
+                    match walk::did_you_mean(k, &kinds::names()) {
+                        Some(m) => format!("unknown document kind; did you mean {m}?"),
+                        None => format!(
+                            "unknown document kind (machined reads {})",
+                            kinds::names().join(", ")
+                        ),
+                    },
+                ),
+            },
             None => d.error(
                 format!("document {}", i + 1),
                 "has neither a kind nor a machine section",
@@ -150,11 +129,7 @@ pub fn parse(text: &str) -> Result<Parsed, ConfigErrors> {
     }
     d.summarize_ignored();
     let config = main.map(|mut config| {
-        config.layer2_vips = l2;
-        config.dhcp_docs = dhcp_docs;
-        config.link_aliases = aliases;
-        config.event_sink = event_sink;
-        documents::merge(&mut config, docs, &mut d);
+        gathered.merge(&mut config, &mut d);
         validate::check(&config, &mut d);
         config
     });

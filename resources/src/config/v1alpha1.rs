@@ -1,4 +1,4 @@
-//! Reads the Talos `v1alpha1` document and the typed documents we support.
+//! Reads the Talos `v1alpha1` document (the other kinds: `kinds.rs`).
 
 use super::cluster::{ca, etcd};
 use super::model::*;
@@ -248,30 +248,5 @@ fn vlan(v: &Value, path: &str, d: &mut Diag) -> Option<VlanConfig> {
         vip,
         dhcp,
         dhcp_options,
-    })
-}
-
-/// `kind: Layer2VIPConfig` document.
-pub fn layer2_vip(doc: &Value, path: &str, d: &mut Diag) -> Option<Layer2Vip> {
-    let mut o = Obj::new(Some(doc), path, d);
-    o.accept(&["apiVersion", "kind"]);
-    let ip = match o.string("name", d) {
-        Some(s) => parse_ip(&s, &o.path("name"), d),
-        None => {
-            d.error(o.path("name"), "is required (the VIP address)");
-            None
-        }
-    };
-    let link = o.string("link", d);
-    match &link {
-        Some(l) => check_link_name(l, &o.path("link"), d),
-        None => d.error(o.path("link"), "is required (the link to hold the VIP on)"),
-    }
-    let options = vip_options(&mut o, d);
-    o.finish(d);
-    Some(Layer2Vip {
-        ip: ip?,
-        link: link?,
-        options,
     })
 }

@@ -1,12 +1,25 @@
-//! Checks across fields: what no single field can tell.
+//! Checks across fields: what no single field can tell, one rule each.
 
 use super::model::*;
 use super::walk::Diag;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+/// Where each link is configured first (`interface NAME` -> path).
+type Seen = HashMap<String, String>;
+
 pub fn check(c: &MachineConfig, d: &mut Diag) {
-    // Node addresses, each once.
+    let addrs = addresses_once(c, d);
+    let mut links = interfaces_once(c, d);
+    link_documents_once(c, &mut links, d);
+    dhcp_with_its_link_config(c, &links, d);
+    no_vip_as_route_source(c, d);
+    super::vip_subnet::check(c, d);
+    vips(c, &addrs, d);
+}
+
+/// Node addresses, each once.
+fn addresses_once(c: &MachineConfig, d: &mut Diag) -> HashMap<IpAddr, String> {
     let mut addrs: HashMap<IpAddr, String> = HashMap::new();
     for link in c.links() {
         for (k, a) in link.addresses.iter().enumerate() {
@@ -22,7 +35,11 @@ pub fn check(c: &MachineConfig, d: &mut Diag) {
         }
     }
 
-    // Links, each claimed once.
+    addrs
+}
+
+/// Links, each claimed once (an interface entry, its VLANs).
+fn interfaces_once(c: &MachineConfig, d: &mut Diag) -> Seen {
     let mut links: HashMap<String, String> = HashMap::new();
     for (i, iface) in c.interfaces.iter().enumerate() {
         let path = format!("machine.network.interfaces[{i}]");
@@ -54,8 +71,12 @@ pub fn check(c: &MachineConfig, d: &mut Diag) {
         }
     }
 
-    // Links named by documents: not also configured by an interface entry
-    // (or its VLANs) or another document.
+    links
+}
+
+/// Links named by documents: not also configured by an interface entry
+/// (or its VLANs) or another document.
+fn link_documents_once(c: &MachineConfig, links: &mut Seen, d: &mut Diag) {
     for l in &c.link_docs {
         let claim = format!("interface {}", l.name);
         if let Some(first) = links.get(&claim) {
@@ -70,9 +91,11 @@ pub fn check(c: &MachineConfig, d: &mut Diag) {
             links.insert(claim, l.path.clone());
         }
     }
+}
 
-    // DHCP documents go with a LinkConfig of the same link, never with a
-    // legacy interface entry for it.
+/// DHCP documents go with a LinkConfig of the same link, never with a
+/// legacy interface entry for it.
+fn dhcp_with_its_link_config(c: &MachineConfig, links: &Seen, d: &mut Diag) {
     for doc in &c.dhcp_docs {
         if let Some(first) = links
             .get(&format!("interface {}", doc.link))
@@ -87,8 +110,10 @@ pub fn check(c: &MachineConfig, d: &mut Diag) {
             );
         }
     }
+}
 
-    // Routes never use a VIP as their source: the VIP moves.
+/// Routes never use a VIP as their source: the VIP moves.
+fn no_vip_as_route_source(c: &MachineConfig, d: &mut Diag) {
     let vip_ips = c.vip_ips();
     for link in c.links() {
         for (k, r) in link.routes.iter().enumerate() {
@@ -100,10 +125,10 @@ pub fn check(c: &MachineConfig, d: &mut Diag) {
             }
         }
     }
+}
 
-    super::vip_subnet::check(c, d);
-
-    // VIPs: control plane only, unique, not a node address.
+/// VIPs: control plane only, unique, not a node address.
+fn vips(c: &MachineConfig, addrs: &HashMap<IpAddr, String>, d: &mut Diag) {
     let mut seen: HashMap<IpAddr, String> = HashMap::new();
     for v in c.vips() {
         if c.machine_type == MachineType::Worker {
