@@ -4,7 +4,7 @@
 //! it. A pin is refused unless etcd has no quorum as this node can tell.
 
 use machined_proto as pb;
-use machined_resources::resource::rfc3339;
+use machined_resources::resource::{rfc3339, Timestamp};
 use machined_resources::types::{VipForfeit, VipMove, VipSpec};
 use machined_resources::State;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -135,7 +135,7 @@ impl pb::vip_service_server::VipService for VipApi {
             }
             let f = VipForfeit {
                 ip: ip.clone(),
-                until: rfc3339::format(until),
+                until: until.into(),
             };
             self.state.put(OWNER, ip, &f).map_err(internal)?;
         }
@@ -174,7 +174,7 @@ impl pb::vip_service_server::VipService for VipApi {
             ip: ip.clone(),
             to: r.to.clone(),
             seq,
-            requested: rfc3339::format(SystemTime::now()),
+            requested: Timestamp::now(),
         };
         self.state.put(OWNER, ip, &m).map_err(internal)?;
         tracing::info!(vip = %ip, to = %r.to, "VIP move requested");

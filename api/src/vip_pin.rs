@@ -6,10 +6,9 @@
 
 use crate::vip::{internal, EtcdQuorum, VipApi, OWNER};
 use machined_proto as pb;
-use machined_resources::resource::rfc3339;
+use machined_resources::resource::Timestamp;
 use machined_resources::types::VipPin;
 use std::sync::atomic::Ordering;
-use std::time::SystemTime;
 use tonic::{Request, Response, Status};
 
 /// Why a pin without `force` is refused.
@@ -45,11 +44,11 @@ impl VipApi {
             EtcdQuorum::Answers(member) => return Err(has_quorum(&ip, &member)),
             EtcdQuorum::Silent(why) => why,
         };
-        let at = rfc3339::format(SystemTime::now());
+        let at = Timestamp::now();
         let p = VipPin {
             ip: ip.clone(),
             by: by.clone(),
-            at: at.clone(),
+            at,
             seq: self.pins.fetch_add(1, Ordering::Relaxed) + 1,
         };
         self.state.put(OWNER, &ip, &p).map_err(internal)?;
@@ -58,7 +57,7 @@ impl VipApi {
             node: self.node.clone(),
             ip,
             by,
-            at,
+            at: at.to_string(),
             etcd: why,
         }))
     }

@@ -4,7 +4,12 @@
 
 use super::definitions;
 use crate::config::{self, VipOptions};
-use crate::resource::ResourceSpec;
+use crate::resource::{rfc3339, ResourceSpec, Timestamp};
+
+/// The samples' moment.
+fn t() -> Timestamp {
+    Timestamp(rfc3339::parse("2026-01-01T00:00:00Z").expect("a timestamp"))
+}
 use crate::types::*;
 use serde::Serialize;
 use serde_json::Value;
@@ -87,7 +92,7 @@ fn samples() -> Vec<(&'static str, Value)> {
         json(AnnounceStatus {
             ip,
             link: "eth0".into(),
-            last: "2026-01-01T00:00:00Z".into(),
+            last: t(),
             frames: 3,
         }),
         json(DhcpSpec {
@@ -117,11 +122,11 @@ fn samples() -> Vec<(&'static str, Value)> {
             holding: true,
             campaigning: true,
             reason: String::new(),
-            since: "2026-01-01T00:00:00Z".into(),
+            since: t(),
             transitions: 1,
-            last_announce: "2026-01-01T00:00:00Z".into(),
+            last_announce: Some(t()),
             announced_frames: 3,
-            health: "healthy".into(),
+            health: Some(HealthState::Healthy),
             health_result: "HTTP 200 in 2 ms".into(),
             rival: "02:00:0a:05:00:0c at 2026-01-01T00:00:00.000Z".into(),
             pinned: "by admin (os:admin) at 2026-01-01T00:00:00Z: holding while etcd has no quorum"
@@ -132,29 +137,29 @@ fn samples() -> Vec<(&'static str, Value)> {
         }),
         json(VipForfeit {
             ip: ip.to_string(),
-            until: "2026-01-01T00:00:00Z".into(),
+            until: t(),
         }),
         json(VipMove {
             ip: ip.to_string(),
             to: "cp2".into(),
             seq: 1,
-            requested: "2026-01-01T00:00:00Z".into(),
+            requested: t(),
         }),
         json(VipPin {
             ip: ip.to_string(),
             by: "admin (os:admin)".into(),
-            at: "2026-01-01T00:00:00Z".into(),
+            at: t(),
             seq: 1,
         }),
         json(VipHealthStatus {
             ip: ip.to_string(),
             check: "tcp 127.0.0.1:6443".into(),
-            state: "healthy".into(),
+            state: HealthState::Healthy,
             healthy: true,
             last_result: "connected in 1 ms".into(),
-            last_check: "2026-01-01T00:00:00Z".into(),
+            last_check: Some(t()),
             streak: 4,
-            since: "2026-01-01T00:00:00Z".into(),
+            since: t(),
             changes: 1,
             hold_down_ms: 10_000,
         }),

@@ -70,59 +70,33 @@ impl<T: ResourceSpec> Typed<T> {
     }
 }
 
-/// RFC 3339 (UTC, seconds and milliseconds) for `SystemTime`, without a date crate.
+/// RFC 3339 for `SystemTime`: written in UTC with milliseconds
+/// (`2026-11-18T11:06:40.123Z`), read with any offset and precision; the
+/// calendar is the `time` crate's.
 pub mod rfc3339 {
     use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    use std::time::SystemTime;
+    use time::format_description::well_known::Rfc3339;
+    use time::OffsetDateTime;
 
     pub fn format(t: SystemTime) -> String {
-        let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let secs = d.as_secs() as i64;
-        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-        let (y, m, day) = civil_from_days(days);
+        let t = OffsetDateTime::from(t);
         format!(
-            "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-            rem / 3600,
-            (rem % 3600) / 60,
-            rem % 60,
-            d.subsec_millis()
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
         )
     }
 
     pub fn parse(s: &str) -> Option<SystemTime> {
-        let s = s.strip_suffix('Z')?;
-        let (date, time) = s.split_once('T')?;
-        let mut dp = date.split('-').map(|p| p.parse::<i64>().ok());
-        let (y, m, d) = (dp.next()??, dp.next()??, dp.next()??);
-        let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
-        let mut tp = hms.split(':').map(|p| p.parse::<i64>().ok());
-        let (hh, mm, ss) = (tp.next()??, tp.next()??, tp.next()??);
-        let millis: u64 = format!("{frac:0<3}").get(..3)?.parse().ok()?;
-        let secs = days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss;
-        let secs = u64::try_from(secs).ok()?;
-        Some(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(millis))
-    }
-
-    // Howard Hinnant's civil calendar algorithms (public domain).
-    fn civil_from_days(z: i64) -> (i64, i64, i64) {
-        let z = z + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        (yoe + era * 400 + i64::from(m <= 2), m, d)
-    }
-
-    fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-        let y = if m <= 2 { y - 1 } else { y };
-        let era = y.div_euclid(400);
-        let yoe = y.rem_euclid(400);
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146_097 + doe - 719_468
+        OffsetDateTime::parse(s, &Rfc3339)
+            .ok()
+            .map(SystemTime::from)
     }
 
     pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
@@ -137,6 +111,7 @@ pub mod rfc3339 {
     #[cfg(test)]
     mod tests {
         use super::*;
+        use std::time::{Duration, UNIX_EPOCH};
 
         #[test]
         fn round_trips() {
@@ -145,7 +120,54 @@ pub mod rfc3339 {
             assert_eq!(s, "2026-11-18T11:06:40.123Z");
             assert_eq!(parse(&s), Some(t));
             assert_eq!(format(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+            assert_eq!(parse("2026-11-18T12:06:40.123+01:00"), Some(t));
+            assert_eq!(
+                parse("2026-11-18T11:06:40Z"),
+                Some(t - Duration::from_millis(123))
+            );
             assert_eq!(parse("garbage"), None);
         }
+    }
+}
+
+/// A moment, kept as `SystemTime` and written as RFC 3339 ([`rfc3339`]) in
+/// JSON and on screen; the default is the epoch (never shown: fields that
+/// may have no moment are `Option<Timestamp>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub SystemTime);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Timestamp(SystemTime::now())
+    }
+}
+
+impl Default for Timestamp {
+    fn default() -> Self {
+        Timestamp(SystemTime::UNIX_EPOCH)
+    }
+}
+
+impl From<SystemTime> for Timestamp {
+    fn from(t: SystemTime) -> Self {
+        Timestamp(t)
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&rfc3339::format(self.0))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        rfc3339::serialize(&self.0, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        rfc3339::deserialize(d).map(Timestamp)
     }
 }

@@ -5,23 +5,7 @@
 
 use std::time::SystemTime;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    Unknown,
-    Healthy,
-    Failing,
-}
-
-impl State {
-    pub fn as_str(self) -> &'static str {
-        use machined_resources::types::VipHealthStatus as S;
-        match self {
-            State::Unknown => S::UNKNOWN,
-            State::Healthy => S::HEALTHY,
-            State::Failing => S::FAILING,
-        }
-    }
-}
+pub use machined_resources::types::HealthState as State;
 
 #[derive(Debug, Clone)]
 pub struct Tracker {

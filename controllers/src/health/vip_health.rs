@@ -10,7 +10,6 @@ use crate::runtime::operator::Runners;
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
 use machined_resources::config::HealthCheck;
-use machined_resources::resource::rfc3339;
 use machined_resources::types::{VipHealthStatus, VipSpec};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -133,12 +132,12 @@ fn status(ip: &str, check: &HealthCheck, s: &Snapshot) -> VipHealthStatus {
     VipHealthStatus {
         ip: ip.to_string(),
         check: check.probe.to_string(),
-        state: s.tracker.state.as_str().to_string(),
+        state: s.tracker.state,
         healthy: s.tracker.state == State::Healthy,
         last_result: s.last_result.clone(),
-        last_check: s.last_check.map(rfc3339::format).unwrap_or_default(),
+        last_check: s.last_check.map(Into::into),
         streak: s.tracker.streak,
-        since: rfc3339::format(s.tracker.since),
+        since: s.tracker.since.into(),
         changes: s.tracker.changes,
         hold_down_ms: check.hold_down_ms,
     }

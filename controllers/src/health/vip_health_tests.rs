@@ -6,7 +6,7 @@
 use super::VipHealthController;
 use crate::runtime::harness::Harness;
 use machined_resources::config::{HealthCheck, Probe, VipOptions};
-use machined_resources::types::{VipHealthStatus, VipSpec};
+use machined_resources::types::{HealthState, VipHealthStatus, VipSpec};
 
 const VIP: &str = "10.5.0.50";
 
@@ -44,13 +44,13 @@ async fn a_check_rises_falls_and_goes_with_its_spec() {
     let st = h
         .assert_eventually::<VipHealthStatus>(VIP, |s| s.healthy)
         .await;
-    assert_eq!(st.state, VipHealthStatus::HEALTHY);
+    assert_eq!(st.state, HealthState::Healthy);
     assert!(st.check.contains(&port.to_string()), "{st:?}");
     // The service goes away: refused, then failing after `fall` checks.
     accepting.abort();
     let _ = accepting.await;
     let st = h
-        .assert_eventually::<VipHealthStatus>(VIP, |s| s.state == VipHealthStatus::FAILING)
+        .assert_eventually::<VipHealthStatus>(VIP, |s| s.state == HealthState::Failing)
         .await;
     assert!(!st.healthy && st.changes >= 2, "{st:?}");
     // No check configured any more: no status.

@@ -97,7 +97,7 @@ async fn a_forfeit_is_the_reason_and_the_holder_lets_go() {
         VIP,
         &VipForfeit {
             ip: VIP.into(),
-            until: machined_resources::resource::rfc3339::format(until),
+            until: until.into(),
         },
     );
     let st = h
@@ -124,7 +124,7 @@ async fn a_pin_shows_in_the_status_and_machined_stopping_lets_it_go() {
         &VipPin {
             ip: VIP.into(),
             by: "admin (os:admin)".into(),
-            at: "2026-12-06T00:00:00Z".into(),
+            at: machined_resources::resource::Timestamp::now(),
             seq: 1,
         },
     );

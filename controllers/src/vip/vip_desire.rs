@@ -7,8 +7,8 @@ use crate::kernel::packet::parse_mac;
 use crate::{ControllerError, Ctx};
 use machined_resources::resource::rfc3339;
 use machined_resources::types::{
-    DhcpSpec, DhcpStatus, EtcdCerts, EtcdSpec, EtcdStatus, LinkStatus, VipForfeit, VipHealthStatus,
-    VipPin, VipSpec,
+    DhcpSpec, DhcpStatus, EtcdCerts, EtcdSpec, EtcdStatus, HealthState, LinkStatus, VipForfeit,
+    VipHealthStatus, VipPin, VipSpec,
 };
 use std::time::{Duration, SystemTime};
 
@@ -83,7 +83,7 @@ pub fn desire(ctx: &Ctx, spec: &VipSpec, stopping: bool) -> Result<Desire, Contr
     d.pin = match ctx.get::<VipPin>(&spec.ip.to_string())? {
         Some(p) if !stopping && link_up && etcd_spec.is_some() && no_lease.is_none() => Some(Pin {
             by: p.spec.by,
-            at: p.spec.at,
+            at: p.spec.at.to_string(),
             seq: p.spec.seq,
         }),
         _ => None,
@@ -99,7 +99,7 @@ pub fn desire(ctx: &Ctx, spec: &VipSpec, stopping: bool) -> Result<Desire, Contr
 /// When an operator's forfeit of this VIP ends, if it has not yet.
 pub fn forfeited_until(ctx: &Ctx, spec: &VipSpec) -> Result<Option<SystemTime>, ControllerError> {
     let f = ctx.get::<VipForfeit>(&spec.ip.to_string())?.map(|f| f.spec);
-    Ok(f.and_then(|f| rfc3339::parse(&f.until))
+    Ok(f.map(|f| f.until.0)
         .filter(|until| *until > SystemTime::now()))
 }
 
@@ -114,7 +114,7 @@ fn health(ctx: &Ctx, spec: &VipSpec) -> Result<Health, ControllerError> {
     let fallback_ms = (check.interval_ms + check.timeout_ms).clamp(1_000, 10_000);
     let verdict = match st {
         Some(s) if s.healthy => Verdict::Healthy,
-        Some(s) if s.state == VipHealthStatus::FAILING => Verdict::Failing,
+        Some(s) if s.state == HealthState::Failing => Verdict::Failing,
         _ => Verdict::Unknown,
     };
     Ok(Health {

@@ -15,8 +15,8 @@ use async_trait::async_trait;
 use futures::FutureExt;
 use machined_resources::resource::rfc3339;
 use machined_resources::types::{
-    AnnounceStatus, DhcpSpec, DhcpStatus, EtcdCerts, EtcdSpec, EtcdStatus, LinkStatus, VipForfeit,
-    VipHealthStatus, VipMove, VipPin, VipSpec, VipStatus,
+    AnnounceStatus, DhcpSpec, DhcpStatus, EtcdCerts, EtcdSpec, EtcdStatus, HealthState, LinkStatus,
+    VipForfeit, VipHealthStatus, VipMove, VipPin, VipSpec, VipStatus,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -242,14 +242,11 @@ impl Controller for VipOperatorController {
                 holding: view.leading,
                 campaigning: d.eligible && view.standby.is_empty() && view.pinned.is_empty(),
                 reason,
-                since: rfc3339::format(view.since),
+                since: view.since.into(),
                 transitions: view.transitions,
-                last_announce: view
-                    .announced
-                    .map(|a| rfc3339::format(a.0))
-                    .unwrap_or_default(),
+                last_announce: view.announced.map(|a| a.0.into()),
                 announced_frames: view.announced.map_or(0, |a| a.1),
-                health: check.as_ref().map(|c| c.state.clone()).unwrap_or_default(),
+                health: check.as_ref().map(|c| c.state),
                 health_result: check.map(|c| c.last_result).unwrap_or_default(),
                 rival: view
                     .rival
@@ -265,17 +262,14 @@ impl Controller for VipOperatorController {
             };
             let m = machined_telemetry::metrics::get();
             m.vip_state(&ip, status.holding, status.campaigning);
-            m.vip_health(
-                &ip,
-                (!status.health.is_empty()).then(|| status.health == "healthy"),
-            );
+            m.vip_health(&ip, status.health.map(|h| h == HealthState::Healthy));
             ctx.put(&ip, &status)?;
             keep_status.insert(ip.clone());
             if let Some((last, frames)) = view.announced {
                 let a = AnnounceStatus {
                     ip: r.config.ip,
                     link: r.config.link.clone(),
-                    last: rfc3339::format(last),
+                    last: last.into(),
                     frames,
                 };
                 ctx.put(&ip, &a)?;

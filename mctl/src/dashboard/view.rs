@@ -18,6 +18,7 @@ fn yes(b: bool) -> &'static str {
 }
 
 /// `2026-01-01T10:20:30.123Z` → `10:20:30`.
+/// `HH:MM:SS` of an RFC 3339 time.
 fn clock(t: &str) -> &str {
     t.get(11..19).unwrap_or(t)
 }
@@ -83,7 +84,7 @@ fn draw_vips(f: &mut Frame, area: Rect, nodes: &[NodeView], me: &NodeView) {
             Span::raw(holder.to_string()).bold().green(),
             Span::raw(format!(
                 " since {} ({} holder change(s)), as {} sees it",
-                clock(&v.since),
+                clock(&v.since.to_string()),
                 v.transitions,
                 me.node
             )),
@@ -94,7 +95,7 @@ fn draw_vips(f: &mut Frame, area: Rect, nodes: &[NodeView], me: &NodeView) {
                 .health
                 .iter()
                 .find(|h| h.ip == v.ip)
-                .map_or("-".to_string(), |h| h.state.clone());
+                .map_or("-".to_string(), |h| h.state.to_string());
             let row = match (theirs, &n.error) {
                 (_, Some(e)) => Row::new(vec![
                     n.node.clone(),

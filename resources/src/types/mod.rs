@@ -18,7 +18,7 @@ pub use network::{
     ROUTE_PROTO_MACHINED,
 };
 pub use secrets::{ApiCerts, EtcdCerts};
-pub use vip::{VipForfeit, VipHealthStatus, VipMove, VipPin, VipSpec, VipStatus};
+pub use vip::{HealthState, VipForfeit, VipHealthStatus, VipMove, VipPin, VipSpec, VipStatus};
 
 /// Namespaces.
 pub const NS_CONFIG: &str = "config";

@@ -157,8 +157,8 @@ impl ResourceSpec for AddressStatus {
 pub struct AnnounceStatus {
     pub ip: std::net::IpAddr,
     pub link: String,
-    /// Last announcement (RFC 3339).
-    pub last: String,
+    /// Last announcement.
+    pub last: crate::resource::Timestamp,
     /// Frames sent since the address was added.
     pub frames: u64,
 }

@@ -1,5 +1,5 @@
 use crate::config::VipOptions;
-use crate::resource::ResourceSpec;
+use crate::resource::{ResourceSpec, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -38,21 +38,21 @@ pub struct VipStatus {
     /// Why not, when not campaigning.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
-    /// When this node last became holder or last saw the holder change (RFC 3339).
+    /// When this node last became holder or last saw the holder change.
     #[serde(default)]
-    pub since: String,
+    pub since: Timestamp,
     /// Holder changes this node has seen.
     pub transitions: u64,
-    /// When this node last announced the VIP (RFC 3339).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub last_announce: String,
+    /// When this node last announced the VIP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_announce: Option<Timestamp>,
     /// Announcement frames sent since this node added the VIP.
     #[serde(default)]
     pub announced_frames: u64,
-    /// This node's health check of the VIP's service: `healthy`,
-    /// `failing`, `unknown`; empty without a check.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub health: String,
+    /// This node's health check of the VIP's service; none without a
+    /// check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthState>,
     /// The check's last result.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub health_result: String,
@@ -80,28 +80,49 @@ pub struct VipHealthStatus {
     /// What is checked, e.g. `http https://127.0.0.1:6443/readyz`.
     pub check: String,
     /// `unknown` (no result yet), `healthy` or `failing`.
-    pub state: String,
+    pub state: HealthState,
     pub healthy: bool,
     /// The last result, e.g. `HTTP 200 in 3 ms` or `connection refused`.
     pub last_result: String,
-    /// When the last check ended (RFC 3339).
-    #[serde(default)]
-    pub last_check: String,
+    /// When the last check ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_check: Option<Timestamp>,
     /// Consecutive successes or failures (by the last result).
     pub streak: u32,
-    /// When the state last changed (RFC 3339).
+    /// When the state last changed.
     #[serde(default)]
-    pub since: String,
+    pub since: Timestamp,
     /// State changes since the check started.
     pub changes: u64,
     /// A holder keeps the VIP this long before handing it over for health.
     pub hold_down_ms: u64,
 }
 
-impl VipHealthStatus {
-    pub const HEALTHY: &'static str = "healthy";
-    pub const FAILING: &'static str = "failing";
-    pub const UNKNOWN: &'static str = "unknown";
+/// What a VIP's health check says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthState {
+    /// No result yet (just added, or just started).
+    #[default]
+    Unknown,
+    Healthy,
+    Failing,
+}
+
+impl HealthState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthState::Unknown => "unknown",
+            HealthState::Healthy => "healthy",
+            HealthState::Failing => "failing",
+        }
+    }
+}
+
+impl std::fmt::Display for HealthState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl ResourceSpec for VipHealthStatus {
@@ -116,8 +137,7 @@ impl ResourceSpec for VipHealthStatus {
 #[serde(rename_all = "camelCase")]
 pub struct VipForfeit {
     pub ip: String,
-    /// RFC 3339.
-    pub until: String,
+    pub until: Timestamp,
 }
 
 impl ResourceSpec for VipForfeit {
@@ -135,8 +155,7 @@ pub struct VipMove {
     /// The node name (as in `VIPStatus.holder`).
     pub to: String,
     pub seq: u64,
-    /// RFC 3339.
-    pub requested: String,
+    pub requested: Timestamp,
 }
 
 impl ResourceSpec for VipMove {
@@ -154,8 +173,7 @@ pub struct VipPin {
     pub ip: String,
     /// Who asked: the client certificate's name and roles.
     pub by: String,
-    /// RFC 3339.
-    pub at: String,
+    pub at: Timestamp,
     pub seq: u64,
 }
 
