@@ -103,10 +103,10 @@ fn samples() -> Vec<(&'static str, Value)> {
             link: "eth0".into(),
             state: "bound".into(),
             address: "10.5.0.11/24".into(),
-            server: "10.5.0.1".into(),
+            server: "10.9.0.1".parse().ok(),
             lease_secs: 120,
-            renew_at: "2026-01-01T00:01:00Z".into(),
-            expires_at: "2026-01-01T00:02:00Z".into(),
+            renew_at: Some(t()),
+            expires_at: Some(t()),
             last_error: "none".into(),
             ..Default::default()
         }),

@@ -17,7 +17,7 @@ use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
 use ipnet::{IpNet, Ipv4Net};
 use machined_resources::config::{ClientIdentifier, DhcpOptions};
-use machined_resources::resource::rfc3339;
+use machined_resources::resource::Timestamp;
 use machined_resources::types::{
     AddressSpec, ConfigLayer, DhcpSpec, DhcpStatus, LinkStatus, RouteSpec, VipStatus,
 };
@@ -122,11 +122,9 @@ impl DhcpOperatorController {
     }
 }
 
-fn time(ms: u64) -> String {
-    if ms == u64::MAX {
-        return String::new();
-    }
-    rfc3339::format(UNIX_EPOCH + Duration::from_millis(ms))
+/// A lease's moment (unix ms); none for an infinite lease's (`u64::MAX`).
+fn time(ms: u64) -> Option<Timestamp> {
+    (ms != u64::MAX).then(|| Timestamp(UNIX_EPOCH + Duration::from_millis(ms)))
 }
 
 /// The routes a lease brings: its classless routes when it has any (RFC
@@ -161,9 +159,9 @@ pub fn status(link: &str, s: &Snapshot) -> DhcpStatus {
     };
     if let Some(l) = &s.lease {
         st.address = l.cidr().to_string();
-        st.server = l.server.to_string();
-        st.routers = l.routers.iter().map(|r| r.to_string()).collect();
-        st.dns = l.dns.iter().map(|r| r.to_string()).collect();
+        st.server = Some(l.server);
+        st.routers = l.routers.clone();
+        st.dns = l.dns.clone();
         st.hostname = l.hostname.clone().unwrap_or_default();
         st.mtu = l.mtu;
         st.lease_secs = l.lease_secs;

@@ -1,6 +1,7 @@
 use crate::config::DhcpOptions;
-use crate::resource::ResourceSpec;
+use crate::resource::{ResourceSpec, Timestamp};
 use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
 
 /// DHCPv4 wanted on a link (`network/DHCPSpec/<link>`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,8 +16,8 @@ impl ResourceSpec for DhcpSpec {
     const TYPE: &'static str = "DHCPSpec";
 }
 
-/// The DHCPv4 client of a link (`network/DHCPStatus/<link>`). Times are
-/// RFC 3339; empty when not bound.
+/// The DHCPv4 client of a link (`network/DHCPStatus/<link>`); the lease's
+/// fields are absent while not bound.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct DhcpStatus {
@@ -27,12 +28,12 @@ pub struct DhcpStatus {
     /// The lease's address with its prefix.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub address: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub server: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<Ipv4Addr>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub routers: Vec<String>,
+    pub routers: Vec<Ipv4Addr>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub dns: Vec<String>,
+    pub dns: Vec<Ipv4Addr>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub hostname: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,16 +41,16 @@ pub struct DhcpStatus {
     /// Lease time granted, seconds.
     #[serde(default)]
     pub lease_secs: u32,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub acquired: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acquired: Option<Timestamp>,
     /// T1: when the client renews with its server.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub renew_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew_at: Option<Timestamp>,
     /// T2: when it asks any server.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub rebind_at: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub expires_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebind_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
     /// What went wrong last (a NAK, a conflict, a socket error).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub last_error: String,
