@@ -37,6 +37,8 @@ struct Opts {
     idle: Duration,
     json: bool,
     qemu: bool,
+    /// Control planes in the netns lab.
+    controlplanes: u8,
 }
 
 fn parse() -> Result<Opts, String> {
@@ -48,6 +50,7 @@ fn parse() -> Result<Opts, String> {
         idle: Duration::ZERO,
         json: false,
         qemu: false,
+        controlplanes: 3,
     };
     let mut chosen = false;
     let mut args = std::env::args().skip(1);
@@ -71,7 +74,14 @@ fn parse() -> Result<Opts, String> {
             },
             "--idle-secs" => o.idle = Duration::from_secs(val("--idle-secs")?.parse().map_err(|_| "--idle-secs: a number")?),
             "--json" => o.json = true,
-            "-h" | "--help" => return Err(format!("usage: bench-failover [--provisioner netns|qemu] [--trials N] [--scenarios {}] [--probe-ms 10] [--arp-ms 10] [--idle-secs 0] [--json]",
+            "--controlplanes" => {
+                o.controlplanes = val("--controlplanes")?
+                    .parse()
+                    .ok()
+                    .filter(|n| (3..=9).contains(n))
+                    .ok_or("--controlplanes: 3 to 9")?
+            }
+            "-h" | "--help" => return Err(format!("usage: bench-failover [--provisioner netns|qemu] [--trials N] [--scenarios {}] [--probe-ms 10] [--arp-ms 10] [--idle-secs 0] [--controlplanes 3] [--json]",
                 Scenario::all().map(|s| s.name()).join(","))),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -105,12 +115,22 @@ fn main() {
         eprintln!("bench-failover needs root (network namespaces)");
         std::process::exit(1);
     }
-    eprintln!("building the lab (mctl cluster create, 3 control planes)...");
+    eprintln!(
+        "building the lab (mctl cluster create, {} control planes)...",
+        if o.qemu { 3 } else { o.controlplanes }
+    );
     let mut c = if o.qemu {
         eprintln!("(virtual machines: mctl cluster create --provisioner qemu)");
         Cluster::create("bench", &machined_tests::vm::THREE_VMS)
     } else {
-        Cluster::create("bench", &["--controlplanes", "3", "--stand-in"])
+        Cluster::create(
+            "bench",
+            &[
+                "--controlplanes",
+                &o.controlplanes.to_string(),
+                "--stand-in",
+            ],
+        )
     };
     let idle = (!o.idle.is_zero()).then(|| idle_cpu(&c, o.idle));
     let mut results: Vec<Outcome> = Vec::new();

@@ -1,0 +1,74 @@
+//! Five control planes on real nodes: etcd bootstraps and joins five
+//! members, every node sees them; `mctl health` passes; the quorum guard
+//! counts to five (with two nodes down, a reboot of a third is refused,
+//! as it would leave two of five); the holder's machine dies and another
+//! of the four answers for the VIP, never two at once.
+
+use machined_tests::cluster::{serial, Cluster};
+use machined_tests::require_root;
+use machined_tests::trial::{self, Scenario};
+use std::time::Duration;
+
+#[test]
+fn five_control_planes_elect_guard_quorum_and_fail_over() {
+    if !require_root("five control planes") {
+        return;
+    }
+    let _serial = serial();
+    let mut c = Cluster::create("five", &["--controlplanes", "5"]);
+    let cps = c.cps();
+    assert_eq!(cps.len(), 5);
+    let ips: Vec<String> = cps.iter().map(|x| x.2.clone()).collect();
+    let h = c.wait_healthy();
+
+    // Every node sees five voting members.
+    for ip in &ips {
+        let st = c.get_json(ip, "etcdstatus").expect("EtcdStatus");
+        let members = st["spec"]["members"].as_array().map_or(0, Vec::len);
+        assert_eq!(members, 5, "{ip}: {st}");
+    }
+    let r = c.mctl(&["-n", &ips[0], "health", "--wait-timeout", "60s"]);
+    assert!(r.ok, "health: {}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("etcd to be healthy on every control plane: OK"),
+        "{}",
+        r.stdout
+    );
+
+    // Two nodes down (not the holder): three of five keep quorum, and a
+    // third may not go.
+    let down: Vec<usize> = (0..5).filter(|i| *i != h).take(2).collect();
+    let third = (0..5)
+        .find(|i| *i != h && !down.contains(i))
+        .expect("a third");
+    for &i in &down {
+        c.stop_node(i);
+    }
+    // (stop_node returns once their machined and etcd have exited.)
+    let r = c.mctl(&["-n", &ips[third], "reboot", "--wait=false"]);
+    assert!(
+        !r.ok && r.stderr.contains("lose quorum"),
+        "reboot of a third of five: {}{}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(
+        c.ping(machined_tests::faults::VIP),
+        "the VIP with three of five"
+    );
+    for &i in &down {
+        c.start_node(i);
+    }
+    c.wait_healthy();
+
+    // The holder's machine dies: one of the four others answers, alone.
+    let r = trial::run(&mut c, Scenario::Dead, Duration::from_millis(10));
+    let label = format!("dead holder at five (old {})", cps[r.old_holder].0);
+    r.assert_one_voice(&label, || c.logs());
+    let new = r
+        .new_holder
+        .unwrap_or_else(|| panic!("{label}: nobody holds the VIP\n{}", c.logs()));
+    assert_ne!(new, r.old_holder, "{label}: the VIP did not move");
+    eprintln!("five control planes: dead holder, client gap {:?}", r.gap);
+}
