@@ -3,7 +3,7 @@
 
 use crate::output;
 use crate::session::Session;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use machined_proto as pb;
 use std::io::Read;
 use std::path::Path;
@@ -26,12 +26,7 @@ impl BootstrapArgs {
 const CHUNK: usize = 1 << 20;
 
 pub async fn run(s: &Session, recover_from: Option<&Path>) -> Result<bool> {
-    if s.targets.len() != 1 {
-        bail!(
-            "bootstrap exactly one node (got {}): the others join by themselves",
-            s.targets.len()
-        );
-    }
+    s.one_node("bootstrap exactly one node: the others join by themselves")?;
     if let Some(file) = recover_from {
         return recover(s, file).await;
     }

@@ -47,9 +47,7 @@ impl EditArgs {
 /// `mctl edit machineconfig`: the config of one node in `$EDITOR`, applied
 /// back when it changed (and still valid).
 pub async fn edit(s: &Session, how: &crate::apply::How) -> Result<bool> {
-    let [node] = s.targets.as_slice() else {
-        bail!("edit one node at a time (got {})", s.targets.len());
-    };
+    let node = s.one_node("edit one node at a time")?;
     let raw = crate::patch::applied(s, node).await?;
     let dir = std::env::temp_dir().join(format!("mctl-edit-{}", std::process::id()));
     let file = dir.join("machineconfig.yaml");

@@ -236,6 +236,15 @@ impl Session {
         Ok(client::observe(self.conn(node).await?))
     }
 
+    /// The one target of a command that acts on exactly one node; else an
+    /// error that says `why` and how many were given.
+    pub fn one_node(&self, why: &str) -> Result<&str> {
+        match self.targets.as_slice() {
+            [one] => Ok(one),
+            more => anyhow::bail!("--nodes: {why} (got {})", more.len()),
+        }
+    }
+
     /// Runs `call` on every target in turn and `show`s each answer as it
     /// comes; a node that fails is reported as `NODE: error: ...` and the
     /// others still run. True when every node answered.

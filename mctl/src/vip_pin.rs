@@ -11,21 +11,9 @@ use std::time::{Duration, Instant};
 /// Longest wait for a pinned node to claim (it first waits out a lease).
 const CLAIM_WAIT: Duration = Duration::from_secs(60);
 
-fn one_node(s: &Session, verb: &str) -> Result<String> {
-    match s.targets.as_slice() {
-        [one] => Ok(one.clone()),
-        [] => bail!("--nodes: name the node to {verb} the VIP on"),
-        more => bail!(
-            "--nodes: a VIP is pinned on one node, not {} ({})",
-            more.len(),
-            more.join(", ")
-        ),
-    }
-}
-
 pub async fn pin(s: &Session, ip: String, force: bool, wait: bool) -> Result<bool> {
-    let node = one_node(s, "pin")?;
-    let mut c = s.vip(&node).await?;
+    let node = s.one_node("a VIP is pinned on one node")?;
+    let mut c = s.vip(node).await?;
     let r = c
         .pin(pb::PinRequest {
             ip: ip.clone(),
@@ -44,7 +32,7 @@ pub async fn pin(s: &Session, ip: String, force: bool, wait: bool) -> Result<boo
     let deadline = Instant::now() + CLAIM_WAIT;
     let mut said = String::new();
     loop {
-        let st: VipStatus = s.spec(&node, &r.ip).await?;
+        let st: VipStatus = s.spec(node, &r.ip).await?;
         if st.holding {
             println!("{node}: {} is on this node; the pin ends by itself when etcd answers again (or: mctl vip unpin {})", r.ip, r.ip);
             return Ok(true);
@@ -72,8 +60,8 @@ pub async fn pin(s: &Session, ip: String, force: bool, wait: bool) -> Result<boo
 }
 
 pub async fn unpin(s: &Session, ip: String) -> Result<bool> {
-    let node = one_node(s, "unpin")?;
-    let mut c = s.vip(&node).await?;
+    let node = s.one_node("a VIP is unpinned on one node")?;
+    let mut c = s.vip(node).await?;
     let r = c
         .unpin(pb::UnpinRequest { ip })
         .await

@@ -276,7 +276,7 @@ fn a_pin_names_exactly_one_node() {
     assert!(
         !r.ok
             && r.stderr
-                .contains("--nodes: a VIP is pinned on one node, not 2"),
+                .contains("--nodes: a VIP is pinned on one node (got 2)"),
         "{}{}",
         r.stdout,
         r.stderr
