@@ -45,6 +45,15 @@ impl NodeStore {
         self.left_marker().exists()
     }
 
+    /// When the leave was recorded (the marker's time), if this node left.
+    pub fn left_since(&self) -> Option<std::time::SystemTime> {
+        let meta = std::fs::metadata(self.left_marker()).ok()?;
+        Some(
+            meta.modified()
+                .unwrap_or_else(|_| std::time::SystemTime::now()),
+        )
+    }
+
     /// Records the leave; the node no longer counts as bootstrapped, so
     /// joining again joins (never starts a new cluster).
     pub fn mark_left(&self) -> std::io::Result<()> {

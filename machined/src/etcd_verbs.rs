@@ -9,10 +9,9 @@ use machined_api::auth::{check, Need};
 use machined_api::machine::CONFIG_OWNER;
 use machined_controllers::etcd::client::{self as etcd, hex};
 use machined_proto as pb;
-use machined_resources::resource::rfc3339;
+use machined_resources::resource::Timestamp;
 use machined_resources::types::EtcdLeft;
 use std::pin::Pin;
-use std::time::SystemTime;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
@@ -122,7 +121,7 @@ impl pb::etcd_service_server::EtcdService for EtcdApi {
             ))
         })?;
         let left = EtcdLeft {
-            since: rfc3339::format(SystemTime::now()),
+            since: Timestamp::now(),
         };
         self.state
             .put(CONFIG_OWNER, EtcdLeft::ID, &left)

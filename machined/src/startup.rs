@@ -72,12 +72,12 @@ pub fn initial_config(flag: Option<&Path>, store: &NodeStore, state: &State) -> 
 
 /// A bootstrap accepted before a restart is still accepted.
 pub fn restore_bootstrap(store: &NodeStore, state: &State) -> Result<()> {
-    if store.left() {
+    if let Some(since) = store.left_since() {
         state.put(
             machine::CONFIG_OWNER,
             EtcdLeft::ID,
             &EtcdLeft {
-                since: "before the last start".into(),
+                since: since.into(),
             },
         )?;
     }

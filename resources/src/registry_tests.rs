@@ -35,9 +35,9 @@ fn samples() -> Vec<(&'static str, Value)> {
             index: 2,
             link_type: "ether".into(),
             kind: "veth".into(),
-            hardware_addr: "52:54:00:00:00:01".into(),
+            hardware_addr: "52:54:00:00:00:01".parse().unwrap(),
             up: true,
-            oper_state: "up".into(),
+            oper_state: crate::types::OperState::Up,
             mtu: 1500,
             ..Default::default()
         }),
@@ -67,8 +67,8 @@ fn samples() -> Vec<(&'static str, Value)> {
             address: net,
             link: "eth0".into(),
             link_index: 2,
-            family: "inet".into(),
-            scope: "global".into(),
+            family: crate::types::AddressFamily::Inet4,
+            scope: crate::types::AddressScope::Global,
             protocol: ADDRESS_PROTO_MACHINED,
             ours: true,
         }),
@@ -101,8 +101,8 @@ fn samples() -> Vec<(&'static str, Value)> {
         }),
         json(DhcpStatus {
             link: "eth0".into(),
-            state: "bound".into(),
-            address: "10.5.0.11/24".into(),
+            state: crate::types::DhcpState::Bound,
+            address: Some("10.5.0.11/24".parse().unwrap()),
             server: "10.9.0.1".parse().ok(),
             lease_secs: 120,
             renew_at: Some(t()),
@@ -133,7 +133,9 @@ fn samples() -> Vec<(&'static str, Value)> {
                 .into(),
         }),
         json(EtcdLeft {
-            since: "2026-01-01T00:00:00Z".into(),
+            since: crate::resource::Timestamp(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600),
+            ),
         }),
         json(VipForfeit {
             ip: ip.to_string(),

@@ -16,6 +16,7 @@
 
 use super::lease::Lease;
 use super::wire::{Kind, Outgoing, Reply, ReplyKind};
+use machined_resources::types::DhcpState;
 use std::net::Ipv4Addr;
 
 pub const REQUEST_TRIES: u32 = 4;
@@ -46,17 +47,22 @@ pub enum State {
 }
 
 impl State {
-    pub fn name(&self) -> &'static str {
+    /// The state as `DHCPStatus` shows it.
+    pub fn kind(&self) -> DhcpState {
         match self {
-            State::Selecting => "selecting",
-            State::Requesting { .. } => "requesting",
-            State::InitReboot { .. } => "init-reboot",
-            State::Checking { .. } => "checking",
-            State::Declined => "declined",
-            State::Bound => "bound",
-            State::Renewing => "renewing",
-            State::Rebinding => "rebinding",
+            State::Selecting => DhcpState::Selecting,
+            State::Requesting { .. } => DhcpState::Requesting,
+            State::InitReboot { .. } => DhcpState::InitReboot,
+            State::Checking { .. } => DhcpState::Checking,
+            State::Declined => DhcpState::Declined,
+            State::Bound => DhcpState::Bound,
+            State::Renewing => DhcpState::Renewing,
+            State::Rebinding => DhcpState::Rebinding,
         }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.kind().as_str()
     }
 }
 

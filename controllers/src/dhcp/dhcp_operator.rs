@@ -9,7 +9,6 @@ use super::lease::now_ms;
 use super::lease::Lease;
 use super::runner::{Link, Runner, Snapshot};
 use super::wire::Identity;
-use crate::kernel::packet::parse_mac;
 use crate::kernel::NetDriver;
 use crate::runtime::operator::{Runners, Slot};
 use crate::vip::Wires;
@@ -153,12 +152,12 @@ pub fn routes(link: &str, l: &Lease, metric: u32) -> Vec<RouteSpec> {
 pub fn status(link: &str, s: &Snapshot) -> DhcpStatus {
     let mut st = DhcpStatus {
         link: link.to_string(),
-        state: s.state.clone(),
+        state: s.state,
         last_error: s.last_error.clone(),
         ..Default::default()
     };
     if let Some(l) = &s.lease {
-        st.address = l.cidr().to_string();
+        st.address = Some(l.cidr());
         st.server = Some(l.server);
         st.routers = l.routers.clone();
         st.dns = l.dns.clone();
@@ -247,7 +246,7 @@ impl Controller for DhcpOperatorController {
             let Some(link) = links.get(&s.link) else {
                 continue;
             };
-            let Some(mac) = parse_mac(&link.hardware_addr) else {
+            let Some(mac) = link.hardware_addr.mac() else {
                 continue;
             };
             let want = Want {

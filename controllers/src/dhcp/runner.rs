@@ -9,6 +9,7 @@ use super::wire::{self, Identity, Outgoing};
 use crate::kernel::packet::{Mac, PacketSocket};
 use crate::vip::Wires;
 use crate::Waker;
+use machined_resources::types::DhcpState;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -22,7 +23,7 @@ const CHECK_WINDOW: Duration = Duration::from_millis(500);
 /// What the controller reads of a client.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
-    pub state: String,
+    pub state: DhcpState,
     pub lease: Option<Lease>,
     pub last_error: String,
 }
@@ -44,7 +45,7 @@ pub struct Runner {
 impl Runner {
     fn publish(&self, c: &Client) {
         let snap = Snapshot {
-            state: c.state.name().into(),
+            state: c.state.kind(),
             lease: c.lease.clone(),
             last_error: c.last_error.clone(),
         };

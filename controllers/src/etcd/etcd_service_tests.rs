@@ -58,7 +58,7 @@ async fn waits_for_certificates_stays_out_after_leaving_and_goes_with_its_spec()
     h.put(EtcdSpec::ID, &spec(false)).put(
         EtcdLeft::ID,
         &EtcdLeft {
-            since: "2026-12-06T00:00:00Z".into(),
+            since: machined_resources::resource::Timestamp::now(),
         },
     );
     let st = h

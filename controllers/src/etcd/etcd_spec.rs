@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use ipnet::IpNet;
 use machined_resources::config::{MachineConfig, MachineType};
 use machined_resources::endpoint::{self, Endpoint};
-use machined_resources::types::{AddressStatus, EtcdSpec, MachineConfigSpec};
+use machined_resources::types::{AddressScope, AddressStatus, EtcdSpec, MachineConfigSpec};
 use std::net::IpAddr;
 
 pub struct EtcdSpecController;
@@ -35,7 +35,7 @@ pub fn pick_advertise_ip(
     let exclude: Vec<IpNet> = exclude.iter().filter_map(|s| parse(s)).collect();
     addrs
         .iter()
-        .filter(|a| a.scope == "global")
+        .filter(|a| a.scope == AddressScope::Global)
         .map(|a| a.address.addr())
         .filter(|ip| !vips.contains(ip) && !ip.is_loopback())
         .filter(|ip| include.is_empty() || include.iter().any(|n| n.contains(ip)))
@@ -147,8 +147,10 @@ mod tests {
             address: cidr.parse().unwrap(),
             link: "eth0".into(),
             link_index: 2,
-            family: String::new(),
-            scope: scope.into(),
+            family: machined_resources::types::AddressFamily::of(
+                cidr.parse::<IpNet>().unwrap().addr(),
+            ),
+            scope: serde_json::from_value(serde_json::json!(scope)).unwrap(),
             protocol: 0,
             ours: false,
         }

@@ -4,6 +4,8 @@ use super::{KernelAddr, KernelLink, KernelRoute, NetDriver, NetError};
 use crate::waker::Waker;
 use async_trait::async_trait;
 use ipnet::IpNet;
+use machined_resources::mac::HardwareAddr;
+use machined_resources::types::OperState;
 use std::sync::Mutex;
 
 #[derive(Default)]
@@ -22,9 +24,9 @@ impl FakeKernel {
             name: name.into(),
             link_type: "ether".into(),
             kind: kind.into(),
-            mac: mac.into(),
+            mac: mac.parse().unwrap(),
             up: false,
-            oper_state: "down".into(),
+            oper_state: OperState::Down,
             mtu: 1500,
             ..Default::default()
         });
@@ -55,14 +57,14 @@ impl FakeKernel {
         let mac = links
             .iter()
             .find(|l| l.index == parent_index)
-            .map_or("02:00:00:00:00:ff".to_string(), |p| p.mac.clone());
+            .map_or(HardwareAddr::from([2, 0, 0, 0, 0, 0xff]), |p| p.mac.clone());
         links.push(KernelLink {
             index,
             name: name.into(),
             link_type: "ether".into(),
             kind: kind.into(),
             mac,
-            oper_state: "down".into(),
+            oper_state: OperState::Down,
             mtu: 1500,
             ..Default::default()
         });
@@ -117,7 +119,7 @@ impl NetDriver for FakeKernel {
             a.push(KernelAddr {
                 link_index,
                 addr,
-                scope: "global".into(),
+                scope: machined_resources::types::AddressScope::Global,
                 protocol,
             });
         }
@@ -138,7 +140,7 @@ impl NetDriver for FakeKernel {
     async fn set_link(&self, link_index: u32, up: bool, mtu: Option<u32>) -> Result<(), NetError> {
         self.change_link(link_index, |l| {
             l.up = up;
-            l.oper_state = if up { "up" } else { "down" }.into();
+            l.oper_state = if up { OperState::Up } else { OperState::Down };
             if let Some(m) = mtu {
                 l.mtu = m;
             }

@@ -13,6 +13,8 @@ pub use rtnl::Rtnl;
 use crate::waker::Waker;
 use async_trait::async_trait;
 use ipnet::IpNet;
+use machined_resources::mac::HardwareAddr;
+use machined_resources::types::{AddressScope, OperState};
 
 /// A link as the kernel reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -23,13 +25,13 @@ pub struct KernelLink {
     pub link_type: String,
     /// `veth`, `bridge`, ... ; empty for physical devices.
     pub kind: String,
-    pub mac: String,
+    pub mac: HardwareAddr,
     pub up: bool,
-    pub oper_state: String,
+    pub oper_state: OperState,
     pub mtu: u32,
     pub master: u32,
-    /// `IFLA_PERM_ADDRESS`, formatted; empty when the device has none.
-    pub perm_mac: String,
+    /// `IFLA_PERM_ADDRESS`; empty when the device has none.
+    pub perm_mac: HardwareAddr,
     pub alt_names: Vec<String>,
     /// `IFLA_IFALIAS`.
     pub alias: String,
@@ -40,7 +42,7 @@ pub struct KernelLink {
 pub struct KernelAddr {
     pub link_index: u32,
     pub addr: IpNet,
-    pub scope: String,
+    pub scope: AddressScope,
     /// `IFA_PROTO`, 0 if unset.
     pub protocol: u8,
 }

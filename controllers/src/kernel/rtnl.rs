@@ -6,11 +6,13 @@ use crate::waker::Waker;
 use async_trait::async_trait;
 use futures::TryStreamExt;
 use ipnet::IpNet;
+use machined_resources::mac::HardwareAddr;
+use machined_resources::types::{AddressScope as Scope, OperState};
 use rtnetlink::packet_route::address::{
     AddressAttribute, AddressMessage, AddressProtocol, AddressScope,
 };
 use rtnetlink::packet_route::link::{
-    LinkAttribute, LinkFlags, LinkInfo, LinkLayerType, LinkMessage, Prop,
+    LinkAttribute, LinkFlags, LinkInfo, LinkLayerType, LinkMessage, Prop, State,
 };
 use rtnetlink::packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
@@ -93,12 +95,12 @@ fn link_from(m: LinkMessage) -> KernelLink {
     for a in m.attributes {
         match a {
             LinkAttribute::IfName(n) => l.name = n,
-            LinkAttribute::Address(b) => l.mac = super::packet::format_mac(&b),
+            LinkAttribute::Address(b) => l.mac = HardwareAddr(b),
             LinkAttribute::Mtu(v) => l.mtu = v,
-            LinkAttribute::OperState(s) => l.oper_state = format!("{s:?}").to_ascii_lowercase(),
+            LinkAttribute::OperState(s) => l.oper_state = oper_state(s),
             LinkAttribute::Controller(i) => l.master = i,
             LinkAttribute::PermAddress(b) if b.iter().any(|x| *x != 0) => {
-                l.perm_mac = super::packet::format_mac(&b)
+                l.perm_mac = HardwareAddr(b)
             }
             LinkAttribute::IfAlias(a) => l.alias = a.trim_end_matches('\0').to_string(),
             LinkAttribute::PropList(props) => {
@@ -121,6 +123,18 @@ fn link_from(m: LinkMessage) -> KernelLink {
     l
 }
 
+fn oper_state(s: State) -> OperState {
+    match s {
+        State::Up => OperState::Up,
+        State::Down => OperState::Down,
+        State::LowerLayerDown => OperState::LowerLayerDown,
+        State::NotPresent => OperState::NotPresent,
+        State::Testing => OperState::Testing,
+        State::Dormant => OperState::Dormant,
+        _ => OperState::Unknown,
+    }
+}
+
 fn addr_from(m: AddressMessage) -> Option<KernelAddr> {
     let mut local = None;
     let mut address = None;
@@ -138,9 +152,12 @@ fn addr_from(m: AddressMessage) -> Option<KernelAddr> {
         link_index: m.header.index,
         addr: IpNet::new(ip, m.header.prefix_len).ok()?,
         scope: match m.header.scope {
-            AddressScope::Universe => "global".into(),
-            AddressScope::Other(n) => n.to_string(),
-            s => format!("{s:?}").to_ascii_lowercase(),
+            AddressScope::Universe => Scope::Global,
+            AddressScope::Site => Scope::Site,
+            AddressScope::Link => Scope::Link,
+            AddressScope::Host => Scope::Host,
+            AddressScope::Nowhere => Scope::Nowhere,
+            _ => Scope::Other,
         },
         protocol,
     })

@@ -4,7 +4,8 @@ use crate::kernel::NetDriver;
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
 use machined_resources::types::{
-    AddressSpec, AddressStatus, LinkStatus, ADDRESS_PROTO_MACHINED, ADDRESS_PROTO_VIP,
+    AddressFamily, AddressSpec, AddressStatus, LinkStatus, ADDRESS_PROTO_MACHINED,
+    ADDRESS_PROTO_VIP,
 };
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -45,12 +46,7 @@ impl Controller for AddressStatusController {
                 address: a.addr,
                 link: link.clone(),
                 link_index: a.link_index,
-                family: if a.addr.addr().is_ipv4() {
-                    "inet4"
-                } else {
-                    "inet6"
-                }
-                .into(),
+                family: AddressFamily::of(a.addr.addr()),
                 scope: a.scope,
                 protocol: a.protocol,
                 ours: matches!(a.protocol, ADDRESS_PROTO_MACHINED | ADDRESS_PROTO_VIP),

@@ -6,7 +6,7 @@
 use crate::{Controller, ControllerError, Ctx, Input, Output};
 use async_trait::async_trait;
 use machined_resources::config::valid_hostname;
-use machined_resources::types::{DhcpSpec, DhcpStatus, HostnameSpec, MachineConfigSpec};
+use machined_resources::types::{DhcpSpec, DhcpState, DhcpStatus, HostnameSpec, MachineConfigSpec};
 
 pub struct HostnameConfigController;
 
@@ -54,7 +54,7 @@ impl Controller for HostnameConfigController {
             for s in specs.iter().filter(|s| !s.spec.options.ignore_hostname) {
                 let offered = ctx
                     .get::<DhcpStatus>(&s.spec.link)?
-                    .filter(|st| st.spec.state == "bound")
+                    .filter(|st| st.spec.state == DhcpState::Bound)
                     .map(|st| st.spec.hostname);
                 let source = format!("dhcp {}", s.spec.link);
                 want = offered.and_then(|h| split_fqdn(&h, source));

@@ -39,7 +39,7 @@ fn lease(state: &State, link: &str, hostname: &str, ignore: bool) {
     state.put("dhcp-test", link, &spec).unwrap();
     let st = DhcpStatus {
         link: link.into(),
-        state: "bound".into(),
+        state: machined_resources::types::DhcpState::Bound,
         hostname: hostname.into(),
         ..Default::default()
     };

@@ -23,7 +23,7 @@ fn kaddr(idx: u32, cidr: &str, proto: u8) -> KernelAddr {
     KernelAddr {
         link_index: idx,
         addr: cidr.parse().unwrap(),
-        scope: "global".into(),
+        scope: machined_resources::types::AddressScope::Global,
         protocol: proto,
     }
 }
@@ -173,7 +173,7 @@ fn link(name: &str, mac: &str, kind: &str) -> Typed<LinkStatus> {
         spec: LinkStatus {
             link_type: "ether".into(),
             kind: kind.into(),
-            hardware_addr: mac.into(),
+            hardware_addr: mac.parse().unwrap(),
             ..Default::default()
         },
     }
@@ -320,7 +320,7 @@ async fn a_dhcp_link_gets_its_spec_and_the_lease_mtu_unless_configured() {
     // The DHCP operator's status (written here by a stand-in owner).
     let st = machined_resources::types::DhcpStatus {
         link: "eth0".into(),
-        state: "bound".into(),
+        state: machined_resources::types::DhcpState::Bound,
         mtu: Some(1400),
         ..Default::default()
     };

@@ -8,7 +8,7 @@ mod etcd_certs;
 pub use api_certs::ApiCertsController;
 pub use etcd_certs::EtcdCertsController;
 
-use machined_resources::types::{AddressStatus, MachineConfigSpec};
+use machined_resources::types::{AddressScope, AddressStatus, MachineConfigSpec};
 use std::collections::BTreeSet;
 
 /// Names and addresses a node's server certificates cover: its hostname,
@@ -23,7 +23,7 @@ pub fn node_sans(mc: &MachineConfigSpec, addrs: &[AddressStatus], extra: &[Strin
     s.extend(
         addrs
             .iter()
-            .filter(|a| a.scope == "global")
+            .filter(|a| a.scope == AddressScope::Global)
             .map(|a| a.address.addr().to_string()),
     );
     s.extend(c.vip_ips().iter().map(|ip| ip.to_string()));

@@ -44,9 +44,9 @@ fn node(script: &Arc<Script>) -> Harness {
         &LinkStatus {
             index: 2,
             link_type: "ether".into(),
-            hardware_addr: "52:54:00:00:00:01".into(),
+            hardware_addr: "52:54:00:00:00:01".parse().unwrap(),
             up: true,
-            oper_state: "up".into(),
+            oper_state: machined_resources::types::OperState::Up,
             ..Default::default()
         },
     );

@@ -45,9 +45,9 @@ fn campaigning_needs_a_control_plane_an_up_link_and_running_etcd() {
     let link = LinkStatus {
         index: 2,
         link_type: "ether".into(),
-        hardware_addr: "52:54:00:00:00:01".into(),
+        hardware_addr: "52:54:00:00:00:01".parse().unwrap(),
         up: true,
-        oper_state: "up".into(),
+        oper_state: machined_resources::types::OperState::Up,
         ..Default::default()
     };
     put(&state, "eth0", &link);

@@ -3,7 +3,6 @@
 //! verdict, its priority, and an operator's forfeit.
 
 use super::runner::{Desire, Handover, Health, Pin, Verdict};
-use crate::kernel::packet::parse_mac;
 use crate::{ControllerError, Ctx};
 use machined_resources::resource::rfc3339;
 use machined_resources::types::{
@@ -30,15 +29,15 @@ pub fn desire(ctx: &Ctx, spec: &VipSpec, stopping: bool) -> Result<Desire, Contr
         Some(_) => {
             let st = ctx.get::<DhcpStatus>(&spec.link)?.map(|s| s.spec);
             match st {
-                Some(st) if !st.address.is_empty() => None,
-                Some(st) => Some(st.state),
+                Some(st) if st.address.is_some() => None,
+                Some(st) => Some(st.state.to_string()),
                 None => Some("starting".to_string()),
             }
         }
     };
     if let Some(l) = &link {
         d.link_index = l.index;
-        d.mac = parse_mac(&l.hardware_addr);
+        d.mac = l.hardware_addr.mac();
     }
     if let Some(es) = &etcd_spec {
         d.node = es.name.clone();

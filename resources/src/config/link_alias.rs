@@ -11,7 +11,7 @@
 use super::model::LinkAlias;
 use super::values::check_link_name;
 use super::walk::{Diag, Obj};
-use crate::mac::{format_mac, parse_mac};
+use crate::mac::{format_mac, HardwareAddr};
 use crate::types::LinkStatus;
 use cel::objects::Map;
 use cel::parser::Parser;
@@ -124,8 +124,8 @@ pub fn is_physical(l: &LinkStatus) -> bool {
 }
 
 /// The bytes of a link's MAC (none when it is not a 6-byte one).
-fn mac_bytes(s: &str) -> Vec<u8> {
-    parse_mac(s).map(|m| m.to_vec()).unwrap_or_default()
+fn mac_bytes(a: &HardwareAddr) -> Vec<u8> {
+    a.as_bytes().to_vec()
 }
 
 fn text(s: &str) -> Value {
@@ -141,7 +141,7 @@ fn link_value(l: &LinkStatus) -> Value {
     m.insert("kind".into(), text(&l.kind));
     m.insert("driver".into(), text(&l.driver));
     m.insert("mtu".into(), Value::Int(l.mtu.into()));
-    m.insert("operational_state".into(), text(&l.oper_state));
+    m.insert("operational_state".into(), text(l.oper_state.as_str()));
     let hw = mac_bytes(&l.hardware_addr);
     let perm = mac_bytes(&l.permanent_addr);
     m.insert("hardware_addr".into(), Value::Bytes(Arc::new(hw)));

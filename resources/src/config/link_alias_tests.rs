@@ -35,8 +35,8 @@ fn link(mac: &str, perm: &str, kind: &str, driver: &str) -> LinkStatus {
     LinkStatus {
         link_type: "ether".into(),
         kind: kind.into(),
-        hardware_addr: mac.into(),
-        permanent_addr: perm.into(),
+        hardware_addr: mac.parse().unwrap(),
+        permanent_addr: perm.parse().unwrap(),
         driver: driver.into(),
         mtu: 1500,
         ..Default::default()

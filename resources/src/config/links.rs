@@ -90,9 +90,9 @@ impl LinkSelector {
                 .iter()
                 .filter(|l| l.spec.link_type == "ether")
                 .filter(|l| {
-                    d.hardware_addr
-                        .as_deref()
-                        .is_none_or(|g| glob_match::glob_match(g, &l.spec.hardware_addr))
+                    d.hardware_addr.as_deref().is_none_or(|g| {
+                        glob_match::glob_match(g, &l.spec.hardware_addr.to_string())
+                    })
                 })
                 .filter(|l| d.physical.is_none_or(|p| p == l.spec.kind.is_empty()))
                 .map(|l| l.metadata.id.clone())

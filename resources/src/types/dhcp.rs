@@ -1,7 +1,47 @@
 use crate::config::DhcpOptions;
 use crate::resource::{ResourceSpec, Timestamp};
+use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
+
+/// Where a link's DHCPv4 client is (RFC 2131's states, plus `checking`:
+/// the ACKed address is being ARP-probed, and `declined`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum DhcpState {
+    #[default]
+    Init,
+    Selecting,
+    Requesting,
+    InitReboot,
+    Checking,
+    Declined,
+    Bound,
+    Renewing,
+    Rebinding,
+}
+
+impl DhcpState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DhcpState::Init => "init",
+            DhcpState::Selecting => "selecting",
+            DhcpState::Requesting => "requesting",
+            DhcpState::InitReboot => "init-reboot",
+            DhcpState::Checking => "checking",
+            DhcpState::Declined => "declined",
+            DhcpState::Bound => "bound",
+            DhcpState::Renewing => "renewing",
+            DhcpState::Rebinding => "rebinding",
+        }
+    }
+}
+
+impl std::fmt::Display for DhcpState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// DHCPv4 wanted on a link (`network/DHCPSpec/<link>`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,12 +62,10 @@ impl ResourceSpec for DhcpSpec {
 #[serde(rename_all = "camelCase")]
 pub struct DhcpStatus {
     pub link: String,
-    /// `init`, `selecting`, `requesting`, `init-reboot`, `bound`,
-    /// `renewing`, `rebinding`, `declined`.
-    pub state: String,
+    pub state: DhcpState,
     /// The lease's address with its prefix.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Ipv4Net>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<Ipv4Addr>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -183,8 +183,7 @@ impl ResourceSpec for EtcdStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct EtcdLeft {
-    /// RFC 3339.
-    pub since: String,
+    pub since: crate::resource::Timestamp,
 }
 
 impl EtcdLeft {

@@ -1,3 +1,4 @@
+use crate::mac::HardwareAddr;
 use crate::resource::ResourceSpec;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -33,17 +34,17 @@ pub struct LinkStatus {
     pub link_type: String,
     /// `veth`, `bridge`, `vlan`, ... (empty for plain devices).
     pub kind: String,
-    pub hardware_addr: String,
+    pub hardware_addr: HardwareAddr,
     /// Administratively up (`IFF_UP`).
     pub up: bool,
-    pub oper_state: String,
+    pub oper_state: OperState,
     pub mtu: u32,
     /// Index of the master device (bridge, bond), 0 if none.
     #[serde(default)]
     pub master_index: u32,
     /// The device's own MAC (`IFLA_PERM_ADDRESS`), empty when it has none.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub permanent_addr: String,
+    #[serde(default, skip_serializing_if = "HardwareAddr::is_empty")]
+    pub permanent_addr: HardwareAddr,
     /// Alternative names (`ip link property add ... altname`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alt_names: Vec<String>,
@@ -53,6 +54,71 @@ pub struct LinkStatus {
     /// The link's alias (`IFLA_IFALIAS`): a `LinkAliasConfig` name.
     #[serde(default)]
     pub alias: String,
+}
+
+/// A link's operational state (RFC 2863, `IFLA_OPERSTATE`), as `ip link`
+/// writes it but in lower case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OperState {
+    NotPresent,
+    Down,
+    LowerLayerDown,
+    Testing,
+    Dormant,
+    Up,
+    /// What loopback and some virtual devices report (also any state this
+    /// build does not know).
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+impl OperState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperState::Unknown => "unknown",
+            OperState::NotPresent => "notpresent",
+            OperState::Down => "down",
+            OperState::LowerLayerDown => "lowerlayerdown",
+            OperState::Testing => "testing",
+            OperState::Dormant => "dormant",
+            OperState::Up => "up",
+        }
+    }
+}
+
+/// An address's family, as `AddressStatus` writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AddressFamily {
+    Inet4,
+    Inet6,
+}
+
+impl AddressFamily {
+    pub fn of(ip: std::net::IpAddr) -> Self {
+        if ip.is_ipv4() {
+            AddressFamily::Inet4
+        } else {
+            AddressFamily::Inet6
+        }
+    }
+}
+
+/// An address's scope (`ip addr`'s `scope`; the kernel's "universe" is
+/// `global`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AddressScope {
+    Global,
+    Site,
+    Link,
+    Host,
+    Nowhere,
+    /// A scope number without a name.
+    #[serde(other)]
+    Other,
 }
 
 impl LinkStatus {
@@ -65,7 +131,7 @@ impl LinkStatus {
     /// Usable for traffic: admin up and operationally up (or `unknown`, which
     /// is what loopback and some virtual devices report).
     pub fn is_operational(&self) -> bool {
-        self.up && matches!(self.oper_state.as_str(), "up" | "unknown")
+        self.up && matches!(self.oper_state, OperState::Up | OperState::Unknown)
     }
 }
 
@@ -138,8 +204,8 @@ pub struct AddressStatus {
     pub address: IpNet,
     pub link: String,
     pub link_index: u32,
-    pub family: String,
-    pub scope: String,
+    pub family: AddressFamily,
+    pub scope: AddressScope,
     /// `IFA_PROTO`; 0 when unset.
     pub protocol: u8,
     /// Added by machined (protocol [`ADDRESS_PROTO_MACHINED`] or [`ADDRESS_PROTO_VIP`]).
