@@ -3,7 +3,7 @@
 //! controller still run), etcd next, the network last.
 
 use anyhow::Result;
-use machined_controllers::dhcp::DhcpOperatorController;
+use machined_controllers::dhcp::{DhcpOperatorController, RawSockets};
 use machined_controllers::etcd::{EtcdServiceController, EtcdSpecController};
 use machined_controllers::health::VipHealthController;
 use machined_controllers::kernel::vip_addr::VipNetlink;
@@ -53,6 +53,7 @@ pub fn engine(
     // RELEASE and the address removal happen while they still run.
     e.register(DhcpOperatorController::new(
         state_dir.to_path_buf(),
+        Arc::new(RawSockets),
         Arc::new(L2Wires),
         driver.clone(),
     ))?;

@@ -8,6 +8,7 @@
 use super::lease::now_ms;
 use super::lease::Lease;
 use super::runner::{Link, Runner, Snapshot};
+use super::socket::DhcpSockets;
 use super::wire::Identity;
 use crate::kernel::NetDriver;
 use crate::runtime::operator::{Runners, Slot};
@@ -58,7 +59,14 @@ pub struct DhcpOperatorController {
 const DRAIN_MS: u64 = 5_000;
 
 impl DhcpOperatorController {
-    pub fn new(state_dir: PathBuf, wires: Arc<dyn Wires>, driver: Arc<dyn NetDriver>) -> Self {
+    /// Clients talk through `sockets`, check an offered address through
+    /// `wires` and remove released addresses through `driver`.
+    pub fn new(
+        state_dir: PathBuf,
+        sockets: Arc<dyn DhcpSockets>,
+        wires: Arc<dyn Wires>,
+        driver: Arc<dyn NetDriver>,
+    ) -> Self {
         DhcpOperatorController {
             driver,
             waker: Waker::default(),
@@ -83,6 +91,7 @@ impl DhcpOperatorController {
                         },
                         file: super::lease::path(&state_dir, &w.link),
                         wires: wires.clone(),
+                        sockets: sockets.clone(),
                         out: h.out.clone(),
                         waker: h.waker.clone(),
                     };

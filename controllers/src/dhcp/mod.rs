@@ -12,7 +12,11 @@ mod client_tests;
 mod dhcp_operator;
 pub mod frame;
 pub mod lease;
+#[cfg(test)]
+mod operator_tests;
 mod runner;
+pub mod socket;
 pub mod wire;
 
 pub use dhcp_operator::DhcpOperatorController;
+pub use socket::RawSockets;

@@ -5,8 +5,9 @@
 use super::client::{Action, Client};
 use super::frame;
 use super::lease::{self, now_ms, Lease};
+use super::socket::{DhcpSocket, DhcpSockets};
 use super::wire::{self, Identity, Outgoing};
-use crate::kernel::packet::{Mac, PacketSocket};
+use crate::kernel::packet::Mac;
 use crate::vip::Wires;
 use crate::Waker;
 use machined_resources::types::DhcpState;
@@ -38,6 +39,7 @@ pub struct Runner {
     pub me: Identity,
     pub file: PathBuf,
     pub wires: Arc<dyn Wires>,
+    pub sockets: Arc<dyn DhcpSockets>,
     pub out: Arc<Mutex<Snapshot>>,
     pub waker: Waker,
 }
@@ -56,7 +58,7 @@ impl Runner {
         }
     }
 
-    fn send(&self, sock: &PacketSocket, o: &Outgoing) {
+    fn send(&self, sock: &dyn DhcpSocket, o: &Outgoing) {
         let payload = wire::encode(o, &self.me);
         if payload.is_empty() {
             return;
@@ -75,7 +77,7 @@ impl Runner {
 
     /// Runs until `stop` is cancelled; then releases the lease and returns.
     pub async fn run(self, stop: CancellationToken) {
-        let sock = match PacketSocket::udp_to_port(self.link.index, frame::CLIENT_PORT) {
+        let sock = match self.sockets.open(self.link.index) {
             Ok(s) => s,
             Err(e) => {
                 let mut c = Client::new(0);
@@ -103,7 +105,7 @@ impl Runner {
         let mut buf = vec![0u8; 2048];
         loop {
             while let Some(a) = (!todo.is_empty()).then(|| todo.remove(0)) {
-                todo.extend(self.act(&sock, &mut c, a).await);
+                todo.extend(self.act(&*sock, &mut c, a).await);
             }
             self.publish(&c);
             let wait = Duration::from_millis(c.next_wake().saturating_sub(now_ms()).min(3_600_000));
@@ -128,12 +130,12 @@ impl Runner {
         }
         if let Some(o) = c.release(now_ms()) {
             tracing::info!(server = %o.server_id.unwrap_or(Ipv4Addr::UNSPECIFIED), "releasing the DHCP lease");
-            self.send(&sock, &o);
+            self.send(&*sock, &o);
         }
         self.publish(&c);
     }
 
-    async fn act(&self, sock: &PacketSocket, c: &mut Client, a: Action) -> Vec<Action> {
+    async fn act(&self, sock: &dyn DhcpSocket, c: &mut Client, a: Action) -> Vec<Action> {
         match a {
             Action::Send(o) => {
                 self.send(sock, &o);

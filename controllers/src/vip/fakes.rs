@@ -162,3 +162,23 @@ impl Confirm for Arc<FakeProof> {
         .boxed()
     }
 }
+
+/// Links where nobody else answers: every wire is a silent [`FakeWire`]
+/// (an address check finds no conflict); nobody deposed comes back.
+pub struct QuietWires;
+
+impl super::wire::Wires for QuietWires {
+    fn open(&self, _: u32, _: Mac, _: IpAddr) -> std::io::Result<Arc<dyn Wire>> {
+        Ok(Arc::new(FakeWire::default()))
+    }
+    fn watch_return(
+        &self,
+        _: u32,
+        _: Mac,
+        _: &super::observe::Holder,
+        _: IpAddr,
+        _: tokio::sync::mpsc::Sender<super::shared::Cue>,
+    ) -> super::shared::Task {
+        std::future::pending().boxed()
+    }
+}

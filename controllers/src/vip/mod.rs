@@ -37,7 +37,7 @@ pub mod election_value;
 pub mod elector;
 mod elector_etcd;
 #[cfg(test)]
-mod fakes;
+pub(crate) mod fakes;
 mod holder;
 #[cfg(test)]
 mod holder_tests;
