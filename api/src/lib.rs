@@ -1,16 +1,22 @@
-//! The machine API: the gRPC services machined serves, and what mctl needs
-//! to reach them.
+//! The machine API: every gRPC service machined serves (machine,
+//! resources, observe, VIP, etcd, health), the roles they check and the
+//! proxy that forwards a call to other nodes. What a client needs to reach
+//! them is in `machined-client`.
 
 pub mod apply;
 pub mod apply_mode;
 pub mod auth;
-pub mod client;
-pub mod convert;
+pub mod etcd_api;
+mod etcd_recover;
+mod etcd_verbs;
+pub mod health_api;
 pub mod kmsg;
 pub mod machine;
 pub mod observe;
 pub mod power;
 pub mod processes;
+pub mod proxy;
+mod quorum;
 pub mod resources;
 pub mod store;
 pub mod tls;
@@ -24,5 +30,4 @@ pub use resources::ResourceApi;
 pub use store::NodeStore;
 pub use vip::VipApi;
 
-/// Default port of the machine API.
-pub const DEFAULT_PORT: u16 = 50000;
+pub use machined_client::DEFAULT_PORT;

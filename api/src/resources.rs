@@ -1,8 +1,8 @@
 //! ResourceService: get, list, watch.
 
 use crate::auth::{check, Need};
-use crate::convert::to_proto;
 use futures::Stream;
+use machined_client::convert::to_proto;
 use machined_proto as pb;
 use machined_resources::registry::{self, Definition};
 use machined_resources::{EventKind, State};

@@ -5,16 +5,10 @@
 //! image it first sets the machine up ([`pid1`]).
 
 mod controllers;
-mod etcd_api;
-mod etcd_recover;
-mod etcd_verbs;
-mod health_api;
 mod lock;
 mod metrics;
 mod node;
 mod pid1;
-mod proxy;
-mod quorum;
 mod serve;
 mod startup;
 

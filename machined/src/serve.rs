@@ -30,14 +30,17 @@ pub fn serve(
     let (stop, stop_rx) = oneshot::channel::<()>();
     let current = tls::Current::new(tls::maintenance()?);
     tokio::spawn(track_tls(state.clone(), current.clone()));
-    let etcd_api = std::sync::Arc::new(crate::etcd_api::EtcdApi::new(
+    let etcd_api = std::sync::Arc::new(machined_api::etcd_api::EtcdApi::new(
         state.clone(),
         store.clone(),
         node.clone(),
     ));
     let server = tonic::transport::Server::builder()
         // Calls naming another node go there (the apid model).
-        .layer(crate::proxy::ProxyLayer::new(state.clone(), node.clone()))
+        .layer(machined_api::proxy::ProxyLayer::new(
+            state.clone(),
+            node.clone(),
+        ))
         // Requests are small (a config is at most 1 MiB): refuse larger
         // messages before reading them.
         .add_service(
@@ -69,7 +72,11 @@ pub fn serve(
         )
         .add_service(
             machined_proto::health_service_server::HealthServiceServer::new(
-                crate::health_api::HealthApi::new(state.clone(), node.clone(), etcd_api.clone()),
+                machined_api::health_api::HealthApi::new(
+                    state.clone(),
+                    node.clone(),
+                    etcd_api.clone(),
+                ),
             )
             .max_decoding_message_size(16 << 10),
         )

@@ -4,7 +4,7 @@ use crate::output::{self, Format, Row};
 use crate::session::Session;
 use anyhow::{anyhow, Result};
 use futures::StreamExt;
-use machined_api::convert;
+use machined_client::convert;
 use machined_proto as pb;
 use machined_resources::registry::{self, Definition};
 

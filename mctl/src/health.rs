@@ -7,7 +7,7 @@ use crate::output;
 use crate::session::Session;
 use anyhow::{bail, Context, Result};
 use futures::StreamExt;
-use machined_api::client;
+use machined_client::client;
 use machined_proto as pb;
 use std::time::{Duration, Instant};
 

@@ -135,11 +135,11 @@ impl MctlConfig {
 
 impl Context {
     /// The credentials, decoded.
-    pub fn creds(&self) -> Result<machined_api::client::Creds> {
+    pub fn creds(&self) -> Result<machined_client::client::Creds> {
         let d = |what: &str, v: &str| {
             machined_pki::unb64(v).map_err(|e| anyhow!("mctlconfig: {what}: {e}"))
         };
-        Ok(machined_api::client::Creds::Mtls {
+        Ok(machined_client::client::Creds::Mtls {
             ca_pem: d("ca", &self.ca)?,
             cert_pem: d("crt", &self.crt)?,
             key_pem: d("key", &self.key)?,

@@ -5,7 +5,7 @@
 use crate::mctlconfig;
 use anyhow::{bail, Context, Result};
 use clap::Args as ClapArgs;
-use machined_api::client::{self, Conn, Creds};
+use machined_client::client::{self, Conn, Creds};
 use machined_proto::machine_service_client::MachineServiceClient;
 use machined_proto::resource_service_client::ResourceServiceClient;
 use std::future::Future;
@@ -203,7 +203,7 @@ impl Session {
             .into_inner()
             .resource
             .as_ref()
-            .and_then(machined_api::convert::from_proto)
+            .and_then(machined_client::convert::from_proto)
             .ok_or_else(|| anyhow::anyhow!("{node}: malformed {}", T::TYPE))?;
         Ok(serde_json::from_value(res.spec)?)
     }

@@ -5,7 +5,7 @@
 use crate::output;
 use crate::session::Session;
 use anyhow::{anyhow, bail, Context, Result};
-use machined_api::convert;
+use machined_client::convert;
 use machined_proto as pb;
 use machined_resources::types::{EtcdSpec, VipStatus};
 use std::time::{Duration, Instant};

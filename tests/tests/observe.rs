@@ -8,7 +8,7 @@
 //! node; with the event sink down through the flood, the node goes on and
 //! counts what it lost, and sends again once the sink is back.
 
-use machined_api::client::{self, Creds};
+use machined_client::client::{self, Creds};
 use machined_proto as pb;
 use machined_tests::cluster::{serial, Cluster};
 use machined_tests::faults::VIP;

@@ -4,7 +4,7 @@
 
 use crate::session::Session;
 use futures::StreamExt;
-use machined_api::convert;
+use machined_client::convert;
 use machined_proto as pb;
 use machined_resources::resource::ResourceSpec;
 use machined_resources::types::{EtcdStatus, VipHealthStatus, VipStatus};
@@ -35,7 +35,7 @@ pub fn lock(s: &Shared) -> std::sync::MutexGuard<'_, Vec<NodeView>> {
 }
 
 type Client =
-    machined_proto::resource_service_client::ResourceServiceClient<machined_api::client::Conn>;
+    machined_proto::resource_service_client::ResourceServiceClient<machined_client::client::Conn>;
 
 /// Keeps `set(view, all)` up to date with every resource of type `T` on
 /// the node, through one watch; returns when the watch ends.

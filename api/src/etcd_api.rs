@@ -5,8 +5,8 @@
 //! ([`crate::quorum`]), unless forced.
 
 use crate::quorum::{self, Change};
+use crate::NodeStore;
 use etcd_client::Client;
-use machined_api::NodeStore;
 use machined_controllers::etcd::client::{self as etcd, Tls};
 use machined_resources::types::{EtcdCerts, EtcdPhase, EtcdSpec, EtcdStatus};
 use machined_resources::State;
@@ -170,7 +170,7 @@ impl EtcdApi {
 }
 
 #[tonic::async_trait]
-impl machined_api::power::DownGuard for EtcdApi {
+impl crate::power::DownGuard for EtcdApi {
     async fn check(&self, force: bool) -> Result<(), Status> {
         self.guard_down(force).await
     }
@@ -181,9 +181,9 @@ impl machined_api::power::DownGuard for EtcdApi {
 const QUORUM_LOOK: Duration = Duration::from_secs(2);
 
 #[tonic::async_trait]
-impl machined_api::vip::QuorumCheck for EtcdApi {
-    async fn look(&self) -> Result<machined_api::vip::EtcdQuorum, Status> {
-        use machined_api::vip::EtcdQuorum;
+impl crate::vip::QuorumCheck for EtcdApi {
+    async fn look(&self) -> Result<crate::vip::EtcdQuorum, Status> {
+        use crate::vip::EtcdQuorum;
         use machined_controllers::etcd::quorum::{Quorum, QuorumProbe};
         let spec = self.spec()?;
         let probe = if spec.external_endpoints.is_empty() {

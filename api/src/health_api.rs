@@ -4,9 +4,9 @@
 //! certificate and the other nodes with its own (as a reader on the
 //! caller's behalf).
 
+use crate::auth::{check, Need, ON_BEHALF};
 use crate::etcd_api::EtcdApi;
-use machined_api::auth::{check, Need, ON_BEHALF};
-use machined_api::client;
+use machined_client::client;
 use machined_controllers::etcd::client as etcd;
 use machined_proto as pb;
 use machined_resources::endpoint::Endpoint;
@@ -169,7 +169,7 @@ impl HealthApi {
         Ok(r.into_inner()
             .resources
             .iter()
-            .filter_map(machined_api::convert::from_proto)
+            .filter_map(machined_client::convert::from_proto)
             .filter(|r| id.is_empty() || r.metadata.id == id)
             .filter_map(|r| serde_json::from_value(r.spec).ok())
             .collect())

@@ -5,10 +5,10 @@
 //! node is marked bootstrapped: etcd starts on the restored data, and the
 //! other control planes join it as they would any bootstrapped member.
 
+use crate::auth::{check, Need};
 use crate::etcd_api::EtcdApi;
+use crate::machine::{may_bootstrap, CONFIG_OWNER};
 use futures::StreamExt;
-use machined_api::auth::{check, Need};
-use machined_api::machine::{may_bootstrap, CONFIG_OWNER};
 use machined_proto as pb;
 use machined_resources::types::EtcdBootstrap;
 use std::io::Write;

@@ -3,10 +3,10 @@
 //! forfeit-leadership, snapshot, and recovery from a snapshot
 //! ([`crate::etcd_recover`]).
 
+use crate::auth::{check, Need};
 use crate::etcd_api::{unavailable, unavailable_err, EtcdApi};
+use crate::machine::CONFIG_OWNER;
 use crate::quorum::Change;
-use machined_api::auth::{check, Need};
-use machined_api::machine::CONFIG_OWNER;
 use machined_controllers::etcd::client::{self as etcd, hex};
 use machined_proto as pb;
 use machined_resources::resource::Timestamp;

@@ -6,8 +6,8 @@
 //! never another node (no chains), and not in maintenance mode. A call
 //! that names this node, or none, is served here.
 
-use machined_api::auth::{ON_BEHALF, ON_BEHALF_NAME};
-use machined_api::client::{self, Creds};
+use crate::auth::{ON_BEHALF, ON_BEHALF_NAME};
+use machined_client::client::{self, Creds};
 use machined_resources::types::{AddressStatus, ApiCerts};
 use machined_resources::State;
 use std::collections::HashMap;
@@ -21,7 +21,7 @@ use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::transport::Channel;
 use tonic::Status;
 
-use machined_api::client::NODE_HEADER;
+use machined_client::client::NODE_HEADER;
 
 #[derive(Clone)]
 pub struct ProxyLayer {
