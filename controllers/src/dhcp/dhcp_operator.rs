@@ -7,6 +7,7 @@
 
 use super::lease::now_ms;
 use super::lease::Lease;
+use super::lease_specs::{routes, status};
 use super::runner::{Link, Runner, Snapshot};
 use super::socket::DhcpSockets;
 use super::wire::Identity;
@@ -15,17 +16,15 @@ use crate::runtime::operator::{Runners, Slot};
 use crate::vip::Wires;
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::IpNet;
 use machined_resources::config::{ClientIdentifier, DhcpOptions};
-use machined_resources::resource::Timestamp;
 use machined_resources::types::{
     AddressSpec, ConfigLayer, DhcpSpec, DhcpStatus, LinkStatus, RouteSpec, VipStatus,
 };
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// What a link's client is started with: a change restarts it.
@@ -128,57 +127,6 @@ impl DhcpOperatorController {
         }
         held
     }
-}
-
-/// A lease's moment (unix ms); none for an infinite lease's (`u64::MAX`).
-fn time(ms: u64) -> Option<Timestamp> {
-    (ms != u64::MAX).then(|| Timestamp(UNIX_EPOCH + Duration::from_millis(ms)))
-}
-
-/// The routes a lease brings: its classless routes when it has any (RFC
-/// 3442: then the router option is ignored), else a default route through
-/// its first router; each from the lease's address.
-pub fn routes(link: &str, l: &Lease, metric: u32) -> Vec<RouteSpec> {
-    let src = Some(IpAddr::V4(l.address));
-    let route = |dest: Ipv4Net, gw: Ipv4Addr| RouteSpec {
-        link: link.to_string(),
-        destination: IpNet::V4(dest),
-        gateway: (!gw.is_unspecified()).then_some(IpAddr::V4(gw)),
-        source: src,
-        metric,
-        layer: ConfigLayer::Operator,
-    };
-    if !l.routes.is_empty() {
-        return l.routes.iter().map(|(d, g)| route(*d, *g)).collect();
-    }
-    l.routers
-        .first()
-        .map(|gw| route(Ipv4Net::default(), *gw))
-        .into_iter()
-        .collect()
-}
-
-pub fn status(link: &str, s: &Snapshot) -> DhcpStatus {
-    let mut st = DhcpStatus {
-        link: link.to_string(),
-        state: s.state,
-        last_error: s.last_error.clone(),
-        ..Default::default()
-    };
-    if let Some(l) = &s.lease {
-        st.address = Some(l.cidr());
-        st.server = Some(l.server);
-        st.routers = l.routers.clone();
-        st.dns = l.dns.clone();
-        st.hostname = l.hostname.clone().unwrap_or_default();
-        st.mtu = l.mtu;
-        st.lease_secs = l.lease_secs;
-        st.acquired = time(l.acquired_ms);
-        st.renew_at = time(l.renew_ms());
-        st.rebind_at = time(l.rebind_ms());
-        st.expires_at = time(l.expires_ms());
-    }
-    st
 }
 
 impl DhcpOperatorController {

@@ -12,6 +12,7 @@ mod client_tests;
 mod dhcp_operator;
 pub mod frame;
 pub mod lease;
+mod lease_specs;
 #[cfg(test)]
 mod operator_tests;
 mod runner;

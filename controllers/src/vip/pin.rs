@@ -58,9 +58,17 @@ pub async fn run(
             ),
         )
     });
-    let why = match wait_out(&*q, within, wait, desire.clone(), pin.seq).await {
-        Err(why) => why,
-        Ok(silent_at) => {
+    // One loop of looks for the whole pin: the wait before claiming, then
+    // the stand-in lease while holding.
+    let (lease_tx, lease) = watch::channel(LeaseState::Acked(Instant::now()));
+    let (back_tx, back) = watch::channel(false);
+    let _looks = super::shared::Tasks(vec![tokio::spawn(
+        looks(q.clone(), within, lease_tx, back_tx).in_current_span(),
+    )]);
+    let until = Instant::now() + wait;
+    let why = match wait_out(lease.clone(), back.clone(), until, desire.clone(), pin.seq).await {
+        Some(why) => why,
+        None => {
             let p = Pinned {
                 spec,
                 pin: &pin,
@@ -69,7 +77,7 @@ pub async fn run(
                 within,
                 ttl,
             };
-            p.hold(silent_at, desire, shared, deps).await
+            p.hold(lease, back, desire, shared, deps).await
         }
     };
     shared.update(|v| {
@@ -93,34 +101,23 @@ async fn unpinned(mut desire: watch::Receiver<Desire>, seq: u64) -> LetGo {
     LetGo::Unpinned
 }
 
-/// Waits `wait` with etcd silent throughout; `Ok`: when the last look that
-/// found it silent was asked.
+/// Waits until a look asked at `until` or later has found etcd silent,
+/// with etcd silent throughout; `Some`: why the pin ends before claiming.
 async fn wait_out(
-    q: &dyn QuorumLook,
-    within: Duration,
-    wait: Duration,
+    mut lease: watch::Receiver<LeaseState>,
+    mut back: watch::Receiver<bool>,
+    until: Instant,
     desire: watch::Receiver<Desire>,
     seq: u64,
-) -> Result<Instant, LetGo> {
-    let until = Instant::now() + wait;
-    let stop = unpinned(desire, seq);
-    tokio::pin!(stop);
-    loop {
-        let asked = Instant::now();
-        tokio::select! {
-            why = &mut stop => return Err(why),
-            found = q.look(within) => if let Some(member) = found {
-                tracing::info!(%member, "etcd answers: the pin ends before claiming");
-                return Err(LetGo::EtcdBack);
-            },
+) -> Option<LetGo> {
+    let silent_since_until = |s: &LeaseState| matches!(s, LeaseState::Acked(at) if *at >= until);
+    tokio::select! {
+        why = unpinned(desire, seq) => Some(why),
+        _ = back.wait_for(|b| *b) => {
+            tracing::info!("etcd answers: the pin ends before claiming");
+            Some(LetGo::EtcdBack)
         }
-        if asked >= until {
-            return Ok(asked);
-        }
-        tokio::select! {
-            why = &mut stop => return Err(why),
-            _ = tokio::time::sleep(LOOK_EVERY) => {}
-        }
+        r = lease.wait_for(silent_since_until) => r.err().map(|_| LetGo::EtcdBack),
     }
 }
 
@@ -134,9 +131,11 @@ struct Pinned<'a> {
 }
 
 impl Pinned<'_> {
+    /// Claims and holds while the looks (`lease`, `back`) find etcd silent.
     async fn hold(
         self,
-        silent_at: Instant,
+        mut lease: watch::Receiver<LeaseState>,
+        mut back: watch::Receiver<bool>,
         desire: watch::Receiver<Desire>,
         shared: &Arc<Shared>,
         deps: &Deps,
@@ -152,12 +151,7 @@ impl Pinned<'_> {
                 return LetGo::Ineligible;
             }
         };
-        let (lease_tx, mut lease) = watch::channel(LeaseState::Acked(silent_at));
-        let (back_tx, mut back) = watch::channel(false);
-        let came_back = back_tx.subscribe();
-        let _looks = super::shared::Tasks(vec![tokio::spawn(
-            looks(self.q.clone(), self.within, lease_tx, back_tx).in_current_span(),
-        )]);
+        let came_back = back.clone();
         let (cue, cues) = mpsc::channel(8);
         let holder = Holder {
             link: d.link_index,

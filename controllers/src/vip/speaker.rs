@@ -81,9 +81,24 @@ impl Batch {
         }
     }
 
-    fn full(&self) -> bool {
-        self.asked.len() >= MAX_BATCH
+    /// Adds what is already waiting in the socket, up to [`MAX_BATCH`]
+    /// requests.
+    fn fill(&mut self, wire: &dyn Wire) {
+        while self.asked.len() < MAX_BATCH {
+            match wire.try_hear() {
+                Some(h) => self.note(h),
+                None => break,
+            }
+        }
     }
+}
+
+/// What the speaker listens to between reasons to speak.
+struct Ears {
+    wire: Arc<dyn Wire>,
+    cues: mpsc::Receiver<Cue>,
+    cues_open: bool,
+    wire_open: bool,
 }
 
 impl Speaker {
@@ -101,57 +116,27 @@ impl Speaker {
     /// round trip).
     pub async fn run(
         mut self,
-        mut cues: mpsc::Receiver<Cue>,
+        cues: mpsc::Receiver<Cue>,
         shared: &Shared,
         mut proven: bool,
     ) -> Silenced {
-        let mut wire = self.wire.borrow_and_update().clone();
+        let wire = self.wire.borrow_and_update().clone();
         wire.drain();
+        let mut ears = Ears {
+            wire,
+            cues,
+            cues_open: true,
+            wire_open: true,
+        };
         let mut sched = Schedule::new(Instant::now(), &self.announce);
-        let (mut cues_open, mut wire_open) = (true, true);
         let mut carried = Batch::default();
         loop {
             let mut b = std::mem::take(&mut carried);
-            let far = Instant::now() + Duration::from_secs(3600);
             if b.asked.is_empty() {
-                tokio::select! {
-                    h = wire.hear() => match h {
-                        Ok(h) => b.note(h),
-                        Err(e) => {
-                            tracing::warn!(vip = %self.ip, error = %machined_resources::error::chain(&e), "reading the link failed");
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    },
-                    _ = tokio::time::sleep_until(sched.next_announce().unwrap_or(far)) => {}
-                    _ = tokio::time::sleep_until(sched.next_probe()) => {
-                        if let Err(e) = wire.probe() {
-                            tracing::debug!(vip = %self.ip, error = %machined_resources::error::chain(&e), "probing for rivals failed");
-                        }
-                        sched.probed(Instant::now());
-                    }
-                    cue = cues.recv(), if cues_open => match cue {
-                        Some(Cue::Burst) => sched.burst(Instant::now()),
-                        Some(Cue::Repair) => sched.repair(Instant::now()),
-                        None => cues_open = false,
-                    },
-                    r = self.wire.changed(), if wire_open => {
-                        // A new MAC: a new wire, and the burst again from it.
-                        wire_open = r.is_ok();
-                        if wire_open {
-                            wire = self.wire.borrow_and_update().clone();
-                            wire.drain();
-                            tracing::info!(vip = %self.ip, "the link's MAC changed; announcing again");
-                            sched.burst(Instant::now());
-                        }
-                    }
-                }
+                self.wait(&mut ears, &mut sched, &mut b).await;
             }
-            while !b.full() {
-                match wire.try_hear() {
-                    Some(h) => b.note(h),
-                    None => break,
-                }
-            }
+            let wire = ears.wire.clone();
+            b.fill(&*wire);
             if let (true, Some(m)) = (self.yields, b.rival) {
                 super::report::rival(shared, self.ip, m, false);
                 return Silenced::Contested(m);
@@ -171,35 +156,13 @@ impl Speaker {
                 p
             };
             if p == Proof::Held && self.yields {
-                // Heard while the proof was out: a rival ends the pin
-                // before anything is said; requests wait for the next.
-                while let Some(h) = wire.try_hear() {
-                    if let Heard::Claimed(m) = h {
-                        super::report::rival(shared, self.ip, m, false);
-                        return Silenced::Contested(m);
-                    }
-                    carried.note(h);
+                if let Some(m) = self.claim_heard_meanwhile(&*wire, &mut carried) {
+                    super::report::rival(shared, self.ip, m, false);
+                    return Silenced::Contested(m);
                 }
             }
             match p {
-                Proof::Held => {
-                    for a in &b.asked {
-                        if let Err(e) = wire.answer(a) {
-                            tracing::debug!(vip = %self.ip, error = %machined_resources::error::chain(&e), "answering failed");
-                        }
-                    }
-                    if let Some(m) = b.rival {
-                        super::report::rival(shared, self.ip, m, true);
-                        sched.defend(Instant::now());
-                    }
-                    if due {
-                        // Never for an address whose validity has run out.
-                        if self.may_announce() {
-                            super::report::announce(&*wire, self.ip, shared);
-                        }
-                        sched.sent(asked_at);
-                    }
-                }
+                Proof::Held => self.speak(&*wire, &b, due, asked_at, &mut sched, shared),
                 Proof::Gone => return Silenced::Gone,
                 Proof::NoAnswer => {
                     if let Some(m) = b.rival {
@@ -211,6 +174,86 @@ impl Speaker {
                     }
                 }
             }
+        }
+    }
+
+    /// Waits for the next reason to speak: something heard (noted in `b`),
+    /// an announcement falling due; meanwhile probes for rivals, takes cues
+    /// and follows a new MAC to its new wire.
+    async fn wait(&mut self, ears: &mut Ears, sched: &mut Schedule, b: &mut Batch) {
+        let far = Instant::now() + Duration::from_secs(3600);
+        tokio::select! {
+            h = ears.wire.hear() => match h {
+                Ok(h) => b.note(h),
+                Err(e) => {
+                    tracing::warn!(vip = %self.ip, error = %machined_resources::error::chain(&e), "reading the link failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = tokio::time::sleep_until(sched.next_announce().unwrap_or(far)) => {}
+            _ = tokio::time::sleep_until(sched.next_probe()) => {
+                if let Err(e) = ears.wire.probe() {
+                    tracing::debug!(vip = %self.ip, error = %machined_resources::error::chain(&e), "probing for rivals failed");
+                }
+                sched.probed(Instant::now());
+            }
+            cue = ears.cues.recv(), if ears.cues_open => match cue {
+                Some(Cue::Burst) => sched.burst(Instant::now()),
+                Some(Cue::Repair) => sched.repair(Instant::now()),
+                None => ears.cues_open = false,
+            },
+            r = self.wire.changed(), if ears.wire_open => {
+                // A new MAC: a new wire, and the burst again from it.
+                ears.wire_open = r.is_ok();
+                if ears.wire_open {
+                    ears.wire = self.wire.borrow_and_update().clone();
+                    ears.wire.drain();
+                    tracing::info!(vip = %self.ip, "the link's MAC changed; announcing again");
+                    sched.burst(Instant::now());
+                }
+            }
+        }
+    }
+
+    /// A pin's check after its proof: a claim heard while the proof was out
+    /// ends it before anything is said; requests heard then are carried to
+    /// the next round.
+    fn claim_heard_meanwhile(&self, wire: &dyn Wire, carried: &mut Batch) -> Option<Mac> {
+        while let Some(h) = wire.try_hear() {
+            if let Heard::Claimed(m) = h {
+                return Some(m);
+            }
+            carried.note(h);
+        }
+        None
+    }
+
+    /// What a proof allows: every request gathered answered, a rival
+    /// defended against, a due announcement sent (never for an address
+    /// whose validity has run out).
+    fn speak(
+        &self,
+        wire: &dyn Wire,
+        b: &Batch,
+        due: bool,
+        asked_at: Instant,
+        sched: &mut Schedule,
+        shared: &Shared,
+    ) {
+        for a in &b.asked {
+            if let Err(e) = wire.answer(a) {
+                tracing::debug!(vip = %self.ip, error = %machined_resources::error::chain(&e), "answering failed");
+            }
+        }
+        if let Some(m) = b.rival {
+            super::report::rival(shared, self.ip, m, true);
+            sched.defend(Instant::now());
+        }
+        if due {
+            if self.may_announce() {
+                super::report::announce(wire, self.ip, shared);
+            }
+            sched.sent(asked_at);
         }
     }
 }
