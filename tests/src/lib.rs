@@ -3,6 +3,7 @@
 //! and polling waits.
 
 pub mod arpwatch;
+pub mod bench_others;
 pub mod bench_report;
 pub mod bins;
 pub mod cluster;
@@ -15,6 +16,7 @@ pub mod monitor;
 pub mod netns;
 pub mod node;
 pub mod ns;
+pub mod others;
 pub mod outside;
 pub mod planned;
 pub mod probe;

@@ -155,8 +155,12 @@ impl Prober {
             let probes = probes.clone();
             receive(fd.clone(), stop.clone(), move |buf| {
                 let ihl = usize::from(buf[0] & 0x0f) * 4;
-                if buf.len() < ihl + 8 || buf[ihl] != 0 {
+                if buf.len() < ihl + 8 || ihl < 20 || buf[ihl] != 0 {
                     return; // not an echo reply
+                }
+                // Several probers share the socket's replies (one per VIP).
+                if buf[12..16] != target.octets() {
+                    return;
                 }
                 let rid = u16::from_be_bytes([buf[ihl + 4], buf[ihl + 5]]);
                 let rseq = u16::from_be_bytes([buf[ihl + 6], buf[ihl + 7]]);

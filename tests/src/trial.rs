@@ -7,6 +7,7 @@
 
 use crate::cluster::Cluster;
 use crate::faults::VIP;
+use crate::others::{OtherVip, Others};
 use crate::outside::Outside;
 use crate::probe::{gap, Prober};
 pub use crate::scenario::{Moves, Scenario};
@@ -36,6 +37,8 @@ pub struct Outcome {
     /// From the fault until another node answered for the VIP.
     pub moved_after: Option<Duration>,
     pub flood: Option<Flood>,
+    /// The lab's other VIPs (`bench-failover --vips`).
+    pub others: Vec<OtherVip>,
 }
 
 /// What an ARP flood cost the holder.
@@ -54,15 +57,17 @@ fn vip() -> Ipv4Addr {
 
 /// One trial: ICMP every `probe_every`, an ARP request every 10 ms.
 pub fn run(c: &mut Cluster, s: Scenario, probe_every: Duration) -> Outcome {
-    run_with(c, s, probe_every, Duration::from_millis(10))
+    run_with(c, s, probe_every, Duration::from_millis(10), &[])
 }
 
-/// One trial: ICMP every `probe_every`, an ARP request every `arp_every`.
+/// One trial: ICMP every `probe_every`, an ARP request every `arp_every`,
+/// to the VIP and to each of `others`.
 pub fn run_with(
     c: &mut Cluster,
     s: Scenario,
     probe_every: Duration,
     arp_every: Duration,
+    others: &[Ipv4Addr],
 ) -> Outcome {
     let vm = c.is_vm();
     assert!(
@@ -86,6 +91,12 @@ pub fn run_with(
                 .then_some(())
         },
     );
+    let more = Others::start(c, others, probe_every, arp_every);
+    let before = wait_for(
+        "every other VIP answered by one node",
+        Duration::from_secs(30),
+        || more.holders(),
+    );
     if s == Scenario::DeadEtcdLeader {
         holder_was_etcd_leader = c.make_etcd_leader(h);
     }
@@ -97,7 +108,8 @@ pub fn run_with(
             Duration::from_secs(60),
             || {
                 (out.one_answering_other_than(Some(h)).is_some()
-                    && probe.answered_after(t0 + Duration::from_millis(20)))
+                    && probe.answered_after(t0 + Duration::from_millis(20))
+                    && more.moved_off(h, &before))
                 .then_some(())
             },
         ),
@@ -122,6 +134,7 @@ pub fn run_with(
             .then_some(())
     });
     let probes = probe.stop();
+    let others = more.stop(h, &before, t0);
     let new_holder = out.last_answering();
     let seen = out.stop_pinned(quorum.map(|q| q.window));
     let (gap, lost) = gap(&probes);
@@ -144,6 +157,7 @@ pub fn run_with(
         quorum,
         moved_after,
         flood,
+        others,
     }
 }
 

@@ -3,7 +3,7 @@
 //! answered, how many answers and gratuitous ARPs came from a node that was
 //! not the holder etcd named, and how long answers took.
 
-use crate::arpwatch::{Mac, Record};
+use crate::arpwatch::{Mac, Record, Round};
 use crate::election::Leaders;
 use std::time::{Duration, Instant};
 
@@ -94,6 +94,15 @@ pub fn judge(rec: &Record, leaders: &Leaders) -> Verdict {
     judge_pinned(rec, leaders, None)
 }
 
+/// Two stations answered this request: double ownership, as a client
+/// sees it.
+pub fn answered_by_two(r: &Round) -> bool {
+    let mut macs: Vec<&Mac> = r.answers.iter().map(|(m, _)| m).collect();
+    macs.sort();
+    macs.dedup();
+    macs.len() >= 2
+}
+
 /// [`judge`], allowing for a pin.
 pub fn judge_pinned(rec: &Record, leaders: &Leaders, pin: Option<PinWindow>) -> Verdict {
     let decided = pin.and_then(|p| p.decided(leaders));
@@ -112,10 +121,7 @@ pub fn judge_pinned(rec: &Record, leaders: &Leaders, pin: Option<PinWindow>) -> 
         ..Default::default()
     };
     for r in &rec.rounds {
-        let mut macs: Vec<&Mac> = r.answers.iter().map(|(m, _)| m).collect();
-        macs.sort();
-        macs.dedup();
-        if macs.len() >= 2 {
+        if answered_by_two(r) {
             v.double += 1;
         }
         if let Some(first) = r.answers.iter().map(|(_, t)| *t).min() {

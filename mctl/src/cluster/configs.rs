@@ -23,7 +23,9 @@ pub struct NodeNet<'a> {
     pub short: &'a str,
     pub ip: Ipv4Addr,
     pub net: &'a Ipv4Net,
-    pub vip: Ipv4Addr,
+    /// The VIPs: the first on the interface (legacy style), every other
+    /// a `Layer2VIPConfig` document.
+    pub vips: &'a [Ipv4Addr],
     pub cp_ips: &'a [String],
     /// Talos v1.12+ style: HostnameConfig, LinkConfig and Layer2VIPConfig
     /// documents instead of `machine.network`.
@@ -57,7 +59,7 @@ pub fn node(base: &Value, n: &NodeNet<'_>, cp: bool) -> String {
     }
     if cp {
         let mut vip = Mapping::new();
-        vip.insert("ip".into(), n.vip.to_string().into());
+        vip.insert("ip".into(), n.vips[0].to_string().into());
         if n.slow_etcd {
             vip.insert("machined".into(), slow_vip());
         }
@@ -117,10 +119,14 @@ pub fn node(base: &Value, n: &NodeNet<'_>, cp: bool) -> String {
                 "---\napiVersion: v1alpha1\nkind: LinkConfig\nname: eth0\naddresses:\n  - address: {address}\n"
             ));
         }
-        if cp {
+    }
+    if cp {
+        // Multidoc: every VIP a document; legacy: the first is the
+        // interface's.
+        let docs = if n.multidoc { n.vips } else { &n.vips[1..] };
+        for v in docs {
             text.push_str(&format!(
-                "---\napiVersion: v1alpha1\nkind: Layer2VIPConfig\nname: {}\nlink: eth0\n",
-                n.vip
+                "---\napiVersion: v1alpha1\nkind: Layer2VIPConfig\nname: {v}\nlink: eth0\n"
             ));
             if n.slow_etcd {
                 text.push_str(&format!("machined: {{proofTimeout: {SLOW_PROOF}}}\n"));
@@ -139,52 +145,57 @@ mod tests {
         let g = crate::gen::generate("demo", "https://10.5.0.50:6443").unwrap();
         let net = "10.5.0.0/24".parse().unwrap();
         let ips = vec!["10.5.0.11".to_string(), "10.5.0.12".to_string()];
-        for (base, cp, multidoc, dhcp, slow) in [
-            (&g.controlplane, true, false, false, false),
-            (&g.worker, false, false, false, false),
-            (&g.controlplane, true, true, false, false),
-            (&g.worker, false, true, false, false),
-            (&g.controlplane, true, false, true, false),
-            (&g.controlplane, true, true, true, false),
-            (&g.controlplane, true, false, false, true),
-            (&g.controlplane, true, true, false, true),
-        ] {
-            let n = NodeNet {
-                slow_etcd: slow,
-                multidoc,
-                dhcp,
-                cluster: "demo",
-                short: "cp1",
-                ip: "10.5.0.11".parse().unwrap(),
-                net: &net,
-                vip: "10.5.0.50".parse().unwrap(),
-                cp_ips: &ips,
-            };
-            let text = node(base, &n, cp);
-            let p =
-                machined_resources::config::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-            assert!(p.warnings.is_empty(), "{:?}", p.warnings);
-            assert_eq!(p.config.vip_ips().len(), usize::from(cp));
-            for v in p.config.vips() {
-                let want = if slow { 1000 } else { 250 };
-                assert_eq!(v.options.proof_timeout_ms, want, "{text}");
-            }
-            assert_eq!(p.config.hostname.as_deref(), Some("demo-cp1"));
-            assert_eq!(p.config.cluster.etcd.peers.len(), if cp { 2 } else { 0 });
-            assert!(p.config.machine_ca.is_some());
-            let addrs: Vec<String> = p
-                .config
-                .links()
-                .iter()
-                .flat_map(|l| l.addresses.iter().map(|a| a.to_string()))
+        for nvips in [1u8, 3] {
+            let vips: Vec<Ipv4Addr> = (0..nvips)
+                .map(|i| Ipv4Addr::new(10, 5, 0, 50 + i))
                 .collect();
-            if dhcp {
-                assert!(addrs.is_empty(), "{addrs:?}");
-                assert!(p.config.links().iter().any(|l| l.dhcp.is_some()), "{text}");
-            } else {
-                assert_eq!(addrs, vec!["10.5.0.11/24".to_string()]);
+            for (base, cp, multidoc, dhcp, slow) in [
+                (&g.controlplane, true, false, false, false),
+                (&g.worker, false, false, false, false),
+                (&g.controlplane, true, true, false, false),
+                (&g.worker, false, true, false, false),
+                (&g.controlplane, true, false, true, false),
+                (&g.controlplane, true, true, true, false),
+                (&g.controlplane, true, false, false, true),
+                (&g.controlplane, true, true, false, true),
+            ] {
+                let n = NodeNet {
+                    slow_etcd: slow,
+                    multidoc,
+                    dhcp,
+                    cluster: "demo",
+                    short: "cp1",
+                    ip: "10.5.0.11".parse().unwrap(),
+                    net: &net,
+                    vips: &vips,
+                    cp_ips: &ips,
+                };
+                let text = node(base, &n, cp);
+                let p = machined_resources::config::parse(&text)
+                    .unwrap_or_else(|e| panic!("{e}\n{text}"));
+                assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+                assert_eq!(p.config.vip_ips().len(), usize::from(cp) * vips.len());
+                for v in p.config.vips() {
+                    let want = if slow { 1000 } else { 250 };
+                    assert_eq!(v.options.proof_timeout_ms, want, "{text}");
+                }
+                assert_eq!(p.config.hostname.as_deref(), Some("demo-cp1"));
+                assert_eq!(p.config.cluster.etcd.peers.len(), if cp { 2 } else { 0 });
+                assert!(p.config.machine_ca.is_some());
+                let addrs: Vec<String> = p
+                    .config
+                    .links()
+                    .iter()
+                    .flat_map(|l| l.addresses.iter().map(|a| a.to_string()))
+                    .collect();
+                if dhcp {
+                    assert!(addrs.is_empty(), "{addrs:?}");
+                    assert!(p.config.links().iter().any(|l| l.dhcp.is_some()), "{text}");
+                } else {
+                    assert_eq!(addrs, vec!["10.5.0.11/24".to_string()]);
+                }
+                assert_eq!(p.config.interfaces.is_empty(), multidoc);
             }
-            assert_eq!(p.config.interfaces.is_empty(), multidoc);
         }
     }
 }

@@ -24,7 +24,9 @@ const DHCP_LEASE: &str = "2m";
 struct Plan<'a> {
     a: &'a CreateArgs,
     net: Ipv4Net,
+    /// The API endpoint's VIP (the first of `vips`).
     vip: Ipv4Addr,
+    vips: Vec<Ipv4Addr>,
     machined: PathBuf,
     dir: PathBuf,
     lan: String,
@@ -40,6 +42,7 @@ pub fn create(a: &CreateArgs) -> Result<()> {
         name: a.name.clone(),
         cidr: p.net.to_string(),
         vip: p.vip.to_string(),
+        vips: p.vips.iter().map(|v| v.to_string()).collect(),
         lan: p.lan.clone(),
         ..Default::default()
     };
@@ -62,9 +65,37 @@ pub fn create(a: &CreateArgs) -> Result<()> {
     }
     bootstrap(&p, first, deadline)?;
     wait_for_etcd(&p, &rec, deadline)?;
-    let holder = wait_for_vip(&p, first, deadline)?;
-    summary(&p, &rec, &holder);
+    let holders = wait_for_vip(&p, first, deadline)?;
+    summary(&p, &rec, &holders);
     Ok(())
+}
+
+/// Most VIPs a lab takes (`--vip` repeated).
+const MAX_VIPS: usize = 64;
+
+/// The VIPs (`--vip`, repeatable; default .50 of the subnet): addresses in
+/// the subnet, each once.
+fn vips(a: &CreateArgs, net: &Ipv4Net) -> Result<Vec<Ipv4Addr>> {
+    if a.vip.len() > MAX_VIPS {
+        bail!("--vip: at most {MAX_VIPS} (got {})", a.vip.len());
+    }
+    let mut out: Vec<Ipv4Addr> = Vec::new();
+    for v in &a.vip {
+        let ip: Ipv4Addr = v
+            .parse()
+            .map_err(|_| anyhow!("--vip {v:?} is not an IPv4 address"))?;
+        if !net.contains(&ip) {
+            bail!("--vip {ip} is outside --cidr {net}");
+        }
+        if out.contains(&ip) {
+            bail!("--vip {ip} is given twice");
+        }
+        out.push(ip);
+    }
+    if out.is_empty() {
+        out.push(host(net, 50)?);
+    }
+    Ok(out)
 }
 
 fn machined_bin(arg: &Option<PathBuf>) -> Result<PathBuf> {
@@ -98,15 +129,8 @@ fn plan(a: &CreateArgs) -> Result<Plan<'_>> {
         .cidr
         .parse()
         .map_err(|e| anyhow!("--cidr {:?}: {e}", a.cidr))?;
-    let vip: Ipv4Addr = match &a.vip {
-        Some(v) => v
-            .parse()
-            .map_err(|_| anyhow!("--vip {v:?} is not an IPv4 address"))?,
-        None => host(&net, 50)?,
-    };
-    if !net.contains(&vip) {
-        bail!("--vip {vip} is outside --cidr {net}");
-    }
+    let vips = vips(a, &net)?;
+    let vip = vips[0];
     let machined = machined_bin(&a.machined)?;
     let dir = record::dir(&a.name);
     if dir.exists() {
@@ -127,13 +151,17 @@ fn plan(a: &CreateArgs) -> Result<Plan<'_>> {
     if a.stand_in && a.provisioner != "netns" {
         bail!("--stand-in: only with --provisioner netns (the OS image carries no mctl to run it)");
     }
-    if nodes.iter().any(|(_, ip, _)| *ip == vip) {
-        bail!("--vip {vip} collides with a node address");
+    if let Some(v) = vips
+        .iter()
+        .find(|v| nodes.iter().any(|(_, ip, _)| ip == *v))
+    {
+        bail!("--vip {v} collides with a node address");
     }
     Ok(Plan {
         a,
         net,
         vip,
+        vips,
         machined,
         dir,
         lan: format!("{}-lan", a.name),
@@ -271,7 +299,7 @@ fn start_nodes(p: &Plan<'_>, secrets: &Generated, rec: &mut Record) -> Result<Ve
             short,
             ip: *ip,
             net: &p.net,
-            vip: p.vip,
+            vips: &p.vips,
             cp_ips: &cp_ips,
             multidoc: p.a.config_style == "multidoc",
             dhcp: p.a.dhcp,
@@ -427,21 +455,36 @@ fn wait_for_etcd(p: &Plan<'_>, rec: &Record, deadline: Instant) -> Result<()> {
 }
 
 /// The VIP's holder, once the first node sees one.
-fn wait_for_vip(p: &Plan<'_>, first: &NodeRecord, deadline: Instant) -> Result<String> {
-    step(format!("waiting for the VIP {} to come up", p.vip));
-    wait_until("a VIP holder", deadline, || {
+/// Each VIP's holder (in `p.vips`' order), once the first node sees one
+/// for every VIP.
+fn wait_for_vip(p: &Plan<'_>, first: &NodeRecord, deadline: Instant) -> Result<Vec<String>> {
+    let all: Vec<String> = p.vips.iter().map(|v| v.to_string()).collect();
+    step(format!("waiting for the VIP {} to come up", all.join(", ")));
+    wait_until("a holder of every VIP", deadline, || {
         let out = self_in(
             &p.dir,
             &p.lan,
             &["-n", &first.ip, "get", "vipstatus", "-o", "json"],
         )?;
-        let v: serde_json::Value = serde_json::from_str(out.trim())?;
-        let h = v["spec"]["holder"].as_str().unwrap_or_default().to_string();
-        Ok((!h.is_empty()).then_some(h))
+        let mut held = std::collections::HashMap::new();
+        for line in out.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line)?;
+            let h = v["spec"]["holder"].as_str().unwrap_or_default();
+            if !h.is_empty() {
+                held.insert(
+                    v["metadata"]["id"].as_str().unwrap_or_default().to_string(),
+                    h.to_string(),
+                );
+            }
+        }
+        Ok(all
+            .iter()
+            .map(|v| held.get(v).cloned())
+            .collect::<Option<Vec<_>>>())
     })
 }
 
-fn summary(p: &Plan<'_>, rec: &Record, holder: &str) {
+fn summary(p: &Plan<'_>, rec: &Record, holders: &[String]) {
     let (a, lan, vip) = (p.a, &p.lan, p.vip);
     println!();
     println!(
@@ -459,7 +502,9 @@ fn summary(p: &Plan<'_>, rec: &Record, holder: &str) {
             n.name, n.ip, role, n.netns
         );
     }
-    println!("  VIP  {vip} (held by {holder})");
+    for (v, holder) in p.vips.iter().zip(holders) {
+        println!("  VIP  {v} (held by {holder})");
+    }
     println!();
     println!(
         "talk to it (context {:?}, which runs mctl in {lan}):",

@@ -50,9 +50,12 @@ pub struct CreateArgs {
     /// IPv4 subnet of the bridge: .1 is the LAN side, control planes .11+, workers .21+.
     #[arg(long, default_value = "10.5.0.0/24")]
     pub cidr: String,
-    /// The shared IP (default: .50 of the subnet).
+    /// The shared IP (default: .50 of the subnet). Repeat it for more
+    /// VIPs (at most 64): the first is the interface's `vip` (the API
+    /// endpoint), each other a `Layer2VIPConfig` document on eth0 with its
+    /// own election.
     #[arg(long)]
-    pub vip: Option<String>,
+    pub vip: Vec<String>,
     /// machined binary (default: beside mctl, else on PATH).
     #[arg(long)]
     pub machined: Option<PathBuf>,

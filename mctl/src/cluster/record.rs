@@ -26,6 +26,9 @@ pub struct Record {
     pub name: String,
     pub cidr: String,
     pub vip: String,
+    /// Every VIP (the first is `vip`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vips: Vec<String>,
     /// The namespace holding the bridge; also where clients run.
     pub lan: String,
     pub namespaces: Vec<String>,

@@ -22,6 +22,7 @@
 //! node (HTTPS /readyz every 1 s, fall 3, rise 3, hold-down 0 so each trial
 //! measures detection and handover alone) and patched out afterwards.
 
+use machined_tests::bench_others;
 use machined_tests::bench_report::{line, ms, Row, HEADER};
 use machined_tests::cluster::Cluster;
 use machined_tests::service::{check_patch, NO_CHECK_PATCH};
@@ -39,6 +40,8 @@ struct Opts {
     qemu: bool,
     /// Control planes in the netns lab.
     controlplanes: u8,
+    /// The lab's VIPs after the first (`--vips K`: .51 on).
+    others: Vec<std::net::Ipv4Addr>,
 }
 
 fn parse() -> Result<Opts, String> {
@@ -51,6 +54,7 @@ fn parse() -> Result<Opts, String> {
         json: false,
         qemu: false,
         controlplanes: 3,
+        others: Vec::new(),
     };
     let mut chosen = false;
     let mut args = std::env::args().skip(1);
@@ -81,7 +85,15 @@ fn parse() -> Result<Opts, String> {
                     .filter(|n| (3..=9).contains(n))
                     .ok_or("--controlplanes: 3 to 9")?
             }
-            "-h" | "--help" => return Err(format!("usage: bench-failover [--provisioner netns|qemu] [--trials N] [--scenarios {}] [--probe-ms 10] [--arp-ms 10] [--idle-secs 0] [--controlplanes 3] [--json]",
+            "--vips" => {
+                let k: u8 = val("--vips")?
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=32).contains(n))
+                    .ok_or("--vips: 1 to 32")?;
+                o.others = (1..k).map(|i| std::net::Ipv4Addr::new(10, 5, 0, 50 + i)).collect();
+            }
+            "-h" | "--help" => return Err(format!("usage: bench-failover [--provisioner netns|qemu] [--trials N] [--scenarios {}] [--probe-ms 10] [--arp-ms 10] [--idle-secs 0] [--controlplanes 3] [--vips 1] [--json]",
                 Scenario::all().map(|s| s.name()).join(","))),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -123,14 +135,17 @@ fn main() {
         eprintln!("(virtual machines: mctl cluster create --provisioner qemu)");
         Cluster::create("bench", &machined_tests::vm::THREE_VMS)
     } else {
-        Cluster::create(
-            "bench",
-            &[
-                "--controlplanes",
-                &o.controlplanes.to_string(),
-                "--stand-in",
-            ],
-        )
+        let cps = o.controlplanes.to_string();
+        let mut args = vec!["--controlplanes", &cps, "--stand-in"];
+        let vips: Vec<String> = std::iter::once(machined_tests::faults::VIP.to_string())
+            .chain(o.others.iter().map(|v| v.to_string()))
+            .collect();
+        if !o.others.is_empty() {
+            for v in &vips {
+                args.extend(["--vip", v.as_str()]);
+            }
+        }
+        Cluster::create("bench", &args)
     };
     let idle = (!o.idle.is_zero()).then(|| idle_cpu(&c, o.idle));
     let mut results: Vec<Outcome> = Vec::new();
@@ -140,7 +155,7 @@ fn main() {
             c.wait_health_everywhere("healthy");
         }
         for t in 1..=o.trials {
-            let r = trial::run_with(&mut c, *s, o.probe, o.arp);
+            let r = trial::run_with(&mut c, *s, o.probe, o.arp, &o.others);
             let v = &r.verdict;
             eprintln!(
                 "{:<8} trial {t}: gap {:>7.1} ms, lost {:>3}, two MACs {}, stale {}/{}, late {}, kernels {:.1} ms, holder {} -> {}, etcd leader: {}{}",
@@ -160,6 +175,9 @@ fn main() {
                     ms(q.released), ms(q.pinned), ms(q.pin_ended), ms(q.back)
                 ))
             );
+            if let Some(n) = bench_others::note(&r) {
+                eprintln!("    {n}");
+            }
             for e in &r.verdict.stale_examples {
                 eprintln!("    stale: {e}");
             }
@@ -185,7 +203,8 @@ fn main() {
     if o.json {
         println!(
             "{}",
-            json!({"probe_ms": o.probe.as_millis() as u64, "scenarios": rows.iter().map(Row::json).collect::<Vec<_>>(), "machined": usage_json,
+            json!({"probe_ms": o.probe.as_millis() as u64, "scenarios": rows.iter().map(Row::json).collect::<Vec<_>>(),
+                "all_vips": (!o.others.is_empty()).then(|| rows.iter().map(|r| json!({"scenario": r.scenario.name(), "figures": bench_others::json(r)})).collect::<Vec<_>>()), "machined": usage_json,
                 "vms": c.is_vm().then(|| c.vm_usage().into_iter().map(|(n, u)| json!({"node": n,
                     "init_rss_kib": u.map(|u| u.init_kib), "daemon_rss_kib": u.map(|u| u.daemon_kib),
                     "daemon_cpu_ms": u.map(|u| u.daemon_cpu_ms)})).collect::<Vec<_>>()),
@@ -202,6 +221,16 @@ fn main() {
     println!("{HEADER}");
     for r in &rows {
         println!("{}", line(r));
+    }
+    if !o.others.is_empty() {
+        println!(
+            "\nevery VIP ({} in all; the first is the one above): per trial the VIPs the faulted node held",
+            o.others.len() + 1
+        );
+        println!("{}", bench_others::HEADER);
+        for r in &rows {
+            println!("{}", bench_others::line(r).unwrap_or_default());
+        }
     }
     if let Some(v) = &idle {
         println!(

@@ -1,0 +1,105 @@
+//! The failover benchmark's figures over every VIP of a lab with several
+//! (`--vips K`): per trial the VIPs the faulted node held (the first VIP
+//! among them), the worst and the median of their gaps, when the last was
+//! answered again, the worst gap of the VIPs it did not hold, and requests
+//! for any of them that two MACs answered.
+
+use crate::bench_report::{fmt3, ms, stats, Row};
+use crate::trial::Outcome;
+use serde_json::{json, Value};
+
+/// One trial over all its VIPs.
+struct Trial {
+    moved: usize,
+    worst_gap: f64,
+    median_gap: f64,
+    last_back: Option<f64>,
+    /// None when the faulted node held every VIP.
+    untouched_worst: Option<f64>,
+    double: usize,
+}
+
+fn trial(r: &Outcome) -> Trial {
+    let on: Vec<_> = r.others.iter().filter(|o| o.on_faulted).collect();
+    let mut gaps: Vec<f64> = on.iter().map(|o| ms(o.gap)).collect();
+    gaps.push(ms(r.gap));
+    let backs: Vec<f64> = on
+        .iter()
+        .filter_map(|o| o.back_after.map(ms))
+        .chain(r.moved_after.map(ms))
+        .collect();
+    Trial {
+        moved: gaps.len(),
+        worst_gap: gaps.iter().copied().fold(0.0, f64::max),
+        median_gap: stats(gaps).map_or(0.0, |(_, m, _)| m),
+        last_back: (!backs.is_empty()).then(|| backs.iter().copied().fold(0.0, f64::max)),
+        untouched_worst: r
+            .others
+            .iter()
+            .filter(|o| !o.on_faulted)
+            .map(|o| ms(o.gap))
+            .reduce(f64::max),
+        double: r.verdict.double + r.others.iter().map(|o| o.double).sum::<usize>(),
+    }
+}
+
+fn trials(r: &Row) -> Vec<Trial> {
+    r.trials.iter().map(|t| trial(t)).collect()
+}
+
+/// The worst gap of a VIP the faulted node did not hold, over the trials.
+fn worst_untouched(t: &[Trial]) -> Option<f64> {
+    t.iter().filter_map(|x| x.untouched_worst).reduce(f64::max)
+}
+
+pub const HEADER: &str = "scenario             VIPs moved  worst VIP gap ms  median VIP gap ms  last VIP back ms   unmoved VIPs gap  2 MACs (all VIPs)";
+
+/// The row of the all-VIP table, when the lab has other VIPs.
+pub fn line(r: &Row) -> Option<String> {
+    if r.trials.iter().all(|t| t.others.is_empty()) {
+        return None;
+    }
+    let t = trials(r);
+    let moved = stats(t.iter().map(|x| x.moved as f64).collect());
+    Some(format!(
+        "{:<20} {:>10}  {:>16}  {:>17}  {:>16}  {:>17}  {:>17}",
+        r.scenario.name(),
+        fmt3(moved),
+        fmt3(stats(t.iter().map(|x| x.worst_gap).collect())),
+        fmt3(stats(t.iter().map(|x| x.median_gap).collect())),
+        fmt3(stats(t.iter().filter_map(|x| x.last_back).collect())),
+        worst_untouched(&t).map_or("-".into(), |w| format!("{w:.1}")),
+        t.iter().map(|x| x.double).sum::<usize>(),
+    ))
+}
+
+pub fn json(r: &Row) -> Value {
+    let t = trials(r);
+    let j =
+        |s: Option<(f64, f64, f64)>| s.map(|(a, b, c)| json!({"min": a, "median": b, "max": c}));
+    json!({
+        "vips_moved": j(stats(t.iter().map(|x| x.moved as f64).collect())),
+        "worst_vip_gap_ms": j(stats(t.iter().map(|x| x.worst_gap).collect())),
+        "median_vip_gap_ms": j(stats(t.iter().map(|x| x.median_gap).collect())),
+        "last_vip_back_ms": j(stats(t.iter().filter_map(|x| x.last_back).collect())),
+        "unmoved_vips_worst_gap_ms": worst_untouched(&t),
+        "arp_requests_answered_by_two_macs_all_vips": t.iter().map(|x| x.double).sum::<usize>(),
+    })
+}
+
+/// One trial's all-VIP figures, for the progress lines.
+pub fn note(r: &Outcome) -> Option<String> {
+    if r.others.is_empty() {
+        return None;
+    }
+    let t = trial(r);
+    Some(format!(
+        "all VIPs: {} moved, worst gap {:.1} ms, median {:.1} ms, last back {}, unmoved VIPs' worst gap {}, two MACs {}",
+        t.moved,
+        t.worst_gap,
+        t.median_gap,
+        t.last_back.map_or("-".into(), |b| format!("{b:.1} ms")),
+        t.untouched_worst.map_or("-".into(), |w| format!("{w:.1} ms")),
+        t.double
+    ))
+}
