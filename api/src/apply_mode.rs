@@ -55,7 +55,7 @@ pub fn schedule_rollback(
             None => {
                 let r = state.destroy_typed::<MachineConfigSpec>(
                     MachineConfigSpec::ID,
-                    crate::machine::CONFIG_OWNER,
+                    crate::store::CONFIG_OWNER,
                 );
                 if let Err(e) = r {
                     tracing::error!(error = %machined_resources::error::chain(&e), "try: rolling back to maintenance mode failed");

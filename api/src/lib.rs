@@ -12,6 +12,7 @@ mod etcd_verbs;
 pub mod health_api;
 pub mod kmsg;
 pub mod machine;
+mod machine_service;
 pub mod observe;
 pub mod power;
 pub mod processes;

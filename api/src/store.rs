@@ -3,6 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+/// Owner of the MachineConfig resource and of what the store puts back
+/// into the state at start (bootstrap, leave).
+pub const CONFIG_OWNER: &str = "machined.api";
+
 #[derive(Debug, Clone)]
 pub struct NodeStore {
     dir: PathBuf,
