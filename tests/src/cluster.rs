@@ -134,6 +134,15 @@ impl Cluster {
         serde_json::from_str(r.stdout.lines().next()?).ok()
     }
 
+    /// Resource `id` of `type_` on `node`, as JSON.
+    pub fn get_one(&self, node: &str, type_: &str, id: &str) -> Option<Value> {
+        let r = self.mctl(&["-n", node, "get", type_, id, "-o", "json"]);
+        if !r.ok {
+            return None;
+        }
+        serde_json::from_str(r.stdout.lines().next()?).ok()
+    }
+
     /// `mctl patch mc` on every control plane, live.
     pub fn patch_all(&self, patch: &str) {
         let nodes: Vec<String> = self.cps().into_iter().map(|c| c.2).collect();

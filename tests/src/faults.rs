@@ -28,7 +28,7 @@ impl Cluster {
 
     /// VIPStatus as one node sees it.
     pub fn vip_status(&self, node_ip: &str) -> Option<Value> {
-        self.get_json(node_ip, "vipstatus")
+        self.get_one(node_ip, "vipstatus", VIP)
             .map(|v| v["spec"].clone())
     }
 

@@ -2,7 +2,10 @@
 //! members, every node sees them; `mctl health` passes; the quorum guard
 //! counts to five (with two nodes down, a reboot of a third is refused,
 //! as it would leave two of five); the holder's machine dies and another
-//! of the four answers for the VIP, never two at once.
+//! of the four answers for the VIP, never two at once. The lab has a
+//! second VIP (`--vip` twice: a Layer2VIPConfig document beside the
+//! interface's): it fails over too when the dead node held it, and no
+//! request for either ever has two answers.
 
 use machined_tests::cluster::{serial, Cluster};
 use machined_tests::require_root;
@@ -15,7 +18,18 @@ fn five_control_planes_elect_guard_quorum_and_fail_over() {
         return;
     }
     let _serial = serial();
-    let mut c = Cluster::create("five", &["--controlplanes", "5"]);
+    let second: std::net::Ipv4Addr = "10.5.0.51".parse().expect("literal");
+    let mut c = Cluster::create(
+        "five",
+        &[
+            "--controlplanes",
+            "5",
+            "--vip",
+            machined_tests::faults::VIP,
+            "--vip",
+            "10.5.0.51",
+        ],
+    );
     let cps = c.cps();
     assert_eq!(cps.len(), 5);
     let ips: Vec<String> = cps.iter().map(|x| x.2.clone()).collect();
@@ -63,12 +77,38 @@ fn five_control_planes_elect_guard_quorum_and_fail_over() {
     c.wait_healthy();
 
     // The holder's machine dies: one of the four others answers, alone.
-    let r = trial::run(&mut c, Scenario::Dead, Duration::from_millis(10));
+    let every = Duration::from_millis(10);
+    let r = trial::run_with(&mut c, Scenario::Dead, every, every, &[second]);
     let label = format!("dead holder at five (old {})", cps[r.old_holder].0);
     r.assert_one_voice(&label, || c.logs());
     let new = r
         .new_holder
         .unwrap_or_else(|| panic!("{label}: nobody holds the VIP\n{}", c.logs()));
     assert_ne!(new, r.old_holder, "{label}: the VIP did not move");
+    let o = r.others.first().expect("the second VIP watched");
+    assert_eq!(o.double, 0, "{label}: two MACs answered for {}", o.ip);
+    if o.on_faulted {
+        assert!(
+            o.back_after.is_some(),
+            "{label}: {} did not come back",
+            o.ip
+        );
+    }
+    // Every node reports the second VIP, and the same one holder of it.
+    machined_tests::wait_for(
+        "every node to name one holder of 10.5.0.51",
+        Duration::from_secs(30),
+        || {
+            let holders: Vec<String> = ips
+                .iter()
+                .map(|ip| {
+                    c.get_one(ip, "vipstatus", "10.5.0.51")
+                        .and_then(|st| st["spec"]["holder"].as_str().map(str::to_string))
+                        .unwrap_or_default()
+                })
+                .collect();
+            (!holders[0].is_empty() && holders.iter().all(|h| *h == holders[0])).then_some(())
+        },
+    );
     eprintln!("five control planes: dead holder, client gap {:?}", r.gap);
 }

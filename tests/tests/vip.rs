@@ -323,7 +323,9 @@ fn hand_removal_config_moves_and_ipv6() {
 
     // Back to the original config: both extra VIPs go away everywhere.
     for (i, (short, _, node)) in cps.iter().enumerate() {
-        wait_for("API", PATIENCE, || c.vip_status(node).map(|_| ()));
+        wait_for("API", PATIENCE, || {
+            c.get_json(node, "vipstatus").map(|_| ())
+        });
         apply(&c, short, node, &originals[i]);
     }
     wait_for(
