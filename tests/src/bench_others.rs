@@ -103,3 +103,94 @@ pub fn note(r: &Outcome) -> Option<String> {
         t.double
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::others::OtherVip;
+    use crate::scenario::Scenario;
+    use crate::verdict::Verdict;
+    use std::time::Duration;
+
+    fn other(last: u8, on_faulted: bool, gap: u64, back: Option<u64>, double: usize) -> OtherVip {
+        OtherVip {
+            ip: std::net::Ipv4Addr::new(10, 5, 0, last),
+            on_faulted,
+            gap: Duration::from_millis(gap),
+            double,
+            back_after: back.map(Duration::from_millis),
+        }
+    }
+
+    fn outcome(gap: u64, moved_after: u64, others: Vec<OtherVip>) -> Outcome {
+        Outcome {
+            scenario: Scenario::Dead,
+            old_holder: 0,
+            new_holder: Some(1),
+            gap: Duration::from_millis(gap),
+            lost: 0,
+            verdict: Verdict {
+                double: 1,
+                ..Default::default()
+            },
+            kernel_overlap: Duration::ZERO,
+            holder_was_etcd_leader: false,
+            quorum: None,
+            moved_after: Some(Duration::from_millis(moved_after)),
+            flood: None,
+            others,
+        }
+    }
+
+    #[test]
+    fn only_the_faulted_nodes_vips_count_as_moved_and_doubles_add_up() {
+        let r = outcome(
+            200,
+            210,
+            vec![
+                other(51, true, 300, Some(320), 0),
+                other(52, true, 100, Some(110), 2),
+                other(53, false, 10, None, 0),
+            ],
+        );
+        let t = trial(&r);
+        assert_eq!(
+            t.moved, 3,
+            "the first VIP and the two the faulted node held"
+        );
+        assert_eq!(t.worst_gap, 300.0);
+        assert_eq!(t.median_gap, 200.0);
+        assert_eq!(t.last_back, Some(320.0));
+        assert_eq!(t.untouched_worst, Some(10.0));
+        assert_eq!(t.double, 3);
+        let note = note(&r).expect("a note with other VIPs");
+        assert!(
+            note.contains("3 moved") && note.contains("two MACs 3"),
+            "{note}"
+        );
+        let row = Row {
+            scenario: Scenario::Dead,
+            trials: vec![&r],
+        };
+        assert!(line(&row).expect("a row").starts_with("dead"));
+    }
+
+    #[test]
+    fn without_other_vips_there_is_no_row_and_all_moved_means_no_unmoved_gap() {
+        let alone = outcome(200, 210, Vec::new());
+        assert!(note(&alone).is_none());
+        let row = Row {
+            scenario: Scenario::Dead,
+            trials: vec![&alone],
+        };
+        assert!(line(&row).is_none());
+        let all = outcome(200, 210, vec![other(51, true, 250, Some(260), 0)]);
+        assert_eq!(trial(&all).untouched_worst, None);
+        assert!(line(&Row {
+            scenario: Scenario::Dead,
+            trials: vec![&all],
+        })
+        .expect("a row")
+        .contains(" - "));
+    }
+}
