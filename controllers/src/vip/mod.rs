@@ -45,11 +45,13 @@ mod keepalive;
 mod lifetime;
 mod liveness;
 mod move_key;
+mod node_watch;
 mod observe;
 #[cfg(test)]
 mod operator_tests;
 mod pin;
 mod probe;
+mod probe_target;
 mod proof;
 mod report;
 mod runner;

@@ -20,11 +20,11 @@
 //! its machined cannot get the proof to.
 
 use super::agreement::Suspicion;
-use super::liveness::{Liveness, Verdict};
+use super::node_watch::NodeWatch;
 use super::observe::Holder;
-use crate::kernel::packet::{self, Mac, PacketSocket};
+use super::probe_target::{until_silent, Target};
+use crate::kernel::packet::Mac;
 use etcd_client::Client;
-use std::net::IpAddr;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -54,37 +54,6 @@ pub struct Prober {
     pub proof_every: Duration,
     /// How long the holder may wait for its proof before it answers.
     pub proof_timeout: Duration,
-}
-
-/// An answer should come within this of its probe: a probe still
-/// unanswered then counts as missed at once (probing speeds up), instead of
-/// at the next tick.
-const EARLY_LOOK: Duration = Duration::from_millis(30);
-/// Probes whose next tick is further away than this get an early look.
-const LOOK_WHEN_LONGER: Duration = Duration::from_millis(200);
-
-/// One thing probed: its address, the probe, what its silence means.
-struct Target {
-    ip: IpAddr,
-    what: &'static str,
-    sock: PacketSocket,
-    probe: Vec<u8>,
-    liveness: Liveness,
-    next: Instant,
-    /// When to look for the last probe's answer early.
-    look: Option<Instant>,
-    /// An answer was read since the last tick.
-    heard: bool,
-}
-
-impl Target {
-    /// Reads what came in, noting an answer for this target.
-    fn read(&mut self, mac: Option<Mac>) {
-        let mut buf = [0u8; 128];
-        while let Some(n) = self.sock.try_recv(&mut buf) {
-            self.heard |= Prober::answers(&buf[..n], self.ip, mac);
-        }
-    }
 }
 
 /// Waits until someone other than the holder of `lease` holds the VIP.
@@ -192,121 +161,44 @@ impl Prober {
         }
     }
 
-    /// Whether `frame` answers for `target` (from `mac`, when known).
-    fn answers(frame: &[u8], target: IpAddr, mac: Option<Mac>) -> bool {
-        let from = match target {
-            IpAddr::V4(t) => packet::arp_claimant(frame, t)
-                .filter(|_| packet::arp_reply_sender(frame) == Some(t)),
-            IpAddr::V6(t) => packet::na_claimant(frame, t),
-        };
-        from.is_some_and(|m| mac.is_none_or(|h| h == m))
-    }
-
-    fn target(
-        &self,
-        ip: IpAddr,
-        mac: Option<Mac>,
-        every: Duration,
-        dead_after: Duration,
-        what: &'static str,
-    ) -> Option<Target> {
-        if every.is_zero() {
-            return None;
-        }
-        let sock = match ip {
-            IpAddr::V4(_) => PacketSocket::arp_replies(self.link_index),
-            IpAddr::V6(_) => PacketSocket::ipv6(self.link_index),
-        };
-        let sock = sock
-            .map_err(
-                |e| tracing::warn!(error = %machined_resources::error::chain(&e), "cannot open a packet socket for holder probing"),
-            )
-            .ok()?;
-        let probe = match (ip, mac) {
-            (IpAddr::V4(t), Some(dst)) => packet::arp_probe_to(self.mac, dst, t),
-            (IpAddr::V4(t), None) => packet::arp_probe(self.mac, t),
-            (IpAddr::V6(t), Some(dst)) => packet::dad_solicit_to(self.mac, dst, t),
-            (IpAddr::V6(t), None) => packet::dad_solicit(self.mac, t),
-        };
-        let now = Instant::now();
-        Some(Target {
-            ip,
-            what,
-            sock,
-            probe,
-            liveness: Liveness::new(every, dead_after, now),
-            next: now,
-            look: None,
-            heard: false,
-        })
-    }
-
-    /// Probes the holder's node address and the VIP until one has been
+    /// Watches the holder's node address (shared with every session
+    /// watching the same holder) and probes the VIP until one has been
     /// silent too long (returns why), or probing fails (returns `None`
     /// after a pause).
     async fn watch(&self, h: &Holder) -> Option<&'static str> {
-        let mut targets: Vec<Target> = [
-            h.ip.and_then(|ip| {
-                self.target(
-                    ip,
-                    h.mac,
-                    self.every,
-                    self.dead_after,
-                    "the holder does not answer on the link",
-                )
-            }),
-            self.target(
-                self.suspicion.vip,
-                h.mac,
-                self.proof_every,
-                self.proof_every + self.proof_timeout + self.dead_after,
-                "the holder does not answer for the VIP: it cannot prove it holds it",
-            ),
-        ]
+        let node = h.ip.and_then(|ip| {
+            NodeWatch::of(
+                self.link_index,
+                self.mac,
+                (ip, h.mac),
+                self.every,
+                self.dead_after,
+                "the holder does not answer on the link",
+            )
+        });
+        let mut vip: Vec<Target> = Target::new(
+            self.link_index,
+            self.mac,
+            (self.suspicion.vip, h.mac),
+            self.proof_every,
+            self.proof_every + self.proof_timeout + self.dead_after,
+            "the holder does not answer for the VIP: it cannot prove it holds it",
+        )
         .into_iter()
-        .flatten()
         .collect();
-        if targets.is_empty() {
+        if node.is_none() && vip.is_empty() {
             tokio::time::sleep(Duration::from_secs(5)).await;
             return None;
         }
-        loop {
-            let next = targets
-                .iter()
-                .flat_map(|t| [Some(t.next), t.look])
-                .flatten()
-                .min()
-                .unwrap_or_else(Instant::now);
-            tokio::time::sleep_until(next).await;
-            let now = Instant::now();
-            for t in targets.iter_mut() {
-                if t.look.is_some_and(|l| l <= now) {
-                    t.look = None;
-                    t.read(h.mac);
-                    if !t.heard {
-                        t.next = now;
-                    }
-                }
-                if t.next > now {
-                    continue;
-                }
-                t.read(h.mac);
-                let wait = match t.liveness.tick(now, std::mem::take(&mut t.heard)) {
-                    Verdict::Dead => return Some(t.what),
-                    Verdict::Probe(wait) => wait,
-                };
-                if let Err(e) = t.sock.send(&t.probe) {
-                    tracing::warn!(error = %machined_resources::error::chain(&e), "holder probe failed");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    return None;
-                }
-                t.liveness.sent(now);
-                // From now, not from the missed tick: a late task sends no burst.
-                t.next = now + wait;
-                // Only where the next tick is far: at 100 ms a miss is seen
-                // soon enough, and a look costs a wake-up per probe.
-                t.look = (wait > LOOK_WHEN_LONGER).then(|| now + EARLY_LOOK);
+        let node_silent = async {
+            match &node {
+                Some(n) => n.silent().await,
+                None => std::future::pending().await,
             }
+        };
+        tokio::select! {
+            why = node_silent => Some(why),
+            r = until_silent(&mut vip, h.mac) => r,
         }
     }
 }
