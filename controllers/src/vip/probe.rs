@@ -3,7 +3,8 @@
 //! - its node address, unicast to its MAC, every `every` (100 ms): the
 //!   holder's kernel answers as long as the machine is on the segment, so
 //!   silence for `dead_after` (150 ms) means it is dead or cut off from the
-//!   LAN, and cannot serve the VIP either;
+//!   LAN, and cannot serve the VIP either (one probe stream per holder,
+//!   shared by every VIP's session watching it: `node_watch`);
 //! - the VIP itself, every `proof_every` (500 ms): only the holder's
 //!   machined answers, and only with fresh proof from etcd that it still
 //!   holds, so silence for `proof_every + proof_timeout + dead_after`
