@@ -11,18 +11,9 @@ pub fn format_mac(bytes: &[u8]) -> String {
         .join(":")
 }
 
-/// Parses `aa:bb:cc:dd:ee:ff`.
+/// Parses `aa:bb:cc:dd:ee:ff` (a [`HardwareAddr`] of six bytes).
 pub fn parse_mac(s: &str) -> Option<Mac> {
-    let mut out = [0u8; 6];
-    let mut parts = s.split(':');
-    for b in out.iter_mut() {
-        let part = parts.next()?;
-        if part.len() != 2 || !part.bytes().all(|c| c.is_ascii_hexdigit()) {
-            return None;
-        }
-        *b = u8::from_str_radix(part, 16).ok()?;
-    }
-    parts.next().is_none().then_some(out)
+    s.parse::<HardwareAddr>().ok()?.mac()
 }
 
 /// A link's hardware address, of any length (6 bytes for Ethernet, none
@@ -71,18 +62,13 @@ impl std::str::FromStr for HardwareAddr {
             return Ok(HardwareAddr::default());
         }
         let bad = || BadHardwareAddr(s.chars().take(100).collect());
-        let bytes = s
-            .split(':')
-            .map(|p| {
-                if p.len() == 2 && p.bytes().all(|c| c.is_ascii_hexdigit()) {
-                    u8::from_str_radix(p, 16).map_err(|_| bad())
-                } else {
-                    Err(bad())
-                }
-            })
-            .collect::<Result<Vec<u8>, _>>()?;
-        if bytes.len() > 32 {
-            return Err(bad());
+        let mut bytes = Vec::new();
+        for p in s.split(':') {
+            // At most 32 bytes: a longer text stops here, unread.
+            if bytes.len() == 32 || p.len() != 2 || !p.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return Err(bad());
+            }
+            bytes.push(u8::from_str_radix(p, 16).map_err(|_| bad())?);
         }
         Ok(HardwareAddr(bytes))
     }
