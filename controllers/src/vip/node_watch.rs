@@ -10,25 +10,11 @@
 //! over: a later death needs another `dead_after` of silence, as a watch
 //! begun afresh would.
 
-use super::probe_target::{until_silent, Target};
-use crate::kernel::packet::Mac;
+use super::probe_target::{until_silent, Probed, Target};
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::Duration;
 use tokio::sync::watch;
 use tracing::Instrument;
-
-/// What a shared watch is keyed by: who probes whom, where, how often.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Key {
-    link: u32,
-    me: Mac,
-    ip: IpAddr,
-    mac: Option<Mac>,
-    every: Duration,
-    dead_after: Duration,
-}
 
 /// One probe stream; aborted when its last subscriber goes.
 struct Shared {
@@ -44,8 +30,8 @@ impl Drop for Shared {
     }
 }
 
-fn registry() -> &'static Mutex<HashMap<Key, Weak<Shared>>> {
-    static R: OnceLock<Mutex<HashMap<Key, Weak<Shared>>>> = OnceLock::new();
+fn registry() -> &'static Mutex<HashMap<Probed, Weak<Shared>>> {
+    static R: OnceLock<Mutex<HashMap<Probed, Weak<Shared>>>> = OnceLock::new();
     R.get_or_init(Default::default)
 }
 
@@ -53,34 +39,19 @@ fn registry() -> &'static Mutex<HashMap<Key, Weak<Shared>>> {
 pub struct NodeWatch(Arc<Shared>);
 
 impl NodeWatch {
-    /// The shared watch of `ip` (answering from `mac`, when known) from
-    /// `me` on `link`, started if nobody watches it yet. `None` when it
+    /// The shared watch of `key` (a holder's node address), started if
+    /// nobody watches it yet; its silence means `what`. `None` when it
     /// cannot be probed.
-    pub fn of(
-        link: u32,
-        me: Mac,
-        (ip, mac): (IpAddr, Option<Mac>),
-        every: Duration,
-        dead_after: Duration,
-        what: &'static str,
-    ) -> Option<NodeWatch> {
-        let key = Key {
-            link,
-            me,
-            ip,
-            mac,
-            every,
-            dead_after,
-        };
+    pub fn of(key: Probed, what: &'static str) -> Option<NodeWatch> {
         let mut r = registry().lock().unwrap_or_else(|e| e.into_inner());
         r.retain(|_, w| w.strong_count() > 0);
         if let Some(s) = r.get(&key).and_then(Weak::upgrade) {
             return Some(NodeWatch(s));
         }
-        let target = Target::new(link, me, (ip, mac), every, dead_after, what)?;
+        let target = Target::new(key, what)?;
         let (tx, deaths) = watch::channel(0);
-        let span = tracing::info_span!("node-watch", holder = %ip, link);
-        let task = tokio::spawn(run(target, mac, tx).instrument(span));
+        let span = tracing::info_span!("node-watch", holder = %key.ip, link = key.link);
+        let task = tokio::spawn(run(target, tx).instrument(span));
         let s = Arc::new(Shared { deaths, what, task });
         r.insert(key, Arc::downgrade(&s));
         Some(NodeWatch(s))
@@ -99,9 +70,9 @@ impl NodeWatch {
     }
 }
 
-async fn run(mut target: Target, mac: Option<Mac>, deaths: watch::Sender<u64>) {
+async fn run(mut target: Target, deaths: watch::Sender<u64>) {
     loop {
-        if until_silent(std::slice::from_mut(&mut target), mac)
+        if until_silent(std::slice::from_mut(&mut target))
             .await
             .is_some()
         {
@@ -114,6 +85,9 @@ async fn run(mut target: Target, mac: Option<Mac>, deaths: watch::Sender<u64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::net::IpAddr;
+    use std::time::Duration;
 
     /// Watches of `ip` running now.
     fn streams_of(ip: IpAddr) -> usize {
@@ -147,7 +121,17 @@ mod tests {
         let ip: IpAddr = "127.0.0.77".parse().unwrap();
         let me = [2, 0, 0, 0, 0, 1];
         let ms = Duration::from_millis;
-        let of = |every, dead| NodeWatch::of(1, me, (ip, None), every, dead, "silent").unwrap();
+        let of = |every, dead_after| {
+            let p = Probed {
+                link: 1,
+                me,
+                ip,
+                mac: None,
+                every,
+                dead_after,
+            };
+            NodeWatch::of(p, "silent").unwrap()
+        };
         let a = of(ms(20), ms(60));
         let b = of(ms(20), ms(60));
         assert_eq!(streams_of(ip), 1, "two sessions, one holder: one stream");

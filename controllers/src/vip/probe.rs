@@ -23,7 +23,7 @@
 use super::agreement::Suspicion;
 use super::node_watch::NodeWatch;
 use super::observe::Holder;
-use super::probe_target::{until_silent, Target};
+use super::probe_target::{until_silent, Probed, Target};
 use crate::kernel::packet::Mac;
 use etcd_client::Client;
 use std::time::Duration;
@@ -167,22 +167,23 @@ impl Prober {
     /// silent too long (returns why), or probing fails (returns `None`
     /// after a pause).
     async fn watch(&self, h: &Holder) -> Option<&'static str> {
+        let probed = |ip, every, dead_after| Probed {
+            link: self.link_index,
+            me: self.mac,
+            ip,
+            mac: h.mac,
+            every,
+            dead_after,
+        };
         let node = h.ip.and_then(|ip| {
             NodeWatch::of(
-                self.link_index,
-                self.mac,
-                (ip, h.mac),
-                self.every,
-                self.dead_after,
+                probed(ip, self.every, self.dead_after),
                 "the holder does not answer on the link",
             )
         });
+        let dead_after = self.proof_every + self.proof_timeout + self.dead_after;
         let mut vip: Vec<Target> = Target::new(
-            self.link_index,
-            self.mac,
-            (self.suspicion.vip, h.mac),
-            self.proof_every,
-            self.proof_every + self.proof_timeout + self.dead_after,
+            probed(self.suspicion.vip, self.proof_every, dead_after),
             "the holder does not answer for the VIP: it cannot prove it holds it",
         )
         .into_iter()
@@ -199,7 +200,7 @@ impl Prober {
         };
         tokio::select! {
             why = node_silent => Some(why),
-            r = until_silent(&mut vip, h.mac) => r,
+            r = until_silent(&mut vip) => r,
         }
     }
 }

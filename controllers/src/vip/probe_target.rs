@@ -16,14 +16,28 @@ const EARLY_LOOK: Duration = Duration::from_millis(30);
 /// Probes whose next tick is further away than this get an early look.
 const LOOK_WHEN_LONGER: Duration = Duration::from_millis(200);
 
-/// One thing probed: its address, the probe, what its silence means.
+/// What is probed, from where and how often (also what a shared watch of
+/// a holder's node address is keyed by).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Probed {
+    pub link: u32,
+    /// This node's MAC on the link.
+    pub me: Mac,
+    pub ip: IpAddr,
+    /// The holder's MAC, when known: probes go to it and only its answers
+    /// count.
+    pub mac: Option<Mac>,
+    pub every: Duration,
+    /// Silence for this long is a death.
+    pub dead_after: Duration,
+}
+
+/// One thing probed: the probe, its socket, what its silence means.
 pub struct Target {
-    ip: IpAddr,
+    p: Probed,
     pub what: &'static str,
     sock: PacketSocket,
     probe: Vec<u8>,
-    every: Duration,
-    dead_after: Duration,
     liveness: Liveness,
     next: Instant,
     /// When to look for the last probe's answer early.
@@ -33,44 +47,34 @@ pub struct Target {
 }
 
 impl Target {
-    /// Probes for `ip` from `me` on `link` (to `mac` when known), every
-    /// `every`; silent `dead_after` means `what`. `None` when not probed
+    /// Probes `p`; its silence means `what`. `None` when not probed
     /// (`every` zero) or no socket opens.
-    pub fn new(
-        link: u32,
-        me: Mac,
-        (ip, mac): (IpAddr, Option<Mac>),
-        every: Duration,
-        dead_after: Duration,
-        what: &'static str,
-    ) -> Option<Target> {
-        if every.is_zero() {
+    pub fn new(p: Probed, what: &'static str) -> Option<Target> {
+        if p.every.is_zero() {
             return None;
         }
-        let sock = match ip {
-            IpAddr::V4(_) => PacketSocket::arp_replies(link),
-            IpAddr::V6(_) => PacketSocket::ipv6(link),
+        let sock = match p.ip {
+            IpAddr::V4(_) => PacketSocket::arp_replies(p.link),
+            IpAddr::V6(_) => PacketSocket::ipv6(p.link),
         };
         let sock = sock
             .map_err(
                 |e| tracing::warn!(error = %machined_resources::error::chain(&e), "cannot open a packet socket for holder probing"),
             )
             .ok()?;
-        let probe = match (ip, mac) {
-            (IpAddr::V4(t), Some(dst)) => packet::arp_probe_to(me, dst, t),
-            (IpAddr::V4(t), None) => packet::arp_probe(me, t),
-            (IpAddr::V6(t), Some(dst)) => packet::dad_solicit_to(me, dst, t),
-            (IpAddr::V6(t), None) => packet::dad_solicit(me, t),
+        let probe = match (p.ip, p.mac) {
+            (IpAddr::V4(t), Some(dst)) => packet::arp_probe_to(p.me, dst, t),
+            (IpAddr::V4(t), None) => packet::arp_probe(p.me, t),
+            (IpAddr::V6(t), Some(dst)) => packet::dad_solicit_to(p.me, dst, t),
+            (IpAddr::V6(t), None) => packet::dad_solicit(p.me, t),
         };
         let now = Instant::now();
         Some(Target {
-            ip,
+            p,
             what,
             sock,
             probe,
-            every,
-            dead_after,
-            liveness: Liveness::new(every, dead_after, now),
+            liveness: Liveness::new(p.every, p.dead_after, now),
             next: now,
             look: None,
             heard: false,
@@ -81,17 +85,17 @@ impl Target {
     /// silence from now.
     pub fn restart(&mut self) {
         let now = Instant::now();
-        self.liveness = Liveness::new(self.every, self.dead_after, now);
+        self.liveness = Liveness::new(self.p.every, self.p.dead_after, now);
         self.next = now;
         self.look = None;
         self.heard = false;
     }
 
     /// Reads what came in, noting an answer for this target.
-    fn read(&mut self, mac: Option<Mac>) {
+    fn read(&mut self) {
         let mut buf = [0u8; 128];
         while let Some(n) = self.sock.try_recv(&mut buf) {
-            self.heard |= answers(&buf[..n], self.ip, mac);
+            self.heard |= answers(&buf[..n], self.p.ip, self.p.mac);
         }
     }
 }
@@ -107,10 +111,9 @@ fn answers(frame: &[u8], target: IpAddr, mac: Option<Mac>) -> bool {
     from.is_some_and(|m| mac.is_none_or(|h| h == m))
 }
 
-/// Probes `targets` (answers from `mac`, when known) until one has been
-/// silent too long (returns what its silence means), or probing fails
-/// (returns `None` after a pause).
-pub async fn until_silent(targets: &mut [Target], mac: Option<Mac>) -> Option<&'static str> {
+/// Probes `targets` until one has been silent too long (returns what its
+/// silence means), or probing fails (returns `None` after a pause).
+pub async fn until_silent(targets: &mut [Target]) -> Option<&'static str> {
     if targets.is_empty() {
         return std::future::pending().await;
     }
@@ -126,7 +129,7 @@ pub async fn until_silent(targets: &mut [Target], mac: Option<Mac>) -> Option<&'
         for t in targets.iter_mut() {
             if t.look.is_some_and(|l| l <= now) {
                 t.look = None;
-                t.read(mac);
+                t.read();
                 if !t.heard {
                     t.next = now;
                 }
@@ -134,7 +137,7 @@ pub async fn until_silent(targets: &mut [Target], mac: Option<Mac>) -> Option<&'
             if t.next > now {
                 continue;
             }
-            t.read(mac);
+            t.read();
             let wait = match t.liveness.tick(now, std::mem::take(&mut t.heard)) {
                 Verdict::Dead => return Some(t.what),
                 Verdict::Probe(wait) => wait,
