@@ -135,8 +135,8 @@ impl Speaker {
             if b.asked.is_empty() {
                 self.wait(&mut ears, &mut sched, &mut b).await;
             }
-            let wire = ears.wire.clone();
-            b.fill(&*wire);
+            let wire: &dyn Wire = &*ears.wire;
+            b.fill(wire);
             if let (true, Some(m)) = (self.yields, b.rival) {
                 super::report::rival(shared, self.ip, m, false);
                 return Silenced::Contested(m);
@@ -156,13 +156,13 @@ impl Speaker {
                 p
             };
             if p == Proof::Held && self.yields {
-                if let Some(m) = self.claim_heard_meanwhile(&*wire, &mut carried) {
+                if let Some(m) = self.claim_heard_meanwhile(wire, &mut carried) {
                     super::report::rival(shared, self.ip, m, false);
                     return Silenced::Contested(m);
                 }
             }
             match p {
-                Proof::Held => self.speak(&*wire, &b, due, asked_at, &mut sched, shared),
+                Proof::Held => self.speak(wire, &b, due, asked_at, &mut sched, shared),
                 Proof::Gone => return Silenced::Gone,
                 Proof::NoAnswer => {
                     if let Some(m) = b.rival {
