@@ -247,6 +247,16 @@ impl ArpWatch {
             .collect()
     }
 
+    /// The one node that answers now, if exactly one does.
+    pub fn sole_holder(&self, n: usize) -> Option<usize> {
+        let h = self.holders(n);
+        let mut who = (0..n).filter(|i| h[*i]);
+        match (who.next(), who.next()) {
+            (Some(i), None) => Some(i),
+            _ => None,
+        }
+    }
+
     /// Who answered the last answered request, if one node alone did (the
     /// client's view of the holder, however slow its answers are).
     pub fn last_answering(&self) -> Option<usize> {

@@ -4,7 +4,7 @@
 //! answered again, the worst gap of the VIPs it did not hold, and requests
 //! for any of them that two MACs answered.
 
-use crate::bench_report::{fmt3, ms, stats, Row};
+use crate::bench_report::{fmt3, j3, ms, stats, Row};
 use crate::trial::Outcome;
 use serde_json::{json, Value};
 
@@ -75,13 +75,11 @@ pub fn line(r: &Row) -> Option<String> {
 
 pub fn json(r: &Row) -> Value {
     let t = trials(r);
-    let j =
-        |s: Option<(f64, f64, f64)>| s.map(|(a, b, c)| json!({"min": a, "median": b, "max": c}));
     json!({
-        "vips_moved": j(stats(t.iter().map(|x| x.moved as f64).collect())),
-        "worst_vip_gap_ms": j(stats(t.iter().map(|x| x.worst_gap).collect())),
-        "median_vip_gap_ms": j(stats(t.iter().map(|x| x.median_gap).collect())),
-        "last_vip_back_ms": j(stats(t.iter().filter_map(|x| x.last_back).collect())),
+        "vips_moved": j3(stats(t.iter().map(|x| x.moved as f64).collect())),
+        "worst_vip_gap_ms": j3(stats(t.iter().map(|x| x.worst_gap).collect())),
+        "median_vip_gap_ms": j3(stats(t.iter().map(|x| x.median_gap).collect())),
+        "last_vip_back_ms": j3(stats(t.iter().filter_map(|x| x.last_back).collect())),
         "unmoved_vips_worst_gap_ms": worst_untouched(&t),
         "arp_requests_answered_by_two_macs_all_vips": t.iter().map(|x| x.double).sum::<usize>(),
     })

@@ -28,7 +28,8 @@ pub fn fmt3(s: Option<(f64, f64, f64)>) -> String {
     s.map_or("-".into(), |(a, b, c)| format!("{a:.0} / {b:.0} / {c:.0}"))
 }
 
-fn j3(s: Option<(f64, f64, f64)>) -> Value {
+/// (min, median, max) as JSON; null when there is nothing.
+pub fn j3(s: Option<(f64, f64, f64)>) -> Value {
     s.map_or(
         Value::Null,
         |(a, b, c)| json!({"min": a, "median": b, "max": c}),

@@ -127,16 +127,17 @@ impl Cluster {
 
     /// A resource as JSON from `node`, or `None` if the call failed.
     pub fn get_json(&self, node: &str, type_: &str) -> Option<Value> {
-        let r = self.mctl(&["-n", node, "get", type_, "-o", "json"]);
-        if !r.ok {
-            return None;
-        }
-        serde_json::from_str(r.stdout.lines().next()?).ok()
+        self.first_json(&["-n", node, "get", type_, "-o", "json"])
     }
 
     /// Resource `id` of `type_` on `node`, as JSON.
     pub fn get_one(&self, node: &str, type_: &str, id: &str) -> Option<Value> {
-        let r = self.mctl(&["-n", node, "get", type_, id, "-o", "json"]);
+        self.first_json(&["-n", node, "get", type_, id, "-o", "json"])
+    }
+
+    /// The first line of what `mctl ARGS` prints, read as JSON.
+    fn first_json(&self, args: &[&str]) -> Option<Value> {
+        let r = self.mctl(args);
         if !r.ok {
             return None;
         }

@@ -64,17 +64,7 @@ impl Others {
     pub fn holders(&self) -> Option<Vec<usize>> {
         self.watches
             .iter()
-            .map(|w| {
-                let who: Vec<usize> = w
-                    .arp
-                    .holders(self.n)
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, h)| **h)
-                    .map(|(i, _)| i)
-                    .collect();
-                (who.len() == 1).then(|| who[0])
-            })
+            .map(|w| w.arp.sole_holder(self.n))
             .collect()
     }
 

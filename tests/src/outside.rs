@@ -117,9 +117,7 @@ impl Outside {
 
     /// Exactly one node answers, and it is not `not`.
     pub fn one_answering_other_than(&self, not: Option<usize>) -> Option<usize> {
-        let a = self.answering();
-        let who: Vec<usize> = (0..a.len()).filter(|i| a[*i]).collect();
-        (who.len() == 1 && Some(who[0]) != not).then(|| who[0])
+        self.arp.sole_holder(self.n).filter(|i| Some(*i) != not)
     }
 
     pub fn stop(self) -> Seen {
