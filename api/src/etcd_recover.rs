@@ -7,7 +7,8 @@
 
 use crate::auth::{check, Need};
 use crate::etcd_api::EtcdApi;
-use crate::machine::{may_bootstrap, CONFIG_OWNER};
+use crate::machine::may_bootstrap;
+use crate::store::CONFIG_OWNER;
 use futures::StreamExt;
 use machined_proto as pb;
 use machined_resources::types::EtcdBootstrap;

@@ -5,8 +5,8 @@
 
 use crate::auth::{check, Need};
 use crate::etcd_api::{unavailable, unavailable_err, EtcdApi};
-use crate::machine::CONFIG_OWNER;
 use crate::quorum::Change;
+use crate::store::CONFIG_OWNER;
 use machined_controllers::etcd::client::{self as etcd, hex};
 use machined_proto as pb;
 use machined_resources::resource::Timestamp;

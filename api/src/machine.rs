@@ -7,7 +7,7 @@ use machined_resources::types::{EtcdPhase, EtcdStatus, MachineConfigSpec};
 use machined_resources::State;
 use tonic::Status;
 
-pub use crate::store::CONFIG_OWNER;
+use crate::store::CONFIG_OWNER;
 
 /// Configs parsed at once, node-wide.
 pub(crate) static PARSES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);

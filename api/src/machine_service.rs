@@ -2,7 +2,8 @@
 //! reboot and shutdown (behind the quorum guard), bootstrap, version. The
 //! API's state and helpers are in `machine.rs`, applying in `apply.rs`.
 
-use crate::machine::{may_bootstrap, MachineApi, CONFIG_OWNER};
+use crate::machine::{may_bootstrap, MachineApi};
+use crate::store::CONFIG_OWNER;
 use machined_proto as pb;
 use machined_resources::types::{EtcdBootstrap, MachineConfigSpec};
 use tonic::{Request, Response, Status};

@@ -2,7 +2,8 @@
 //! and the state it restores from the state directory.
 
 use anyhow::{Context, Result};
-use machined_api::{machine, MachineApi, NodeStore};
+use machined_api::store::CONFIG_OWNER;
+use machined_api::{MachineApi, NodeStore};
 use machined_resources::types::{EtcdBootstrap, EtcdLeft};
 use machined_resources::{config, State};
 use std::path::Path;
@@ -74,7 +75,7 @@ pub fn initial_config(flag: Option<&Path>, store: &NodeStore, state: &State) -> 
 pub fn restore_bootstrap(store: &NodeStore, state: &State) -> Result<()> {
     if let Some(since) = store.left_since() {
         state.put(
-            machine::CONFIG_OWNER,
+            CONFIG_OWNER,
             EtcdLeft::ID,
             &EtcdLeft {
                 since: since.into(),
@@ -83,7 +84,7 @@ pub fn restore_bootstrap(store: &NodeStore, state: &State) -> Result<()> {
     }
     if store.bootstrap_requested() {
         state.put(
-            machine::CONFIG_OWNER,
+            CONFIG_OWNER,
             EtcdBootstrap::ID,
             &EtcdBootstrap { requested: true },
         )?;
