@@ -26,6 +26,7 @@ pub mod scenario;
 pub mod scrape;
 pub mod service;
 pub mod trial;
+pub mod trial_outcome;
 pub mod trial_quorum;
 pub mod verdict;
 pub mod vlan_port;

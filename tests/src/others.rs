@@ -9,6 +9,7 @@ use crate::arpwatch::ArpWatch;
 use crate::cluster::Cluster;
 use crate::probe::{gap, Prober};
 use crate::verdict::answered_by_two;
+use crate::wait_for;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -58,6 +59,23 @@ impl Others {
             watches,
             n: macs.len(),
         }
+    }
+
+    /// Starts the watches and waits until one node answers for each VIP;
+    /// the watches and who answers for each.
+    pub fn answered(
+        c: &Cluster,
+        ips: &[Ipv4Addr],
+        probe_every: Duration,
+        arp_every: Duration,
+    ) -> (Others, Vec<usize>) {
+        let o = Others::start(c, ips, probe_every, arp_every);
+        let who = wait_for(
+            "every other VIP answered by one node",
+            Duration::from_secs(30),
+            || o.holders(),
+        );
+        (o, who)
     }
 
     /// Who alone answers for each VIP now, if one node does for every VIP.

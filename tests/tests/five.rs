@@ -86,7 +86,6 @@ fn five_control_planes_elect_guard_quorum_and_fail_over() {
         .unwrap_or_else(|| panic!("{label}: nobody holds the VIP\n{}", c.logs()));
     assert_ne!(new, r.old_holder, "{label}: the VIP did not move");
     let o = r.others.first().expect("the second VIP watched");
-    assert_eq!(o.double, 0, "{label}: two MACs answered for {}", o.ip);
     if o.on_faulted {
         assert!(
             o.back_after.is_some(),
