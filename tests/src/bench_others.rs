@@ -73,6 +73,15 @@ pub fn line(r: &Row) -> Option<String> {
     ))
 }
 
+/// The all-VIP table (`total` VIPs), under the usual one.
+pub fn print_table(rows: &[Row], total: usize) {
+    println!("\nevery VIP ({total} in all; the first is the one above): per trial the VIPs the faulted node held");
+    println!("{HEADER}");
+    for r in rows {
+        println!("{}", line(r).unwrap_or_default());
+    }
+}
+
 pub fn json(r: &Row) -> Value {
     let t = trials(r);
     json!({

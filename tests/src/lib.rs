@@ -3,6 +3,7 @@
 //! and polling waits.
 
 pub mod arpwatch;
+pub mod bench_idle;
 pub mod bench_others;
 pub mod bench_report;
 pub mod bins;

@@ -101,6 +101,9 @@ fn parse() -> Result<Opts, String> {
     if o.trials == 0 {
         return Err("--trials: at least 1".into());
     }
+    if o.qemu && !o.others.is_empty() {
+        return Err("--vips: the netns lab only (the VMs' configs carry one VIP)".into());
+    }
     let runs = |s: &Scenario| if o.qemu { s.on_vms() } else { s.on_netns() };
     if !chosen {
         o.scenarios.retain(runs);
@@ -135,19 +138,9 @@ fn main() {
         eprintln!("(virtual machines: mctl cluster create --provisioner qemu)");
         Cluster::create("bench", &machined_tests::vm::THREE_VMS)
     } else {
-        let cps = o.controlplanes.to_string();
-        let mut args = vec!["--controlplanes", &cps, "--stand-in"];
-        let vips: Vec<String> = std::iter::once(machined_tests::faults::VIP.to_string())
-            .chain(o.others.iter().map(|v| v.to_string()))
-            .collect();
-        if !o.others.is_empty() {
-            for v in &vips {
-                args.extend(["--vip", v.as_str()]);
-            }
-        }
-        Cluster::create("bench", &args)
+        netns_lab(&o)
     };
-    let idle = (!o.idle.is_zero()).then(|| idle_cpu(&c, o.idle));
+    let idle = (!o.idle.is_zero()).then(|| machined_tests::bench_idle::idle_cpu(&c, o.idle));
     let mut results: Vec<Outcome> = Vec::new();
     for s in &o.scenarios {
         if *s == Scenario::Unhealthy {
@@ -212,6 +205,17 @@ fn main() {
         );
         return;
     }
+    print_text(&o, &rows, idle.as_deref(), &c, &usage);
+}
+
+/// The tables and the per-node figures, as text.
+fn print_text(
+    o: &Opts,
+    rows: &[Row],
+    idle: Option<&[(String, &'static str, f64)]>,
+    c: &Cluster,
+    usage: &[(String, u64, u64)],
+) {
     println!(
         "ICMP every {} ms and an ARP request every {} ms from the LAN namespace; {} trial(s) per scenario",
         o.probe.as_millis(),
@@ -219,20 +223,13 @@ fn main() {
         o.trials
     );
     println!("{HEADER}");
-    for r in &rows {
+    for r in rows {
         println!("{}", line(r));
     }
     if !o.others.is_empty() {
-        println!(
-            "\nevery VIP ({} in all; the first is the one above): per trial the VIPs the faulted node held",
-            o.others.len() + 1
-        );
-        println!("{}", bench_others::HEADER);
-        for r in &rows {
-            println!("{}", bench_others::line(r).unwrap_or_default());
-        }
+        bench_others::print_table(rows, o.others.len() + 1);
     }
-    if let Some(v) = &idle {
+    if let Some(v) = idle {
         println!(
             "idle machined CPU over {} s: {}",
             o.idle.as_secs(),
@@ -272,29 +269,17 @@ fn main() {
     }
 }
 
-/// Each node's machined CPU (percent of one core) over `window` on an idle
-/// lab, with its role (holder or candidate) at the start and the end.
-fn idle_cpu(c: &Cluster, window: Duration) -> Vec<(String, &'static str, f64)> {
-    let holder = c.wait_healthy();
-    let before = c.usage();
-    let t = std::time::Instant::now();
-    machined_tests::wait_for("the idle window", window + Duration::from_secs(10), || {
-        (t.elapsed() >= window).then_some(())
-    });
-    let after = c.usage();
-    let secs = t.elapsed().as_secs_f64();
-    let still = c.holder();
-    before
-        .iter()
-        .enumerate()
-        .filter_map(|(i, (n, _, cpu0))| {
-            let (_, _, cpu1) = after.iter().find(|(m, _, _)| m == n)?;
-            let role = match (i == holder, still == Some(i)) {
-                (true, true) => "holder",
-                (false, false) => "candidate",
-                _ => "holder changed",
-            };
-            Some((n.clone(), role, (cpu1 - cpu0) as f64 / 10.0 / secs))
-        })
-        .collect()
+/// The netns lab: `--controlplanes`, the stand-in service, and every VIP
+/// when there are several.
+fn netns_lab(o: &Opts) -> Cluster {
+    let cps = o.controlplanes.to_string();
+    let mut args = vec!["--controlplanes".to_string(), cps, "--stand-in".to_string()];
+    if !o.others.is_empty() {
+        let first = machined_tests::faults::VIP.to_string();
+        for v in std::iter::once(first).chain(o.others.iter().map(|v| v.to_string())) {
+            args.extend(["--vip".to_string(), v]);
+        }
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Cluster::create("bench", &args)
 }
