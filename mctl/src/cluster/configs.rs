@@ -121,16 +121,22 @@ pub fn node(base: &Value, n: &NodeNet<'_>, cp: bool) -> String {
         }
     }
     if cp {
-        // Multidoc: every VIP a document; legacy: the first is the
-        // interface's.
-        let docs = if n.multidoc { n.vips } else { &n.vips[1..] };
-        for v in docs {
-            text.push_str(&format!(
-                "---\napiVersion: v1alpha1\nkind: Layer2VIPConfig\nname: {v}\nlink: eth0\n"
-            ));
-            if n.slow_etcd {
-                text.push_str(&format!("machined: {{proofTimeout: {SLOW_PROOF}}}\n"));
-            }
+        text.push_str(&vip_documents(n));
+    }
+    text
+}
+
+/// A control plane's `Layer2VIPConfig` documents: multidoc, every VIP;
+/// legacy, all but the first (the interface's).
+fn vip_documents(n: &NodeNet<'_>) -> String {
+    let docs = if n.multidoc { n.vips } else { &n.vips[1..] };
+    let mut text = String::new();
+    for v in docs {
+        text.push_str(&format!(
+            "---\napiVersion: v1alpha1\nkind: Layer2VIPConfig\nname: {v}\nlink: eth0\n"
+        ));
+        if n.slow_etcd {
+            text.push_str(&format!("machined: {{proofTimeout: {SLOW_PROOF}}}\n"));
         }
     }
     text

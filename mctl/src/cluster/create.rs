@@ -4,13 +4,13 @@
 //! etcd, wait for every member and for the VIP, and print a summary.
 
 use super::launch::Launch;
+use super::plan::{host, plan, Plan};
 use super::qemu::{self, Accel};
-use super::record::{self, NodeRecord, Record};
-use super::{check_name, configs, lab, self_in, step, wait_until, CreateArgs};
+use super::record::{NodeRecord, Record};
+use super::{configs, lab, self_in, step, wait_until, CreateArgs};
 use crate::gen::Generated;
 use crate::mctlconfig::{self, MctlConfig};
-use anyhow::{anyhow, bail, Context, Result};
-use ipnet::Ipv4Net;
+use anyhow::{anyhow, Context, Result};
 use machined_resources::endpoint;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -20,28 +20,12 @@ use std::time::Instant;
 /// comes every minute.
 const DHCP_LEASE: &str = "2m";
 
-/// What create will build, checked before anything is touched.
-struct Plan<'a> {
-    a: &'a CreateArgs,
-    net: Ipv4Net,
-    /// The API endpoint's VIP (the first of `vips`).
-    vip: Ipv4Addr,
-    vips: Vec<Ipv4Addr>,
-    machined: PathBuf,
-    dir: PathBuf,
-    lan: String,
-    /// (short name, address, control plane)
-    nodes: Vec<(String, Ipv4Addr, bool)>,
-    /// `--provisioner qemu`: the image and how the VMs run.
-    vms: Option<(PathBuf, Accel)>,
-}
-
 pub fn create(a: &CreateArgs) -> Result<()> {
     let p = plan(a)?;
     let mut rec = Record {
         name: a.name.clone(),
         cidr: p.net.to_string(),
-        vip: p.vip.to_string(),
+        vip: p.vip().to_string(),
         vips: p.vips.iter().map(|v| v.to_string()).collect(),
         lan: p.lan.clone(),
         ..Default::default()
@@ -68,106 +52,6 @@ pub fn create(a: &CreateArgs) -> Result<()> {
     let holders = wait_for_vip(&p, first, deadline)?;
     summary(&p, &rec, &holders);
     Ok(())
-}
-
-/// Most VIPs a lab takes (`--vip` repeated).
-const MAX_VIPS: usize = 64;
-
-/// The VIPs (`--vip`, repeatable; default .50 of the subnet): addresses in
-/// the subnet, each once.
-fn vips(a: &CreateArgs, net: &Ipv4Net) -> Result<Vec<Ipv4Addr>> {
-    if a.vip.len() > MAX_VIPS {
-        bail!("--vip: at most {MAX_VIPS} (got {})", a.vip.len());
-    }
-    let mut out: Vec<Ipv4Addr> = Vec::new();
-    for v in &a.vip {
-        let ip: Ipv4Addr = v
-            .parse()
-            .map_err(|_| anyhow!("--vip {v:?} is not an IPv4 address"))?;
-        if !net.contains(&ip) {
-            bail!("--vip {ip} is outside --cidr {net}");
-        }
-        if out.contains(&ip) {
-            bail!("--vip {ip} is given twice");
-        }
-        out.push(ip);
-    }
-    if out.is_empty() {
-        out.push(host(net, 50)?);
-    }
-    Ok(out)
-}
-
-fn machined_bin(arg: &Option<PathBuf>) -> Result<PathBuf> {
-    if let Some(p) = arg {
-        return Ok(p.clone());
-    }
-    let beside = std::env::current_exe()?.with_file_name("machined");
-    if beside.exists() {
-        return Ok(beside);
-    }
-    Ok(PathBuf::from("machined"))
-}
-
-fn host(net: &Ipv4Net, n: u32) -> Result<Ipv4Addr> {
-    let ip = Ipv4Addr::from(u32::from(net.network()) + n);
-    if !net.contains(&ip) || ip == net.broadcast() {
-        bail!("--cidr {net}: too small for host .{n}");
-    }
-    Ok(ip)
-}
-
-fn plan(a: &CreateArgs) -> Result<Plan<'_>> {
-    check_name(&a.name)?;
-    if !nix::unistd::Uid::effective().is_root() {
-        bail!("cluster create needs root (network namespaces)");
-    }
-    if a.controlplanes == 0 {
-        bail!("--controlplanes: at least 1");
-    }
-    let net: Ipv4Net = a
-        .cidr
-        .parse()
-        .map_err(|e| anyhow!("--cidr {:?}: {e}", a.cidr))?;
-    let vips = vips(a, &net)?;
-    let vip = vips[0];
-    let machined = machined_bin(&a.machined)?;
-    let dir = record::dir(&a.name);
-    if dir.exists() {
-        bail!(
-            "cluster {:?} exists ({}); destroy it first: mctl cluster destroy --name {}",
-            a.name,
-            dir.display(),
-            a.name
-        );
-    }
-    let mut nodes = Vec::new();
-    for i in 1..=a.controlplanes {
-        nodes.push((format!("cp{i}"), host(&net, 10 + u32::from(i))?, true));
-    }
-    for i in 1..=a.workers {
-        nodes.push((format!("w{i}"), host(&net, 20 + u32::from(i))?, false));
-    }
-    if a.stand_in && a.provisioner != "netns" {
-        bail!("--stand-in: only with --provisioner netns (the OS image carries no mctl to run it)");
-    }
-    if let Some(v) = vips
-        .iter()
-        .find(|v| nodes.iter().any(|(_, ip, _)| ip == *v))
-    {
-        bail!("--vip {v} collides with a node address");
-    }
-    Ok(Plan {
-        a,
-        net,
-        vip,
-        vips,
-        machined,
-        dir,
-        lan: format!("{}-lan", a.name),
-        nodes,
-        vms: None,
-    })
 }
 
 /// The image the VMs boot (built beside the cluster unless given) and the
@@ -202,7 +86,7 @@ fn make_lan(p: &Plan<'_>, rec: &mut Record) -> Result<Generated> {
     ));
     rec.namespaces.push(p.lan.clone());
     rec.save(&p.dir)?;
-    let endpoint = endpoint::ip_url("https", p.vip.into(), 6443);
+    let endpoint = endpoint::ip_url("https", p.vip().into(), 6443);
     let mut secrets = crate::gen::generate(&p.a.name, &endpoint)?;
     if let Some(ctx) = secrets.mctlconfig.contexts.get_mut(&p.a.name) {
         ctx.endpoints = vec![host(&p.net, 11)?.to_string()];
@@ -454,7 +338,6 @@ fn wait_for_etcd(p: &Plan<'_>, rec: &Record, deadline: Instant) -> Result<()> {
     Ok(())
 }
 
-/// The VIP's holder, once the first node sees one.
 /// Each VIP's holder (in `p.vips`' order), once the first node sees one
 /// for every VIP.
 fn wait_for_vip(p: &Plan<'_>, first: &NodeRecord, deadline: Instant) -> Result<Vec<String>> {
@@ -485,7 +368,7 @@ fn wait_for_vip(p: &Plan<'_>, first: &NodeRecord, deadline: Instant) -> Result<V
 }
 
 fn summary(p: &Plan<'_>, rec: &Record, holders: &[String]) {
-    let (a, lan, vip) = (p.a, &p.lan, p.vip);
+    let (a, lan, vip) = (p.a, &p.lan, p.vip());
     println!();
     println!(
         "cluster {:?} is up: {} control plane(s), {} worker(s)",

@@ -6,6 +6,7 @@ mod create;
 mod destroy;
 mod lab;
 mod launch;
+mod plan;
 mod qemu;
 mod record;
 pub mod stand_in;
