@@ -159,6 +159,7 @@ static DEFINITIONS: &[Definition] = &[
         &[
             col("IP", "/ip"),
             col("LINK", "/link"),
+            col("GROUP", "/options/group"),
             col("LEASE TTL", "/options/leaseTtlSecs"),
         ],
         false,
@@ -168,6 +169,7 @@ static DEFINITIONS: &[Definition] = &[
         &[
             col("IP", "/ip"),
             col("LINK", "/link"),
+            col("GROUP", "/group"),
             col("HOLDER", "/holder"),
             col("HOLDING", "/holding"),
             col("SINCE", "/since"),

@@ -113,11 +113,15 @@ fn samples() -> Vec<(&'static str, Value)> {
         json(VipSpec {
             ip,
             link: "eth0".into(),
-            options: VipOptions::default(),
+            options: VipOptions {
+                group: Some("api".into()),
+                ..VipOptions::default()
+            },
         }),
         json(VipStatus {
             ip: ip.to_string(),
             link: "eth0".into(),
+            group: "api".into(),
             holder: "cp1".into(),
             holding: true,
             campaigning: true,

@@ -9,11 +9,6 @@
 use etcd_client::{Client, GetOptions, PutOptions};
 use std::net::IpAddr;
 
-/// Where candidates post suspicions of a VIP's holder.
-fn prefix(vip: &IpAddr) -> String {
-    format!("machined/vip-suspect/{vip}/")
-}
-
 /// How many agreeing candidates a revoke needs, from the number of keys in
 /// the election (the holder's included).
 pub fn needed(election_keys: usize) -> Option<usize> {
@@ -29,14 +24,19 @@ pub fn agreeing<'a>(values: impl Iterator<Item = &'a [u8]>, holder_lease: i64) -
 }
 
 pub struct Suspicion {
+    /// The VIP probed (a group's lead).
     pub vip: IpAddr,
+    /// The election's name (`super::group::election`).
+    pub election: String,
+    /// Where candidates post suspicions (`super::group::suspects`).
+    pub suspects: String,
     pub me: String,
     pub my_lease: i64,
 }
 
 impl Suspicion {
     fn key(&self) -> String {
-        format!("{}{}", prefix(&self.vip), self.me)
+        format!("{}{}", self.suspects, self.me)
     }
 
     pub async fn post(&self, c: &mut Client, holder_lease: i64) -> Result<(), etcd_client::Error> {
@@ -58,7 +58,7 @@ impl Suspicion {
     ) -> Result<bool, etcd_client::Error> {
         let election = c
             .get(
-                format!("{}/", super::election_name(&self.vip)),
+                format!("{}/", self.election),
                 Some(GetOptions::new().with_prefix().with_count_only()),
             )
             .await?;
@@ -66,7 +66,10 @@ impl Suspicion {
             return Ok(false);
         };
         let posted = c
-            .get(prefix(&self.vip), Some(GetOptions::new().with_prefix()))
+            .get(
+                self.suspects.as_str(),
+                Some(GetOptions::new().with_prefix()),
+            )
             .await?;
         Ok(agreeing(posted.kvs().iter().map(|kv| kv.value()), holder_lease) >= need)
     }

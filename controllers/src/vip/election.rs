@@ -10,30 +10,26 @@
 //! the [`super::elector`] traits.
 
 use super::deps::Deps;
+use super::group::Group;
 use super::report::report_holder;
 use super::runner::{Desire, Shared};
 use super::session::Session;
 use super::shared::Tasks;
 use machined_resources::types::VipSpec;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tracing::Instrument;
 
 /// Runs until the desire channel closes.
-pub async fn run(
-    spec: VipSpec,
-    mut desire: watch::Receiver<Desire>,
-    shared: Arc<Shared>,
-    deps: Deps,
-) {
+pub async fn run(group: Group, mut desire: watch::Receiver<Desire>, deps: Deps) {
+    let (spec, shared) = (group.lead(), group.shared());
     loop {
         // An operator's pin (made only while etcd cannot decide) comes
         // before any session, and ends one under way.
         let done = shared.view().pin_done;
         let pin = desire.borrow().pin.clone().filter(|p| p.seq > done);
         if let Some(p) = pin {
-            super::pin::run(&spec, p, desire.clone(), &shared, &deps).await;
+            super::pin::run(&group, p, desire.clone(), &deps).await;
             continue;
         }
         let pinned = pin_due(desire.clone(), done);
@@ -43,19 +39,16 @@ pub async fn run(
         let watching = desire.clone();
         let waited = tokio::select! {
             r = desire.wait_for(|d| d.eligible) => r.map(|d| d.clone()),
-            _ = observe_only(&spec, watching, &shared, &deps) => continue,
+            _ = observe_only(spec, watching, shared, &deps) => continue,
             _ = &mut pinned => continue,
         };
         let Ok(d) = waited else { return };
         let ended = tokio::select! {
-            r = session(&spec, d, &mut desire, &shared, &deps) => r,
+            r = session(&group, d, &mut desire, &deps) => r,
             _ = &mut pinned => {
                 // The session could prove nothing without quorum; what it
                 // may have left in the kernel goes before the pin claims.
-                if let Err(e) = deps.addrs.remove(spec.ip) {
-                    tracing::warn!(error = %machined_resources::error::chain(&e), "removing the VIP for the pin failed");
-                }
-                shared.update(|v| v.leading = false);
+                group.remove_left(&*deps.addrs);
                 continue;
             }
         };
@@ -72,13 +65,12 @@ pub async fn run(
 
 /// One session, phase by phase; each phase either hands on or ends it.
 async fn session(
-    spec: &VipSpec,
+    group: &Group,
     d: Desire,
     desire: &mut watch::Receiver<Desire>,
-    shared: &Arc<Shared>,
     deps: &Deps,
 ) -> Result<(), super::election_error::SessionError> {
-    let mut s = Session::open(spec, d, desire.clone(), shared, deps).await?;
+    let mut s = Session::open(group, d, desire.clone(), deps).await?;
     if let Some(ended) = s.standby().await {
         return s.leave(ended).await;
     }
@@ -100,7 +92,8 @@ async fn pin_due(mut desire: watch::Receiver<Desire>, done: u64) {
     }
 }
 
-/// Observes election `spec.ip` through any member and reports the holder,
+/// Observes the election of `spec` (a group's lead) through any member and
+/// reports the holder,
 /// while this node is not a candidate; runs until dropped (or, without an
 /// etcd to ask, does nothing).
 async fn observe_only(
@@ -117,7 +110,7 @@ async fn observe_only(
         if let Ok(c) = deps.elector.connect(&d).await {
             let (tx, rx) = watch::channel(None);
             let _task = Tasks(vec![tokio::spawn(
-                c.observe(super::election_name(&spec.ip), tx)
+                c.observe(super::group::election(spec), tx)
                     .in_current_span(),
             )]);
             report_holder(rx, shared, spec.ip).await;

@@ -54,6 +54,8 @@ pub struct Script {
     pub returns: Mutex<Vec<String>>,
     /// The member that answers a look for quorum (none: no quorum).
     pub quorum: Arc<Mutex<Option<String>>>,
+    /// How many addresses were in the kernel at each release.
+    pub held_at_release: Mutex<Vec<usize>>,
 }
 
 impl Script {
@@ -205,6 +207,8 @@ impl Campaign for FakeCampaign {
     async fn release(&self, _: LeaderKey, _: i64) -> Result<(), SessionError> {
         self.0
             .log(format!("release, address present: {}", self.0.present()));
+        let held = self.0.addrs.held.lock().unwrap().len();
+        self.0.held_at_release.lock().unwrap().push(held);
         if self.0.release_fails {
             return Err(SessionError::Timeout {
                 what: "lease revoke",
@@ -272,15 +276,33 @@ pub fn start_with(script: &Arc<Script>, first: Desire) -> (watch::Sender<Desire>
         link: "eth0".into(),
         options: Default::default(),
     };
+    let (tx, views) = start_group(script, vec![spec], first);
+    (tx, views[0].clone())
+}
+
+/// Starts the runner of a group of `specs` (by address, the lead first);
+/// returns its desire sender and each member's view.
+pub fn start_group(
+    script: &Arc<Script>,
+    specs: Vec<VipSpec>,
+    first: Desire,
+) -> (watch::Sender<Desire>, Vec<Arc<Shared>>) {
     let deps = Deps {
         addrs: script.addrs.clone(),
         wires: Arc::new(FakeWires(script.clone())),
         elector: Arc::new(FakeElector(script.clone())),
     };
     let (tx, rx) = watch::channel(first);
-    let shared = Shared::new(Waker::default());
-    tokio::spawn(election::run(spec, rx, shared.clone(), deps));
-    (tx, shared)
+    let views: Vec<_> = specs
+        .iter()
+        .map(|_| Shared::new(Waker::default()))
+        .collect();
+    let group = super::group::Group {
+        specs,
+        views: views.clone(),
+    };
+    tokio::spawn(election::run(group, rx, deps));
+    (tx, views)
 }
 
 pub async fn until(what: &str, mut f: impl FnMut() -> bool) {

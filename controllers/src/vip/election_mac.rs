@@ -5,29 +5,34 @@
 
 use super::elector::Campaign;
 use super::observe::Holder as Observed;
-use super::runner::Desire;
+use super::runner::{Desire, MemberLink};
 use super::wire::{Wire, Wires};
 use etcd_client::LeaderKey;
 use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::sync::watch;
 
-/// Follows the link's MAC while holding; runs until dropped.
+/// Follows the link of group member `member` (0: the lead, whose MAC the
+/// election value names; its wire opened on `link` with `mac`) while
+/// holding; runs until dropped.
 pub async fn follow(
     c: &dyn Campaign,
     key: &LeaderKey,
     wires: &dyn Wires,
-    (link, vip): (u32, IpAddr),
+    (member, vip, link): (usize, IpAddr, MemberLink),
     mut desire: watch::Receiver<Desire>,
     tx: watch::Sender<Arc<dyn Wire>>,
     mut value: Observed,
 ) {
+    let (link, mut cur) = (link.link_index, link.mac);
     loop {
-        let cur = value.mac;
         let next = desire
-            .wait_for(|d| d.mac.is_some() && d.mac != cur)
+            .wait_for(|d| {
+                let m = d.member(member).mac;
+                m.is_some() && m != cur
+            })
             .await
-            .map(|d| d.mac);
+            .map(|d| d.member(member).mac);
         let Ok(Some(mac)) = next else {
             return std::future::pending().await;
         };
@@ -39,6 +44,10 @@ pub async fn follow(
             Err(e) => {
                 tracing::warn!(%vip, error = %machined_resources::error::chain(&e), "cannot open the link with its new MAC")
             }
+        }
+        cur = Some(mac);
+        if member > 0 {
+            continue;
         }
         value.mac = Some(mac);
         if let Err(e) = c.proclaim(key, &value.encode()).await {

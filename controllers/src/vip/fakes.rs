@@ -20,6 +20,8 @@ use tokio::sync::Notify;
 #[derive(Default)]
 pub struct FakeAddrs {
     pub present: Mutex<bool>,
+    /// Every address added and not removed since (a group's members).
+    pub held: Mutex<std::collections::BTreeSet<IpAddr>>,
     /// (lifetime, create_only) of every add.
     pub adds: Mutex<Vec<(u32, bool)>>,
     /// Removals that fail before one works.
@@ -39,23 +41,25 @@ impl VipAddrs for FakeAddrs {
         }
         Ok(self.silenced.fetch_add(1, Ordering::SeqCst) == 0)
     }
-    fn add(&self, _: IpAddr, lifetime: u32, create_only: bool) -> Result<(), AddError> {
+    fn add(&self, ip: IpAddr, lifetime: u32, create_only: bool) -> Result<(), AddError> {
         std::thread::sleep(*self.add_takes.lock().unwrap());
         self.adds.lock().unwrap().push((lifetime, create_only));
         let mut p = self.present.lock().unwrap();
+        self.held.lock().unwrap().insert(ip);
         if *p && create_only {
             return Err(AddError::Exists);
         }
         *p = true;
         Ok(())
     }
-    fn remove(&self, _: IpAddr) -> Result<(), NetError> {
+    fn remove(&self, ip: IpAddr) -> Result<(), NetError> {
         self.removals.fetch_add(1, Ordering::SeqCst);
         if self.failing_removals.load(Ordering::SeqCst) > 0 {
             self.failing_removals.fetch_sub(1, Ordering::SeqCst);
             return Err(NetError::errno("remove", 16));
         }
         *self.present.lock().unwrap() = false;
+        self.held.lock().unwrap().remove(&ip);
         Ok(())
     }
     fn present(&self, _: IpAddr) -> Result<bool, NetError> {

@@ -38,6 +38,9 @@ pub mod elector;
 mod elector_etcd;
 #[cfg(test)]
 pub(crate) mod fakes;
+mod group;
+#[cfg(test)]
+mod group_tests;
 mod holder;
 #[cfg(test)]
 mod holder_tests;
@@ -65,6 +68,7 @@ mod tests;
 mod vip_config;
 mod vip_desire;
 mod vip_operator;
+mod vip_status;
 mod wire;
 mod wire_l2;
 

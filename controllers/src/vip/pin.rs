@@ -17,14 +17,14 @@
 
 use super::deps::Deps;
 use super::elector::QuorumLook;
+use super::group::{Crew, Group};
 use super::holder::Holder;
 use super::keepalive::LeaseState;
 use super::proof::{Confirm, Proof};
-use super::runner::{Desire, Pin, Shared};
+use super::runner::{Desire, Pin};
 use super::shared::LetGo;
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use machined_resources::types::VipSpec;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -35,13 +35,8 @@ use tracing::Instrument;
 pub const LOOK_EVERY: Duration = Duration::from_millis(200);
 
 /// Runs one pin to its end.
-pub async fn run(
-    spec: &VipSpec,
-    pin: Pin,
-    desire: watch::Receiver<Desire>,
-    shared: &Arc<Shared>,
-    deps: &Deps,
-) {
+pub async fn run(group: &Group, pin: Pin, desire: watch::Receiver<Desire>, deps: &Deps) {
+    let (spec, shared) = (group.lead(), group.shared());
     shared.update(|v| v.pin_done = pin.seq);
     let d = desire.borrow().clone();
     super::report::pinned(spec.ip, &pin);
@@ -70,21 +65,23 @@ pub async fn run(
         Some(why) => why,
         None => {
             let p = Pinned {
-                spec,
+                group,
                 pin: &pin,
                 d: &d,
                 q,
                 within,
                 ttl,
             };
-            p.hold(lease, back, desire, shared, deps).await
+            p.hold(lease, back, desire, deps).await
         }
     };
     shared.update(|v| {
         v.pinned.clear();
-        v.waiting.clear();
         v.set_holder(None);
     });
+    for view in &group.views {
+        view.update(|v| v.waiting.clear());
+    }
     super::report::pin_ended(spec.ip, &pin, why);
 }
 
@@ -122,7 +119,7 @@ async fn wait_out(
 }
 
 struct Pinned<'a> {
-    spec: &'a VipSpec,
+    group: &'a Group,
     pin: &'a Pin,
     d: &'a Desire,
     q: Arc<dyn QuorumLook>,
@@ -134,41 +131,49 @@ impl Pinned<'_> {
     /// Claims and holds while the looks (`lease`, `back`) find etcd silent.
     async fn hold(
         self,
-        mut lease: watch::Receiver<LeaseState>,
+        lease: watch::Receiver<LeaseState>,
         mut back: watch::Receiver<bool>,
         desire: watch::Receiver<Desire>,
-        shared: &Arc<Shared>,
         deps: &Deps,
     ) -> LetGo {
-        let (spec, d) = (self.spec, self.d);
-        let wire = match deps
-            .wires
-            .open(d.link_index, d.mac.unwrap_or_default(), spec.ip)
-        {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::error!(error = %machined_resources::error::chain(&e), "cannot open the link for the pin");
-                return LetGo::Ineligible;
-            }
-        };
+        let d = self.d;
+        let shared = self.group.shared();
+        let confirm: Arc<dyn Confirm> = Arc::new(PinProof {
+            q: self.q.clone(),
+            within: self.within,
+        });
+        let (mut crew, mut cues) = (Vec::new(), Vec::new());
+        for (i, (spec, view)) in self.group.specs.iter().zip(&self.group.views).enumerate() {
+            let link = d.member(i);
+            let wire = match deps
+                .wires
+                .open(link.link_index, link.mac.unwrap_or_default(), spec.ip)
+            {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::error!(vip = %spec.ip, error = %machined_resources::error::chain(&e), "cannot open the link for the pin");
+                    return LetGo::Ineligible;
+                }
+            };
+            let (cue, rx) = mpsc::channel(8);
+            let holder = Holder {
+                link: link.link_index,
+                ip: spec.ip,
+                ttl: self.ttl,
+                announce: spec.options.announce,
+                claim_window: Duration::from_millis(spec.options.claim_window_ms),
+                addrs: deps.addrs.clone(),
+                wire: watch::channel(wire).1,
+                kick: Default::default(),
+                confirm: confirm.clone(),
+                cue,
+                yields: true,
+            };
+            crew.push((holder, view.clone()));
+            cues.push(rx);
+        }
+        let crew = Crew(crew);
         let came_back = back.clone();
-        let (cue, cues) = mpsc::channel(8);
-        let holder = Holder {
-            link: d.link_index,
-            ip: spec.ip,
-            ttl: self.ttl,
-            announce: spec.options.announce,
-            claim_window: Duration::from_millis(spec.options.claim_window_ms),
-            addrs: deps.addrs.clone(),
-            wire: watch::channel(wire).1,
-            kick: Default::default(),
-            confirm: Arc::new(PinProof {
-                q: self.q.clone(),
-                within: self.within,
-            }),
-            cue,
-            yields: true,
-        };
         shared.update(|v| {
             v.pinned = describe(self.pin, "holding while etcd has no quorum");
             v.set_holder(Some(d.node.clone()));
@@ -179,16 +184,16 @@ impl Pinned<'_> {
                 _ = back.wait_for(|b| *b) => LetGo::EtcdBack,
             }
         };
-        let why = match holder.hold(&mut lease, stop, shared, cues).await {
+        let why = match crew.hold(&lease, stop, cues).await {
             // A look before speaking found etcd answering.
             LetGo::Unproven => LetGo::EtcdBack,
             _ if *came_back.borrow() => LetGo::EtcdBack,
             why => why,
         };
-        let was_leading = shared.view().leading;
-        holder.remove_confirmed(shared).await;
-        if was_leading {
-            super::report::released(spec.ip, why, "");
+        let was_leading: Vec<bool> = crew.0.iter().map(|(_, v)| v.view().leading).collect();
+        crew.remove_confirmed().await;
+        for ((h, _), _) in crew.0.iter().zip(was_leading).filter(|(_, l)| *l) {
+            super::report::released(h.ip, why, "");
         }
         why
     }

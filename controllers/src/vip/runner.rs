@@ -28,6 +28,26 @@ pub struct Desire {
     pub handover: Handover,
     /// An operator's break-glass pin of the VIP on this node.
     pub pin: Option<Pin>,
+    /// The link of each VIP of the group, in the group's order (the first
+    /// is the lead's: `link_index` and `mac` above).
+    pub members: Vec<MemberLink>,
+}
+
+/// The link one VIP of a group is held on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MemberLink {
+    pub link_index: u32,
+    pub mac: Option<Mac>,
+}
+
+impl Desire {
+    /// The link of member `i` (the lead's when not known).
+    pub fn member(&self, i: usize) -> MemberLink {
+        self.members.get(i).copied().unwrap_or(MemberLink {
+            link_index: self.link_index,
+            mac: self.mac,
+        })
+    }
 }
 
 /// A pin as the operator made it (`VIPPin`).

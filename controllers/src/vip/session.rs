@@ -9,6 +9,7 @@ use super::election_error::SessionError;
 use super::election_health as health;
 use super::election_move::{self as moving, elsewhere};
 use super::elector::Campaign;
+use super::group::Group;
 use super::keepalive::LeaseState;
 use super::observe::Holder as Observed;
 use super::probe::Prober;
@@ -55,7 +56,9 @@ pub enum Ended {
 }
 
 pub struct Session<'a> {
+    /// The group's lead (its election, its options, its probes).
     pub spec: &'a VipSpec,
+    pub group: &'a Group,
     pub d: Desire,
     pub shared: &'a Arc<Shared>,
     pub deps: &'a Deps,
@@ -105,7 +108,7 @@ async fn track_previous(
 /// move, the last other holder) and the signals they feed.
 fn watches(
     c: &dyn Campaign,
-    ip: std::net::IpAddr,
+    (ip, name): (std::net::IpAddr, &str),
     lease: i64,
     ttl: Duration,
     granted_at: Instant,
@@ -121,10 +124,7 @@ fn watches(
             c.keep_alive(lease, ttl, granted_at, lease_tx, kick.clone())
                 .in_current_span(),
         ),
-        tokio::spawn(
-            c.observe(super::election_name(&ip), holder_tx)
-                .in_current_span(),
-        ),
+        tokio::spawn(c.observe(name.to_string(), holder_tx).in_current_span()),
         tokio::spawn(super::report::keepalives(lease_rx.clone(), ip)),
         tokio::spawn(c.observe_move(ip, move_tx).in_current_span()),
         tokio::spawn(track_previous(holder_rx.clone(), lease, prev_tx)),
@@ -145,13 +145,13 @@ impl<'a> Session<'a> {
     /// about the VIP would fill up with frames nobody reads while this node
     /// is a candidate, and the claim would have to wade through them.
     pub async fn open(
-        spec: &'a VipSpec,
+        group: &'a Group,
         d: Desire,
         desire: watch::Receiver<Desire>,
-        shared: &'a Arc<Shared>,
         deps: &'a Deps,
     ) -> Result<Session<'a>, SessionError> {
-        let name = super::election_name(&spec.ip);
+        let (spec, shared) = (group.lead(), group.shared());
+        let name = super::group::election(spec);
         let c = deps.elector.connect(&d).await?;
         let ttl = Duration::from_secs(u64::from(spec.options.lease_ttl_secs));
         let granted_at = Instant::now();
@@ -160,7 +160,8 @@ impl<'a> Session<'a> {
             .mac
             .ok_or_else(|| SessionError::NoMac(spec.link.clone()))?;
         let kick = Arc::new(Notify::new());
-        let (tasks, mut sig) = watches(&*c, spec.ip, lease, ttl, granted_at, &kick, desire);
+        let (tasks, mut sig) =
+            watches(&*c, (spec.ip, &name), lease, ttl, granted_at, &kick, desire);
         let report = {
             let (rx, shared, ip) = (sig.holder.clone(), shared.clone(), spec.ip);
             Tasks(vec![tokio::spawn(
@@ -185,6 +186,7 @@ impl<'a> Session<'a> {
         let stepped_out = passing && elsewhere(&sig.moving.borrow(), &d.node);
         Ok(Session {
             spec,
+            group,
             shared,
             deps,
             c,
@@ -234,6 +236,8 @@ impl<'a> Session<'a> {
         Prober {
             suspicion: Suspicion {
                 vip: self.spec.ip,
+                election: self.name.clone(),
+                suspects: super::group::suspects(self.spec),
                 me: self.d.node.clone(),
                 my_lease: self.lease,
             },

@@ -4,9 +4,10 @@
 use super::election_error::SessionError;
 use super::election_health as health;
 use super::election_move as moving;
+use super::group::Crew;
 use super::holder::Holder;
 use super::report::note_holder;
-use super::runner::Desire;
+use super::runner::{Desire, MemberLink};
 use super::session::Session;
 use super::shared::LetGo;
 use etcd_client::LeaderKey;
@@ -38,78 +39,106 @@ impl Session<'_> {
         if let Some(t) = self.c.keep_leadership_away(&self.d) {
             self.tasks.0.push(tokio::spawn(t.in_current_span()));
         }
-        let (cue_tx, cue_rx) = mpsc::channel(8);
-        self.watch_previous(&cue_tx);
-        let wire = match self.deps.wires.open(
-            self.d.link_index,
-            self.mine.mac.unwrap_or_default(),
-            spec.ip,
-        ) {
-            Ok(w) => w,
-            Err(e) => {
-                // Nothing was said or added: give the lead back.
-                let _ = self.c.release(key, self.lease).await;
-                return Err(SessionError::Link(e));
-            }
-        };
-        let (wire_tx, wire_rx) = watch::channel(wire);
-        let holder = self.holder(&key, wire_rx, cue_tx);
+        let confirm = self.c.confirmer(
+            &key,
+            self.lease,
+            Duration::from_millis(spec.options.proof_timeout_ms),
+        );
+        // One holder per member, each on its own link's wire.
+        let (mut crew, mut cues, mut wires) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, (member, view)) in self.group.specs.iter().zip(&self.group.views).enumerate() {
+            let link = self.d.member(i);
+            let (cue_tx, cue_rx) = mpsc::channel(8);
+            self.watch_previous(member.ip, link, &cue_tx);
+            let wire =
+                match self
+                    .deps
+                    .wires
+                    .open(link.link_index, link.mac.unwrap_or_default(), member.ip)
+                {
+                    Ok(w) => w,
+                    Err(e) => {
+                        // Nothing was said or added: give the lead back.
+                        let _ = self.c.release(key, self.lease).await;
+                        return Err(SessionError::Link(e));
+                    }
+                };
+            let (wire_tx, wire_rx) = watch::channel(wire);
+            let holder = self.holder(member.ip, link.link_index, &confirm, wire_rx, cue_tx);
+            crew.push((holder, view.clone()));
+            cues.push(cue_rx);
+            wires.push((i, member.ip, link, wire_tx));
+        }
+        let crew = Crew(crew);
         // The first reason to let go: ineligible, our election key deleted
         // or unwatchable, a failing check with a healthy candidate, a move.
         let (c, sig, d) = (&*self.c, &self.sig, &self.d);
+        let follow = futures::future::join_all(wires.into_iter().map(|(i, ip, link, tx)| {
+            super::election_mac::follow(
+                c,
+                &key,
+                &*self.deps.wires,
+                (i, ip, link),
+                sig.desire.clone(),
+                tx,
+                self.mine.clone(),
+            )
+        }));
         let stop = async {
             tokio::select! {
                 _ = ineligible(sig.desire.clone()) => LetGo::Ineligible,
                 why = c.key_gone(&key) => why,
                 why = health::handover(c, &self.name, self.lease, sig.desire.clone(), won_at, shared) => why,
                 why = moving::move_away(c, &self.name, spec.ip, sig.moving.clone(), &d.node, self.lease) => why,
-                _ = super::election_mac::follow(c, &key, &*self.deps.wires, (d.link_index, spec.ip), sig.desire.clone(), wire_tx, self.mine.clone()) => {
-                    unreachable!("following the MAC runs until dropped")
-                }
+                _ = follow => unreachable!("following the MACs runs until dropped"),
             }
         };
-        let mut lease = self.sig.lease.clone();
-        let why = holder.hold(&mut lease, stop, shared, cue_rx).await;
-        self.release(&holder, key, why).await
+        let why = crew.hold(&self.sig.lease, stop, cues).await;
+        self.release(&crew, key, why).await
     }
 
     /// A holder this node took over from may come back (a healed
     /// partition, a thawed VM): its side of the LAN is repointed then.
-    fn watch_previous(&mut self, cue: &mpsc::Sender<super::shared::Cue>) {
+    fn watch_previous(
+        &mut self,
+        vip: std::net::IpAddr,
+        link: MemberLink,
+        cue: &mpsc::Sender<super::shared::Cue>,
+    ) {
         let previous = self.sig.previous.borrow().clone();
         if let Some(prev) = previous.filter(|p| p.ip.is_some()) {
             let t = self.deps.wires.watch_return(
-                self.d.link_index,
-                self.mine.mac.unwrap_or_default(),
+                link.link_index,
+                link.mac.unwrap_or_default(),
                 &prev,
-                self.spec.ip,
+                vip,
                 cue.clone(),
             );
             self.tasks.0.push(tokio::spawn(t.in_current_span()));
         }
     }
 
-    /// What claims, keeps and speaks for the address, with proof through
-    /// the lead held with `key`.
+    /// What claims, keeps and speaks for one member's address, with proof
+    /// (`confirm`, shared by the group) through the lead held.
     fn holder(
         &self,
-        key: &LeaderKey,
+        ip: std::net::IpAddr,
+        link: u32,
+        confirm: &std::sync::Arc<dyn super::proof::Confirm>,
         wire: watch::Receiver<std::sync::Arc<dyn super::wire::Wire>>,
         cue: mpsc::Sender<super::shared::Cue>,
     ) -> Holder {
         let o = &self.spec.options;
         Holder {
-            link: self.d.link_index,
-            ip: self.spec.ip,
+            link,
+            ip,
             ttl: self.ttl,
             announce: o.announce,
             claim_window: Duration::from_millis(o.claim_window_ms),
             addrs: self.deps.addrs.clone(),
             wire,
             kick: self.kick.clone(),
-            confirm: self
-                .c
-                .confirmer(key, self.lease, Duration::from_millis(o.proof_timeout_ms)),
+            confirm: confirm.clone(),
             cue,
             yields: false,
         }
@@ -119,20 +148,15 @@ impl Session<'_> {
     /// kept alive, then the lead released (through any member that
     /// answers); when that fails, once more explicitly through the other
     /// members.
-    async fn release(
-        self,
-        holder: &Holder,
-        key: LeaderKey,
-        why: LetGo,
-    ) -> Result<(), SessionError> {
-        let (spec, shared) = (self.spec, self.shared);
+    async fn release(self, crew: &Crew, key: LeaderKey, why: LetGo) -> Result<(), SessionError> {
+        let shared = self.shared;
         tracing::warn!(reason = why.as_str(), "giving up the VIP");
-        let was_leading = shared.view().leading;
+        let was_leading: Vec<bool> = crew.0.iter().map(|(_, v)| v.view().leading).collect();
         let t = Instant::now();
-        holder.remove_confirmed(shared).await;
+        crew.remove_confirmed().await;
         let removed = t.elapsed();
-        if was_leading {
-            super::report::released(spec.ip, why, &self.sig.desire.borrow().reason);
+        for ((h, _), _) in crew.0.iter().zip(was_leading).filter(|(_, l)| *l) {
+            super::report::released(h.ip, why, &self.sig.desire.borrow().reason);
         }
         shared.update(|v| v.set_holder(None));
         let released = self.c.release(key, self.lease).await;

@@ -2,7 +2,7 @@
 //! whether it may campaign and why not, its etcd, its link, its check's
 //! verdict, its priority, and an operator's forfeit.
 
-use super::runner::{Desire, Handover, Health, Pin, Verdict};
+use super::runner::{Desire, Handover, Health, MemberLink, Pin, Verdict};
 use crate::{ControllerError, Ctx};
 use machined_resources::resource::rfc3339;
 use machined_resources::types::{
@@ -93,6 +93,54 @@ pub fn desire(ctx: &Ctx, spec: &VipSpec, stopping: bool) -> Result<Desire, Contr
         preempt_delay: Duration::from_millis(spec.options.preempt_delay_ms),
     };
     Ok(d)
+}
+
+/// Whether and how a group's runner may campaign: as its lead, with every
+/// member's link; not while any member may not (its link down, say, or
+/// forfeited); pinned when any member is.
+pub fn group_desire(
+    ctx: &Ctx,
+    specs: &[VipSpec],
+    stopping: bool,
+) -> Result<Desire, ControllerError> {
+    let mut group: Option<Desire> = None;
+    for spec in specs {
+        let d = desire(ctx, spec, stopping)?;
+        let link = MemberLink {
+            link_index: d.link_index,
+            mac: d.mac,
+        };
+        let Some(g) = group.as_mut() else {
+            group = Some(Desire {
+                members: vec![link],
+                ..d
+            });
+            continue;
+        };
+        g.members.push(link);
+        if g.eligible && !d.eligible {
+            g.eligible = false;
+            g.reason = format!("{} (VIP {} of the group)", d.reason, spec.ip);
+        }
+        if d.pin.as_ref().map(|p| p.seq) > g.pin.as_ref().map(|p| p.seq) {
+            g.pin = d.pin;
+        }
+    }
+    Ok(group.unwrap_or_default())
+}
+
+/// When the first forfeit of a VIP of a group that has not ended ends.
+pub fn group_forfeited_until(
+    ctx: &Ctx,
+    specs: &[VipSpec],
+) -> Result<Option<SystemTime>, ControllerError> {
+    let mut first: Option<SystemTime> = None;
+    for spec in specs {
+        if let Some(until) = forfeited_until(ctx, spec)? {
+            first = Some(first.map_or(until, |f| f.min(until)));
+        }
+    }
+    Ok(first)
 }
 
 /// When an operator's forfeit of this VIP ends, if it has not yet.

@@ -6,14 +6,14 @@
 
 use super::deps::Deps;
 use super::election;
+use super::group::Group;
 use super::runner::{Desire, Shared};
-use super::vip_desire::{desire, election_part, forfeited_until, SHUTTING_DOWN};
+use super::vip_desire::{election_part, group_desire, group_forfeited_until, SHUTTING_DOWN};
 use crate::kernel::vip_addr::VipAddrs;
 use crate::runtime::operator::{Runners, Slot};
 use crate::{Controller, ControllerError, Ctx, Input, Output, Waker};
 use async_trait::async_trait;
 use futures::FutureExt;
-use machined_resources::resource::rfc3339;
 use machined_resources::types::{
     AnnounceStatus, DhcpSpec, DhcpStatus, EtcdCerts, EtcdSpec, EtcdStatus, HealthState, LinkStatus,
     VipForfeit, VipHealthStatus, VipMove, VipPin, VipSpec, VipStatus,
@@ -23,20 +23,26 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
-/// How the controller talks to a VIP's runner; kept across restarts.
+/// How the controller talks to a group's runner; kept across restarts.
 pub struct Handle {
     desire: watch::Sender<Desire>,
-    shared: Arc<Shared>,
+    /// Each member's view (see [`Group::views`]).
+    views: Vec<Arc<Shared>>,
 }
+
+/// A runner's config: its group's members, by address, as the election
+/// sees them.
+type Members = Vec<VipSpec>;
 
 /// A runner letting go: told so, its handle dropped; it ends once it has
 /// released.
-type Stopping = Slot<VipSpec, ()>;
+type Stopping = Slot<Members, ()>;
 
 pub struct VipOperatorController {
     deps: Deps,
     waker: Waker,
-    runners: Runners<String, VipSpec, Handle>,
+    /// One per VIP group (a VIP without a group is a group of one).
+    runners: Runners<String, Members, Handle>,
     /// Runners whose spec went away, kept until their release is done.
     stopping: Vec<Stopping>,
     /// The last move request sent, per VIP (`VIPMove.seq`).
@@ -58,21 +64,24 @@ impl VipOperatorController {
         VipOperatorController {
             runners: Runners::new(
                 "vip",
-                Box::new(move |_, spec: &VipSpec, h: &Handle, attempt| {
+                Box::new(move |_, specs: &Members, h: &Handle, attempt| {
                     use tracing::Instrument;
-                    let (spec, deps) = (spec.clone(), start_deps.clone());
-                    let (desire, shared) = (h.desire.subscribe(), h.shared.clone());
-                    let span = tracing::info_span!("vip", vip = %spec.ip, link = %spec.link);
+                    let deps = start_deps.clone();
+                    let group = Group {
+                        specs: specs.clone(),
+                        views: h.views.clone(),
+                    };
+                    let desire = h.desire.subscribe();
+                    let lead = group.lead();
+                    let span = tracing::info_span!("vip", vip = %lead.ip, link = %lead.link,
+                        group = lead.options.group.as_deref().unwrap_or(""));
                     async move {
                         // Started again after it died: whatever it left in
                         // the kernel goes first (this node leads nothing).
                         if attempt > 0 {
-                            if let Err(e) = deps.addrs.remove(spec.ip) {
-                                tracing::warn!(error = %machined_resources::error::chain(&e), "removing what the last runner left failed");
-                            }
-                            shared.update(|v| v.leading = false);
+                            group.remove_left(&*deps.addrs);
                         }
-                        election::run(spec, desire, shared, deps).await
+                        election::run(group, desire, deps).await
                     }
                     .instrument(span)
                     .boxed()
@@ -98,15 +107,16 @@ impl VipOperatorController {
             let Some((_, r)) = self
                 .runners
                 .iter()
-                .find(|(_, r)| r.config.ip.to_string() == m.ip)
+                .find(|(_, r)| r.config.iter().any(|s| s.ip.to_string() == m.ip))
             else {
                 tracing::warn!(vip = %m.ip, "move requested for a VIP this node does not know");
                 continue;
             };
+            // A group moves as one: the request goes by its lead.
             let (elector, d, vip) = (
                 self.deps.elector.clone(),
                 r.handle.desire.borrow().clone(),
-                r.config.ip,
+                r.config[0].ip,
             );
             tokio::spawn(async move {
                 let sent = async {
@@ -125,10 +135,10 @@ impl VipOperatorController {
         Ok(())
     }
 
-    fn handle(waker: &Waker) -> Handle {
+    fn handle(waker: &Waker, members: usize) -> Handle {
         Handle {
             desire: watch::channel(Desire::default()).0,
-            shared: Shared::new(waker.clone()),
+            views: (0..members).map(|_| Shared::new(waker.clone())).collect(),
         }
     }
 }
@@ -184,28 +194,32 @@ impl Controller for VipOperatorController {
             .collect();
         // Runners for specs that are gone or changed stop (and release);
         // runners that died start again.
-        let mut done: Vec<Slot<VipSpec, Handle>> = self
+        let groups = super::group::by_runner(&specs);
+        let mut done: Vec<Slot<Members, Handle>> = self
             .runners
-            .take_unwanted(|id| specs.contains_key(id))
+            .take_unwanted(|id| groups.contains_key(id))
             .into_iter()
             .map(|(_, r)| r)
             .collect();
-        for (id, spec) in &specs {
-            let handle = || Self::handle(&self.waker);
-            done.extend(self.runners.ensure(id, election_part(spec), handle));
+        for (id, members) in &groups {
+            let handle = || Self::handle(&self.waker, members.len());
+            let config = members.iter().map(election_part).collect();
+            done.extend(self.runners.ensure(id, config, handle));
         }
         for r in done {
             let (h, rest) = r.part();
-            let _ = h.desire.send(desire(ctx, &rest.config, true)?);
+            let _ = h.desire.send(group_desire(ctx, &rest.config, true)?);
             self.stopping.push(rest);
         }
         if let Some(after) = self.runners.revive() {
             ctx.requeue_after(after);
         }
         for (id, r) in self.runners.iter() {
-            let Some(spec) = specs.get(id) else { continue };
-            let d = desire(ctx, spec, false)?;
-            if let Some(until) = forfeited_until(ctx, spec)? {
+            let Some(members) = groups.get(id) else {
+                continue;
+            };
+            let d = group_desire(ctx, members, false)?;
+            if let Some(until) = group_forfeited_until(ctx, members)? {
                 let left = until.duration_since(SystemTime::now()).unwrap_or_default();
                 ctx.requeue_after(left + Duration::from_millis(10));
             }
@@ -218,62 +232,27 @@ impl Controller for VipOperatorController {
         let mut keep_status = HashSet::new();
         let mut keep_announce = HashSet::new();
         for (_, r) in self.runners.iter() {
-            let view = r.handle.shared.view().clone();
             let d = r.handle.desire.borrow().clone();
-            let ip = r.config.ip.to_string();
-            let check = ctx.get::<VipHealthStatus>(&ip)?.map(|s| s.spec);
-            let reason = if !view.pinned.is_empty() {
-                String::new()
-            } else if !d.eligible {
-                d.reason.clone()
-            } else if !view.waiting.is_empty() {
-                view.waiting.clone()
-            } else if !view.standby.is_empty() {
-                view.standby.clone()
-            } else if !view.health_note.is_empty() {
-                view.health_note.clone()
-            } else {
-                view.error.clone()
-            };
-            let status = VipStatus {
-                ip: ip.clone(),
-                link: r.config.link.clone(),
-                holder: view.holder.clone().unwrap_or_default(),
-                holding: view.leading,
-                campaigning: d.eligible && view.standby.is_empty() && view.pinned.is_empty(),
-                reason,
-                since: view.since.into(),
-                transitions: view.transitions,
-                last_announce: view.announced.map(|a| a.0.into()),
-                announced_frames: view.announced.map_or(0, |a| a.1),
-                health: check.as_ref().map(|c| c.state),
-                health_result: check.map(|c| c.last_result).unwrap_or_default(),
-                rival: view
-                    .rival
-                    .map(|(m, at)| {
-                        format!(
-                            "{} at {}",
-                            crate::kernel::packet::format_mac(&m),
-                            rfc3339::format(at)
-                        )
-                    })
-                    .unwrap_or_default(),
-                pinned: view.pinned.clone(),
-            };
-            let m = machined_telemetry::metrics::get();
-            m.vip_state(&ip, status.holding, status.campaigning);
-            m.vip_health(&ip, status.health.map(|h| h == HealthState::Healthy));
-            ctx.put(&ip, &status)?;
-            keep_status.insert(ip.clone());
-            if let Some((last, frames)) = view.announced {
-                let a = AnnounceStatus {
-                    ip: r.config.ip,
-                    link: r.config.link.clone(),
-                    last: last.into(),
-                    frames,
-                };
-                ctx.put(&ip, &a)?;
-                keep_announce.insert(ip);
+            for (i, spec) in r.config.iter().enumerate() {
+                let view = super::vip_status::member_view(&r.handle.views, i);
+                let ip = spec.ip.to_string();
+                let check = ctx.get::<VipHealthStatus>(&ip)?.map(|s| s.spec);
+                let status = super::vip_status::status(spec, &view, &d, check);
+                let m = machined_telemetry::metrics::get();
+                m.vip_state(&ip, status.holding, status.campaigning);
+                m.vip_health(&ip, status.health.map(|h| h == HealthState::Healthy));
+                ctx.put(&ip, &status)?;
+                keep_status.insert(ip.clone());
+                if let Some((last, frames)) = view.announced {
+                    let a = AnnounceStatus {
+                        ip: spec.ip,
+                        link: spec.link.clone(),
+                        last: last.into(),
+                        frames,
+                    };
+                    ctx.put(&ip, &a)?;
+                    keep_announce.insert(ip);
+                }
             }
         }
         for gone in ctx.list::<VipStatus>()? {
@@ -302,7 +281,7 @@ impl Controller for VipOperatorController {
             all.push(rest);
         }
         for r in all {
-            let ip = r.config.ip;
+            let ip = r.config[0].ip;
             if !r.join(Duration::from_secs(5)).await {
                 tracing::warn!(vip = %ip, "VIP runner did not finish in time");
             }

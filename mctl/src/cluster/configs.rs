@@ -26,6 +26,8 @@ pub struct NodeNet<'a> {
     /// The VIPs: the first on the interface (legacy style), every other
     /// a `Layer2VIPConfig` document.
     pub vips: &'a [Ipv4Addr],
+    /// The VIP group of each VIP (none: alone).
+    pub groups: &'a [Option<String>],
     pub cp_ips: &'a [String],
     /// Talos v1.12+ style: HostnameConfig, LinkConfig and Layer2VIPConfig
     /// documents instead of `machine.network`.
@@ -60,6 +62,9 @@ pub fn node(base: &Value, n: &NodeNet<'_>, cp: bool) -> String {
     if cp {
         let mut vip = Mapping::new();
         vip.insert("ip".into(), n.vips[0].to_string().into());
+        if let Some(Some(g)) = n.groups.first() {
+            vip.insert("group".into(), g.as_str().into());
+        }
         if n.slow_etcd {
             vip.insert("machined".into(), slow_vip());
         }
@@ -129,12 +134,15 @@ pub fn node(base: &Value, n: &NodeNet<'_>, cp: bool) -> String {
 /// A control plane's `Layer2VIPConfig` documents: multidoc, every VIP;
 /// legacy, all but the first (the interface's).
 fn vip_documents(n: &NodeNet<'_>) -> String {
-    let docs = if n.multidoc { n.vips } else { &n.vips[1..] };
+    let skip = usize::from(!n.multidoc);
     let mut text = String::new();
-    for v in docs {
+    for (i, v) in n.vips.iter().enumerate().skip(skip) {
         text.push_str(&format!(
             "---\napiVersion: v1alpha1\nkind: Layer2VIPConfig\nname: {v}\nlink: eth0\n"
         ));
+        if let Some(Some(g)) = n.groups.get(i) {
+            text.push_str(&format!("group: {g}\n"));
+        }
         if n.slow_etcd {
             text.push_str(&format!("machined: {{proofTimeout: {SLOW_PROOF}}}\n"));
         }
@@ -151,10 +159,11 @@ mod tests {
         let g = crate::gen::generate("demo", "https://10.5.0.50:6443").unwrap();
         let net = "10.5.0.0/24".parse().unwrap();
         let ips = vec!["10.5.0.11".to_string(), "10.5.0.12".to_string()];
-        for nvips in [1u8, 3] {
+        for (nvips, ngroups) in [(1u8, 0u8), (3, 0), (1, 1), (3, 2)] {
             let vips: Vec<Ipv4Addr> = (0..nvips)
                 .map(|i| Ipv4Addr::new(10, 5, 0, 50 + i))
                 .collect();
+            let groups = crate::cluster::plan::vip_groups(vips.len(), ngroups).unwrap();
             for (base, cp, multidoc, dhcp, slow) in [
                 (&g.controlplane, true, false, false, false),
                 (&g.worker, false, false, false, false),
@@ -174,6 +183,7 @@ mod tests {
                     ip: "10.5.0.11".parse().unwrap(),
                     net: &net,
                     vips: &vips,
+                    groups: &groups,
                     cp_ips: &ips,
                 };
                 let text = node(base, &n, cp);
@@ -181,9 +191,10 @@ mod tests {
                     .unwrap_or_else(|e| panic!("{e}\n{text}"));
                 assert!(p.warnings.is_empty(), "{:?}", p.warnings);
                 assert_eq!(p.config.vip_ips().len(), usize::from(cp) * vips.len());
-                for v in p.config.vips() {
+                for (v, g) in p.config.vips().iter().zip(&groups) {
                     let want = if slow { 1000 } else { 250 };
                     assert_eq!(v.options.proof_timeout_ms, want, "{text}");
+                    assert_eq!(&v.options.group, g, "{text}");
                 }
                 assert_eq!(p.config.hostname.as_deref(), Some("demo-cp1"));
                 assert_eq!(p.config.cluster.etcd.peers.len(), if cp { 2 } else { 0 });

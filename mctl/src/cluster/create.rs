@@ -184,6 +184,7 @@ fn start_nodes(p: &Plan<'_>, secrets: &Generated, rec: &mut Record) -> Result<Ve
             ip: *ip,
             net: &p.net,
             vips: &p.vips,
+            groups: &p.groups,
             cp_ips: &cp_ips,
             multidoc: p.a.config_style == "multidoc",
             dhcp: p.a.dhcp,

@@ -57,6 +57,11 @@ pub struct CreateArgs {
     /// own election.
     #[arg(long)]
     pub vip: Vec<String>,
+    /// Put the VIPs, in order, in this many VIP groups (`vips-1`,
+    /// `vips-2`, ...), each with one election, moving as one; 0: every VIP
+    /// alone.
+    #[arg(long, default_value_t = 0)]
+    pub vip_groups: u8,
     /// machined binary (default: beside mctl, else on PATH).
     #[arg(long)]
     pub machined: Option<PathBuf>,

@@ -15,6 +15,8 @@ pub struct Plan<'a> {
     pub net: Ipv4Net,
     /// Every VIP; the first is the API endpoint's.
     pub vips: Vec<Ipv4Addr>,
+    /// The VIP group of each VIP (`--vip-groups`), in the same order.
+    pub groups: Vec<Option<String>>,
     pub machined: PathBuf,
     pub dir: PathBuf,
     pub lan: String,
@@ -29,6 +31,18 @@ impl Plan<'_> {
     pub fn vip(&self) -> Ipv4Addr {
         self.vips[0]
     }
+}
+
+/// The group of each of `vips` VIPs split, in order, into `groups` groups
+/// of (nearly) equal size; none with `groups` 0.
+pub fn vip_groups(vips: usize, groups: u8) -> Result<Vec<Option<String>>> {
+    let g = usize::from(groups);
+    if g > vips {
+        bail!("--vip-groups {g}: more groups than VIPs ({vips})");
+    }
+    Ok((0..vips)
+        .map(|i| (g > 0).then(|| format!("vips-{}", i * g / vips + 1)))
+        .collect())
 }
 
 /// Most VIPs a lab takes (`--vip` repeated).
@@ -91,6 +105,7 @@ pub fn plan(a: &CreateArgs) -> Result<Plan<'_>> {
         .parse()
         .map_err(|e| anyhow!("--cidr {:?}: {e}", a.cidr))?;
     let vips = vips(a, &net)?;
+    let groups = vip_groups(vips.len(), a.vip_groups)?;
     let machined = machined_bin(&a.machined)?;
     let dir = record::dir(&a.name);
     if dir.exists() {
@@ -121,10 +136,36 @@ pub fn plan(a: &CreateArgs) -> Result<Plan<'_>> {
         a,
         net,
         vips,
+        groups,
         machined,
         dir,
         lan: format!("{}-lan", a.name),
         nodes,
         vms: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::vip_groups;
+
+    #[test]
+    fn vips_split_into_groups_in_order() {
+        let names = |n, g| -> Vec<String> {
+            vip_groups(n, g)
+                .unwrap()
+                .into_iter()
+                .map(|x| x.unwrap_or_else(|| "-".into()))
+                .collect()
+        };
+        assert_eq!(names(3, 0), ["-", "-", "-"]);
+        assert_eq!(names(4, 2), ["vips-1", "vips-1", "vips-2", "vips-2"]);
+        assert_eq!(names(3, 2), ["vips-1", "vips-1", "vips-2"]);
+        assert_eq!(names(1, 1), ["vips-1"]);
+        let e = vip_groups(2, 3).unwrap_err().to_string();
+        assert!(
+            e.contains("--vip-groups 3") && e.contains("more groups than VIPs"),
+            "{e}"
+        );
+    }
 }

@@ -151,3 +151,5 @@ mod documents_tests;
 mod link_alias_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vip_group_tests;

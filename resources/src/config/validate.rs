@@ -16,6 +16,33 @@ pub fn check(c: &MachineConfig, d: &mut Diag) {
     no_vip_as_route_source(c, d);
     super::vip_subnet::check(c, d);
     vips(c, &addrs, d);
+    vip_groups(c, d);
+}
+
+/// The members of a VIP group share one election: the same options (lease,
+/// probes, check, priority) on every member.
+fn vip_groups(c: &MachineConfig, d: &mut Diag) {
+    let mut first: HashMap<&str, (String, &super::VipOptions)> = HashMap::new();
+    let vips = c.vips();
+    for v in &vips {
+        let Some(g) = v.options.group.as_deref() else {
+            continue;
+        };
+        let group_path = match v.path.rsplit_once('.') {
+            Some((base, _)) => format!("{base}.group"),
+            None => v.path.clone(),
+        };
+        match first.get(g) {
+            None => {
+                first.insert(g, (group_path, &v.options));
+            }
+            Some((at, opts)) if *opts != &v.options => d.error(
+                group_path,
+                format!("VIP group {g:?}: the options of this VIP differ from those of the member at {at} (the members of a group share one election: the same machined options on each)"),
+            ),
+            Some(_) => {}
+        }
+    }
 }
 
 /// Node addresses, each once.

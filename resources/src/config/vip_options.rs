@@ -66,6 +66,12 @@ pub struct VipOptions {
     /// holder the whole time, before taking the VIP over.
     #[serde(default = "default_preempt_delay_ms")]
     pub preempt_delay_ms: u64,
+    /// The VIP group this VIP belongs to (`group:` beside the VIP's
+    /// address): the members of a group share one election, one lease, one
+    /// liveness watch and one proof, and move together. None: a group of
+    /// one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 fn default_preempt_delay_ms() -> u64 {
@@ -104,13 +110,38 @@ impl Default for VipOptions {
             health_check: None,
             priority: 0,
             preempt_delay_ms: default_preempt_delay_ms(),
+            group: None,
         }
     }
+}
+
+/// Whether `g` can name a VIP group: 1-63 lowercase letters, digits and
+/// '-', not first or last (it is part of an etcd key every node reads).
+pub fn valid_group(g: &str) -> bool {
+    !g.is_empty()
+        && g.len() <= 63
+        && g.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !g.starts_with('-')
+        && !g.ends_with('-')
 }
 
 /// The `machined` block of a VIP: lease, announcements, holder probing.
 pub(super) fn vip_options(v: &mut Obj<'_>, d: &mut Diag) -> VipOptions {
     let mut opts = VipOptions::default();
+    if let Some(g) = v.string("group", d) {
+        if valid_group(&g) {
+            opts.group = Some(g);
+        } else {
+            d.error(
+                v.path("group"),
+                format!(
+                    "{} is not a valid VIP group name (1-63 lowercase letters, digits and '-', not first or last)",
+                    if g.len() <= 63 { format!("{g:?}") } else { format!("a name of {} bytes", g.len()) }
+                ),
+            );
+        }
+    }
     if !v.has("machined") {
         v.accept(&["machined"]);
         return opts;

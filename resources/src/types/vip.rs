@@ -29,6 +29,10 @@ impl ResourceSpec for VipSpec {
 pub struct VipStatus {
     pub ip: String,
     pub link: String,
+    /// The VIP group it belongs to (its members move together); empty for
+    /// a VIP alone.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub group: String,
     /// Node name of the holder; empty when nobody holds it.
     pub holder: String,
     /// This node holds it.
