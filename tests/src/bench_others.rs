@@ -126,6 +126,7 @@ mod tests {
             gap: Duration::from_millis(gap),
             double,
             back_after: back.map(Duration::from_millis),
+            answering: Vec::new(),
         }
     }
 
@@ -146,6 +147,7 @@ mod tests {
             moved_after: Some(Duration::from_millis(moved_after)),
             flood: None,
             others,
+            answering: Vec::new(),
         }
     }
 

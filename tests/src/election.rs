@@ -156,6 +156,22 @@ async fn follow(
 }
 
 impl Cluster {
+    /// The etcd keys of the election VIP `vip` is held through: its own,
+    /// or its VIP group's (as the first control plane's VIPStatus names it).
+    pub fn election_prefix(&self, vip: &str) -> String {
+        let group = self
+            .cps()
+            .first()
+            .and_then(|cp| self.get_one(&cp.2, "vipstatus", vip))
+            .and_then(|st| st["spec"]["group"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        if group.is_empty() {
+            format!("machined/vip/{vip}/")
+        } else {
+            format!("machined/vip-group/{group}/")
+        }
+    }
+
     /// Starts following the election of VIP `vip` through every control
     /// plane's etcd; returns once the current holder is known.
     pub fn election(&self, vip: &str) -> Election {
@@ -164,7 +180,7 @@ impl Cluster {
             .iter()
             .map(|c| format!("https://{}:2379", c.2))
             .collect();
-        let (lan, tls, prefix) = (self.lan(), tls(self), format!("machined/vip/{vip}/"));
+        let (lan, tls, prefix) = (self.lan(), tls(self), self.election_prefix(vip));
         let state: Arc<Mutex<State>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         // In the LAN's namespace, on a runtime of its own.

@@ -12,6 +12,7 @@ pub mod election;
 pub mod etcdctl;
 pub mod faults;
 pub mod faults_lan;
+pub mod group_split;
 pub mod migrate;
 pub mod monitor;
 pub mod netns;

@@ -37,6 +37,8 @@ pub struct OtherVip {
     /// From the fault until another node answered for it (VIPs the faulted
     /// node held).
     pub back_after: Option<Duration>,
+    /// Who started and stopped answering for it, when.
+    pub answering: Vec<crate::monitor::Change>,
 }
 
 impl Others {
@@ -109,6 +111,7 @@ impl Others {
                         .iter()
                         .find(|(at, i, holds)| *at >= t0 && *i != h && *holds)
                         .map(|(at, _, _)| at.duration_since(t0)),
+                    answering: changes,
                 }
             })
             .collect()

@@ -104,6 +104,7 @@ pub fn run_with(
         .iter()
         .find(|(at, i, holds)| *at >= t0 && *i != h && *holds)
         .map(|(at, _, _)| at.duration_since(t0));
+    let answering = seen.answering;
     restore(c, s, h);
     c.wait_healthy();
     Outcome {
@@ -119,6 +120,7 @@ pub fn run_with(
         moved_after,
         flood,
         others,
+        answering,
     }
 }
 

@@ -29,6 +29,8 @@ pub struct Outcome {
     pub flood: Option<Flood>,
     /// The lab's other VIPs (`bench-failover --vips`).
     pub others: Vec<OtherVip>,
+    /// Who started and stopped answering for the VIP, when.
+    pub answering: Vec<crate::monitor::Change>,
 }
 
 /// What an ARP flood cost the holder.
@@ -47,6 +49,27 @@ pub struct Flood {
 pub const KERNEL_OVERLAP_BOUND: Duration = Duration::from_millis(4250);
 
 impl Outcome {
+    /// How long the VIPs `ips` (the trial's first VIP among them, or other
+    /// VIPs watched) were answered by two nodes at once: a group split.
+    pub fn split(&self, ips: &[std::net::Ipv4Addr]) -> Duration {
+        let first: std::net::Ipv4Addr = crate::faults::VIP
+            .parse()
+            .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+        let members: Vec<&[crate::monitor::Change]> = ips
+            .iter()
+            .filter_map(|ip| {
+                if *ip == first {
+                    return Some(self.answering.as_slice());
+                }
+                self.others
+                    .iter()
+                    .find(|o| o.ip == *ip)
+                    .map(|o| o.answering.as_slice())
+            })
+            .collect();
+        crate::group_split::split(&members)
+    }
+
     /// The client's verdict: no request (for any VIP watched) answered by
     /// two MACs, no answer and
     /// no gratuitous ARP from a node etcd did not name as the holder, some

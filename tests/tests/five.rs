@@ -2,10 +2,11 @@
 //! members, every node sees them; `mctl health` passes; the quorum guard
 //! counts to five (with two nodes down, a reboot of a third is refused,
 //! as it would leave two of five); the holder's machine dies and another
-//! of the four answers for the VIP, never two at once. The lab has a
-//! second VIP (`--vip` twice: a Layer2VIPConfig document beside the
-//! interface's): it fails over too when the dead node held it, and no
-//! request for either ever has two answers.
+//! of the four answers for the VIP, never two at once. The lab has four
+//! VIPs in two VIP groups (`--vip` four times, `--vip-groups 2`): the
+//! first VIP's group (it and .51) moves as one to one node, no group is
+//! ever answered for by two nodes, no request for any VIP ever has two
+//! answers, and every node names one holder for both members.
 
 use machined_tests::cluster::{serial, Cluster};
 use machined_tests::require_root;
@@ -18,7 +19,10 @@ fn five_control_planes_elect_guard_quorum_and_fail_over() {
         return;
     }
     let _serial = serial();
-    let second: std::net::Ipv4Addr = "10.5.0.51".parse().expect("literal");
+    let ip = |s: &str| -> std::net::Ipv4Addr { s.parse().expect("literal") };
+    let first = ip(machined_tests::faults::VIP);
+    let others = [ip("10.5.0.51"), ip("10.5.0.52"), ip("10.5.0.53")];
+    let groups = [[first, others[0]], [others[1], others[2]]];
     let mut c = Cluster::create(
         "five",
         &[
@@ -28,6 +32,12 @@ fn five_control_planes_elect_guard_quorum_and_fail_over() {
             machined_tests::faults::VIP,
             "--vip",
             "10.5.0.51",
+            "--vip",
+            "10.5.0.52",
+            "--vip",
+            "10.5.0.53",
+            "--vip-groups",
+            "2",
         ],
     );
     let cps = c.cps();
@@ -78,35 +88,50 @@ fn five_control_planes_elect_guard_quorum_and_fail_over() {
 
     // The holder's machine dies: one of the four others answers, alone.
     let every = Duration::from_millis(10);
-    let r = trial::run_with(&mut c, Scenario::Dead, every, every, &[second]);
+    let r = trial::run_with(&mut c, Scenario::Dead, every, every, &others);
     let label = format!("dead holder at five (old {})", cps[r.old_holder].0);
     r.assert_one_voice(&label, || c.logs());
     let new = r
         .new_holder
         .unwrap_or_else(|| panic!("{label}: nobody holds the VIP\n{}", c.logs()));
     assert_ne!(new, r.old_holder, "{label}: the VIP did not move");
-    let o = r.others.first().expect("the second VIP watched");
-    if o.on_faulted {
-        assert!(
-            o.back_after.is_some(),
-            "{label}: {} did not come back",
-            o.ip
+    // The first VIP's group was on the dead node, all of it, and all of it
+    // came back; no group was ever answered for by two nodes.
+    let o = &r.others[0];
+    assert!(o.on_faulted, "{label}: {} was not with {first}", o.ip);
+    assert!(
+        o.back_after.is_some(),
+        "{label}: {} did not come back",
+        o.ip
+    );
+    for g in &groups {
+        let split = r.split(g);
+        assert_eq!(
+            split,
+            Duration::ZERO,
+            "{label}: group {g:?} split for {split:?}\n{}",
+            c.logs()
         );
     }
-    // Every node reports the second VIP, and the same one holder of it.
+    // Every node names one holder for both members of the first group:
+    // the node that answers for them.
+    let want = format!("-{}", cps[new].0);
     machined_tests::wait_for(
-        "every node to name one holder of 10.5.0.51",
+        "every node to name the new holder of the first group",
         Duration::from_secs(30),
         || {
-            let holders: Vec<String> = ips
-                .iter()
-                .map(|ip| {
-                    c.get_one(ip, "vipstatus", "10.5.0.51")
-                        .and_then(|st| st["spec"]["holder"].as_str().map(str::to_string))
-                        .unwrap_or_default()
+            let all = ips.iter().all(|node| {
+                groups[0].iter().all(|vip| {
+                    c.get_one(node, "vipstatus", &vip.to_string())
+                        .is_some_and(|st| {
+                            st["spec"]["holder"]
+                                .as_str()
+                                .is_some_and(|h| h.ends_with(&want))
+                                && st["spec"]["group"] == "vips-1"
+                        })
                 })
-                .collect();
-            (!holders[0].is_empty() && holders.iter().all(|h| *h == holders[0])).then_some(())
+            });
+            all.then_some(())
         },
     );
     eprintln!("five control planes: dead holder, client gap {:?}", r.gap);
