@@ -17,6 +17,8 @@ struct Trial {
     /// None when the faulted node held every VIP.
     untouched_worst: Option<f64>,
     double: usize,
+    /// The longest a VIP group was answered for by two nodes.
+    split: Option<f64>,
 }
 
 fn trial(r: &Outcome) -> Trial {
@@ -40,7 +42,35 @@ fn trial(r: &Outcome) -> Trial {
             .map(|o| ms(o.gap))
             .reduce(f64::max),
         double: r.verdict.double + r.others.iter().map(|o| o.double).sum::<usize>(),
+        split: r.group_split.map(ms),
     }
+}
+
+/// The lab's VIP groups of two or more (as the first control plane's
+/// VIPStatus names them).
+pub fn lab_groups(c: &crate::cluster::Cluster) -> Vec<Vec<std::net::Ipv4Addr>> {
+    let Some(cp) = c.cps().into_iter().next() else {
+        return Vec::new();
+    };
+    let mut groups: std::collections::BTreeMap<String, Vec<std::net::Ipv4Addr>> =
+        Default::default();
+    for st in c.get_json_all(&cp.2, "vipstatus") {
+        let (g, ip) = (&st["spec"]["group"], &st["spec"]["ip"]);
+        if let (Some(g), Some(Ok(ip))) = (g.as_str(), ip.as_str().map(str::parse)) {
+            groups.entry(g.to_string()).or_default().push(ip);
+        }
+    }
+    groups.into_values().filter(|g| g.len() > 1).collect()
+}
+
+/// The longest any of `groups` was answered for by two nodes in trial `r`.
+pub fn worst_split(r: &Outcome, groups: &[Vec<std::net::Ipv4Addr>]) -> Option<std::time::Duration> {
+    groups.iter().map(|g| r.split(g)).max()
+}
+
+/// The worst group split over the trials, when groups were measured.
+fn worst_split_ms(t: &[Trial]) -> Option<f64> {
+    t.iter().filter_map(|x| x.split).reduce(f64::max)
 }
 
 fn trials(r: &Row) -> Vec<Trial> {
@@ -52,7 +82,7 @@ fn worst_untouched(t: &[Trial]) -> Option<f64> {
     t.iter().filter_map(|x| x.untouched_worst).reduce(f64::max)
 }
 
-pub const HEADER: &str = "scenario             VIPs moved  worst VIP gap ms  median VIP gap ms  last VIP back ms   unmoved VIPs gap  2 MACs (all VIPs)";
+pub const HEADER: &str = "scenario             VIPs moved  worst VIP gap ms  median VIP gap ms  last VIP back ms   unmoved VIPs gap  2 MACs (all VIPs)  group split ms";
 
 /// The row of the all-VIP table, when the lab has other VIPs.
 pub fn line(r: &Row) -> Option<String> {
@@ -62,7 +92,7 @@ pub fn line(r: &Row) -> Option<String> {
     let t = trials(r);
     let moved = stats(t.iter().map(|x| x.moved as f64).collect());
     Some(format!(
-        "{:<20} {:>10}  {:>16}  {:>17}  {:>16}  {:>17}  {:>17}",
+        "{:<20} {:>10}  {:>16}  {:>17}  {:>16}  {:>17}  {:>17}  {:>14}",
         r.scenario.name(),
         fmt3(moved),
         fmt3(stats(t.iter().map(|x| x.worst_gap).collect())),
@@ -70,6 +100,7 @@ pub fn line(r: &Row) -> Option<String> {
         fmt3(stats(t.iter().filter_map(|x| x.last_back).collect())),
         worst_untouched(&t).map_or("-".into(), |w| format!("{w:.1}")),
         t.iter().map(|x| x.double).sum::<usize>(),
+        worst_split_ms(&t).map_or("-".into(), |w| format!("{w:.1}")),
     ))
 }
 
@@ -91,6 +122,7 @@ pub fn json(r: &Row) -> Value {
         "last_vip_back_ms": j3(stats(t.iter().filter_map(|x| x.last_back).collect())),
         "unmoved_vips_worst_gap_ms": worst_untouched(&t),
         "arp_requests_answered_by_two_macs_all_vips": t.iter().map(|x| x.double).sum::<usize>(),
+        "group_split_worst_ms": worst_split_ms(&t),
     })
 }
 
@@ -101,13 +133,14 @@ pub fn note(r: &Outcome) -> Option<String> {
     }
     let t = trial(r);
     Some(format!(
-        "all VIPs: {} moved, worst gap {:.1} ms, median {:.1} ms, last back {}, unmoved VIPs' worst gap {}, two MACs {}",
+        "all VIPs: {} moved, worst gap {:.1} ms, median {:.1} ms, last back {}, unmoved VIPs' worst gap {}, two MACs {}, group split {}",
         t.moved,
         t.worst_gap,
         t.median_gap,
         t.last_back.map_or("-".into(), |b| format!("{b:.1} ms")),
         t.untouched_worst.map_or("-".into(), |w| format!("{w:.1} ms")),
-        t.double
+        t.double,
+        t.split.map_or("-".into(), |w| format!("{w:.1} ms")),
     ))
 }
 
@@ -148,6 +181,7 @@ mod tests {
             flood: None,
             others,
             answering: Vec::new(),
+            group_split: None,
         }
     }
 

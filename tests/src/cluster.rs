@@ -137,11 +137,24 @@ impl Cluster {
 
     /// The first line of what `mctl ARGS` prints, read as JSON.
     fn first_json(&self, args: &[&str]) -> Option<Value> {
+        self.json_lines(args).into_iter().next()
+    }
+
+    /// Every resource of `type_` on `node`, as JSON.
+    pub fn get_json_all(&self, node: &str, type_: &str) -> Vec<Value> {
+        self.json_lines(&["-n", node, "get", type_, "-o", "json"])
+    }
+
+    /// Each line of mctl's output as JSON (none if mctl failed).
+    fn json_lines(&self, args: &[&str]) -> Vec<Value> {
         let r = self.mctl(args);
         if !r.ok {
-            return None;
+            return Vec::new();
         }
-        serde_json::from_str(r.stdout.lines().next()?).ok()
+        r.stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
 
     /// `mctl patch mc` on every control plane, live.

@@ -121,6 +121,7 @@ pub fn run_with(
         flood,
         others,
         answering,
+        group_split: None,
     }
 }
 

@@ -31,6 +31,9 @@ pub struct Outcome {
     pub others: Vec<OtherVip>,
     /// Who started and stopped answering for the VIP, when.
     pub answering: Vec<crate::monitor::Change>,
+    /// The longest any VIP group of the lab was answered for by two nodes
+    /// (none: no groups measured).
+    pub group_split: Option<Duration>,
 }
 
 /// What an ARP flood cost the holder.

@@ -42,6 +42,8 @@ struct Opts {
     controlplanes: u8,
     /// The lab's VIPs after the first (`--vips K`: .51 on).
     others: Vec<std::net::Ipv4Addr>,
+    /// VIP groups the VIPs are split into (`--groups G`; 0: none).
+    groups: u8,
 }
 
 fn parse() -> Result<Opts, String> {
@@ -55,6 +57,7 @@ fn parse() -> Result<Opts, String> {
         qemu: false,
         controlplanes: 3,
         others: Vec::new(),
+        groups: 0,
     };
     let mut chosen = false;
     let mut args = std::env::args().skip(1);
@@ -93,7 +96,14 @@ fn parse() -> Result<Opts, String> {
                     .ok_or("--vips: 1 to 32")?;
                 o.others = (1..k).map(|i| std::net::Ipv4Addr::new(10, 5, 0, 50 + i)).collect();
             }
-            "-h" | "--help" => return Err(format!("usage: bench-failover [--provisioner netns|qemu] [--trials N] [--scenarios {}] [--probe-ms 10] [--arp-ms 10] [--idle-secs 0] [--controlplanes 3] [--vips 1] [--json]",
+            "--groups" => {
+                o.groups = val("--groups")?
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=32).contains(n))
+                    .ok_or("--groups: 1 to 32")?
+            }
+            "-h" | "--help" => return Err(format!("usage: bench-failover [--provisioner netns|qemu] [--trials N] [--scenarios {}] [--probe-ms 10] [--arp-ms 10] [--idle-secs 0] [--controlplanes 3] [--vips 1] [--groups G] [--json]",
                 Scenario::all().map(|s| s.name()).join(","))),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -101,7 +111,10 @@ fn parse() -> Result<Opts, String> {
     if o.trials == 0 {
         return Err("--trials: at least 1".into());
     }
-    if o.qemu && !o.others.is_empty() {
+    if usize::from(o.groups) > o.others.len() + 1 {
+        return Err("--groups: at most as many as --vips".into());
+    }
+    if o.qemu && (!o.others.is_empty() || o.groups > 0) {
         return Err("--vips: the netns lab only (the VMs' configs carry one VIP)".into());
     }
     let runs = |s: &Scenario| if o.qemu { s.on_vms() } else { s.on_netns() };
@@ -141,6 +154,7 @@ fn main() {
         netns_lab(&o)
     };
     let idle = (!o.idle.is_zero()).then(|| machined_tests::bench_idle::idle_cpu(&c, o.idle));
+    let groups = bench_others::lab_groups(&c);
     let mut results: Vec<Outcome> = Vec::new();
     for s in &o.scenarios {
         if *s == Scenario::Unhealthy {
@@ -148,7 +162,8 @@ fn main() {
             c.wait_health_everywhere("healthy");
         }
         for t in 1..=o.trials {
-            let r = trial::run_with(&mut c, *s, o.probe, o.arp, &o.others);
+            let mut r = trial::run_with(&mut c, *s, o.probe, o.arp, &o.others);
+            r.group_split = bench_others::worst_split(&r, &groups);
             let v = &r.verdict;
             eprintln!(
                 "{:<8} trial {t}: gap {:>7.1} ms, lost {:>3}, two MACs {}, stale {}/{}, late {}, kernels {:.1} ms, holder {} -> {}, etcd leader: {}{}",
@@ -279,6 +294,9 @@ fn netns_lab(o: &Opts) -> Cluster {
         for v in std::iter::once(first).chain(o.others.iter().map(|v| v.to_string())) {
             args.extend(["--vip".to_string(), v]);
         }
+    }
+    if o.groups > 0 {
+        args.extend(["--vip-groups".to_string(), o.groups.to_string()]);
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     Cluster::create("bench", &args)
