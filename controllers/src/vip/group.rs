@@ -74,6 +74,15 @@ pub fn by_runner(specs: &HashMap<String, VipSpec>) -> BTreeMap<String, Vec<VipSp
     out
 }
 
+/// Whether member `i` is the first of `specs` on its link (the one that
+/// keeps checking the link's settings while held).
+pub fn first_on_link(specs: &[VipSpec], i: usize) -> bool {
+    let Some(me) = specs.get(i) else {
+        return false;
+    };
+    !specs[..i].iter().any(|s| s.link == me.link)
+}
+
 /// The etcd election of a group, by its lead.
 pub fn election(lead: &VipSpec) -> String {
     match &lead.options.group {
@@ -169,6 +178,17 @@ mod tests {
             ("group/ingress".into(), vec!["10.5.0.61".into()]),
         ];
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn one_member_per_link_checks_it() {
+        let specs = [
+            spec("10.5.0.50", "eth0", Some("api")),
+            spec("10.5.0.51", "eth0", Some("api")),
+            spec("fd00::50", "eth1", Some("api")),
+        ];
+        let firsts: Vec<bool> = (0..4).map(|i| first_on_link(&specs, i)).collect();
+        assert_eq!(firsts, [true, false, true, false]);
     }
 
     #[test]

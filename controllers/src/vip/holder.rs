@@ -61,6 +61,10 @@ pub struct Holder {
     /// Gives way to any other station claiming the VIP instead of
     /// defending it (a pin: the election's holder outranks it).
     pub yields: bool,
+    /// Checks on every renewal that the link is still quiet about
+    /// addresses it does not have (in a group, one member per link does:
+    /// the setting is the link's).
+    pub keeps_quiet: bool,
 }
 
 fn validity(lease: &watch::Receiver<LeaseState>, ttl: Duration) -> Option<Validity> {
@@ -238,7 +242,12 @@ impl Holder {
     /// Renews the address's lifetime (putting it back if someone removed
     /// it) and checks that the link is still quiet about it.
     fn renew(&self, v: &Validity, shared: &Shared) {
-        match self.addrs.silence(self.link) {
+        let quiet = if self.keeps_quiet {
+            self.addrs.silence(self.link)
+        } else {
+            Ok(false)
+        };
+        match quiet {
             Ok(true) => tracing::warn!(vip = %self.ip,
                 "the link was set to answer ARP for addresses it does not have; quiet again"),
             Ok(false) => {}

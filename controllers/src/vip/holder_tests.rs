@@ -44,6 +44,7 @@ fn holder_with(
         confirm: Arc::new(proof.clone()),
         cue,
         yields: false,
+        keeps_quiet: true,
     };
     (h, cues)
 }

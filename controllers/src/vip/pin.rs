@@ -17,7 +17,7 @@
 
 use super::deps::Deps;
 use super::elector::QuorumLook;
-use super::group::{Crew, Group};
+use super::group::{first_on_link, Crew, Group};
 use super::holder::Holder;
 use super::keepalive::LeaseState;
 use super::proof::{Confirm, Proof};
@@ -168,6 +168,7 @@ impl Pinned<'_> {
                 confirm: confirm.clone(),
                 cue,
                 yields: true,
+                keeps_quiet: first_on_link(&self.group.specs, i),
             };
             crew.push((holder, view.clone()));
             cues.push(rx);

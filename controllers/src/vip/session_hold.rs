@@ -64,7 +64,8 @@ impl Session<'_> {
                     }
                 };
             let (wire_tx, wire_rx) = watch::channel(wire);
-            let holder = self.holder(member.ip, link.link_index, &confirm, wire_rx, cue_tx);
+            let mut holder = self.holder(member.ip, link.link_index, &confirm, wire_rx, cue_tx);
+            holder.keeps_quiet = super::group::first_on_link(&self.group.specs, i);
             crew.push((holder, view.clone()));
             cues.push(cue_rx);
             wires.push((i, member.ip, link, wire_tx));
@@ -141,6 +142,7 @@ impl Session<'_> {
             confirm: confirm.clone(),
             cue,
             yields: false,
+            keeps_quiet: true,
         }
     }
 
