@@ -54,6 +54,12 @@ pub struct Script {
     pub returns: Mutex<Vec<String>>,
     /// The member that answers a look for quorum (none: no quorum).
     pub quorum: Arc<Mutex<Option<String>>>,
+    /// Who else owns each address (none: nobody, this session takes it).
+    pub owners: Arc<Mutex<std::collections::HashMap<IpAddr, String>>>,
+    /// What a group's member watch reports (sent once).
+    pub group_note: Mutex<String>,
+    /// The member lists a group's sessions put.
+    pub group_members: Mutex<Vec<Vec<IpAddr>>>,
     /// How many addresses were in the kernel at each release.
     pub held_at_release: Mutex<Vec<usize>>,
 }
@@ -192,6 +198,20 @@ impl Campaign for FakeCampaign {
         }
         Ok(())
     }
+    fn owner(&self, ip: IpAddr, _: &str, _: i64) -> Arc<dyn super::owner_key::Owner> {
+        Arc::new(FakeOwner(self.0.owners.clone(), ip))
+    }
+    fn watch_group_members(
+        &self,
+        _: (String, String),
+        members: Vec<IpAddr>,
+        _: i64,
+        tx: watch::Sender<String>,
+    ) -> Task {
+        self.0.group_members.lock().unwrap().push(members);
+        tx.send_replace(self.0.group_note.lock().unwrap().clone());
+        std::future::pending().boxed()
+    }
     async fn proclaim(&self, _: &LeaderKey, value: &str) -> Result<(), SessionError> {
         self.0.log(format!("proclaim {value}"));
         Ok(())
@@ -250,6 +270,19 @@ impl Wires for FakeWires {
     ) -> Task {
         self.0.returns.lock().unwrap().push(prev.node.clone());
         std::future::pending().boxed()
+    }
+}
+
+/// Owns an address unless the script says another session does.
+struct FakeOwner(
+    Arc<Mutex<std::collections::HashMap<IpAddr, String>>>,
+    IpAddr,
+);
+
+impl super::owner_key::Owner for FakeOwner {
+    fn own(&self) -> BoxFuture<'_, Result<Option<String>, SessionError>> {
+        let other = self.0.lock().unwrap().get(&self.1).cloned();
+        async move { Ok(other) }.boxed()
     }
 }
 

@@ -76,6 +76,16 @@ pub trait Campaign: Send + Sync {
     async fn request_move(&self, vip: IpAddr, to: &str, ttl_secs: u32) -> Result<(), SessionError>;
     /// Withdraws the move request of `vip` if it still names `to`.
     async fn clear_move(&self, vip: IpAddr, to: &str) -> Result<(), SessionError>;
+    /// Puts this node's list of the members of VIP group `(group, node)`
+    /// (on `lease`) and publishes what differs from other nodes' lists,
+    /// until dropped.
+    fn watch_group_members(
+        &self,
+        who: (String, String),
+        members: Vec<IpAddr>,
+        lease: i64,
+        tx: watch::Sender<String>,
+    ) -> Task;
     /// Replaces the value the leader (this campaign, holding `key`) shows.
     async fn proclaim(&self, key: &LeaderKey, value: &str) -> Result<(), SessionError>;
     /// Proof, on demand, that this campaign still leads with `key` (on
@@ -86,6 +96,9 @@ pub trait Campaign: Send + Sync {
         lease: i64,
         within: std::time::Duration,
     ) -> Arc<dyn super::proof::Confirm>;
+    /// Takes ownership of address `ip` for node `node`'s session on
+    /// `lease`, before claiming it (see `owner_key.rs`).
+    fn owner(&self, ip: IpAddr, node: &str, lease: i64) -> Arc<dyn super::owner_key::Owner>;
     /// Gives up the lead held with `key` on `lease`: the key goes, and the
     /// next candidate wins (etcd: the lease is revoked, one write that
     /// deletes the key with it).

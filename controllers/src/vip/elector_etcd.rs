@@ -208,6 +208,30 @@ impl Campaign for EtcdCampaign {
         super::move_key::clear(&self.client, vip, to).await
     }
 
+    fn owner(
+        &self,
+        ip: std::net::IpAddr,
+        node: &str,
+        lease: i64,
+    ) -> Arc<dyn super::owner_key::Owner> {
+        Arc::new(super::owner_key::EtcdOwner {
+            client: self.client.clone(),
+            ip,
+            node: node.to_string(),
+            lease,
+        })
+    }
+
+    fn watch_group_members(
+        &self,
+        who: (String, String),
+        members: Vec<std::net::IpAddr>,
+        lease: i64,
+        tx: watch::Sender<String>,
+    ) -> Task {
+        super::group_members::watch_members(self.client.clone(), who, members, lease, tx).boxed()
+    }
+
     async fn proclaim(&self, key: &LeaderKey, value: &str) -> Result<(), SessionError> {
         let mut c = self.client.clone();
         let opts = etcd_client::ProclaimOptions::new().with_leader(key.clone());

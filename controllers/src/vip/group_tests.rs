@@ -86,3 +86,41 @@ async fn a_group_is_won_once_claimed_together_and_let_go_address_first() {
         drop(tx);
     }
 }
+
+#[tokio::test]
+async fn a_group_puts_its_members_and_notes_other_nodes_lists() {
+    let script = Arc::new(Script::default());
+    *script.group_note.lock().unwrap() = "the nodes do not list the same members".into();
+    let (_tx, views) = start_group(&script, members(), desire(true));
+    until("the note", || !views[0].view().group_note.is_empty()).await;
+    let all: Vec<IpAddr> = members().iter().map(|s| s.ip).collect();
+    assert_eq!(*script.group_members.lock().unwrap(), [all]);
+    // A VIP alone puts no list.
+    let alone = Arc::new(Script::default());
+    let (_tx, views) = super::election_fakes::start(&alone);
+    until("the address", || alone.present()).await;
+    assert!(alone.group_members.lock().unwrap().is_empty());
+    assert!(views.view().group_note.is_empty());
+}
+
+#[tokio::test]
+async fn a_member_another_session_owns_waits_while_the_rest_are_claimed() {
+    let script = Arc::new(Script::default());
+    let taken: IpAddr = "10.5.0.51".parse().unwrap();
+    script.owners.lock().unwrap().insert(taken, "cp2".into());
+    let (_tx, views) = start_group(&script, members(), desire(true));
+    let rest: Vec<IpAddr> = ["10.5.0.50", "fd00::50"]
+        .iter()
+        .map(|i| i.parse().unwrap())
+        .collect();
+    until("the members nobody else owns", || held(&script) == rest).await;
+    until("the wait named", || {
+        views[1].view().waiting.contains("held by cp2")
+    })
+    .await;
+    assert!(!views[1].view().leading);
+    // The other session's lease goes: the member is claimed too.
+    script.owners.lock().unwrap().clear();
+    until("every member", || held(&script).len() == 3).await;
+    until("the wait over", || views[1].view().waiting.is_empty()).await;
+}

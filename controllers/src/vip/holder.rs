@@ -61,6 +61,9 @@ pub struct Holder {
     /// Gives way to any other station claiming the VIP instead of
     /// defending it (a pin: the election's holder outranks it).
     pub yields: bool,
+    /// Takes the address's one owner key before claiming (none: a pin,
+    /// which has no etcd to ask).
+    pub owner: Option<Arc<dyn super::owner_key::Owner>>,
     /// Checks on every renewal that the link is still quiet about
     /// addresses it does not have (in a group, one member per link does:
     /// the setting is the link's).
@@ -121,26 +124,13 @@ impl Holder {
                 }
                 continue;
             }
-            let wire = self.wire.borrow().clone();
-            let quiet = self.addrs.silence(self.link);
-            let why = match (quiet, wire.answered_by(self.claim_window).await) {
-                (Err(e), _) => format!(
-                    "cannot keep the kernel from answering for {} on the link: {}",
-                    self.ip,
-                    machined_resources::error::chain(&e)
-                ),
-                (Ok(_), Ok(None)) => {
-                    shared.update(|s| s.waiting.clear());
-                    return Ok(());
-                }
-                (Ok(_), Ok(Some(mac))) => {
-                    format!("{} still answers for {}", format_mac(&mac), self.ip)
-                }
-                (Ok(_), Err(e)) => format!(
-                    "cannot probe for {} on the link: {}",
-                    self.ip,
-                    machined_resources::error::chain(&e)
-                ),
+            let why = match self.owned().await {
+                Some(why) => Some(why),
+                None => self.quiet_and_silent().await,
+            };
+            let Some(why) = why else {
+                shared.update(|s| s.waiting.clear());
+                return Ok(());
             };
             tracing::warn!(vip = %self.ip, reason = %why, "not claiming the VIP yet");
             if shared.view().waiting != why {
@@ -149,6 +139,46 @@ impl Holder {
             shared.update(|s| s.waiting = why);
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Why this session does not own the address (`None`: it does).
+    async fn owned(&self) -> Option<String> {
+        let o = self.owner.as_ref()?;
+        match o.own().await {
+            Ok(None) => None,
+            Ok(Some(other)) => Some(format!(
+                "{} is held by {other} through another election (do the nodes list the same VIP groups?)",
+                self.ip
+            )),
+            Err(e) => Some(format!(
+                "cannot take ownership of {} in etcd: {}",
+                self.ip,
+                machined_resources::error::chain(&e)
+            )),
+        }
+    }
+
+    /// Why not to claim yet, if the link is not quiet or someone answers.
+    async fn quiet_and_silent(&self) -> Option<String> {
+        let wire = self.wire.borrow().clone();
+        let quiet = self.addrs.silence(self.link);
+        let why = match (quiet, wire.answered_by(self.claim_window).await) {
+            (Err(e), _) => format!(
+                "cannot keep the kernel from answering for {} on the link: {}",
+                self.ip,
+                machined_resources::error::chain(&e)
+            ),
+            (Ok(_), Ok(None)) => return None,
+            (Ok(_), Ok(Some(mac))) => {
+                format!("{} still answers for {}", format_mac(&mac), self.ip)
+            }
+            (Ok(_), Err(e)) => format!(
+                "cannot probe for {} on the link: {}",
+                self.ip,
+                machined_resources::error::chain(&e)
+            ),
+        };
+        Some(why)
     }
 
     /// Claims, adds and renews, while the speaker answers and announces,

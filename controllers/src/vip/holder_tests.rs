@@ -45,6 +45,7 @@ fn holder_with(
         cue,
         yields: false,
         keeps_quiet: true,
+        owner: None,
     };
     (h, cues)
 }

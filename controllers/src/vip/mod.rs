@@ -39,6 +39,7 @@ mod elector_etcd;
 #[cfg(test)]
 pub(crate) mod fakes;
 mod group;
+mod group_members;
 #[cfg(test)]
 mod group_tests;
 mod holder;
@@ -52,6 +53,7 @@ mod node_watch;
 mod observe;
 #[cfg(test)]
 mod operator_tests;
+mod owner_key;
 mod pin;
 mod probe;
 mod probe_target;

@@ -169,6 +169,7 @@ impl Pinned<'_> {
                 cue,
                 yields: true,
                 keeps_quiet: first_on_link(&self.group.specs, i),
+                owner: None,
             };
             crew.push((holder, view.clone()));
             cues.push(rx);

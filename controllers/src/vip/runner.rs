@@ -133,6 +133,8 @@ pub struct View {
     pub pinned: String,
     /// The last pin run (`Pin::seq`): each runs once.
     pub pin_done: u64,
+    /// Other nodes list other members for this VIP group: what differs.
+    pub group_note: String,
 }
 
 impl Default for View {
@@ -151,6 +153,7 @@ impl Default for View {
             rival: None,
             pinned: String::new(),
             pin_done: 0,
+            group_note: String::new(),
         }
     }
 }

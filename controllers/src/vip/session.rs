@@ -160,7 +160,7 @@ impl<'a> Session<'a> {
             .mac
             .ok_or_else(|| SessionError::NoMac(spec.link.clone()))?;
         let kick = Arc::new(Notify::new());
-        let (tasks, mut sig) =
+        let (mut tasks, mut sig) =
             watches(&*c, (spec.ip, &name), lease, ttl, granted_at, &kick, desire);
         let report = {
             let (rx, shared, ip) = (sig.holder.clone(), shared.clone(), spec.ip);
@@ -168,6 +168,9 @@ impl<'a> Session<'a> {
                 async move { report_holder(rx, &shared, ip).await }.in_current_span(),
             )])
         };
+        tasks
+            .0
+            .extend(super::group_members::tasks(&*c, group, &d.node, lease));
         let passing = d.health.passing();
         let mine = Observed {
             node: d.node.clone(),

@@ -66,6 +66,7 @@ impl Session<'_> {
             let (wire_tx, wire_rx) = watch::channel(wire);
             let mut holder = self.holder(member.ip, link.link_index, &confirm, wire_rx, cue_tx);
             holder.keeps_quiet = super::group::first_on_link(&self.group.specs, i);
+            holder.owner = Some(self.c.owner(member.ip, &self.d.node, self.lease));
             crew.push((holder, view.clone()));
             cues.push(cue_rx);
             wires.push((i, member.ip, link, wire_tx));
@@ -143,6 +144,7 @@ impl Session<'_> {
             cue,
             yields: false,
             keeps_quiet: true,
+            owner: None,
         }
     }
 

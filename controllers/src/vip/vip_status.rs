@@ -35,6 +35,8 @@ fn reason(view: &View, d: &Desire) -> String {
         view.standby.clone()
     } else if !view.health_note.is_empty() {
         view.health_note.clone()
+    } else if !view.group_note.is_empty() {
+        view.group_note.clone()
     } else {
         view.error.clone()
     }
