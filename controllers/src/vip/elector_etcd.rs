@@ -293,7 +293,14 @@ impl Campaign for EtcdCampaign {
 /// When the VIP holder is also the etcd leader, its death costs an etcd
 /// election before anyone can take over; so move etcd leadership to another
 /// member, now and whenever it comes back.
+/// How long after winning a holder looks whether it leads etcd.
+const LEADERSHIP_AFTER_WIN: Duration = Duration::from_secs(1);
+
 async fn keep_etcd_leadership_away(local: Vec<String>, tls: Option<etcd::Tls>) {
+    // Not while the new holder claims: a leadership transfer drops the
+    // writes under way (the claim's owner key, every other VIP's), and the
+    // holder stays etcd's leader for a second at most more.
+    tokio::time::sleep(LEADERSHIP_AFTER_WIN).await;
     // Asks this node's own member: "am I the leader" must be about it.
     let mut client = loop {
         match etcd::connect(&local, tls.as_ref()).await {

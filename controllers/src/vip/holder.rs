@@ -13,7 +13,6 @@ use super::runner::Shared;
 use super::shared::{Cue, LetGo};
 use super::speaker::{Silenced, Speaker};
 use super::wire::Wire;
-use crate::kernel::packet::format_mac;
 use crate::kernel::vip_addr::{AddError, VipAddrs};
 use crate::kernel::NetError;
 use machined_resources::config::Announce;
@@ -70,7 +69,7 @@ pub struct Holder {
     pub keeps_quiet: bool,
 }
 
-fn validity(lease: &watch::Receiver<LeaseState>, ttl: Duration) -> Option<Validity> {
+pub(super) fn validity(lease: &watch::Receiver<LeaseState>, ttl: Duration) -> Option<Validity> {
     match *lease.borrow() {
         LeaseState::Acked(at) => Some(Validity::from_ack(at, ttl)),
         LeaseState::Lost => None,
@@ -103,82 +102,6 @@ impl Holder {
                 Ok(()) => return Ok(Put::Renewed),
             }
         }
-    }
-
-    /// Waits until nobody answers for the address (or the lease can no
-    /// longer vouch for a claim). `Ok` to go ahead.
-    async fn claim(
-        &self,
-        lease: &mut watch::Receiver<LeaseState>,
-        shared: &Shared,
-    ) -> Result<(), LetGo> {
-        loop {
-            let v = validity(lease, self.ttl).ok_or(LetGo::LeaseLost)?;
-            if v.kernel_lifetime(Instant::now()).is_none() {
-                // Wait for a fresh acknowledgement before claiming; none
-                // before the fence, and the win was on a stale lease.
-                self.kick.notify_one();
-                tokio::select! {
-                    r = lease.changed() => if r.is_err() { return Err(LetGo::LeaseLost) },
-                    _ = tokio::time::sleep_until(v.fence()) => return Err(LetGo::Fenced),
-                }
-                continue;
-            }
-            let why = match self.owned().await {
-                Some(why) => Some(why),
-                None => self.quiet_and_silent().await,
-            };
-            let Some(why) = why else {
-                shared.update(|s| s.waiting.clear());
-                return Ok(());
-            };
-            tracing::warn!(vip = %self.ip, reason = %why, "not claiming the VIP yet");
-            if shared.view().waiting != why {
-                super::report::claim_delayed(self.ip, &why);
-            }
-            shared.update(|s| s.waiting = why);
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Why this session does not own the address (`None`: it does).
-    async fn owned(&self) -> Option<String> {
-        let o = self.owner.as_ref()?;
-        match o.own().await {
-            Ok(None) => None,
-            Ok(Some(other)) => Some(format!(
-                "{} is held by {other} through another election (do the nodes list the same VIP groups?)",
-                self.ip
-            )),
-            Err(e) => Some(format!(
-                "cannot take ownership of {} in etcd: {}",
-                self.ip,
-                machined_resources::error::chain(&e)
-            )),
-        }
-    }
-
-    /// Why not to claim yet, if the link is not quiet or someone answers.
-    async fn quiet_and_silent(&self) -> Option<String> {
-        let wire = self.wire.borrow().clone();
-        let quiet = self.addrs.silence(self.link);
-        let why = match (quiet, wire.answered_by(self.claim_window).await) {
-            (Err(e), _) => format!(
-                "cannot keep the kernel from answering for {} on the link: {}",
-                self.ip,
-                machined_resources::error::chain(&e)
-            ),
-            (Ok(_), Ok(None)) => return None,
-            (Ok(_), Ok(Some(mac))) => {
-                format!("{} still answers for {}", format_mac(&mac), self.ip)
-            }
-            (Ok(_), Err(e)) => format!(
-                "cannot probe for {} on the link: {}",
-                self.ip,
-                machined_resources::error::chain(&e)
-            ),
-        };
-        Some(why)
     }
 
     /// Claims, adds and renews, while the speaker answers and announces,

@@ -43,6 +43,7 @@ mod group_members;
 #[cfg(test)]
 mod group_tests;
 mod holder;
+mod holder_claim;
 #[cfg(test)]
 mod holder_tests;
 mod keepalive;
