@@ -7,10 +7,14 @@
 //! Candidates probe only the lead for proof: the holder's proofs cost one
 //! etcd read per candidate probe whatever the number of members.
 
+use super::deps::Deps;
 use super::holder::Holder;
 use super::keepalive::LeaseState;
+use super::proof::Confirm;
 use super::runner::Shared;
+use super::runner::{Desire, MemberLink};
 use super::shared::{Cue, LetGo};
+use super::wire::Wire;
 use futures::FutureExt;
 use machined_resources::types::VipSpec;
 use std::collections::{BTreeMap, HashMap};
@@ -102,6 +106,56 @@ pub fn suspects(lead: &VipSpec) -> String {
 /// The holders of a group's members, each with the view it reports to.
 pub struct Crew(pub Vec<(Holder, Arc<Shared>)>);
 
+/// What a crew's member needs to follow its link's MAC: its index, address,
+/// link, and the sender of its wire.
+pub type Follow = (
+    usize,
+    std::net::IpAddr,
+    MemberLink,
+    watch::Sender<Arc<dyn Wire>>,
+);
+
+/// A crew just opened: its holders, their cue receivers, their wires'
+/// senders.
+pub type Opened = (Crew, Vec<mpsc::Receiver<Cue>>, Vec<Follow>);
+
+impl Group {
+    /// A holder per member, each on its member's link (`d`) with a wire of
+    /// its own and proof from `confirm`; only the first member on a link
+    /// keeps checking the link's settings.
+    pub fn crew(
+        &self,
+        d: &Desire,
+        deps: &Deps,
+        ttl: std::time::Duration,
+        confirm: &Arc<dyn Confirm>,
+    ) -> std::io::Result<Opened> {
+        let (mut crew, mut cues, mut follows) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, (spec, view)) in self.specs.iter().zip(&self.views).enumerate() {
+            let link = d.member(i);
+            let wire = deps
+                .wires
+                .open(link.link_index, link.mac.unwrap_or_default(), spec.ip)?;
+            let (wire_tx, wire_rx) = watch::channel(wire);
+            let (cue, rx) = mpsc::channel(8);
+            let mut h = Holder::new(
+                spec,
+                link.link_index,
+                ttl,
+                deps.addrs.clone(),
+                wire_rx,
+                confirm.clone(),
+                cue,
+            );
+            h.keeps_quiet = first_on_link(&self.specs, i);
+            crew.push((h, view.clone()));
+            cues.push(rx);
+            follows.push((i, spec.ip, link, wire_tx));
+        }
+        Ok((Crew(crew), cues, follows))
+    }
+}
+
 impl Crew {
     /// Holds every member until `stop`, or the first reason any member has,
     /// says why to let go. Addresses may still be in the kernel after:
@@ -131,9 +185,14 @@ impl Crew {
     }
 
     /// Removes every member's address; returns once the kernel confirms
-    /// each is gone.
-    pub async fn remove_confirmed(&self) {
+    /// each is gone, and reports each that was held as released (`why`;
+    /// `because`: why not eligible).
+    pub async fn remove_confirmed(&self, why: LetGo, because: &str) {
+        let was_leading: Vec<bool> = self.0.iter().map(|(_, v)| v.view().leading).collect();
         futures::future::join_all(self.0.iter().map(|(h, v)| h.remove_confirmed(v))).await;
+        for ((h, _), _) in self.0.iter().zip(was_leading).filter(|(_, l)| *l) {
+            super::report::released(h.ip, why, because);
+        }
     }
 }
 

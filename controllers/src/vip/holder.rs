@@ -16,6 +16,7 @@ use super::wire::Wire;
 use crate::kernel::vip_addr::{AddError, VipAddrs};
 use crate::kernel::NetError;
 use machined_resources::config::Announce;
+use machined_resources::types::VipSpec;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -77,6 +78,35 @@ pub(super) fn validity(lease: &watch::Receiver<LeaseState>, ttl: Duration) -> Op
 }
 
 impl Holder {
+    /// What claims, keeps and speaks for `spec`'s address on `link`, with
+    /// proof from `confirm`; it defends the address, checks the link's
+    /// settings and takes no owner key unless told otherwise.
+    pub fn new(
+        spec: &VipSpec,
+        link: u32,
+        ttl: Duration,
+        addrs: Arc<dyn VipAddrs>,
+        wire: watch::Receiver<Arc<dyn Wire>>,
+        confirm: Arc<dyn Confirm>,
+        cue: mpsc::Sender<Cue>,
+    ) -> Holder {
+        Holder {
+            link,
+            ip: spec.ip,
+            ttl,
+            announce: spec.options.announce,
+            claim_window: Duration::from_millis(spec.options.claim_window_ms),
+            addrs,
+            wire,
+            kick: Default::default(),
+            confirm,
+            cue,
+            yields: false,
+            keeps_quiet: true,
+            owner: None,
+        }
+    }
+
     /// Adds or renews with the longest safe lifetime; reads the clock right
     /// before and right after the (synchronous) kernel call.
     pub fn put(&self, v: &Validity) -> Result<Put, NetError> {

@@ -17,8 +17,7 @@
 
 use super::deps::Deps;
 use super::elector::QuorumLook;
-use super::group::{first_on_link, Crew, Group};
-use super::holder::Holder;
+use super::group::Group;
 use super::keepalive::LeaseState;
 use super::proof::{Confirm, Proof};
 use super::runner::{Desire, Pin};
@@ -27,7 +26,7 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -142,39 +141,18 @@ impl Pinned<'_> {
             q: self.q.clone(),
             within: self.within,
         });
-        let (mut crew, mut cues) = (Vec::new(), Vec::new());
-        for (i, (spec, view)) in self.group.specs.iter().zip(&self.group.views).enumerate() {
-            let link = d.member(i);
-            let wire = match deps
-                .wires
-                .open(link.link_index, link.mac.unwrap_or_default(), spec.ip)
-            {
-                Ok(w) => w,
-                Err(e) => {
-                    tracing::error!(vip = %spec.ip, error = %machined_resources::error::chain(&e), "cannot open the link for the pin");
-                    return LetGo::Ineligible;
-                }
-            };
-            let (cue, rx) = mpsc::channel(8);
-            let holder = Holder {
-                link: link.link_index,
-                ip: spec.ip,
-                ttl: self.ttl,
-                announce: spec.options.announce,
-                claim_window: Duration::from_millis(spec.options.claim_window_ms),
-                addrs: deps.addrs.clone(),
-                wire: watch::channel(wire).1,
-                kick: Default::default(),
-                confirm: confirm.clone(),
-                cue,
-                yields: true,
-                keeps_quiet: first_on_link(&self.group.specs, i),
-                owner: None,
-            };
-            crew.push((holder, view.clone()));
-            cues.push(rx);
+        // The wires' senders go: a pin does not follow a MAC change.
+        let (mut crew, cues, _) = match self.group.crew(d, deps, self.ttl, &confirm) {
+            Ok(opened) => opened,
+            Err(e) => {
+                tracing::error!(error = %machined_resources::error::chain(&e), "cannot open the link for the pin");
+                return LetGo::Ineligible;
+            }
+        };
+        for (h, _) in &mut crew.0 {
+            // Never defends: the election's holder outranks a pin.
+            h.yields = true;
         }
-        let crew = Crew(crew);
         let came_back = back.clone();
         shared.update(|v| {
             v.pinned = describe(self.pin, "holding while etcd has no quorum");
@@ -192,11 +170,7 @@ impl Pinned<'_> {
             _ if *came_back.borrow() => LetGo::EtcdBack,
             why => why,
         };
-        let was_leading: Vec<bool> = crew.0.iter().map(|(_, v)| v.view().leading).collect();
-        crew.remove_confirmed().await;
-        for ((h, _), _) in crew.0.iter().zip(was_leading).filter(|(_, l)| *l) {
-            super::report::released(h.ip, why, "");
-        }
+        crew.remove_confirmed(why, "").await;
         why
     }
 }

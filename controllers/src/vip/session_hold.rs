@@ -5,7 +5,6 @@ use super::election_error::SessionError;
 use super::election_health as health;
 use super::election_move as moving;
 use super::group::Crew;
-use super::holder::Holder;
 use super::report::note_holder;
 use super::runner::{Desire, MemberLink};
 use super::session::Session;
@@ -44,38 +43,25 @@ impl Session<'_> {
             self.lease,
             Duration::from_millis(spec.options.proof_timeout_ms),
         );
-        // One holder per member, each on its own link's wire.
-        let (mut crew, mut cues, mut wires) = (Vec::new(), Vec::new(), Vec::new());
-        for (i, (member, view)) in self.group.specs.iter().zip(&self.group.views).enumerate() {
-            let link = self.d.member(i);
-            let (cue_tx, cue_rx) = mpsc::channel(8);
-            self.watch_previous(member.ip, link, &cue_tx);
-            let wire =
-                match self
-                    .deps
-                    .wires
-                    .open(link.link_index, link.mac.unwrap_or_default(), member.ip)
-                {
-                    Ok(w) => w,
-                    Err(e) => {
-                        // Nothing was said or added: give the lead back.
-                        let _ = self.c.release(key, self.lease).await;
-                        return Err(SessionError::Link(e));
-                    }
-                };
-            let (wire_tx, wire_rx) = watch::channel(wire);
-            let mut holder = self.holder(member.ip, link.link_index, &confirm, wire_rx, cue_tx);
-            holder.keeps_quiet = super::group::first_on_link(&self.group.specs, i);
-            holder.owner = Some(self.c.owner(member.ip, &self.d.node, self.lease));
-            crew.push((holder, view.clone()));
-            cues.push(cue_rx);
-            wires.push((i, member.ip, link, wire_tx));
+        let (mut crew, cues, follows) =
+            match self.group.crew(&self.d, self.deps, self.ttl, &confirm) {
+                Ok(opened) => opened,
+                Err(e) => {
+                    // Nothing was said or added: give the lead back.
+                    let _ = self.c.release(key, self.lease).await;
+                    return Err(SessionError::Link(e));
+                }
+            };
+        for (i, (h, _)) in crew.0.iter_mut().enumerate() {
+            h.kick = self.kick.clone();
+            h.owner = Some(self.c.owner(h.ip, &self.d.node, self.lease));
+            let cue = h.cue.clone();
+            self.watch_previous(h.ip, self.d.member(i), &cue);
         }
-        let crew = Crew(crew);
         // The first reason to let go: ineligible, our election key deleted
         // or unwatchable, a failing check with a healthy candidate, a move.
         let (c, sig, d) = (&*self.c, &self.sig, &self.d);
-        let follow = futures::future::join_all(wires.into_iter().map(|(i, ip, link, tx)| {
+        let follow = futures::future::join_all(follows.into_iter().map(|(i, ip, link, tx)| {
             super::election_mac::follow(
                 c,
                 &key,
@@ -120,34 +106,6 @@ impl Session<'_> {
         }
     }
 
-    /// What claims, keeps and speaks for one member's address, with proof
-    /// (`confirm`, shared by the group) through the lead held.
-    fn holder(
-        &self,
-        ip: std::net::IpAddr,
-        link: u32,
-        confirm: &std::sync::Arc<dyn super::proof::Confirm>,
-        wire: watch::Receiver<std::sync::Arc<dyn super::wire::Wire>>,
-        cue: mpsc::Sender<super::shared::Cue>,
-    ) -> Holder {
-        let o = &self.spec.options;
-        Holder {
-            link,
-            ip,
-            ttl: self.ttl,
-            announce: o.announce,
-            claim_window: Duration::from_millis(o.claim_window_ms),
-            addrs: self.deps.addrs.clone(),
-            wire,
-            kick: self.kick.clone(),
-            confirm: confirm.clone(),
-            cue,
-            yields: false,
-            keeps_quiet: true,
-            owner: None,
-        }
-    }
-
     /// Lets go: the address removed and confirmed gone while the lease is
     /// kept alive, then the lead released (through any member that
     /// answers); when that fails, once more explicitly through the other
@@ -155,13 +113,10 @@ impl Session<'_> {
     async fn release(self, crew: &Crew, key: LeaderKey, why: LetGo) -> Result<(), SessionError> {
         let shared = self.shared;
         tracing::warn!(reason = why.as_str(), "giving up the VIP");
-        let was_leading: Vec<bool> = crew.0.iter().map(|(_, v)| v.view().leading).collect();
         let t = Instant::now();
-        crew.remove_confirmed().await;
+        let because = self.sig.desire.borrow().reason.clone();
+        crew.remove_confirmed(why, &because).await;
         let removed = t.elapsed();
-        for ((h, _), _) in crew.0.iter().zip(was_leading).filter(|(_, l)| *l) {
-            super::report::released(h.ip, why, &self.sig.desire.borrow().reason);
-        }
         shared.update(|v| v.set_holder(None));
         let released = self.c.release(key, self.lease).await;
         tracing::info!(
