@@ -33,6 +33,9 @@ impl Holder {
         lease: &mut watch::Receiver<LeaseState>,
         shared: &Shared,
     ) -> Result<(), LetGo> {
+        // Once taken, the owner key stays this session's until its lease
+        // goes: it is not asked again while the link is looked at.
+        let mut owned = false;
         loop {
             let v = validity(lease, self.ttl).ok_or(LetGo::LeaseLost)?;
             if v.kernel_lifetime(Instant::now()).is_none() {
@@ -45,10 +48,14 @@ impl Holder {
                 }
                 continue;
             }
-            let (why, again) = match self.owned().await {
+            let not_owned = if owned { None } else { self.owned().await };
+            let (why, again) = match not_owned {
                 Some(Owned::Failed(why)) => (Some(why), OWNER_RETRY),
                 Some(Owned::Other(why)) => (Some(why), CLAIM_RETRY),
-                None => (self.quiet_and_silent().await, CLAIM_RETRY),
+                None => {
+                    owned = true;
+                    (self.quiet_and_silent().await, CLAIM_RETRY)
+                }
             };
             let Some(why) = why else {
                 shared.update(|s| s.waiting.clear());
