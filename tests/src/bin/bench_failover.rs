@@ -46,6 +46,14 @@ struct Opts {
     groups: u8,
 }
 
+/// A count given to `flag`, from `lo` to `hi`.
+fn in_range(flag: &str, v: &str, lo: u8, hi: u8) -> Result<u8, String> {
+    v.parse()
+        .ok()
+        .filter(|n| (lo..=hi).contains(n))
+        .ok_or(format!("{flag}: {lo} to {hi}"))
+}
+
 fn parse() -> Result<Opts, String> {
     let mut o = Opts {
         trials: 5,
@@ -81,28 +89,12 @@ fn parse() -> Result<Opts, String> {
             },
             "--idle-secs" => o.idle = Duration::from_secs(val("--idle-secs")?.parse().map_err(|_| "--idle-secs: a number")?),
             "--json" => o.json = true,
-            "--controlplanes" => {
-                o.controlplanes = val("--controlplanes")?
-                    .parse()
-                    .ok()
-                    .filter(|n| (3..=9).contains(n))
-                    .ok_or("--controlplanes: 3 to 9")?
-            }
+            "--controlplanes" => o.controlplanes = in_range("--controlplanes", &val("--controlplanes")?, 3, 9)?,
             "--vips" => {
-                let k: u8 = val("--vips")?
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=32).contains(n))
-                    .ok_or("--vips: 1 to 32")?;
+                let k = in_range("--vips", &val("--vips")?, 1, 32)?;
                 o.others = (1..k).map(|i| std::net::Ipv4Addr::new(10, 5, 0, 50 + i)).collect();
             }
-            "--groups" => {
-                o.groups = val("--groups")?
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=32).contains(n))
-                    .ok_or("--groups: 1 to 32")?
-            }
+            "--groups" => o.groups = in_range("--groups", &val("--groups")?, 1, 32)?,
             "-h" | "--help" => return Err(format!("usage: bench-failover [--provisioner netns|qemu] [--trials N] [--scenarios {}] [--probe-ms 10] [--arp-ms 10] [--idle-secs 0] [--controlplanes 3] [--vips 1] [--groups G] [--json]",
                 Scenario::all().map(|s| s.name()).join(","))),
             other => return Err(format!("unknown argument {other:?}")),
